@@ -1,0 +1,51 @@
+# Hearth: `make run` sets up and starts Hearth; `make test` runs every test.
+# Build tools are installed on first use only, and never downloaded from outside the
+# package registries (crates.io, npm, Debian).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := 0.2.130
+BINARYEN_VERSION     := 132.0.0
+DATA_DIR             ?= data
+TOOLS                := $(CURDIR)/.tools
+
+# Our wasm-opt (npm's binaryen) comes first: Debian's binaryen breaks the wasm.
+export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run build test tools e2e-deps clean
+
+## run: install what the build needs, build the release binary, start it on 127.0.0.1:8484
+run: build
+	./target/release/hearth --data-dir $(DATA_DIR)
+
+## build: the release binary at target/release/hearth, with the whole UI embedded
+build: tools
+	cargo leptos build --release --precompress
+
+## test: Rust unit and integration tests, then the end-to-end suite in Chromium
+test: build e2e-deps
+	cargo test --release
+	cd end2end && npx playwright test
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || { \
+	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; about half an hour on 2 cores)"; \
+	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads; }
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ -x "$(TOOLS)/node_modules/.bin/wasm-opt" ] || \
+	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
+
+e2e-deps:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/.tmp $(TOOLS)

@@ -1,0 +1,105 @@
+//! The browser's typed client for Hearth's API. All of the UI's HTTP goes through here.
+//!
+//! Requests are same-origin, so the session cookie rides along on its own; this client never
+//! handles a key except to send it once to `/auth/login`. On the server the UI never calls
+//! the API (pages hold no data), so the transport exists only in the `hydrate` build.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{ApiKeyList, CreateApiKey, CreatedApiKey, LoginRequest, Me};
+
+/// A failed call, in words for the user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// The HTTP status, or 0 when Hearth could not be reached.
+    pub status: u16,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+pub async fn me() -> Result<Me, ApiError> {
+    call(Verb::Get, "/v1/me", None::<&()>).await
+}
+
+pub async fn login(request: &LoginRequest) -> Result<Me, ApiError> {
+    call(Verb::Post, "/auth/login", Some(request)).await
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    call(Verb::Post, "/auth/logout", None::<&()>).await
+}
+
+pub async fn list_keys() -> Result<ApiKeyList, ApiError> {
+    call(Verb::Get, "/v1/keys", None::<&()>).await
+}
+
+pub async fn create_key(request: &CreateApiKey) -> Result<CreatedApiKey, ApiError> {
+    call(Verb::Post, "/v1/keys", Some(request)).await
+}
+
+pub async fn delete_key(id: i64) -> Result<(), ApiError> {
+    call(Verb::Delete, &format!("/v1/keys/{id}"), None::<&()>).await
+}
+
+/// The message to show for an error answer: Hearth's own 401 on an API call means the
+/// session is gone, which is not the same as a rejected sign-in.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn message_for(path: &str, status: u16, server_message: Option<String>) -> String {
+    match (status, path) {
+        (401, "/auth/login") => server_message.unwrap_or_else(|| "Sign-in failed".into()),
+        (401, _) => "Your session has expired — sign in again.".into(),
+        _ => server_message.unwrap_or_else(|| format!("Hearth answered with HTTP {status}")),
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -> Result<T, ApiError> {
+    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let client = reqwest::Client::new();
+    let url = format!("{origin}{path}");
+    let mut request = match verb {
+        Verb::Get => client.get(url),
+        Verb::Post => client.post(url),
+        Verb::Delete => client.delete(url),
+    };
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") })?;
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.map_err(|e| ApiError { status, message: format!("The answer was cut off ({e}).") })?;
+    if (200..300).contains(&status) {
+        let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(text).map_err(|e| ApiError { status, message: format!("Unexpected answer from Hearth ({e}).") })
+    } else {
+        let server_message = serde_json::from_slice::<super::ErrorBody>(&bytes).ok().map(|b| b.error.message);
+        Err(ApiError { status, message: message_for(path, status, server_message) })
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(_verb: Verb, path: &str, _body: Option<&B>) -> Result<T, ApiError> {
+    Err(ApiError { status: 0, message: format!("{path} is only called from the browser") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_for;
+
+    #[test]
+    fn an_expired_session_is_not_confused_with_a_failed_sign_in() {
+        assert_eq!(message_for("/auth/login", 401, Some("Invalid API Key".into())), "Invalid API Key");
+        assert!(message_for("/v1/keys", 401, Some("Invalid API Key".into())).contains("session has expired"));
+        assert_eq!(message_for("/v1/keys", 403, Some("no".into())), "no");
+    }
+}

@@ -1,0 +1,196 @@
+//! The wire types of Hearth's public HTTP API, shared by the server (which produces them) and
+//! the browser (which consumes them), plus the browser's typed client.
+//!
+//! These are views, never database rows: nothing here may carry a password hash, a key hash
+//! or any other stored secret.
+
+pub mod client;
+
+use serde::{Deserialize, Serialize};
+
+/// A user's role. `Admin` may do everything; `Viewer` may read the configuration (never a
+/// stored secret); `Member` uses what is granted to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Viewer,
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Viewer, Role::Member];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}: expected admin, viewer or member"))
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Local mode: loopback bind with no users and no keys; the visitor is the local admin.
+    Local,
+    /// A master key from `--api-key` / `--api-key-file`.
+    MasterKey,
+    /// An `hk-` API key belonging to a user.
+    ApiKey,
+    /// A username and password.
+    Password,
+}
+
+/// `GET /v1/me`: who the caller is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    /// The user's name, or `"admin"` for a master key and `"local"` in local mode.
+    pub name: String,
+    pub role: Role,
+    pub auth: AuthMethod,
+    /// The user's id; absent for master keys and local mode, which have no user row.
+    pub user_id: Option<i64>,
+}
+
+impl Me {
+    pub fn is_local(&self) -> bool {
+        self.auth == AuthMethod::Local
+    }
+}
+
+/// `POST /auth/login`, as JSON or form-encoded. Either a username and password or an API key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LoginRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+}
+
+/// An API key as listed: never the key itself, only its display prefix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the key (`hk-abcd…`), enough to recognise it.
+    pub prefix: String,
+    /// The owning user's name.
+    pub user: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// `GET /v1/keys`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyList {
+    pub data: Vec<ApiKey>,
+}
+
+/// `POST /v1/keys`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CreateApiKey {
+    /// A label to recognise the key by.
+    pub name: String,
+    /// The owner's user name. Defaults to the caller; only admins may name another user.
+    /// Required when the caller has no user of their own (master key, local mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Days until the key expires; none means it never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+}
+
+/// The answer to `POST /v1/keys`: the only time the key itself is ever shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub key: String,
+    #[serde(flatten)]
+    pub info: ApiKey,
+}
+
+/// Every error on a JSON route: `{"error": {"message", "type", "code"}}`, the OpenAI shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: String,
+}
+
+/// `GET /healthz`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn a_created_key_flattens_its_listing_fields() {
+        let created = CreatedApiKey {
+            key: "hk-secret".into(),
+            info: ApiKey {
+                id: 1,
+                name: "ci".into(),
+                prefix: "hk-secr".into(),
+                user: "ana".into(),
+                created_at: 0,
+                expires_at: None,
+                last_used_at: None,
+            },
+        };
+        let json = serde_json::to_value(&created).unwrap();
+        assert_eq!(json["key"], "hk-secret");
+        assert_eq!(json["name"], "ci");
+        let back: CreatedApiKey = serde_json::from_value(json).unwrap();
+        assert_eq!(back, created);
+    }
+
+    #[test]
+    fn errors_use_the_openai_field_names() {
+        let body = ErrorBody {
+            error: ErrorDetail { message: "m".into(), kind: "authentication_error".into(), code: "c".into() },
+        };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["error"]["type"], "authentication_error");
+    }
+}

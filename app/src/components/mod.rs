@@ -1,0 +1,78 @@
+//! The app's frame: top bar with navigation and the signed-in user, and the local-mode notice.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_navigate;
+
+use crate::api::client;
+use crate::session::use_session;
+
+/// The pages a signed-in user sees, inside the top bar. Only pages that work are listed.
+#[component]
+pub fn AppLayout() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Show when=move || session.is_signed_in() fallback=|| view! { <Redirect path="/login"/> }>
+            <header class="topbar">
+                <A href="/" attr:class="brand">"Hearth"</A>
+                <nav class="nav">
+                    <A href="/" exact=true>"Overview"</A>
+                    <A href="/keys">"API keys"</A>
+                </nav>
+                <UserMenu/>
+            </header>
+            <LocalModeNotice/>
+            <main class="content">
+                <Outlet/>
+            </main>
+        </Show>
+    }
+}
+
+/// Who is signed in, and the sign-out button. A plain form post until the wasm takes over.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let error = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match client::logout().await {
+                Ok(()) => {
+                    session.set(None);
+                    navigate("/login", Default::default());
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let me = move || session.get();
+    view! {
+        <div class="user-menu">
+            <span class="user-name" data-testid="user-name">{move || me().map(|m| m.name)}</span>
+            <span class="badge">{move || me().map(|m| m.role.to_string())}</span>
+            <form method="post" action="/auth/logout" on:submit=on_submit>
+                <button type="submit" class="button secondary">"Sign out"</button>
+            </form>
+            {move || error.get().map(|e| view! { <span class="error">{e}</span> })}
+        </div>
+    }
+}
+
+#[component]
+fn LocalModeNotice() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Show when=move || session.get().is_some_and(|m| m.is_local())>
+            <div class="notice" role="status">
+                <strong>"Local mode."</strong>
+                " You are the local admin: Hearth listens on this machine only and no user or key is configured. \
+                 Add a user (" <code>"hearth user add NAME --role admin"</code> ") or start with "
+                <code>"--api-key"</code> " to require sign-in."
+            </div>
+        </Show>
+    }
+}

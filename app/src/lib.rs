@@ -1,0 +1,62 @@
+//! Hearth's web UI (Leptos, rendered on the server and hydrated in the browser) and
+//! [`api`], the wire types of the public HTTP API with the browser's client for it.
+//!
+//! The UI is a client of the public API like any other: it never reaches the server's
+//! internals, and it never stores a key in the browser.
+
+pub mod api;
+mod components;
+mod format;
+mod pages;
+pub mod session;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+use crate::components::AppLayout;
+use crate::pages::{KeysPage, LoginPage, NotFound, OverviewPage};
+use crate::session::SessionState;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let session_json = session::initial_json();
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name=session::META_NAME content=session_json/>
+                <link rel="stylesheet" href=stylesheet/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(SessionState::new(session::initial()));
+
+    view! {
+        <Title text="Hearth"/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=StaticSegment("login") view=LoginPage/>
+                <ParentRoute path=StaticSegment("") view=AppLayout>
+                    <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("keys") view=KeysPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,86 @@
+import { expect, test } from '@playwright/test';
+import { addUser, MASTER_KEY } from './fixtures';
+
+test('sign in with an API key, use the hydrated shell, stay signed in across a reload, sign out', async ({ page, context }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('response', (r) => r.status() === 401 && problems.push(`401 from ${r.url()}`));
+  const wasm: { type?: string; encoding?: string }[] = [];
+  page.on('response', (r) => {
+    if (r.url().endsWith('.wasm')) wasm.push({ type: r.headers()['content-type'], encoding: r.headers()['content-encoding'] });
+  });
+
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  expect(wasm).toEqual([{ type: 'application/wasm', encoding: 'br' }]);
+
+  await page.getByLabel('API key').fill(MASTER_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('user-name')).toHaveText('admin');
+
+  // The API keys page, reached by client-side navigation, works end to end.
+  addUser('e2e-member', 'member', 'e2e-password');
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await expect(page).toHaveURL(/\/keys$/);
+  await expect(page.getByText('No API keys yet.')).toBeVisible();
+  await page.getByLabel('Name').fill('laptop');
+  await page.getByLabel('Owner').fill('e2e-member');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const shown = page.getByTestId('new-key-value');
+  await expect(shown).toHaveText(/^hk-/);
+  const key = (await shown.textContent())!;
+  await page.getByRole('button', { name: 'Copy' }).click();
+  await expect(page.getByRole('button', { name: 'Copied' })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+  const row = page.getByRole('row', { name: /laptop/ });
+  await expect(row).toContainText('e2e-member');
+  await expect(row).not.toContainText(key);
+
+  // The key works for an outside client, until it is revoked.
+  const asKey = await page.request.get('/v1/me', { headers: { Authorization: `Bearer ${key}` } });
+  expect((await asKey.json()).name).toBe('e2e-member');
+  page.once('dialog', (d) => d.accept());
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.getByText('No API keys yet.')).toBeVisible();
+  const revoked = await page.request.get('/v1/me', { headers: { Authorization: `Bearer ${key}` }, failOnStatusCode: false });
+  expect(revoked.status()).toBe(401);
+  problems.splice(0); // that 401 was the point
+
+  // Still signed in after a reload.
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await expect(page.getByTestId('user-name')).toHaveText('admin');
+  await expect(page).toHaveURL(/\/keys$/);
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto('/keys');
+  await expect(page).toHaveURL(/\/login$/);
+  expect(problems).toEqual([]);
+});
+
+test('a wrong key is refused on the page, in words', async ({ page }) => {
+  await page.goto('/login');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('API key').fill('not-the-key');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('Invalid API Key');
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test('a password sign-in works before the wasm has loaded', async ({ browser }) => {
+  addUser('e2e-nojs', 'viewer', 'nojs-password');
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Username').fill('e2e-nojs');
+  await page.getByLabel('Password', { exact: true }).fill('nojs-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('user-name')).toHaveText('e2e-nojs');
+  await context.close();
+});

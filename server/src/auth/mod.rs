@@ -1,0 +1,13 @@
+//! Identity: who is calling ([`Principal`]), what they may do ([`authorize`]), and the
+//! sign-in routes (`/auth/login`, `/auth/logout`, `/v1/me`).
+//!
+//! Never logs or returns a password, a key or a session id.
+
+pub mod password;
+mod policy;
+mod principal;
+mod routes;
+
+pub use policy::{allowed, authorize, Action, Resource};
+pub use principal::{check_origin, Channel, MaybePrincipal, Principal};
+pub use routes::router;

@@ -1,0 +1,84 @@
+//! The one place where access is decided. Every route states what it is about to do to what,
+//! and asks [`authorize`]; no handler compares roles on its own.
+
+use app::api::Role;
+
+use super::Principal;
+use crate::error::AppError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Write,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// One API key, owned by the given user.
+    ApiKey { owner: i64 },
+    /// Every user's API keys at once (the admin listing).
+    AllApiKeys,
+}
+
+/// Decides whether `principal` may perform `action` on `resource`.
+pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> Result<(), AppError> {
+    if allowed(principal, action, resource) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "your role ({}) does not allow this",
+            principal.role
+        )))
+    }
+}
+
+/// The same decision as a boolean, for views that adapt (a listing narrowed to one's own).
+pub fn allowed(principal: &Principal, action: Action, resource: Resource) -> bool {
+    let own = |owner: i64| principal.user_id == Some(owner);
+    match (principal.role, action, resource) {
+        (Role::Admin, _, _) => true,
+        (Role::Viewer, Action::Read, _) => true,
+        (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
+        (Role::Viewer | Role::Member, Action::Write, Resource::AllApiKeys) => false,
+        (Role::Member, Action::Read, Resource::ApiKey { owner }) => own(owner),
+        (Role::Member, Action::Read, Resource::AllApiKeys) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Channel;
+    use app::api::AuthMethod;
+
+    fn user(id: i64, role: Role) -> Principal {
+        Principal { name: format!("u{id}"), role, user_id: Some(id), auth: AuthMethod::Password, key_id: None, channel: Channel::Header }
+    }
+
+    #[test]
+    fn members_reach_only_their_own_keys() {
+        let m = user(1, Role::Member);
+        assert!(allowed(&m, Action::Read, Resource::ApiKey { owner: 1 }));
+        assert!(allowed(&m, Action::Write, Resource::ApiKey { owner: 1 }));
+        assert!(!allowed(&m, Action::Read, Resource::ApiKey { owner: 2 }));
+        assert!(!allowed(&m, Action::Write, Resource::ApiKey { owner: 2 }));
+        assert!(!allowed(&m, Action::Read, Resource::AllApiKeys));
+    }
+
+    #[test]
+    fn viewers_read_everything_and_write_only_their_own() {
+        let v = user(1, Role::Viewer);
+        assert!(allowed(&v, Action::Read, Resource::AllApiKeys));
+        assert!(allowed(&v, Action::Read, Resource::ApiKey { owner: 2 }));
+        assert!(!allowed(&v, Action::Write, Resource::ApiKey { owner: 2 }));
+        assert!(allowed(&v, Action::Write, Resource::ApiKey { owner: 1 }));
+    }
+
+    #[test]
+    fn admins_may_do_anything_and_a_refusal_is_a_403() {
+        let a = user(1, Role::Admin);
+        assert!(authorize(&a, Action::Write, Resource::ApiKey { owner: 9 }).is_ok());
+        let err = authorize(&user(2, Role::Member), Action::Read, Resource::AllApiKeys).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::FORBIDDEN);
+    }
+}

@@ -1,0 +1,267 @@
+//! Who is calling: one resolution from the request (bearer key, `X-Api-Key`, session cookie,
+//! or local mode), one extractor that every protected route takes.
+//!
+//! Cookie-borne and local-mode authority is ambient (a browser attaches it on its own), so an
+//! unsafe method authenticated that way must come from our own origin. Header keys are not
+//! ambient and need no such check.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use app::api::{AuthMethod, Me, Role};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::{keys, users};
+
+/// How the credentials reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// `Authorization: Bearer` or `X-Api-Key`.
+    Header,
+    /// The session cookie.
+    Cookie,
+    /// Local mode: no credentials at all.
+    Ambient,
+}
+
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub user_id: Option<i64>,
+    pub auth: AuthMethod,
+    pub key_id: Option<i64>,
+    pub channel: Channel,
+}
+
+impl Principal {
+    pub fn me(&self) -> Me {
+        Me { name: self.name.clone(), role: self.role, auth: self.auth, user_id: self.user_id }
+    }
+
+    fn local() -> Principal {
+        Principal { name: "local".into(), role: Role::Admin, user_id: None, auth: AuthMethod::Local, key_id: None, channel: Channel::Ambient }
+    }
+
+    fn master(channel: Channel) -> Principal {
+        Principal { name: "admin".into(), role: Role::Admin, user_id: None, auth: AuthMethod::MasterKey, key_id: None, channel }
+    }
+
+    pub fn from_user(user: &users::UserRow, channel: Channel) -> Principal {
+        Principal { name: user.name.clone(), role: user.role(), user_id: Some(user.id), auth: AuthMethod::Password, key_id: None, channel }
+    }
+
+    fn from_key(key: keys::ActiveKey, channel: Channel) -> Principal {
+        Principal { name: key.user_name, role: key.role.0, user_id: Some(key.user_id), auth: AuthMethod::ApiKey, key_id: Some(key.key_id), channel }
+    }
+}
+
+/// What a browser session remembers about its sign-in. Re-checked on every request, so a
+/// deleted user, a revoked key or a removed master key ends the session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SessionAuth {
+    Password { user_id: i64 },
+    ApiKey { key_id: i64 },
+    MasterKey { fingerprint: String },
+}
+
+pub const SESSION_KEY: &str = "auth";
+
+/// Resolves a key presented by a client (header or login form).
+pub async fn principal_for_key(state: &AppState, key: &str, channel: Channel) -> Result<Option<(Principal, SessionAuth)>, AppError> {
+    let fingerprint = state.secrets.fingerprint(key);
+    if state.master_keys.contains(&fingerprint) {
+        return Ok(Some((Principal::master(channel), SessionAuth::MasterKey { fingerprint })));
+    }
+    if !key.starts_with(keys::PREFIX) {
+        return Ok(None);
+    }
+    let Some(active) = keys::find_active(state, key).await? else { return Ok(None) };
+    let auth = SessionAuth::ApiKey { key_id: active.key_id };
+    Ok(Some((Principal::from_key(active, channel), auth)))
+}
+
+async fn principal_for_session(state: &AppState, auth: &SessionAuth) -> Result<Option<Principal>, AppError> {
+    Ok(match auth {
+        SessionAuth::Password { user_id } => {
+            users::by_id(&state.db, *user_id).await?.map(|u| Principal::from_user(&u, Channel::Cookie))
+        }
+        SessionAuth::ApiKey { key_id } => {
+            keys::find_active_by_id(&state.db, *key_id).await?.map(|k| Principal::from_key(k, Channel::Cookie))
+        }
+        SessionAuth::MasterKey { fingerprint } => {
+            state.master_keys.contains(fingerprint).then(|| Principal::master(Channel::Cookie))
+        }
+    })
+}
+
+/// The key a client sent in `Authorization: Bearer` or `X-Api-Key`, if any.
+fn header_credential(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| AppError::invalid_api_key())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(AppError::invalid_api_key)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(AppError::invalid_api_key());
+        }
+        return Ok(Some(token.trim()));
+    }
+    match headers.get("x-api-key") {
+        Some(value) => value.to_str().map(|v| Some(v.trim())).map_err(|_| AppError::invalid_api_key()),
+        None => Ok(None),
+    }
+}
+
+/// Who made this request, or `None` when nobody is signed in and local mode does not apply.
+/// A key that is presented but wrong is an error, never an anonymous request.
+pub async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<Principal>, AppError> {
+    if let Some(key) = header_credential(&parts.headers)? {
+        return match principal_for_key(state, key, Channel::Header).await? {
+            Some((principal, _)) => Ok(Some(principal)),
+            None => Err(AppError::invalid_api_key()),
+        };
+    }
+
+    let session = Session::from_request_parts(parts, state).await.map_err(|(_, why)| AppError::internal(why))?;
+    let stored = session.get::<SessionAuth>(SESSION_KEY).await.map_err(AppError::internal)?;
+    if let Some(auth) = stored {
+        if let Some(principal) = principal_for_session(state, &auth).await? {
+            return Ok(Some(principal));
+        }
+        session.flush().await.map_err(AppError::internal)?;
+    }
+
+    if state.local_mode_possible && host_is_loopback(parts) && !users::any_exist(&state.db).await? {
+        return Ok(Some(Principal::local()));
+    }
+    Ok(None)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let principal = resolve(parts, state).await?.ok_or_else(AppError::missing_credentials)?;
+        check_origin(parts, principal.channel)?;
+        Ok(principal)
+    }
+}
+
+/// The caller if any, for routes that serve everyone (pages): a wrong key is treated as none.
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybePrincipal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match resolve(parts, state).await {
+            Ok(principal) => Ok(MaybePrincipal(principal)),
+            Err(AppError::Unauthorized { .. }) => Ok(MaybePrincipal(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Refuses cross-site use of ambient authority: an unsafe method carried by the session
+/// cookie needs a same-origin `Origin`; in local mode a foreign `Origin` is refused (clients
+/// such as curl send none and are let through, as the server is on loopback).
+pub fn check_origin(parts: &Parts, channel: Channel) -> Result<(), AppError> {
+    if is_safe(&parts.method) {
+        return Ok(());
+    }
+    let origin = parts.headers.get(header::ORIGIN);
+    let ok = match (channel, origin) {
+        (Channel::Header, _) => true,
+        (Channel::Cookie, None) => false,
+        (Channel::Ambient, None) => true,
+        (Channel::Cookie | Channel::Ambient, Some(origin)) => is_same_origin(origin.to_str().unwrap_or(""), request_host(parts)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "cross-origin request refused: a request authenticated by the session cookie must come \
+             from Hearth's own pages (missing or foreign Origin header)"
+                .into(),
+        ))
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The authority the client addressed (`Host`, or the URI's authority under HTTP/2).
+pub fn request_host(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+}
+
+/// `origin` is `scheme://host[:port]`; it is ours when its authority is the one addressed.
+pub fn is_same_origin(origin: &str, host: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
+}
+
+/// Local mode only answers requests addressed to a loopback name, so a hostile page cannot
+/// reach it through DNS rebinding.
+fn host_is_loopback(parts: &Parts) -> bool {
+    let Some(host) = request_host(parts) else { return false };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: Method, host: &str, origin: Option<&str>) -> Parts {
+        let mut builder = axum::http::Request::builder().method(method).uri("/v1/keys").header("host", host);
+        if let Some(o) = origin {
+            builder = builder.header("origin", o);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn origins_match_on_authority() {
+        assert!(is_same_origin("http://127.0.0.1:8484", Some("127.0.0.1:8484")));
+        assert!(is_same_origin("https://hearth.example", Some("hearth.example")));
+        assert!(!is_same_origin("http://evil.example", Some("127.0.0.1:8484")));
+        assert!(!is_same_origin("null", Some("127.0.0.1:8484")));
+        assert!(!is_same_origin("http://127.0.0.1:8484", None));
+    }
+
+    #[test]
+    fn cookie_writes_need_our_origin_and_header_keys_do_not() {
+        let h = "127.0.0.1:8484";
+        assert!(check_origin(&parts(Method::POST, h, Some("http://127.0.0.1:8484")), Channel::Cookie).is_ok());
+        assert!(check_origin(&parts(Method::POST, h, None), Channel::Cookie).is_err());
+        assert!(check_origin(&parts(Method::DELETE, h, Some("http://evil.example")), Channel::Cookie).is_err());
+        assert!(check_origin(&parts(Method::GET, h, Some("http://evil.example")), Channel::Cookie).is_ok());
+        assert!(check_origin(&parts(Method::POST, h, Some("http://evil.example")), Channel::Header).is_ok());
+        assert!(check_origin(&parts(Method::POST, h, None), Channel::Ambient).is_ok());
+        assert!(check_origin(&parts(Method::POST, h, Some("http://evil.example")), Channel::Ambient).is_err());
+    }
+
+    #[test]
+    fn local_mode_answers_loopback_names_only() {
+        for host in ["127.0.0.1:8484", "localhost", "LOCALHOST:1", "[::1]:8484"] {
+            assert!(host_is_loopback(&parts(Method::GET, host, None)), "{host}");
+        }
+        for host in ["evil.example", "evil.example:8484", "10.0.0.1:8484"] {
+            assert!(!host_is_loopback(&parts(Method::GET, host, None)), "{host}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `POST /auth/login`, `POST /auth/logout`, `GET /v1/me`.
+//!
+//! Login takes JSON or a form post, so the sign-in page works before its wasm has loaded:
+//! form posts are answered with redirects, JSON with JSON.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use tower_sessions::Session;
+
+use app::api::{LoginRequest, Me};
+
+use super::password;
+use super::principal::{check_origin, principal_for_key, Channel, Principal, SessionAuth, SESSION_KEY};
+use crate::error::{AppError, Result};
+use crate::state::AppState;
+use crate::users;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/v1/me", get(me))
+}
+
+async fn me(principal: Principal) -> Json<Me> {
+    Json(principal.me())
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+async fn login(State(state): State<AppState>, session: Session, request: Request) -> Response {
+    let form = is_form(request.headers());
+    match sign_in(&state, &session, request, form).await {
+        Ok(_) if form => Redirect::to("/").into_response(),
+        Ok(me) => Json(me).into_response(),
+        Err(e) if form => {
+            let reason = match e {
+                AppError::Unauthorized { .. } => "invalid",
+                AppError::Forbidden(_) => "origin",
+                _ => "incomplete",
+            };
+            Redirect::to(&format!("/login?error={reason}")).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn sign_in(state: &AppState, session: &Session, request: Request, form: bool) -> Result<Me> {
+    let (parts, body) = request.into_parts();
+    // A login is not yet authenticated by the cookie, but a cross-site form must not be able
+    // to sign a visitor into someone else's account either.
+    if parts.headers.contains_key(header::ORIGIN) {
+        check_origin(&parts, Channel::Cookie)?;
+    }
+    let request = Request::from_parts(parts, body);
+    let LoginRequest { username, password, api_key } = if form {
+        Form::<LoginRequest>::from_request(request, &()).await.map_err(|e| AppError::BadRequest(e.body_text()))?.0
+    } else {
+        Json::<LoginRequest>::from_request(request, &()).await.map_err(|e| AppError::BadRequest(e.body_text()))?.0
+    };
+    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+
+    let (principal, auth) = match (non_empty(api_key), non_empty(username), non_empty(password)) {
+        (Some(key), _, _) => principal_for_key(state, key.trim(), Channel::Cookie).await?.ok_or_else(AppError::invalid_api_key)?,
+        (None, Some(name), Some(pass)) => {
+            let user = users::by_name(&state.db, name.trim()).await?;
+            let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+            let ok = tokio::task::spawn_blocking(move || password::verify(&pass, stored.as_deref()))
+                .await
+                .map_err(AppError::internal)?;
+            match user {
+                Some(user) if ok => (Principal::from_user(&user, Channel::Cookie), SessionAuth::Password { user_id: user.id }),
+                _ => {
+                    return Err(AppError::Unauthorized { message: "Invalid username or password".into(), code: "invalid_credentials" })
+                }
+            }
+        }
+        _ => return Err(AppError::BadRequest("send a username and password, or an api_key".into())),
+    };
+
+    // A fresh session id on every sign-in, so a planted cookie cannot be promoted.
+    session.cycle_id().await.map_err(AppError::internal)?;
+    session.insert(SESSION_KEY, auth).await.map_err(AppError::internal)?;
+    tracing::info!(user = %principal.name, method = ?principal.auth, "signed in");
+    Ok(principal.me())
+}
+
+async fn logout(session: Session, request: Request) -> Result<Response> {
+    let (parts, _) = request.into_parts();
+    check_origin(&parts, Channel::Cookie)?;
+    session.flush().await.map_err(AppError::internal)?;
+    Ok(if is_form(&parts.headers) { Redirect::to("/login").into_response() } else { StatusCode::NO_CONTENT.into_response() })
+}

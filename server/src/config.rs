@@ -1,0 +1,294 @@
+//! Configuration, layered: built-in defaults → `hearth.toml` → `HEARTH_*` environment →
+//! command-line flags. Each flag's doc comment is its `--help` text.
+//!
+//! Secrets (master keys) are held as `SecretString` from the moment they are read and are
+//! never printed, not even by `--help` (env values are hidden).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use app::api::Role;
+
+/// Hearth: a self-hosted chat UI, LLM gateway and MCP gateway in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub options: Options,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options shared by the server and every subcommand.
+#[derive(Debug, Default, Args)]
+pub struct Options {
+    /// Configuration file (TOML) [default: ./hearth.toml when it exists]
+    #[arg(long, env = "HEARTH_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1]. Any non-loopback address requires credentials
+    #[arg(long, env = "HEARTH_HOST", global = true)]
+    pub host: Option<IpAddr>,
+    /// Port to listen on [default: 8484]
+    #[arg(long, env = "HEARTH_PORT", global = true)]
+    pub port: Option<u16>,
+    /// Directory for the database and generated key files
+    /// [default: $XDG_DATA_HOME/hearth or ~/.local/share/hearth]
+    #[arg(long, env = "HEARTH_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, `sqlite://PATH` [default: sqlite file `hearth.db` in the data directory]
+    #[arg(long, env = "HEARTH_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A master API key that acts as an admin (llama-server compatible); repeat for several
+    #[arg(long = "api-key", env = "HEARTH_API_KEY", global = true, value_name = "KEY", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+    /// File of master API keys, one per line (blank lines and `#` comments are ignored)
+    #[arg(long, env = "HEARTH_API_KEY_FILE", global = true, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    /// Key file for encrypting secrets at rest; generated on first start if absent
+    /// [default: secret.key in the data directory]
+    #[arg(long, env = "HEARTH_SECRET_KEY_FILE", global = true, value_name = "PATH")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `hearth=debug,tower_http=debug` [default: info]
+    #[arg(long, env = "HEARTH_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server (the default when no subcommand is given)
+    Serve,
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is asked for on a terminal, or read from the first line of stdin
+    Add {
+        /// User name: letters, digits, `.`, `_` and `-`
+        name: String,
+        /// The user's role
+        #[arg(long, default_value = "member", value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key for a user and print it (it is shown only this once)
+    Create {
+        /// The user who owns the key
+        #[arg(long)]
+        user: String,
+        /// A label to recognise the key by
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until the key expires [default: never]
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// What `hearth.toml` may hold: the same settings as the flags, by the same names with `_`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    #[serde(default)]
+    api_keys: Vec<String>,
+    api_key_file: Option<PathBuf>,
+    secret_key_file: Option<PathBuf>,
+    log: Option<String>,
+}
+
+/// The settings every part of Hearth reads, after layering.
+#[derive(Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub master_keys: Vec<SecretString>,
+    pub secret_key_file: PathBuf,
+    pub log: String,
+}
+
+/// Environment variables Hearth reads; any other `HEARTH_*` variable is probably a typo.
+const KNOWN_ENV: &[&str] = &[
+    "HEARTH_CONFIG",
+    "HEARTH_HOST",
+    "HEARTH_PORT",
+    "HEARTH_DATA_DIR",
+    "HEARTH_DATABASE_URL",
+    "HEARTH_API_KEY",
+    "HEARTH_API_KEY_FILE",
+    "HEARTH_SECRET_KEY_FILE",
+    "HEARTH_LOG",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Layers the file (if any) under the flags and environment that clap already merged.
+    pub fn load(options: &Options) -> Result<Config, ConfigError> {
+        let file = match &options.config {
+            Some(path) => read_file_config(path)?,
+            None if Path::new("hearth.toml").is_file() => read_file_config(Path::new("hearth.toml"))?,
+            None => FileConfig::default(),
+        };
+
+        let host = options.host.or(file.host).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let port = options.port.or(file.port).unwrap_or(8484);
+        let data_dir = options
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        let database_url = options
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("hearth.db").display()));
+        let secret_key_file = options
+            .secret_key_file
+            .clone()
+            .or(file.secret_key_file)
+            .unwrap_or_else(|| data_dir.join("secret.key"));
+        let log = options.log.clone().or(file.log).unwrap_or_else(|| "info".into());
+
+        // Master keys: flags/env replace the file's list; a key file adds to either.
+        let mut keys: Vec<String> =
+            if options.api_keys.is_empty() { file.api_keys } else { options.api_keys.clone() };
+        if let Some(path) = options.api_key_file.as_ref().or(file.api_key_file.as_ref()) {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            keys.extend(parse_key_file(&text));
+        }
+        let mut master_keys = Vec::with_capacity(keys.len());
+        for key in keys {
+            let key = key.trim().to_owned();
+            if key.is_empty() {
+                return Err(ConfigError::Invalid("an API key given with --api-key is empty".into()));
+            }
+            master_keys.push(SecretString::from(key));
+        }
+
+        Ok(Config { addr: SocketAddr::new(host, port), data_dir, database_url, master_keys, secret_key_file, log })
+    }
+
+    pub fn has_master_keys(&self) -> bool {
+        !self.master_keys.is_empty()
+    }
+
+    pub fn master_key_strs(&self) -> impl Iterator<Item = &str> {
+        self.master_keys.iter().map(|k| k.expose_secret())
+    }
+}
+
+/// Names of `HEARTH_*` variables in `vars` that Hearth does not know.
+pub fn unknown_env_vars(vars: impl Iterator<Item = String>) -> Vec<String> {
+    vars.filter(|k| k.starts_with("HEARTH_") && !KNOWN_ENV.contains(&k.as_str())).collect()
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.message().to_owned() })
+}
+
+fn parse_key_file(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned)
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("hearth");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/hearth"),
+        None => PathBuf::from("hearth-data"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &[&str]) -> Options {
+        let mut argv = vec!["hearth"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("arguments parse").options
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hearth.toml");
+        std::fs::write(&file, "port = 9000\nhost = \"127.0.0.2\"\napi_keys = [\"from-file\"]\n").unwrap();
+        let config_arg = file.to_str().unwrap();
+
+        let from_file = Config::load(&options(&["--config", config_arg])).unwrap();
+        assert_eq!(from_file.addr.port(), 9000);
+        assert_eq!(from_file.addr.ip().to_string(), "127.0.0.2");
+        assert_eq!(from_file.master_key_strs().collect::<Vec<_>>(), ["from-file"]);
+
+        let flags = Config::load(&options(&["--config", config_arg, "--port", "9001", "--api-key", "a", "--api-key", "b"])).unwrap();
+        assert_eq!(flags.addr.port(), 9001);
+        assert_eq!(flags.master_key_strs().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_key_file_holds_one_key_per_line_and_ignores_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::write(&keys, "# admins\nfirst\n\n  second  \n").unwrap();
+        let config = Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).unwrap();
+        assert_eq!(config.master_key_strs().collect::<Vec<_>>(), ["first", "second"]);
+    }
+
+    #[test]
+    fn an_unknown_setting_in_the_file_is_an_error_that_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hearth.toml");
+        std::fs::write(&file, "prot = 1\n").unwrap();
+        let err = Config::load(&options(&["--config", file.to_str().unwrap()])).unwrap_err();
+        assert!(err.to_string().contains("hearth.toml"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_loopback_8484_and_files_in_the_data_dir() {
+        let config = Config::load(&options(&["--data-dir", "/tmp/h"])).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8484");
+        assert_eq!(config.database_url, "sqlite:///tmp/h/hearth.db");
+        assert_eq!(config.secret_key_file, PathBuf::from("/tmp/h/secret.key"));
+        assert!(!config.has_master_keys());
+    }
+
+    #[test]
+    fn unknown_hearth_variables_are_reported() {
+        let vars = ["HEARTH_PORT", "HEARTH_PROT", "PATH"].map(String::from).into_iter();
+        assert_eq!(unknown_env_vars(vars), ["HEARTH_PROT"]);
+    }
+}

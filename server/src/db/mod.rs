@@ -1,0 +1,130 @@
+//! The database: one handle over the backends Hearth supports, chosen from the URL scheme.
+//!
+//! Callers never see a backend-specific pool: they call the query functions of the module
+//! that owns the data (`users`, `keys`, …), which are written once in portable SQL (`$1`
+//! placeholders, integer timestamps) and run on whichever pool [`Db`] holds, through
+//! [`with_pool!`]. Adding PostgreSQL is a new variant here, its migrations, and one arm in
+//! the macro.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool. The body must be backend-agnostic.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot create the database directory {path}: {source}")]
+    Directory { path: String, source: std::io::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens the database named by `url`, creating a SQLite file (and its directory) if needed.
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(DbError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let path = options.get_filename();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            Err(DbError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Applies every embedded migration not yet applied. Safe to run from several processes.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// A URL with any password removed, fit for an error message.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://…{}", &url[..scheme_end], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Seconds since the Unix epoch: how every timestamp is stored.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Whether `e` is a unique-constraint violation (a name already taken).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_errors_lose_their_credentials() {
+        assert_eq!(redact_url("postgres://u:pw@db:5432/h"), "postgres://…@db:5432/h");
+        assert_eq!(redact_url("mysql://db/h"), "mysql://db/h");
+    }
+
+    #[tokio::test]
+    async fn a_new_sqlite_file_is_created_in_wal_mode_and_migrated_twice_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sub/h.db", dir.path().display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        db.migrate().await.unwrap();
+        let Db::Sqlite(pool) = &db;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_refused_clearly() {
+        let err = Db::connect("mysql://root:hunter2@db/h").await.unwrap_err();
+        assert!(err.to_string().contains("sqlite://"));
+        assert!(!err.to_string().contains("hunter2"));
+    }
+}

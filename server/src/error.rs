@@ -1,0 +1,121 @@
+//! The one error type of the HTTP API and its one rendering: OpenAI-shaped JSON
+//! `{"error": {"message", "type", "code"}}` with the matching status.
+//!
+//! Internal causes are logged with their chain and answered as an opaque 500: a database
+//! message, a path or a secret never reaches a response.
+
+use app::api::{ErrorBody, ErrorDetail};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed or a field is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Credentials are missing or wrong.
+    #[error("{message}")]
+    Unauthorized { message: String, code: &'static str },
+    /// Credentials are valid but not enough.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Something went wrong on our side; the cause is logged, never returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    pub fn invalid_api_key() -> Self {
+        AppError::Unauthorized { message: "Invalid API Key".into(), code: "invalid_api_key" }
+    }
+
+    pub fn missing_credentials() -> Self {
+        AppError::Unauthorized {
+            message: "Authentication required: send `Authorization: Bearer <key>`, \
+                      `X-Api-Key: <key>`, or sign in"
+                .into(),
+            code: "missing_credentials",
+        }
+    }
+
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AppError::Internal(cause.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind_and_code(&self) -> (&'static str, &'static str) {
+        match self {
+            AppError::BadRequest(_) => ("invalid_request_error", "bad_request"),
+            AppError::Unauthorized { code, .. } => ("authentication_error", code),
+            AppError::Forbidden(_) => ("permission_error", "forbidden"),
+            AppError::NotFound(_) => ("invalid_request_error", "not_found"),
+            AppError::MethodNotAllowed(_) => ("invalid_request_error", "method_not_allowed"),
+            AppError::Conflict(_) => ("invalid_request_error", "conflict"),
+            AppError::UnsupportedMediaType(_) => ("invalid_request_error", "unsupported_media_type"),
+            AppError::Internal(_) => ("server_error", "internal_error"),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (kind, code) = self.kind_and_code();
+        ErrorBody { error: ErrorDetail { message: self.to_string(), kind: kind.into(), code: code.into() } }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::internal(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(cause) = &self {
+            tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
+        }
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, AppError::Unauthorized { .. }) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Formats an error with all its sources, `outer: inner: innermost`.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}

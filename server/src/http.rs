@@ -1,0 +1,41 @@
+//! The router: every capability's `router()` merged, the layers applied once.
+
+use axum::http::Request;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::trace::TraceLayer;
+
+use app::api::Health;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::{auth, keys, sessions, ui};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(auth::router())
+        .merge(keys::router())
+        .fallback(ui::fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(sessions::layer(&state.db))
+        .layer(axum::middleware::from_fn(sessions::secure_over_https))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            // Named by the matched route, not the raw path: low cardinality, no ids or queries.
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_else(|| "fallback".into());
+            tracing::info_span!("request", method = %request.method(), route)
+        }))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed("this method is not allowed on this route".into())
+}

@@ -1,0 +1,188 @@
+//! API keys: `hk-` + 256 random bits, shown once at creation and stored only as a SHA-256
+//! hash. Routes: `GET/POST /v1/keys`, `DELETE /v1/keys/{id}`.
+//!
+//! Never stores, logs or lists a key itself; listings carry its display prefix only.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use sqlx::FromRow;
+
+use app::api::{ApiKey, ApiKeyList, CreateApiKey, CreatedApiKey, Role};
+
+use crate::auth::{allowed, authorize, Action, Principal, Resource};
+use crate::crypto::{hash_api_key, random_token};
+use crate::db::{self, Db};
+use crate::error::{AppError, Result};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::{users, with_pool};
+
+pub const PREFIX: &str = "hk-";
+/// How much of a key is kept for display: the prefix and a few characters.
+const DISPLAY_LEN: usize = 10;
+/// `last_used_at` is refreshed at most this often (seconds), to keep writes off the hot path.
+const LAST_USED_GRANULARITY: i64 = 60;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/keys", get(list).post(create)).route("/v1/keys/{id}", delete(revoke))
+}
+
+#[derive(Debug, FromRow)]
+struct KeyRow {
+    id: i64,
+    user_name: String,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl KeyRow {
+    fn view(self) -> ApiKey {
+        ApiKey {
+            id: self.id,
+            name: self.name,
+            prefix: self.prefix,
+            user: self.user_name,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
+const SELECT_KEYS: &str = "SELECT k.id, u.name AS user_name, k.name, k.prefix, k.created_at, \
+                           k.expires_at, k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id";
+
+/// A key that may be used now, with what its holder acts as.
+#[derive(Debug, FromRow)]
+pub struct ActiveKey {
+    pub key_id: i64,
+    pub user_id: i64,
+    pub user_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: RoleColumn,
+    last_used_at: Option<i64>,
+}
+
+/// `Role` read from its text column.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleColumn(pub Role);
+
+impl TryFrom<String> for RoleColumn {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        s.parse().map(RoleColumn)
+    }
+}
+
+const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.last_used_at \
+                             FROM api_keys k JOIN users u ON u.id = k.user_id";
+
+/// Finds the unexpired key `key`, and notes its use (at most once a minute, off the request path).
+pub async fn find_active(state: &AppState, key: &str) -> sqlx::Result<Option<ActiveKey>> {
+    let sql = format!("{SELECT_ACTIVE} WHERE k.key_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)");
+    let now = db::now();
+    let found: Option<ActiveKey> =
+        with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(hash_api_key(key)).bind(now).fetch_optional(pool).await)?;
+    if let Some(key) = &found {
+        if key.last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+            let db = state.db.clone();
+            let id = key.key_id;
+            tokio::spawn(async move {
+                let sql = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2";
+                if let Err(e) = with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await) {
+                    tracing::warn!(error = %e, "could not record an API key's last use");
+                }
+            });
+        }
+    }
+    Ok(found)
+}
+
+pub async fn find_active_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ActiveKey>> {
+    let sql = format!("{SELECT_ACTIVE} WHERE k.id = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)");
+    with_pool!(db, pool => sqlx::query_as(&sql).bind(id).bind(db::now()).fetch_optional(pool).await)
+}
+
+/// Creates a key for `user`; the only place a key string is ever made.
+pub async fn create_for(db: &Db, user: &users::UserRow, name: &str, expires_in_days: Option<u32>) -> Result<CreatedApiKey> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::BadRequest("a key's name must be 1 to 100 characters".into()));
+    }
+    let expires_at = match expires_in_days {
+        None => None,
+        Some(days @ 1..=3650) => Some(db::now() + i64::from(days) * 86_400),
+        Some(_) => return Err(AppError::BadRequest("expires_in_days must be between 1 and 3650".into())),
+    };
+    let key = format!("{PREFIX}{}", random_token(32));
+    let prefix: String = key.chars().take(DISPLAY_LEN).collect();
+    let sql = "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at) \
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at";
+    let (id, created_at): (i64, i64) = with_pool!(db, pool => sqlx::query_as(sql)
+        .bind(user.id)
+        .bind(name)
+        .bind(hash_api_key(&key))
+        .bind(&prefix)
+        .bind(db::now())
+        .bind(expires_at)
+        .fetch_one(pool)
+        .await)?;
+    tracing::info!(key_id = id, user = %user.name, "API key created");
+    let info = ApiKey { id, name: name.to_owned(), prefix, user: user.name.clone(), created_at, expires_at, last_used_at: None };
+    Ok(CreatedApiKey { key, info })
+}
+
+async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<ApiKeyList>> {
+    let rows: Vec<KeyRow> = if allowed(&principal, Action::Read, Resource::AllApiKeys) {
+        let sql = format!("{SELECT_KEYS} ORDER BY k.id");
+        with_pool!(&state.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?
+    } else {
+        let owner = principal.user_id.ok_or_else(|| AppError::Forbidden("no user to list keys for".into()))?;
+        authorize(&principal, Action::Read, Resource::ApiKey { owner })?;
+        let sql = format!("{SELECT_KEYS} WHERE k.user_id = $1 ORDER BY k.id");
+        with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(owner).fetch_all(pool).await)?
+    };
+    Ok(Json(ApiKeyList { data: rows.into_iter().map(KeyRow::view).collect() }))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CreateApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>)> {
+    let owner = match (body.user.as_deref().map(str::trim).filter(|u| !u.is_empty()), principal.user_id) {
+        (Some(name), _) => users::by_name(&state.db, name)
+            .await?
+            .ok_or_else(|| AppError::BadRequest(format!("there is no user named {name:?}")))?,
+        (None, Some(id)) => users::by_id(&state.db, id).await?.ok_or_else(|| AppError::NotFound("your user no longer exists".into()))?,
+        (None, None) => {
+            return Err(AppError::BadRequest(
+                "name the user who will own the key (`user`): a master key or local mode has no user of its own; \
+                 add one with `hearth user add NAME`"
+                    .into(),
+            ))
+        }
+    };
+    authorize(&principal, Action::Write, Resource::ApiKey { owner: owner.id })?;
+    let created = create_for(&state.db, &owner, &body.name, body.expires_in_days).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn revoke(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+    let not_found = || AppError::NotFound(format!("no API key with id {id:?}"));
+    let key_id: i64 = id.parse().map_err(|_| not_found())?;
+    let sql = "SELECT user_id FROM api_keys WHERE id = $1";
+    let owner: Option<i64> = with_pool!(&state.db, pool => sqlx::query_scalar(sql).bind(key_id).fetch_optional(pool).await)?;
+    // A key the caller may not even see is answered as absent, not as forbidden.
+    let owner = owner.filter(|&owner| allowed(&principal, Action::Read, Resource::ApiKey { owner })).ok_or_else(not_found)?;
+    authorize(&principal, Action::Write, Resource::ApiKey { owner })?;
+    let sql = "DELETE FROM api_keys WHERE id = $1";
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await)?;
+    tracing::info!(key_id, by = %principal.name, "API key revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

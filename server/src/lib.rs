@@ -1,0 +1,75 @@
+//! Hearth's server: everything behind the HTTP API, as a library. `main.rs` parses the
+//! command line and calls [`prepare`] and [`serve`]; tests do the same on `127.0.0.1:0`.
+
+pub mod assets;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+mod extract;
+pub mod http;
+pub mod keys;
+pub mod sessions;
+pub mod state;
+mod ui;
+pub mod users;
+
+use std::future::Future;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::crypto::{CryptoError, SecretBox};
+use crate::db::{Db, DbError};
+pub use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "refusing to listen on {0} without credentials: anyone who can reach it would be an admin. \
+         Set a master key with --api-key KEY or --api-key-file PATH, add a user with \
+         `hearth user add NAME --role admin`, or listen on 127.0.0.1"
+    )]
+    OpenBind(std::net::SocketAddr),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Opens and migrates the database and loads the secret key: what every command needs.
+pub async fn open(config: &Config) -> Result<(Db, SecretBox), StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let secrets = SecretBox::load_or_create(&config.secret_key_file)?;
+    Ok((db, secrets))
+}
+
+/// Everything the server needs before it accepts a connection, with the start-up checks.
+pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
+    let (db, secrets) = open(config).await?;
+    if !config.addr.ip().is_loopback() && !config.has_master_keys() && !users::any_exist(&db).await.map_err(DbError::Connect)? {
+        return Err(StartError::OpenBind(config.addr));
+    }
+    let state = AppState::new(config, db, secrets);
+    if !state.assets.has_wasm {
+        tracing::warn!("this binary was built without its web UI (no wasm embedded); pages render but do not hydrate. Build with `make build`");
+    }
+    Ok(state)
+}
+
+/// Serves the API and the UI on `listener` until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = http::router(state);
+    let listener = listener.tap_io(|tcp| {
+        // Without it every streamed chunk can wait ~40 ms for a delayed ACK.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,90 @@
+//! The `hearth` binary: parse the command line, then serve or run a subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use server::config::{unknown_env_vars, Cli, Command, Config};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.options) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("hearth: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    for name in unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
+        tracing::warn!(variable = %name, "ignoring unknown HEARTH_* environment variable");
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hearth: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => run_server(config).await,
+            Command::User(command) => server::cli::user(&config, command).await,
+            Command::Key(command) => server::cli::key(&config, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hearth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_server(config: Config) -> server::cli::CliResult {
+    let started = std::time::Instant::now();
+    let state = server::prepare(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let mode = if state.local_mode_possible { "local mode while no user exists" } else { "sign-in required" };
+    tracing::info!(
+        address = %format!("http://{}", listener.local_addr()?),
+        data_dir = %config.data_dir.display(),
+        mode,
+        ready_in_ms = started.elapsed().as_millis() as u64,
+        "hearth is listening"
+    );
+    server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,63 @@
+//! Browser sessions, stored in the database so every instance sharing it sees them.
+//! The cookie is HttpOnly and SameSite=Strict, and Secure when the request came over HTTPS.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::db::Db;
+
+pub const COOKIE_NAME: &str = "hearth_session";
+const IDLE_DAYS: i64 = 7;
+
+pub type Store = SqliteStore;
+
+/// The session layer over `db`, and a task that removes expired sessions every hour.
+pub fn layer(db: &Db) -> SessionManagerLayer<Store> {
+    let store = match db {
+        Db::Sqlite(pool) => SqliteStore::new(pool.clone()),
+    };
+    let cleaner = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = cleaner.continuously_delete_expired(tokio::time::Duration::from_secs(3600)).await {
+            tracing::warn!(error = %e, "expired-session cleanup stopped");
+        }
+    });
+    SessionManagerLayer::new(store)
+        .with_name(COOKIE_NAME)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(IDLE_DAYS)))
+}
+
+/// Marks the session cookie `Secure` when the client reached us over HTTPS (directly or
+/// through a proxy that says so), so it never travels back over plain HTTP.
+pub async fn secure_over_https(request: Request, next: Next) -> Response {
+    let https = request.uri().scheme_str() == Some("https")
+        || request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")));
+    let mut response = next.run(request).await;
+    if https {
+        let cookies: Vec<HeaderValue> = response.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
+        response.headers_mut().remove(header::SET_COOKIE);
+        for value in cookies {
+            let secured = match value.to_str() {
+                Ok(v) if v.starts_with(COOKIE_NAME) && !v.contains("; Secure") => {
+                    HeaderValue::from_str(&format!("{v}; Secure")).unwrap_or(value)
+                }
+                _ => value,
+            };
+            response.headers_mut().append(header::SET_COOKIE, secured);
+        }
+    }
+    response
+}

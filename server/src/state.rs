@@ -1,0 +1,56 @@
+//! The state every handler shares: built once at start, cheap to clone.
+
+use std::collections::HashSet;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+
+use crate::assets::Assets;
+use crate::config::Config;
+use crate::crypto::SecretBox;
+use crate::db::Db;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub secrets: SecretBox,
+    /// Keyed fingerprints of the master keys (see `SecretBox::fingerprint`).
+    pub master_keys: HashSet<String>,
+    /// Loopback bind and no master key: local mode applies while no user exists.
+    pub local_mode_possible: bool,
+    pub assets: Assets,
+    pub leptos: LeptosOptions,
+    /// The app's page paths (`/`, `/login`, …); any other page path is a 404.
+    pub pages: Vec<String>,
+}
+
+impl AppState {
+    pub fn new(config: &Config, db: Db, secrets: SecretBox) -> AppState {
+        let master_keys = config.master_key_strs().map(|k| secrets.fingerprint(k)).collect();
+        let assets = Assets::load();
+        let leptos = LeptosOptions::builder()
+            .output_name(assets.output_name())
+            .site_pkg_dir("pkg")
+            .site_addr(config.addr)
+            .build();
+        AppState(Arc::new(Inner {
+            db,
+            secrets,
+            master_keys,
+            local_mode_possible: config.addr.ip().is_loopback() && !config.has_master_keys(),
+            assets,
+            leptos,
+            pages: leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_owned()).collect(),
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,56 @@
+//! Everything that is not an API route: embedded assets, and the app's pages rendered on the
+//! server with the caller already known (so navigation and redirects are right before any
+//! wasm runs). Pages hold no data; the browser loads it through the public API.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use leptos::prelude::provide_context;
+
+use app::session::InitialSession;
+
+use crate::auth::MaybePrincipal;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Path prefixes that belong to the API: unknown paths there get a JSON 404, never a page.
+const API_PREFIXES: &[&str] = &["/v1/", "/auth/", "/mcp", "/cors-proxy", "/healthz"];
+
+pub async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if API_PREFIXES.iter().any(|p| path == p.trim_end_matches('/') || path.starts_with(p)) {
+        return AppError::NotFound(format!("no route for {} {path}", request.method())).into_response();
+    }
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return AppError::MethodNotAllowed(format!("{} is not allowed on {path}", request.method())).into_response();
+    }
+    if let Some(asset) = state.assets.serve(&path, request.headers()) {
+        return asset;
+    }
+    if path.starts_with("/pkg/") {
+        return AppError::NotFound(format!("no asset at {path}")).into_response();
+    }
+
+    let (mut parts, body) = request.into_parts();
+    let principal = match MaybePrincipal::from_request_parts(&mut parts, &state).await {
+        Ok(MaybePrincipal(principal)) => principal,
+        Err(e) => return e.into_response(),
+    };
+    match (&principal, path == "/login") {
+        (None, false) => return Redirect::to("/login").into_response(),
+        (Some(_), true) => return Redirect::to("/").into_response(),
+        _ => {}
+    }
+
+    let session = InitialSession(principal.map(|p| p.me()));
+    let options = state.leptos.clone();
+    let render = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(session.clone()),
+        move || app::shell(options.clone()),
+    );
+    let mut response = render(Request::from_parts(parts, body)).await;
+    if !state.pages.iter().any(|p| *p == path) {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    response
+}

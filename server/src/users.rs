@@ -1,0 +1,91 @@
+//! Users: names, roles and argon2 password hashes. Rows stay here; what leaves the server is
+//! an `app::api` view built elsewhere.
+
+use app::api::Role;
+use sqlx::FromRow;
+
+use crate::db::{self, Db};
+use crate::with_pool;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: Option<String>,
+    role: String,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        // The column has a CHECK constraint; anything else would be a corrupted row, which
+        // is treated as the least privileged role rather than a crash.
+        self.role.parse().unwrap_or(Role::Member)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("a user named {0:?} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Names are what appear in URLs, logs and key listings: keep them plain.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if name.is_empty() || name.len() > 64 || !ok_chars {
+        return Err(format!(
+            "invalid user name {name:?}: use 1 to 64 letters, digits, `.`, `_` or `-`"
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create(db: &Db, name: &str, password_hash: Option<&str>, role: Role) -> Result<UserRow, CreateUserError> {
+    validate_name(name).map_err(CreateUserError::InvalidName)?;
+    let sql = "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
+               RETURNING id, name, password_hash, role, created_at";
+    let result = with_pool!(db, pool => sqlx::query_as::<_, UserRow>(sql)
+        .bind(name)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(db::now())
+        .fetch_one(pool)
+        .await);
+    result.map_err(|e| if db::is_unique_violation(&e) { CreateUserError::Exists(name.to_owned()) } else { e.into() })
+}
+
+pub async fn by_name(db: &Db, name: &str) -> sqlx::Result<Option<UserRow>> {
+    let sql = "SELECT id, name, password_hash, role, created_at FROM users WHERE name = $1";
+    with_pool!(db, pool => sqlx::query_as(sql).bind(name).fetch_optional(pool).await)
+}
+
+pub async fn by_id(db: &Db, id: i64) -> sqlx::Result<Option<UserRow>> {
+    let sql = "SELECT id, name, password_hash, role, created_at FROM users WHERE id = $1";
+    with_pool!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)
+}
+
+/// Whether any user exists: with none (and no master key) a loopback server is in local mode.
+pub async fn any_exist(db: &Db) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM users)";
+    with_pool!(db, pool => sqlx::query_scalar::<_, bool>(sql).fetch_one(pool).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_name;
+
+    #[test]
+    fn user_names_are_plain() {
+        for good in ["ana", "a.b-c_d", "X9"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}

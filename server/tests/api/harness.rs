@@ -1,0 +1,127 @@
+//! Starts Hearth the way `main` does, on an ephemeral loopback port with its own data dir.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
+use server::config::{Cli, Config};
+use server::db::Db;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    pub db: Db,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// A server with the given extra flags (e.g. `["--api-key", "k"]`).
+    pub async fn spawn(flags: &[&str]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestApp::spawn_in(dir, flags).await
+    }
+
+    /// A server on the data dir `dir` (so two servers can share one database).
+    pub async fn spawn_in(dir: TempDir, flags: &[&str]) -> TestApp {
+        let data_dir = dir.path().to_str().unwrap().to_owned();
+        let mut argv = vec!["hearth", "--port", "0"];
+        if !flags.contains(&"--data-dir") {
+            argv.extend(["--data-dir", &data_dir]);
+        }
+        argv.extend_from_slice(flags);
+        let cli = Cli::try_parse_from(argv).expect("flags parse");
+        let config = Config::load(&cli.options).expect("config loads");
+        let state = server::prepare(&config).await.expect("server prepares");
+        let db = state.db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        TestApp { addr, dir, db, config, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A client that keeps cookies and, like a browser on our page, sends our `Origin`.
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN, HeaderValue::from_str(&self.origin()).unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// A plain client: no cookies, no redirects followed, no `Origin`.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// Adds a user straight into the database, as `hearth user add` would.
+    pub async fn add_user(&self, name: &str, role: app::api::Role, password: &str) -> i64 {
+        let hash = server::auth::password::hash(password).unwrap();
+        server::users::create(&self.db, name, Some(&hash), role).await.expect("user created").id
+    }
+
+    /// Signs `client` in with a password; panics unless it works.
+    pub async fn sign_in(&self, client: &reqwest::Client, name: &str, password: &str) {
+        let response = client
+            .post(self.url("/auth/login"))
+            .json(&serde_json::json!({"username": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in of {name} failed: {}", response.text().await.unwrap());
+    }
+
+    /// Creates an API key for `owner` through the API, signed in as `client`.
+    pub async fn create_key(&self, client: &reqwest::Client, owner: Option<&str>) -> app::api::CreatedApiKey {
+        let response = client
+            .post(self.url("/v1/keys"))
+            .json(&serde_json::json!({"name": "test key", "user": owner}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+        self.db.close().await;
+    }
+}
+
+/// Asserts the OpenAI error shape and returns the body.
+pub async fn error_body(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get("content-type").is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
+        "errors are JSON"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    for field in ["message", "type", "code"] {
+        assert!(body["error"][field].is_string(), "error.{field} missing in {body}");
+    }
+    body
+}

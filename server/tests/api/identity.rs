@@ -1,0 +1,256 @@
+//! Sign-in, sessions, credentials in headers, errors, origins, local mode.
+
+use app::api::{AuthMethod, Me, Role};
+use reqwest::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
+
+use crate::harness::{error_body, TestApp};
+
+#[tokio::test]
+async fn a_password_sign_in_starts_a_session_that_later_requests_reuse() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "correct horse").await;
+    let browser = app.browser();
+
+    let response = browser
+        .post(app.url("/auth/login"))
+        .json(&serde_json::json!({"username": "ana", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers().get("set-cookie").expect("a session cookie").to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("hearth_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP gets no Secure flag: {cookie}");
+    let me: Me = response.json().await.unwrap();
+    assert_eq!((me.name.as_str(), me.role, me.auth), ("ana", Role::Member, AuthMethod::Password));
+
+    for _ in 0..2 {
+        let me: Me = browser.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(me.name, "ana");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_user_is_a_401_and_starts_no_session() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "correct horse").await;
+    let browser = app.browser();
+    for (user, pass) in [("ana", "wrong horse"), ("nobody", "correct horse")] {
+        let response = browser
+            .post(app.url("/auth/login"))
+            .json(&serde_json::json!({"username": user, "password": pass}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get("set-cookie").is_none());
+        let body = error_body(response, 401).await;
+        assert_eq!(body["error"]["type"], "authentication_error");
+    }
+    error_body(browser.get(app.url("/v1/me")).send().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signing_in_with_a_master_key_or_a_user_key_acts_as_their_owner() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let browser = app.browser();
+    let response =
+        browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret"})).send().await.unwrap();
+    let me: Me = response.json().await.unwrap();
+    assert_eq!((me.role, me.auth), (Role::Admin, AuthMethod::MasterKey));
+
+    app.add_user("bo", Role::Viewer, "password bo").await;
+    let key = app.create_key(&browser, Some("bo")).await;
+    let other = app.browser();
+    let response = other.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": key.key})).send().await.unwrap();
+    let me: Me = response.json().await.unwrap();
+    assert_eq!((me.name.as_str(), me.role, me.auth), ("bo", Role::Viewer, AuthMethod::ApiKey));
+
+    // Revoking the key ends the session it started.
+    let revoked = browser.delete(app.url(&format!("/v1/keys/{}", key.info.id))).send().await.unwrap();
+    assert_eq!(revoked.status(), 204);
+    error_body(other.get(app.url("/v1/me")).send().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sign_in_form_works_without_javascript() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let browser = app.browser();
+    let ok = browser.post(app.url("/auth/login")).form(&[("username", ""), ("password", ""), ("api_key", "master-secret")]).send().await.unwrap();
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/");
+    let me: Me = browser.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me.auth, AuthMethod::MasterKey);
+
+    let bad = app.browser().post(app.url("/auth/login")).form(&[("api_key", "wrong")]).send().await.unwrap();
+    assert_eq!(bad.status(), 303);
+    assert_eq!(bad.headers()["location"], "/login?error=invalid");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Admin, "correct horse").await;
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+    assert_eq!(browser.post(app.url("/auth/logout")).send().await.unwrap().status(), 204);
+    error_body(browser.get(app.url("/v1/me")).send().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bearer_and_x_api_key_headers_authenticate_without_a_session() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let client = app.client();
+    for (name, value) in [(AUTHORIZATION.as_str(), "Bearer master-secret"), ("x-api-key", "master-secret")] {
+        let response = client.get(app.url("/v1/me")).header(name, value).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        assert!(response.headers().get("set-cookie").is_none(), "a header key starts no session");
+        let me: Me = response.json().await.unwrap();
+        assert_eq!(me.auth, AuthMethod::MasterKey);
+    }
+    // A header key needs no Origin even for writes: a browser cannot attach it cross-site.
+    app.add_user("ana", Role::Member, "correct horse").await;
+    let created = client
+        .post(app.url("/v1/keys"))
+        .bearer_auth("master-secret")
+        .json(&serde_json::json!({"name": "ci", "user": "ana"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn missing_or_wrong_credentials_get_a_401_in_the_openai_shape_with_www_authenticate() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let client = app.client();
+
+    let missing = client.get(app.url("/v1/me")).send().await.unwrap();
+    assert_eq!(missing.headers()[WWW_AUTHENTICATE], "Bearer");
+    let body = error_body(missing, 401).await;
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    for (name, value) in [("authorization", "Bearer wrong"), ("x-api-key", "hk-wrong"), ("authorization", "Basic YTpi")] {
+        let wrong = client.get(app.url("/v1/me")).header(name, value).send().await.unwrap();
+        assert_eq!(wrong.headers()[WWW_AUTHENTICATE], "Bearer");
+        let body = error_body(wrong, 401).await;
+        assert_eq!(body["error"]["message"], "Invalid API Key");
+        assert_eq!(body["error"]["type"], "authentication_error");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cookie_authenticated_writes_from_a_foreign_or_missing_origin_are_refused() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Admin, "correct horse").await;
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+
+    let body = serde_json::json!({"name": "x"});
+    let foreign = browser.post(app.url("/v1/keys")).header(ORIGIN, "http://evil.example").json(&body).send().await.unwrap();
+    let err = error_body(foreign, 403).await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("Origin"));
+
+    // The same cookie without any Origin header.
+    let cookie_only = app.client();
+    let cookie = {
+        let probe = app.client();
+        let r = probe
+            .post(app.url("/auth/login"))
+            .json(&serde_json::json!({"username": "ana", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+    };
+    let no_origin = cookie_only.post(app.url("/v1/keys")).header("cookie", &cookie).json(&body).send().await.unwrap();
+    error_body(no_origin, 403).await;
+    let no_origin_logout = cookie_only.post(app.url("/auth/logout")).header("cookie", &cookie).send().await.unwrap();
+    error_body(no_origin_logout, 403).await;
+
+    // Reads are fine from anywhere; the same write from our own origin works.
+    let read = cookie_only.get(app.url("/v1/keys")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(read.status(), 200);
+    let ours = browser.post(app.url("/v1/keys")).json(&body).send().await.unwrap();
+    assert_eq!(ours.status(), 201);
+    // A cross-site form cannot sign a visitor in either.
+    let login_csrf = app
+        .client()
+        .post(app.url("/auth/login"))
+        .header(ORIGIN, "http://evil.example")
+        .json(&serde_json::json!({"username": "ana", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(login_csrf, 403).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn local_mode_makes_the_visitor_the_local_admin_until_a_user_exists() {
+    let app = TestApp::spawn(&[]).await;
+    let client = app.client();
+    let me: Me = client.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me.name.as_str(), me.role, me.auth), ("local", Role::Admin, AuthMethod::Local));
+
+    // Not through a foreign Host (DNS rebinding), and not a write from a foreign page.
+    let rebound = client.get(app.url("/v1/me")).header("host", "evil.example").send().await.unwrap();
+    error_body(rebound, 401).await;
+    let csrf = client.post(app.url("/v1/keys")).header(ORIGIN, "http://evil.example").json(&serde_json::json!({"name": "x"})).send().await.unwrap();
+    error_body(csrf, 403).await;
+
+    app.add_user("ana", Role::Admin, "correct horse").await;
+    error_body(client.get(app.url("/v1/me")).send().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_master_key_turns_local_mode_off() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    error_body(app.client().get(app.url("/v1/me")).send().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn instances_sharing_a_database_share_sessions() {
+    let first = TestApp::spawn(&[]).await;
+    first.add_user("ana", Role::Member, "correct horse").await;
+    let shared_dir = first.config.data_dir.to_str().unwrap().to_owned();
+    let second = TestApp::spawn(&["--data-dir", &shared_dir]).await;
+
+    let login = first
+        .client()
+        .post(first.url("/auth/login"))
+        .json(&serde_json::json!({"username": "ana", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let me: Me = second.client().get(second.url("/v1/me")).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me.name, "ana");
+    second.stop().await;
+    first.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_request_came_over_https() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let response = app
+        .client()
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-proto", "https")
+        .json(&serde_json::json!({"api_key": "master-secret"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    app.stop().await;
+}

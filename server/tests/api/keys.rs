@@ -1,0 +1,119 @@
+//! API keys: shown once, stored hashed, owned, revocable, expiring.
+
+use app::api::{ApiKeyList, CreatedApiKey, Me, Role};
+
+use crate::harness::{error_body, TestApp};
+
+#[tokio::test]
+async fn a_key_is_shown_once_stored_only_as_a_hash_and_works_as_its_owner() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "correct horse").await;
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+
+    let created = app.create_key(&browser, None).await;
+    assert!(created.key.starts_with("hk-") && created.key.len() > 40, "{}", created.key);
+    assert!(created.key.starts_with(&created.info.prefix));
+    assert_eq!(created.info.user, "ana");
+
+    let listed = browser.get(app.url("/v1/keys")).send().await.unwrap().text().await.unwrap();
+    assert!(listed.contains(&created.info.prefix));
+    assert!(!listed.contains(&created.key), "a listing never shows the key");
+
+    let me: Me = app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me.name, "ana");
+
+    // Nothing on disk holds the key itself (database file and its write-ahead log).
+    app.db.close().await;
+    for file in ["hearth.db", "hearth.db-wal"] {
+        if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
+            let secret = created.key.as_bytes();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "{file} holds the key");
+        }
+    }
+}
+
+#[tokio::test]
+async fn members_see_and_revoke_only_their_own_keys() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    app.add_user("bo", Role::Member, "password bo").await;
+    app.add_user("vi", Role::Viewer, "password vi").await;
+    let (ana, bo, vi) = (app.browser(), app.browser(), app.browser());
+    app.sign_in(&ana, "ana", "password ana").await;
+    app.sign_in(&bo, "bo", "password bo").await;
+    app.sign_in(&vi, "vi", "password vi").await;
+
+    let anas = app.create_key(&ana, None).await;
+    let bos = app.create_key(&bo, None).await;
+
+    let listed: ApiKeyList = ana.get(app.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.data.iter().map(|k| k.id).collect::<Vec<_>>(), [anas.info.id]);
+
+    // Another member's key does not exist as far as ana can tell.
+    error_body(ana.delete(app.url(&format!("/v1/keys/{}", bos.info.id))).send().await.unwrap(), 404).await;
+    // Nor may ana make keys for someone else.
+    let for_bo = ana.post(app.url("/v1/keys")).json(&serde_json::json!({"name": "x", "user": "bo"})).send().await.unwrap();
+    error_body(for_bo, 403).await;
+
+    // A viewer sees every key but may revoke none but their own.
+    let all: ApiKeyList = vi.get(app.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all.data.len(), 2);
+    error_body(vi.delete(app.url(&format!("/v1/keys/{}", bos.info.id))).send().await.unwrap(), 403).await;
+
+    assert_eq!(bo.delete(app.url(&format!("/v1/keys/{}", bos.info.id))).send().await.unwrap().status(), 204);
+    error_body(app.client().get(app.url("/v1/me")).bearer_auth(&bos.key).send().await.unwrap(), 401).await;
+    // An admin reaches every key.
+    let admin = app.client();
+    let gone = admin.delete(app.url(&format!("/v1/keys/{}", anas.info.id))).bearer_auth("master-secret").send().await.unwrap();
+    assert_eq!(gone.status(), 204);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_key_requests_get_clear_errors_and_change_nothing() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let client = app.client();
+    let post = |body: &'static str, content_type: &'static str| {
+        client.post(app.url("/v1/keys")).bearer_auth("master-secret").header("content-type", content_type).body(body).send()
+    };
+
+    error_body(post("{not json", "application/json").await.unwrap(), 400).await;
+    error_body(post(r#"{"name": "x", "user": "ana"}"#, "text/plain").await.unwrap(), 415).await;
+    error_body(post(r#"{"name": "", "user": "ana"}"#, "application/json").await.unwrap(), 400).await;
+    error_body(post(r#"{"name": "x", "user": "nobody"}"#, "application/json").await.unwrap(), 400).await;
+    error_body(post(r#"{"name": "x", "user": "ana", "expires_in_days": 0}"#, "application/json").await.unwrap(), 400).await;
+    let no_owner = error_body(post(r#"{"name": "x"}"#, "application/json").await.unwrap(), 400).await;
+    assert!(no_owner["error"]["message"].as_str().unwrap().contains("user"));
+    error_body(client.delete(app.url("/v1/keys/not-a-number")).bearer_auth("master-secret").send().await.unwrap(), 404).await;
+    error_body(client.delete(app.url("/v1/keys/999")).bearer_auth("master-secret").send().await.unwrap(), 404).await;
+    error_body(client.put(app.url("/v1/keys")).bearer_auth("master-secret").send().await.unwrap(), 405).await;
+
+    let listed: ApiKeyList = client.get(app.url("/v1/keys")).bearer_auth("master-secret").send().await.unwrap().json().await.unwrap();
+    assert!(listed.data.is_empty(), "nothing was written: {listed:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_key_no_longer_authenticates() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let response = app
+        .client()
+        .post(app.url("/v1/keys"))
+        .bearer_auth("master-secret")
+        .json(&serde_json::json!({"name": "short", "user": "ana", "expires_in_days": 1}))
+        .send()
+        .await
+        .unwrap();
+    let created: CreatedApiKey = response.json().await.unwrap();
+    assert!(created.info.expires_at.is_some());
+    assert_eq!(app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap().status(), 200);
+
+    // A day later, as far as the key is concerned.
+    let server::db::Db::Sqlite(pool) = &app.db;
+    sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = $1").bind(created.info.id).execute(pool).await.unwrap();
+    error_body(app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap(), 401).await;
+    app.stop().await;
+}

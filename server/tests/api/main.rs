@@ -1,0 +1,9 @@
+//! Integration tests: the real router on `127.0.0.1:0` with a fresh SQLite file per test,
+//! spoken to over HTTP.
+
+mod harness;
+
+mod identity;
+mod keys;
+mod pages;
+mod startup;

@@ -1,0 +1,76 @@
+//! Pages are rendered on the server with the caller known; unknown API paths stay JSON.
+
+use app::api::Role;
+
+use crate::harness::{error_body, TestApp};
+
+#[tokio::test]
+async fn a_visitor_who_is_not_signed_in_is_sent_to_the_sign_in_page() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let client = app.client();
+    for path in ["/", "/keys"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        assert_eq!(response.headers()["location"], "/login");
+    }
+    let login = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let html = login.text().await.unwrap();
+    for label in ["Username", "Password", "API key", "Sign in", r#"action="/auth/login""#] {
+        assert!(html.contains(label), "the sign-in page lacks {label}");
+    }
+    assert!(html.contains(r#"name="hearth-session" content="null""#), "nobody is signed in");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_in_user_gets_the_app_shell_rendered_with_their_name() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "correct horse").await;
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+
+    let response = browser.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("ana") && html.contains("Sign out") && html.contains("API keys"), "{html}");
+    assert!(!html.contains("Local mode"), "a signed-in user is not in local mode");
+
+    let login = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!((login.status().as_u16(), login.headers()["location"].to_str().unwrap()), (303, "/"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn local_mode_is_said_on_the_page() {
+    let app = TestApp::spawn(&[]).await;
+    let html = app.client().get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Local mode"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_api_paths_answer_json_and_unknown_pages_say_so() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let client = app.client();
+    error_body(client.get(app.url("/v1/nothing-here")).send().await.unwrap(), 404).await;
+    error_body(client.post(app.url("/auth/nothing")).send().await.unwrap(), 404).await;
+    error_body(client.get(app.url("/pkg/missing.js")).send().await.unwrap(), 404).await;
+    error_body(client.delete(app.url("/keys")).send().await.unwrap(), 405).await;
+
+    let page = client.get(app.url("/no/such/page")).bearer_auth("master-secret").send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("Page not found"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_answers_without_credentials() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let response = app.client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let health: app::api::Health = response.json().await.unwrap();
+    assert_eq!(health.status, "ok");
+    app.stop().await;
+}

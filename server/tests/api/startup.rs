@@ -1,0 +1,114 @@
+//! The real `hearth` binary: start-up checks, `--help`, the CLI, and graceful shutdown.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use app::api::Me;
+
+const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
+
+fn hearth(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(HEARTH);
+    command.arg("--data-dir").arg(data_dir).env_remove("HEARTH_API_KEY").env_remove("RUST_LOG");
+    command
+}
+
+/// Starts `hearth` serving on an ephemeral loopback port; returns it and its base URL.
+fn start_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    let mut child = hearth(data_dir)
+        .args(["--port", "0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("hearth starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines.next().expect("hearth logs before exiting").unwrap();
+        if let Some(at) = line.find("address=http://") {
+            break line[at + "address=".len()..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    child.wait().unwrap()
+}
+
+#[test]
+fn a_non_loopback_bind_without_credentials_is_refused_with_a_message_naming_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = hearth(dir.path()).args(["--host", "0.0.0.0", "--port", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--api-key"), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_option() {
+    let output = Command::new(HEARTH).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "HEARTH_PORT"] {
+        assert!(help.contains(option), "--help lacks {option}:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_flag_or_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = hearth(dir.path()).args(["--port", "eighty"]).output().unwrap();
+    assert!(!output.status.success());
+    let bad = dir.path().join("hearth.toml");
+    std::fs::write(&bad, "port = \"x\"").unwrap();
+    let output = hearth(dir.path()).arg("--config").arg(&bad).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("hearth.toml"));
+}
+
+#[tokio::test]
+async fn users_and_keys_are_added_from_the_command_line_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start_server(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let local: Me = client.get(format!("{base}/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert!(local.is_local(), "no user yet: local mode");
+
+    let mut add = hearth(dir.path()).args(["user", "add", "ana", "--role", "admin"]).stdin(Stdio::piped()).spawn().unwrap();
+    add.stdin.take().unwrap().write_all(b"correct horse\n").unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let duplicate = hearth(dir.path()).args(["user", "add", "ana"]).stdin(Stdio::piped()).output().unwrap();
+    assert!(!duplicate.status.success(), "a second ana is refused");
+
+    let created = hearth(dir.path()).args(["key", "create", "--user", "ana"]).output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("hk-"));
+
+    let signed_in = client.post(format!("{base}/auth/login")).json(&serde_json::json!({"username": "ana", "password": "correct horse"})).send().await.unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let me: Me = client.get(format!("{base}/v1/me")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me.name, "ana");
+    assert_eq!(client.get(format!("{base}/v1/me")).send().await.unwrap().status(), 401, "local mode ended");
+
+    assert!(terminate(&mut server).success(), "SIGTERM stops hearth cleanly");
+}
+
+#[tokio::test]
+async fn the_secret_key_file_is_generated_on_first_start_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start_server(dir.path(), &["--api-key", "k"]);
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    assert!(terminate(&mut server).success());
+    let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+
+    let (mut again, _) = start_server(dir.path(), &["--api-key", "k"]);
+    assert!(terminate(&mut again).success());
+    assert_eq!(std::fs::read_to_string(dir.path().join("secret.key")).unwrap(), key);
+}

@@ -1,5 +1,6 @@
 //! The `hearth` binary: parse the command line, then serve or run a subcommand.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     for name in unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!(variable = %name, "ignoring unknown HEARTH_* environment variable");

@@ -22,16 +22,18 @@ fn start_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
         .stdout(Stdio::null())
         .spawn()
         .expect("hearth starts");
+    // Read the log on a thread, so a server that never says where it listens fails the
+    // test instead of hanging it.
     let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("hearth logs before exiting").unwrap();
-        if let Some(at) = line.find("address=http://") {
-            break line[at + "address=".len()..].split_whitespace().next().unwrap().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("address=http://") {
+                let _ = tx.send(line[at + "address=".len()..].split_whitespace().next().unwrap_or_default().to_owned());
+            }
         }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    });
+    let base = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("hearth reports its address");
     (child, base)
 }
 

@@ -12,14 +12,20 @@ use crate::state::AppState;
 use crate::{auth, keys, sessions, ui};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Routes that never look at a session stay outside its layer, which would otherwise read
+    // the session from the database for every request that carries the cookie.
+    let sessionless = Router::new()
         .route("/healthz", get(healthz))
+        .route("/pkg/{*path}", get(ui::asset))
+        .route("/favicon.ico", get(ui::asset));
+    Router::new()
         .merge(auth::router())
         .merge(keys::router())
         .fallback(ui::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(sessions::layer(&state.db))
         .layer(axum::middleware::from_fn(sessions::secure_over_https))
+        .merge(sessionless)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // Named by the matched route, not the raw path: low cardinality, no ids or queries.
             let route = request

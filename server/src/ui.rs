@@ -3,7 +3,7 @@
 //! wasm runs). Pages hold no data; the browser loads it through the public API.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::provide_context;
 
@@ -16,6 +16,12 @@ use crate::state::AppState;
 /// Path prefixes that belong to the API: unknown paths there get a JSON 404, never a page.
 const API_PREFIXES: &[&str] = &["/v1/", "/auth/", "/mcp", "/cors-proxy", "/healthz"];
 
+/// An embedded asset, or a JSON 404.
+pub async fn asset(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    state.assets.serve(path, &headers).unwrap_or_else(|| AppError::NotFound(format!("no asset at {path}")).into_response())
+}
+
 pub async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     if API_PREFIXES.iter().any(|p| path == p.trim_end_matches('/') || path.starts_with(p)) {
@@ -26,9 +32,6 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
     }
     if let Some(asset) = state.assets.serve(&path, request.headers()) {
         return asset;
-    }
-    if path.starts_with("/pkg/") {
-        return AppError::NotFound(format!("no asset at {path}")).into_response();
     }
 
     let (mut parts, body) = request.into_parts();

@@ -1,6 +1,7 @@
 # Hearth: `make run` sets up and starts Hearth; `make test` runs every test.
 # Build tools are installed on first use only, and never downloaded from outside the
-# package registries (crates.io, npm, Debian).
+# package registries (crates.io, npm, Debian). cargo-leptos is built without its own
+# fat-LTO release profile: its speed hardly matters, its install time does.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -35,7 +36,8 @@ test: build e2e-deps
 tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || { \
-	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; about half an hour on 2 cores)"; \
+	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; it takes a while on 2 cores)"; \
+	  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
 	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads; }
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)

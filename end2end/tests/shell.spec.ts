@@ -24,7 +24,7 @@ test('sign in with an API key, use the hydrated shell, stay signed in across a r
   // The API keys page, reached by client-side navigation, works end to end.
   addUser('e2e-member', 'member', 'e2e-password');
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
   await expect(page).toHaveURL(/\/keys$/);
   await expect(page.getByText('No API keys yet.')).toBeVisible();
   await page.getByLabel('Name').fill('laptop');

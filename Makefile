@@ -15,6 +15,10 @@ TOOLS                := $(CURDIR)/.tools
 # Our wasm-opt (npm's binaryen) comes first: Debian's binaryen breaks the wasm.
 export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# cargo-leptos sets this for its builds and leptos reads it at compile time; setting it for
+# `cargo test` too lets the tests reuse those artifacts instead of rebuilding leptos and
+# relinking target/release/hearth differently.
+export LEPTOS_OUTPUT_NAME := hearth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -34,6 +38,7 @@ test: build e2e-deps
 	cd end2end && npx playwright test
 
 tools:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || { \
 	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; it takes a while on 2 cores)"; \

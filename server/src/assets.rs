@@ -59,7 +59,8 @@ impl Assets {
             true => (path.replacen(&hashed_infix, "", 1), IMMUTABLE),
             false => (path.to_owned(), REVALIDATE),
         };
-        let original = Site::get(&path)?;
+        let (path, original) =
+            [Some(path.clone()), wasm_alias(&path)].into_iter().flatten().find_map(|p| Site::get(&p).map(|f| (p, f)))?;
         let mime = original.metadata.mimetype().to_owned();
 
         let accepted = accepted_encodings(request_headers);
@@ -89,6 +90,15 @@ impl Assets {
     }
 }
 
+/// leptos names the wasm `<name>_bg.wasm` in a binary not built by cargo-leptos, which
+/// writes `<name>.wasm`: each name also answers for the other.
+fn wasm_alias(path: &str) -> Option<String> {
+    match path.strip_suffix("_bg.wasm") {
+        Some(stem) => Some(format!("{stem}.wasm")),
+        None => path.strip_suffix(".wasm").map(|stem| format!("{stem}_bg.wasm")),
+    }
+}
+
 /// The content codings the client accepts (`q=0` means refused).
 fn accepted_encodings(headers: &HeaderMap) -> Vec<&str> {
     let Some(value) = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else { return Vec::new() };
@@ -112,6 +122,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br;q=0, deflate;q=0.5"));
         assert_eq!(accepted_encodings(&h), ["gzip", "deflate"]);
+    }
+
+    #[test]
+    fn each_wasm_name_answers_for_the_other() {
+        assert_eq!(wasm_alias("pkg/hearth_bg.wasm").as_deref(), Some("pkg/hearth.wasm"));
+        assert_eq!(wasm_alias("pkg/hearth.wasm").as_deref(), Some("pkg/hearth_bg.wasm"));
+        assert_eq!(wasm_alias("pkg/hearth.js"), None);
     }
 
     #[test]

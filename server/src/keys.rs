@@ -109,6 +109,7 @@ pub async fn find_active_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ActiveKe
 }
 
 /// Creates a key for `user`; the only place a key string is ever made.
+#[tracing::instrument(skip_all, fields(user = %user.name))]
 pub async fn create_for(db: &Db, user: &users::UserRow, name: &str, expires_in_days: Option<u32>) -> Result<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {

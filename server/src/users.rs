@@ -45,6 +45,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+#[tracing::instrument(skip(db, password_hash), fields(role = %role))]
 pub async fn create(db: &Db, name: &str, password_hash: Option<&str>, role: Role) -> Result<UserRow, CreateUserError> {
     validate_name(name).map_err(CreateUserError::InvalidName)?;
     let sql = "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cors_proxy;
 pub mod crypto;
 pub mod db;
 pub mod error;

@@ -52,6 +52,10 @@ pub struct Options {
     /// [default: secret.key in the data directory]
     #[arg(long, env = "HEARTH_SECRET_KEY_FILE", global = true, value_name = "PATH")]
     pub secret_key_file: Option<PathBuf>,
+    /// Hosts, IP addresses or CIDR networks the CORS proxy may reach although they are loopback
+    /// or private; only consulted when listening on a non-loopback address. Repeatable
+    #[arg(long = "cors-proxy-allow", env = "HEARTH_CORS_PROXY_ALLOW", global = true, value_name = "HOST|CIDR", value_delimiter = ',')]
+    pub cors_proxy_allow: Vec<String>,
     /// Log filter, e.g. `info` or `hearth=debug,tower_http=debug` [default: info]
     #[arg(long, env = "HEARTH_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
@@ -113,6 +117,8 @@ struct FileConfig {
     api_keys: Vec<String>,
     api_key_file: Option<PathBuf>,
     secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    cors_proxy_allow: Vec<String>,
     log: Option<String>,
 }
 
@@ -124,6 +130,7 @@ pub struct Config {
     pub database_url: String,
     pub master_keys: Vec<SecretString>,
     pub secret_key_file: PathBuf,
+    pub cors_proxy_allow: Vec<String>,
     pub log: String,
 }
 
@@ -137,6 +144,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_API_KEY",
     "HEARTH_API_KEY_FILE",
     "HEARTH_SECRET_KEY_FILE",
+    "HEARTH_CORS_PROXY_ALLOW",
     "HEARTH_LOG",
 ];
 
@@ -195,7 +203,12 @@ impl Config {
             master_keys.push(SecretString::from(key));
         }
 
-        Ok(Config { addr: SocketAddr::new(host, port), data_dir, database_url, master_keys, secret_key_file, log })
+        let cors_proxy_allow =
+            if options.cors_proxy_allow.is_empty() { file.cors_proxy_allow } else { options.cors_proxy_allow.clone() };
+        // Refuse a bad entry at start-up rather than at the first proxied request.
+        crate::cors_proxy::policy::Policy::new(true, &cors_proxy_allow).map_err(ConfigError::Invalid)?;
+
+        Ok(Config { addr: SocketAddr::new(host, port), data_dir, database_url, master_keys, secret_key_file, cors_proxy_allow, log })
     }
 
     pub fn has_master_keys(&self) -> bool {

@@ -29,6 +29,13 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// An upstream could not be reached or answered badly.
+    #[error("{0}")]
+    BadGateway(String),
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// Something went wrong on our side; the cause is logged, never returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -61,6 +68,9 @@ impl AppError {
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +84,9 @@ impl AppError {
             AppError::MethodNotAllowed(_) => ("invalid_request_error", "method_not_allowed"),
             AppError::Conflict(_) => ("invalid_request_error", "conflict"),
             AppError::UnsupportedMediaType(_) => ("invalid_request_error", "unsupported_media_type"),
+            AppError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
+            AppError::BadGateway(_) => ("upstream_error", "bad_gateway"),
+            AppError::GatewayTimeout(_) => ("upstream_error", "gateway_timeout"),
             AppError::Internal(_) => ("server_error", "internal_error"),
         }
     }

@@ -9,7 +9,7 @@ use app::api::Health;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{auth, keys, sessions, ui};
+use crate::{auth, cors_proxy, keys, sessions, ui};
 
 pub fn router(state: AppState) -> Router {
     // Routes that never look at a session stay outside its layer, which would otherwise read
@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(auth::router())
         .merge(keys::router())
+        .merge(cors_proxy::router())
         .fallback(ui::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(sessions::layer(&state.db))

@@ -8,6 +8,8 @@ use leptos::config::LeptosOptions;
 
 use crate::assets::Assets;
 use crate::config::Config;
+use crate::cors_proxy::policy::Policy;
+use crate::cors_proxy::Upstream;
 use crate::crypto::SecretBox;
 use crate::db::Db;
 
@@ -22,6 +24,7 @@ pub struct Inner {
     /// Loopback bind and no master key: local mode applies while no user exists.
     pub local_mode_possible: bool,
     pub assets: Assets,
+    pub cors_proxy: Upstream,
     pub leptos: LeptosOptions,
     /// The app's page paths (`/`, `/login`, …); any other page path is a 404.
     pub pages: Vec<String>,
@@ -42,6 +45,9 @@ impl AppState {
             master_keys,
             local_mode_possible: config.addr.ip().is_loopback() && !config.has_master_keys(),
             assets,
+            cors_proxy: Upstream::new(
+                Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow).expect("checked when the config loaded"),
+            ),
             leptos,
             pages: leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_owned()).collect(),
         }))

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod cors_proxy;
 mod identity;
 mod keys;
 mod pages;

@@ -1,0 +1,262 @@
+//! `/cors-proxy` against loopback upstreams that record what they receive.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use reqwest::header::ORIGIN;
+use tokio::sync::Notify;
+
+use crate::harness::{error_body, TestApp};
+
+#[derive(Clone, Default)]
+struct Upstream {
+    seen: Arc<Mutex<Vec<HeaderMap>>>,
+    release_stream: Arc<Notify>,
+}
+
+impl Upstream {
+    async fn start() -> (Upstream, String) {
+        let upstream = Upstream::default();
+        let app = Router::new()
+            .route("/mcp", post(mcp).get(mcp).delete(mcp))
+            .route("/sse", get(sse))
+            .route("/redirect", get(redirect))
+            .with_state(upstream.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (upstream, base)
+    }
+
+    fn last(&self) -> HeaderMap {
+        self.seen.lock().unwrap().last().cloned().expect("the upstream was called")
+    }
+}
+
+async fn mcp(State(up): State<Upstream>, headers: HeaderMap, body: String) -> Response {
+    up.seen.lock().unwrap().push(headers);
+    (
+        [
+            ("content-type", "application/json"),
+            ("mcp-session-id", "session-123"),
+            ("access-control-allow-origin", "*"),
+            ("set-cookie", "upstream=1"),
+        ],
+        format!(r#"{{"echo":{}}}"#, serde_json::to_string(&body).unwrap()),
+    )
+        .into_response()
+}
+
+/// One event at once; the second only when the test says so.
+async fn sse(State(up): State<Upstream>) -> Response {
+    let release = up.release_stream.clone();
+    let stream = async_stream(release);
+    ([("content-type", "text/event-stream")], axum::body::Body::from_stream(stream)).into_response()
+}
+
+fn async_stream(release: Arc<Notify>) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let _ = tx.send(Ok("data: first\n\n".into())).await;
+        release.notified().await;
+        let _ = tx.send(Ok("data: second\n\n".into())).await;
+    });
+    tokio_stream_from(rx)
+}
+
+fn tokio_stream_from<T>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_core::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[derive(serde::Deserialize)]
+struct To {
+    to: String,
+}
+
+async fn redirect(Query(to): Query<To>) -> Response {
+    (StatusCode::FOUND, [("location", to.to)]).into_response()
+}
+
+fn proxied(app: &TestApp, url: &str) -> String {
+    app.url(&format!("/cors-proxy?url={}", urlencode(url)))
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_cors_proxy_needs_credentials() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let (_, base) = Upstream::start().await;
+    error_body(app.client().post(proxied(&app, &format!("{base}/mcp"))).body("{}").send().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapped_headers() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let (upstream, base) = Upstream::start().await;
+    let browser = app.browser();
+    let login = browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret"})).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let url = proxied(&app, &format!("{base}/mcp"));
+
+    // By cookie (a browser on our page), by bearer, by X-Api-Key.
+    let by_cookie = browser
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-proxy-header-authorization", "Bearer upstream-own-token")
+        .header("x-llama-server-proxy-header-x-team", "blue")
+        .header("x-proxy-header-host", "evil.example")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_cookie.status(), 200);
+    assert_eq!(by_cookie.headers()["mcp-session-id"], "session-123");
+    assert!(by_cookie.headers().get("set-cookie").is_none(), "an upstream cookie is never set on Hearth's origin");
+    assert!(by_cookie.headers().get("access-control-allow-origin").is_none());
+    assert!(by_cookie.text().await.unwrap().contains("initialize"), "the body went through");
+    let seen = upstream.last();
+    assert_eq!(seen["authorization"], "Bearer upstream-own-token");
+    assert_eq!(seen.get_all("authorization").iter().count(), 1);
+    assert_eq!(seen["x-team"], "blue");
+    assert_eq!(seen["content-type"], "application/json");
+    assert_eq!(seen["accept"], "application/json, text/event-stream");
+    assert_ne!(seen["host"], "evil.example");
+    assert!(seen.get("cookie").is_none() && seen.get("x-api-key").is_none() && seen.get("origin").is_none());
+
+    let by_bearer = app
+        .client()
+        .post(&url)
+        .bearer_auth("master-secret")
+        .header("mcp-session-id", "session-123")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_bearer.status(), 200);
+    let seen = upstream.last();
+    assert_eq!(seen["mcp-session-id"], "session-123", "the session id goes back upstream");
+    assert!(seen.get("authorization").is_none(), "Hearth's key stays with Hearth");
+
+    let by_x_api_key = app.client().delete(&url).header("x-api-key", "master-secret").send().await.unwrap();
+    assert_eq!(by_x_api_key.status(), 200);
+    let seen = upstream.last();
+    assert!(seen.get("x-api-key").is_none() && seen.get("authorization").is_none());
+    for value in seen.values() {
+        assert!(!value.to_str().unwrap_or("").contains("master-secret"), "the key leaked upstream: {seen:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn server_sent_events_arrive_one_by_one() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let (upstream, base) = Upstream::start().await;
+    let mut response = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth("master-secret").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let first = response.chunk().await.unwrap().expect("a first event");
+    assert_eq!(&first[..], b"data: first\n\n", "the first event arrives before the upstream has finished");
+    upstream.release_stream.notify_one();
+    let second = response.chunk().await.unwrap().expect("a second event");
+    assert_eq!(&second[..], b"data: second\n\n");
+    assert!(response.chunk().await.unwrap().is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn urls_that_are_never_proxied_are_refused_with_a_reason() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let (_, base) = Upstream::start().await;
+    let client = app.client();
+    for (url, reason) in [
+        ("file:///etc/passwd".to_owned(), "http"),
+        ("http://user:pw@127.0.0.1/".to_owned(), "credentials"),
+        ("http://169.254.169.254/latest/meta-data/".to_owned(), "metadata"),
+        ("http://[fd00:ec2::254]/".to_owned(), "metadata"),
+        ("http://metadata.google.internal/".to_owned(), "metadata"),
+        ("http://169.254.10.10/".to_owned(), "link-local"),
+        (format!("{base}/redirect?to=http://169.254.169.254/"), "metadata"),
+    ] {
+        let response = client.get(proxied(&app, &url)).bearer_auth("master-secret").send().await.unwrap();
+        let body = error_body(response, 403).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains(reason), "{url}: {body}");
+    }
+    error_body(client.get(app.url("/cors-proxy?url=not%20a%20url")).bearer_auth("master-secret").send().await.unwrap(), 400).await;
+    error_body(client.get(app.url("/cors-proxy")).bearer_auth("master-secret").send().await.unwrap(), 400).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn listening_beyond_loopback_closes_loopback_and_private_upstreams_unless_allowed() {
+    let closed = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret"]).await;
+    let (_, base) = Upstream::start().await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let client = closed.client();
+    for url in [format!("{base}/mcp"), format!("http://localhost:{port}/mcp"), "http://10.1.2.3/".to_owned()] {
+        let response = client.post(proxied(&closed, &url)).bearer_auth("master-secret").body("{}").send().await.unwrap();
+        let body = error_body(response, 403).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("cors_proxy.allow"), "{url}: {body}");
+    }
+    closed.stop().await;
+
+    let open = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret", "--cors-proxy-allow", "127.0.0.1"]).await;
+    let client = open.client();
+    let ok = client.post(proxied(&open, &format!("http://localhost:{port}/mcp"))).bearer_auth("master-secret").body("{}").send().await.unwrap();
+    assert_eq!(ok.status(), 200, "allowed by the admin");
+    // A redirect to a private address that is not allowed is refused on the way.
+    let redirected = client
+        .get(proxied(&open, &format!("{base}/redirect?to=http://10.1.2.3/")))
+        .bearer_auth("master-secret")
+        .send()
+        .await
+        .unwrap();
+    error_body(redirected, 403).await;
+    open.stop().await;
+}
+
+#[tokio::test]
+async fn a_cookie_authenticated_proxy_write_from_another_origin_is_refused() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let (upstream, base) = Upstream::start().await;
+    let browser = app.browser();
+    browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret"})).send().await.unwrap();
+    let foreign = browser.post(proxied(&app, &format!("{base}/mcp"))).header(ORIGIN, "http://evil.example").body("{}").send().await.unwrap();
+    error_body(foreign, 403).await;
+    assert!(upstream.seen.lock().unwrap().is_empty(), "nothing reached the upstream");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_502_and_an_oversized_body_a_413() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let response = app
+        .client()
+        .get(proxied(&app, &format!("http://{unused}/mcp?token=very-secret")))
+        .bearer_auth("master-secret")
+        .send()
+        .await
+        .unwrap();
+    let body = error_body(response, 502).await;
+    assert!(!body.to_string().contains("very-secret"), "{body}");
+
+    let (_, base) = Upstream::start().await;
+    let huge = vec![b'x'; 5 * 1024 * 1024];
+    let response = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret").body(huge).send().await.unwrap();
+    error_body(response, 413).await;
+    app.stop().await;
+}

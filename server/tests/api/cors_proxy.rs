@@ -16,6 +16,8 @@ use crate::harness::{error_body, TestApp};
 struct Upstream {
     seen: Arc<Mutex<Vec<HeaderMap>>>,
     release_stream: Arc<Notify>,
+    /// Told when a client of `/sse` went away before the stream ended.
+    stream_abandoned: Arc<Notify>,
 }
 
 impl Upstream {
@@ -25,6 +27,8 @@ impl Upstream {
             .route("/mcp", post(mcp).get(mcp).delete(mcp))
             .route("/sse", get(sse))
             .route("/redirect", get(redirect))
+            // Only Hearth's own body limit may decide the oversized-body test.
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(upstream.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -53,17 +57,20 @@ async fn mcp(State(up): State<Upstream>, headers: HeaderMap, body: String) -> Re
 
 /// One event at once; the second only when the test says so.
 async fn sse(State(up): State<Upstream>) -> Response {
-    let release = up.release_stream.clone();
-    let stream = async_stream(release);
+    let stream = async_stream(up.release_stream.clone(), up.stream_abandoned.clone());
     ([("content-type", "text/event-stream")], axum::body::Body::from_stream(stream)).into_response()
 }
 
-fn async_stream(release: Arc<Notify>) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> {
+fn async_stream(release: Arc<Notify>, abandoned: Arc<Notify>) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     tokio::spawn(async move {
         let _ = tx.send(Ok("data: first\n\n".into())).await;
-        release.notified().await;
-        let _ = tx.send(Ok("data: second\n\n".into())).await;
+        tokio::select! {
+            () = release.notified() => {
+                let _ = tx.send(Ok("data: second\n\n".into())).await;
+            }
+            () = tx.closed() => abandoned.notify_one(),
+        }
     });
     tokio_stream_from(rx)
 }
@@ -178,6 +185,20 @@ async fn server_sent_events_arrive_one_by_one() {
 }
 
 #[tokio::test]
+async fn the_upstream_stream_is_cancelled_when_the_browser_goes_away() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let (upstream, base) = Upstream::start().await;
+    let abandoned = upstream.stream_abandoned.notified();
+    let mut response = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth("master-secret").send().await.unwrap();
+    response.chunk().await.unwrap().expect("a first event");
+    drop(response);
+    tokio::time::timeout(std::time::Duration::from_secs(10), abandoned)
+        .await
+        .expect("the upstream saw its client go away");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn urls_that_are_never_proxied_are_refused_with_a_reason() {
     let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
     let (_, base) = Upstream::start().await;
@@ -255,7 +276,7 @@ async fn an_unreachable_upstream_is_a_502_and_an_oversized_body_a_413() {
     assert!(!body.to_string().contains("very-secret"), "{body}");
 
     let (_, base) = Upstream::start().await;
-    let huge = vec![b'x'; 5 * 1024 * 1024];
+    let huge = vec![b'x'; server::cors_proxy::BODY_LIMIT + 1024];
     let response = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret").body(huge).send().await.unwrap();
     error_body(response, 413).await;
     app.stop().await;

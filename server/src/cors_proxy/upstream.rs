@@ -2,7 +2,7 @@
 //! so every connection (the first and each redirect's) goes only to an address that passed.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Body;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -29,8 +29,7 @@ impl Upstream {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
                 }
-                let current = redirect_policy.read().map(|p| p.clone()).unwrap_or_default();
-                match current.check_url(attempt.url()) {
+                match current(&redirect_policy).check_url(attempt.url()) {
                     Ok(()) => attempt.follow(),
                     Err(refusal) => attempt.error(refusal),
                 }
@@ -45,14 +44,12 @@ impl Upstream {
 
     /// The policy in force now.
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy.read().map(|p| p.clone()).unwrap_or_default()
+        current(&self.policy)
     }
 
     /// Replaces the policy (the admin changed `cors_proxy.allow`).
     pub fn set_policy(&self, policy: Policy) {
-        if let Ok(mut current) = self.policy.write() {
-            *current = Arc::new(policy);
-        }
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
     }
 
     pub async fn send(&self, method: reqwest::Method, url: url::Url, headers: reqwest::header::HeaderMap, body: Body) -> Result<reqwest::Response, AppError> {
@@ -64,6 +61,12 @@ impl Upstream {
     }
 }
 
+/// The policy in force. A poisoned lock still holds the last policy set, which stays in
+/// force: falling back to a default would open private ranges on a public bind.
+fn current(policy: &RwLock<Arc<Policy>>) -> Arc<Policy> {
+    policy.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
 /// Resolves a name and refuses it if any of its addresses is refused.
 struct CheckedResolver {
     policy: Arc<RwLock<Arc<Policy>>>,
@@ -71,7 +74,7 @@ struct CheckedResolver {
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.policy.read().map(|p| p.clone()).unwrap_or_default();
+        let policy = current(&self.policy);
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();

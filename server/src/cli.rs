@@ -27,7 +27,7 @@ async fn add_user(config: &Config, name: &str, role: Role) -> CliResult {
     let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?.map_err(|e| e.to_string())?;
     let user = users::create(&db, name, Some(&hash), role).await?;
     db.close().await;
-    eprintln!("added user {:?} with role {}", user.name, user.role());
+    eprintln!("added user {:?} with role {}", user.name, user.role);
     Ok(())
 }
 

@@ -64,19 +64,8 @@ pub struct ActiveKey {
     pub user_id: i64,
     pub user_name: String,
     #[sqlx(try_from = "String")]
-    pub role: RoleColumn,
+    pub role: Role,
     last_used_at: Option<i64>,
-}
-
-/// `Role` read from its text column.
-#[derive(Debug, Clone, Copy)]
-pub struct RoleColumn(pub Role);
-
-impl TryFrom<String> for RoleColumn {
-    type Error = String;
-    fn try_from(s: String) -> std::result::Result<Self, String> {
-        s.parse().map(RoleColumn)
-    }
 }
 
 const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.last_used_at \

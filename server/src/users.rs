@@ -12,16 +12,9 @@ pub struct UserRow {
     pub id: i64,
     pub name: String,
     pub password_hash: Option<String>,
-    role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub created_at: i64,
-}
-
-impl UserRow {
-    pub fn role(&self) -> Role {
-        // The column has a CHECK constraint; anything else would be a corrupted row, which
-        // is treated as the least privileged role rather than a crash.
-        self.role.parse().unwrap_or(Role::Member)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -52,11 +52,11 @@ impl Principal {
     }
 
     pub fn from_user(user: &users::UserRow, channel: Channel) -> Principal {
-        Principal { name: user.name.clone(), role: user.role(), user_id: Some(user.id), auth: AuthMethod::Password, key_id: None, channel }
+        Principal { name: user.name.clone(), role: user.role, user_id: Some(user.id), auth: AuthMethod::Password, key_id: None, channel }
     }
 
     fn from_key(key: keys::ActiveKey, channel: Channel) -> Principal {
-        Principal { name: key.user_name, role: key.role.0, user_id: Some(key.user_id), auth: AuthMethod::ApiKey, key_id: Some(key.key_id), channel }
+        Principal { name: key.user_name, role: key.role, user_id: Some(key.user_id), auth: AuthMethod::ApiKey, key_id: Some(key.key_id), channel }
     }
 }
 

@@ -24,6 +24,8 @@ const REVALIDATE: &str = "no-cache";
 pub struct Assets {
     /// A digest of the build's JS, wasm and CSS; part of their URLs.
     hash: String,
+    /// `.<hash>`, as it appears in those URLs.
+    hashed_infix: String,
     /// Whether the hydration wasm is embedded (a binary built without `cargo leptos` lacks it).
     pub has_wasm: bool,
 }
@@ -40,7 +42,11 @@ impl Assets {
                 }
             }
         }
-        Assets { hash: hex::encode(digest.finalize())[..12].to_owned(), has_wasm }
+        Assets::new(hex::encode(digest.finalize())[..12].to_owned(), has_wasm)
+    }
+
+    fn new(hash: String, has_wasm: bool) -> Assets {
+        Assets { hashed_infix: format!(".{hash}"), hash, has_wasm }
     }
 
     /// The output name the page shell uses for the build's files: `hearth.<hash>`.
@@ -54,9 +60,8 @@ impl Assets {
         if path.is_empty() || path.split('/').any(|seg| seg == ".." || seg.is_empty()) || path.contains('\\') {
             return None;
         }
-        let hashed_infix = format!(".{}", self.hash);
-        let (path, cache) = match path.starts_with("pkg/") && path.contains(&hashed_infix) {
-            true => (path.replacen(&hashed_infix, "", 1), IMMUTABLE),
+        let (path, cache) = match path.starts_with("pkg/") && path.contains(&self.hashed_infix) {
+            true => (path.replacen(&self.hashed_infix, "", 1), IMMUTABLE),
             false => (path.to_owned(), REVALIDATE),
         };
         let (path, original) =
@@ -133,7 +138,7 @@ mod tests {
 
     #[test]
     fn traversal_and_empty_paths_are_never_served() {
-        let assets = Assets { hash: "abc".into(), has_wasm: false };
+        let assets = Assets::new("abc".into(), false);
         for p in ["/", "/../Cargo.toml", "/pkg/../../etc/passwd", "/pkg//x", "/a\\b"] {
             assert!(assets.serve(p, &HeaderMap::new()).is_none(), "{p}");
         }

@@ -89,17 +89,9 @@ async fn redirect(Query(to): Query<To>) -> Response {
 }
 
 fn proxied(app: &TestApp, url: &str) -> String {
-    app.url(&format!("/cors-proxy?url={}", urlencode(url)))
+    app.url(&format!("/cors-proxy?url={}", url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()))
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn the_cors_proxy_needs_credentials() {
@@ -114,8 +106,7 @@ async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapp
     let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
     let (upstream, base) = Upstream::start().await;
     let browser = app.browser();
-    let login = browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret"})).send().await.unwrap();
-    assert_eq!(login.status(), 200);
+    app.sign_in_with_key(&browser, "master-secret").await;
     let url = proxied(&app, &format!("{base}/mcp"));
 
     // By cookie (a browser on our page), by bearer, by X-Api-Key.
@@ -254,7 +245,7 @@ async fn a_cookie_authenticated_proxy_write_from_another_origin_is_refused() {
     let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
     let (upstream, base) = Upstream::start().await;
     let browser = app.browser();
-    browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret"})).send().await.unwrap();
+    app.sign_in_with_key(&browser, "master-secret").await;
     let foreign = browser.post(proxied(&app, &format!("{base}/mcp"))).header(ORIGIN, "http://evil.example").body("{}").send().await.unwrap();
     error_body(foreign, 403).await;
     assert!(upstream.seen.lock().unwrap().is_empty(), "nothing reached the upstream");

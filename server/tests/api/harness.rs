@@ -88,6 +88,12 @@ impl TestApp {
         assert_eq!(response.status(), 200, "sign-in of {name} failed: {}", response.text().await.unwrap());
     }
 
+    /// Signs `client` in with an API key (or master key); panics unless it works.
+    pub async fn sign_in_with_key(&self, client: &reqwest::Client, key: &str) {
+        let response = client.post(self.url("/auth/login")).json(&serde_json::json!({"api_key": key})).send().await.unwrap();
+        assert_eq!(response.status(), 200, "sign-in with a key failed: {}", response.text().await.unwrap());
+    }
+
     /// Creates an API key for `owner` through the API, signed in as `client`.
     pub async fn create_key(&self, client: &reqwest::Client, owner: Option<&str>) -> app::api::CreatedApiKey {
         let response = client
@@ -110,6 +116,12 @@ impl TestApp {
         }
         self.db.close().await;
     }
+}
+
+/// The `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
 }
 
 /// Asserts the OpenAI error shape and returns the body.

@@ -3,7 +3,7 @@
 use app::api::{AuthMethod, Me, Role};
 use reqwest::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 
-use crate::harness::{error_body, TestApp};
+use crate::harness::{error_body, session_cookie, TestApp};
 
 #[tokio::test]
 async fn a_password_sign_in_starts_a_session_that_later_requests_reuse() {
@@ -168,7 +168,7 @@ async fn cookie_authenticated_writes_from_a_foreign_or_missing_origin_are_refuse
             .send()
             .await
             .unwrap();
-        r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+        session_cookie(&r)
     };
     let no_origin = cookie_only.post(app.url("/v1/keys")).header("cookie", &cookie).json(&body).send().await.unwrap();
     error_body(no_origin, 403).await;
@@ -232,7 +232,7 @@ async fn instances_sharing_a_database_share_sessions() {
         .send()
         .await
         .unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = session_cookie(&login);
     let me: Me = second.client().get(second.url("/v1/me")).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
     assert_eq!(me.name, "ana");
     second.stop().await;

@@ -12,7 +12,9 @@ pub mod error;
 mod extract;
 pub mod http;
 pub mod keys;
+pub mod mcp;
 pub mod sessions;
+pub mod settings;
 pub mod state;
 mod ui;
 pub mod users;
@@ -39,6 +41,8 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error("cannot read the stored settings: {0}")]
+    Settings(String),
 }
 
 /// Opens and migrates the database and loads the secret key: what every command needs.
@@ -56,6 +60,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
         return Err(StartError::OpenBind(config.addr));
     }
     let state = AppState::new(config, db, secrets);
+    cors_proxy::settings::load(&state).await.map_err(|e| StartError::Settings(e.to_string()))?;
     if !state.assets.has_wasm {
         tracing::warn!("this binary was built without its web UI (no wasm embedded); pages render but do not hydrate. Build with `make build`");
     }

@@ -25,6 +25,10 @@ pub struct Inner {
     pub local_mode_possible: bool,
     pub assets: Assets,
     pub cors_proxy: Upstream,
+    /// `cors_proxy.allow` entries from the configuration (the admin setting adds to them).
+    pub cors_proxy_configured: Vec<String>,
+    /// Hearth listens on a non-loopback address, so the proxy refuses private ranges.
+    pub cors_proxy_restricts_private: bool,
     pub leptos: LeptosOptions,
     /// The app's page paths (`/`, `/login`, …); any other page path is a 404.
     pub pages: Vec<String>,
@@ -45,6 +49,8 @@ impl AppState {
             master_keys,
             local_mode_possible: config.addr.ip().is_loopback() && !config.has_master_keys(),
             assets,
+            cors_proxy_configured: config.cors_proxy_allow.clone(),
+            cors_proxy_restricts_private: !config.addr.ip().is_loopback(),
             cors_proxy: Upstream::new(
                 Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow).expect("checked when the config loaded"),
             ),

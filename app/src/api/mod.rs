@@ -5,6 +5,9 @@
 //! or any other stored secret.
 
 pub mod client;
+mod mcp;
+
+pub use mcp::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -18,6 +18,10 @@ pub enum Resource {
     ApiKey { owner: i64 },
     /// Every user's API keys at once (the admin listing).
     AllApiKeys,
+    /// The caller's own personal MCP servers (rows are always scoped to their owner).
+    OwnMcpServers,
+    /// Server-wide settings (`/v1/settings/...`).
+    Settings,
 }
 
 /// Decides whether `principal` may perform `action` on `resource`.
@@ -37,11 +41,14 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource) -> boo
     let own = |owner: i64| principal.user_id == Some(owner);
     match (principal.role, action, resource) {
         (Role::Admin, _, _) => true,
+        (_, _, Resource::OwnMcpServers) => true,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
         (Role::Viewer | Role::Member, Action::Write, Resource::AllApiKeys) => false,
         (Role::Member, Action::Read, Resource::ApiKey { owner }) => own(owner),
         (Role::Member, Action::Read, Resource::AllApiKeys) => false,
+        (Role::Viewer | Role::Member, Action::Write, Resource::Settings) => false,
+        (Role::Member, Action::Read, Resource::Settings) => false,
     }
 }
 
@@ -72,6 +79,17 @@ mod tests {
         assert!(allowed(&v, Action::Read, Resource::ApiKey { owner: 2 }));
         assert!(!allowed(&v, Action::Write, Resource::ApiKey { owner: 2 }));
         assert!(allowed(&v, Action::Write, Resource::ApiKey { owner: 1 }));
+    }
+
+    #[test]
+    fn everyone_keeps_their_own_mcp_servers_and_only_admins_change_settings() {
+        for role in Role::ALL {
+            assert!(allowed(&user(1, role), Action::Write, Resource::OwnMcpServers));
+        }
+        assert!(allowed(&user(1, Role::Admin), Action::Write, Resource::Settings));
+        assert!(allowed(&user(1, Role::Viewer), Action::Read, Resource::Settings));
+        assert!(!allowed(&user(1, Role::Viewer), Action::Write, Resource::Settings));
+        assert!(!allowed(&user(1, Role::Member), Action::Read, Resource::Settings));
     }
 
     #[test]

@@ -43,6 +43,16 @@ impl Principal {
         Me { name: self.name.clone(), role: self.role, auth: self.auth, user_id: self.user_id }
     }
 
+    /// Who owns what this principal keeps for itself (personal MCP servers): its user, or the
+    /// master keys together, or the local admin.
+    pub fn owner_key(&self) -> String {
+        match (self.user_id, self.auth) {
+            (Some(id), _) => format!("user:{id}"),
+            (None, AuthMethod::Local) => "local".into(),
+            (None, _) => "master".into(),
+        }
+    }
+
     fn local() -> Principal {
         Principal { name: "local".into(), role: Role::Admin, user_id: None, auth: AuthMethod::Local, key_id: None, channel: Channel::Ambient }
     }

@@ -8,6 +8,7 @@
 //! runs on the resolved addresses and again on every redirect.
 
 pub mod policy;
+pub mod settings;
 mod upstream;
 
 use std::time::Duration;
@@ -54,7 +55,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/cors-proxy", get(proxy).post(proxy).delete(proxy))
+    Router::new().route("/cors-proxy", get(proxy).post(proxy).delete(proxy)).merge(settings::router())
 }
 
 async fn proxy(State(state): State<AppState>, _caller: Principal, RawQuery(query): RawQuery, request: Request) -> Result<Response> {

@@ -272,3 +272,36 @@ async fn an_unreachable_upstream_is_a_502_and_an_oversized_body_a_413() {
     error_body(response, 413).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_opens_a_private_upstream_at_run_time_and_the_setting_survives_a_restart() {
+    let app = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret"]).await;
+    let (_, base) = Upstream::start().await;
+    let client = app.client();
+    let call = || client.post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret").body("{}").send();
+    error_body(call().await.unwrap(), 403).await;
+
+    // Members may neither read nor change it; a malformed entry changes nothing.
+    app.add_user("ana", app::api::Role::Member, "password ana").await;
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    error_body(ana.get(app.url("/v1/settings/cors-proxy")).send().await.unwrap(), 403).await;
+    let settings = app.url("/v1/settings/cors-proxy");
+    error_body(ana.put(&settings).json(&serde_json::json!({"allow": ["127.0.0.1"]})).send().await.unwrap(), 403).await;
+    let bad = client.put(&settings).bearer_auth("master-secret").json(&serde_json::json!({"allow": ["not a host!"]}));
+    let body = error_body(bad.send().await.unwrap(), 400).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("not a host"), "{body}");
+    error_body(call().await.unwrap(), 403).await;
+
+    let put = client.put(&settings).bearer_auth("master-secret").json(&serde_json::json!({"allow": [" 127.0.0.0/8 "]}));
+    let saved: app::api::CorsProxySettings = put.send().await.unwrap().json().await.unwrap();
+    assert_eq!(saved.allow, ["127.0.0.0/8"]);
+    assert_eq!(call().await.unwrap().status(), 200, "allowed from the next request on");
+
+    // The same data directory, served again: the setting is still in force.
+    let keep = app.stop().await;
+    let again = TestApp::spawn_in(keep, &["--host", "0.0.0.0", "--api-key", "master-secret"]).await;
+    let response = again.client().post(proxied(&again, &format!("{base}/mcp"))).bearer_auth("master-secret").body("{}").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    again.stop().await;
+}

@@ -106,8 +106,9 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Stops the server gracefully and waits until it has.
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully and waits until it has; returns the data dir, which is
+    /// deleted when dropped.
+    pub async fn stop(mut self) -> TempDir {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -115,6 +116,8 @@ impl TestApp {
             task.await.expect("server task").expect("server stopped cleanly");
         }
         self.db.close().await;
+        let placeholder = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, placeholder)
     }
 }
 

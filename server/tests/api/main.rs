@@ -6,5 +6,6 @@ mod harness;
 mod cors_proxy;
 mod identity;
 mod keys;
+mod mcp_servers;
 mod pages;
 mod startup;

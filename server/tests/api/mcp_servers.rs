@@ -1,0 +1,126 @@
+//! Personal MCP servers: kept per owner, headers encrypted at rest and shown to their owner
+//! only, another owner's server indistinguishable from a missing one.
+
+use app::api::{McpTransport, PersonalMcpServer, PersonalMcpServerList, Role};
+use serde_json::json;
+
+use crate::harness::{error_body, TestApp};
+
+const TOKEN: &str = "upstream-token-5f1e9c";
+
+fn everything(name: &str) -> serde_json::Value {
+    json!({
+        "name": name,
+        "url": "http://127.0.0.1:3001/mcp",
+        "headers": [{"name": "Authorization", "value": format!("Bearer {TOKEN}")}],
+    })
+}
+
+async fn list(app: &TestApp, client: &reqwest::Client) -> Vec<PersonalMcpServer> {
+    let list: PersonalMcpServerList = client.get(app.url("/v1/me/mcp-servers")).send().await.unwrap().json().await.unwrap();
+    list.data
+}
+
+#[tokio::test]
+async fn a_server_follows_its_owner_and_its_headers_are_encrypted_at_rest() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let laptop = app.browser();
+    app.sign_in(&laptop, "ana", "password ana").await;
+
+    let created = laptop.post(app.url("/v1/me/mcp-servers")).json(&everything("Everything")).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: PersonalMcpServer = created.json().await.unwrap();
+    assert_eq!(created.transport, McpTransport::Auto);
+    assert!(created.use_proxy, "the proxy is on unless turned off");
+
+    // Another browser, same user: the server is there, with its header for its owner.
+    let phone = app.browser();
+    app.sign_in(&phone, "ana", "password ana").await;
+    let listed = list(&app, &phone).await;
+    assert_eq!(listed, [created.clone()]);
+    assert_eq!(listed[0].headers[0].value, format!("Bearer {TOKEN}"));
+
+    // A whole replacement: tool switches, proxy off, new name.
+    let mut input = created.input();
+    input.name = "Everything (direct)".into();
+    input.use_proxy = false;
+    input.tools.insert("echo".into(), false);
+    let put = phone.put(app.url(&format!("/v1/me/mcp-servers/{}", created.id))).json(&input).send().await.unwrap();
+    assert_eq!(put.status(), 200);
+    let updated: PersonalMcpServer = put.json().await.unwrap();
+    assert!(!updated.tool_enabled("echo") && updated.tool_enabled("get-sum"));
+    assert!(!updated.use_proxy);
+    assert_eq!(updated.headers, created.headers);
+
+    app.db.close().await;
+    for file in ["hearth.db", "hearth.db-wal"] {
+        if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
+            assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "{file} holds the header value");
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_users_server_answers_404_on_every_route() {
+    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    app.add_user("root", Role::Admin, "password root").await;
+    let (ana, root) = (app.browser(), app.browser());
+    app.sign_in(&ana, "ana", "password ana").await;
+    app.sign_in(&root, "root", "password root").await;
+    let anas: PersonalMcpServer =
+        ana.post(app.url("/v1/me/mcp-servers")).json(&everything("Mine")).send().await.unwrap().json().await.unwrap();
+    let path = app.url(&format!("/v1/me/mcp-servers/{}", anas.id));
+
+    // Not even an admin reaches it through their own routes, and its token never shows.
+    assert!(list(&app, &root).await.is_empty());
+    let shown = root.get(&path).send().await.unwrap();
+    let text = error_body(shown, 404).await.to_string();
+    assert!(!text.contains(TOKEN));
+    error_body(root.put(&path).json(&everything("Taken")).send().await.unwrap(), 404).await;
+    error_body(root.delete(&path).send().await.unwrap(), 404).await;
+    error_body(root.get(app.url("/v1/me/mcp-servers/not-a-number")).send().await.unwrap(), 404).await;
+    // The master key is an owner of its own too.
+    let master = app.client().get(app.url("/v1/me/mcp-servers")).bearer_auth("master-secret").send().await.unwrap();
+    let master: PersonalMcpServerList = master.json().await.unwrap();
+    assert!(master.data.is_empty());
+
+    assert_eq!(list(&app, &ana).await, [anas.clone()], "untouched");
+    assert_eq!(ana.delete(&path).send().await.unwrap().status(), 204);
+    assert!(list(&app, &ana).await.is_empty());
+    error_body(ana.delete(&path).send().await.unwrap(), 404).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_clearly_and_changes_nothing() {
+    let app = TestApp::spawn(&[]).await;
+    let local = app.browser();
+    let base = app.url("/v1/me/mcp-servers");
+    let kept: PersonalMcpServer = local.post(&base).json(&everything("Kept")).send().await.unwrap().json().await.unwrap();
+
+    let cases = [
+        (json!({"name": "", "url": "http://h/mcp"}), 400, "name"),
+        (json!({"name": "x", "url": "ftp://h/mcp"}), 400, "http"),
+        (json!({"name": "x", "url": "http://me:pw@h/mcp"}), 400, "credentials"),
+        (json!({"name": "x", "url": "http://h/mcp", "transport": "stdio"}), 400, "transport"),
+        (json!({"name": "x", "url": "http://h/mcp", "headers": [{"name": "Cookie", "value": "a"}]}), 400, "Cookie"),
+        (json!({"name": "x", "url": "http://h/mcp", "headers": [{"name": "X-T", "value": "sec\u{0}ret"}]}), 400, "X-T"),
+        (json!({"name": "x", "url": "http://h/mcp", "owner": "ana"}), 400, "owner"),
+        (json!({"name": "Kept", "url": "http://h/mcp"}), 409, "already"),
+    ];
+    for (body, status, says) in cases {
+        let response = local.post(&base).json(&body).send().await.unwrap();
+        let error = error_body(response, status).await;
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+        assert!(!message.contains("sec"), "a header value is never echoed: {message}");
+    }
+    let bad_put = local.put(format!("{base}/{}", kept.id)).json(&json!({"name": "Kept", "url": "gopher://h"})).send().await.unwrap();
+    error_body(bad_put, 400).await;
+    let not_json = local.post(&base).body("name=x").header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    error_body(not_json, 415).await;
+
+    assert_eq!(list(&app, &local).await, [kept], "nothing changed");
+    error_body(app.client().get(&base).header("host", "evil.example").send().await.unwrap(), 401).await;
+}

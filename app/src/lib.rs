@@ -7,6 +7,7 @@
 pub mod api;
 mod components;
 mod format;
+pub mod mcp;
 mod pages;
 pub mod session;
 

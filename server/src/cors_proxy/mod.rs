@@ -48,6 +48,8 @@ const NEVER_RETURNED: &[&str] = &[
 const NEVER_UNWRAPPED: &[&str] =
     &["host", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "proxy-authorization"];
 
+/// Set on every answer that comes from the upstream; absent on Hearth's own answers.
+pub const UPSTREAM_MARK: &str = "hearth-proxy-upstream";
 /// Request bodies are MCP messages: small.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -109,6 +111,9 @@ fn downstream_response(answer: reqwest::Response) -> Response {
             }
             headers.append(name.clone(), value.clone());
         }
+        // Tells the browser this status is the upstream's, not Hearth's own (a 401 here means
+        // the MCP server refused its credentials, not that the session expired).
+        headers.insert(UPSTREAM_MARK, axum::http::HeaderValue::from_static("1"));
     }
     response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| Response::new(Body::empty()))
 }

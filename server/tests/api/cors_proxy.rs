@@ -97,7 +97,9 @@ fn proxied(app: &TestApp, url: &str) -> String {
 async fn the_cors_proxy_needs_credentials() {
     let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
     let (_, base) = Upstream::start().await;
-    error_body(app.client().post(proxied(&app, &format!("{base}/mcp"))).body("{}").send().await.unwrap(), 401).await;
+    let refused = app.client().post(proxied(&app, &format!("{base}/mcp"))).body("{}").send().await.unwrap();
+    assert!(refused.headers().get("hearth-proxy-upstream").is_none(), "Hearth's own 401 is not marked as the upstream's");
+    error_body(refused, 401).await;
     app.stop().await;
 }
 
@@ -125,6 +127,7 @@ async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapp
     assert_eq!(by_cookie.headers()["mcp-session-id"], "session-123");
     assert!(by_cookie.headers().get("set-cookie").is_none(), "an upstream cookie is never set on Hearth's origin");
     assert!(by_cookie.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(by_cookie.headers()["hearth-proxy-upstream"], "1", "marked as the upstream's answer");
     assert!(by_cookie.text().await.unwrap().contains("initialize"), "the body went through");
     let seen = upstream.last();
     assert_eq!(seen["authorization"], "Bearer upstream-own-token");

@@ -6,6 +6,7 @@
 
 pub mod api;
 mod components;
+pub mod connections;
 mod format;
 pub mod mcp;
 mod pages;
@@ -17,7 +18,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::StaticSegment;
 
 use crate::components::AppLayout;
-use crate::pages::{KeysPage, LoginPage, NotFound, OverviewPage};
+use crate::pages::{KeysPage, LoginPage, McpServersPage, NotFound, OverviewPage};
 use crate::session::SessionState;
 
 /// The HTML document around the app, rendered on the server only.
@@ -47,6 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(SessionState::new(session::initial()));
+    provide_context(connections::Connections::new());
 
     view! {
         <Title text="Hearth"/>
@@ -56,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=StaticSegment("") view=AppLayout>
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=StaticSegment("keys") view=KeysPage/>
+                    <Route path=StaticSegment("mcp-servers") view=McpServersPage/>
                 </ParentRoute>
             </Routes>
         </Router>

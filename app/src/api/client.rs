@@ -7,7 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{ApiKeyList, CreateApiKey, CreatedApiKey, LoginRequest, Me};
+use super::{ApiKeyList, CreateApiKey, CreatedApiKey, LoginRequest, McpServerInput, Me, PersonalMcpServer, PersonalMcpServerList};
 
 /// A failed call, in words for the user.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +21,7 @@ pub struct ApiError {
 enum Verb {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -48,6 +49,22 @@ pub async fn delete_key(id: i64) -> Result<(), ApiError> {
     call(Verb::Delete, &format!("/v1/keys/{id}"), None::<&()>).await
 }
 
+pub async fn list_mcp_servers() -> Result<PersonalMcpServerList, ApiError> {
+    call(Verb::Get, "/v1/me/mcp-servers", None::<&()>).await
+}
+
+pub async fn create_mcp_server(input: &McpServerInput) -> Result<PersonalMcpServer, ApiError> {
+    call(Verb::Post, "/v1/me/mcp-servers", Some(input)).await
+}
+
+pub async fn update_mcp_server(id: i64, input: &McpServerInput) -> Result<PersonalMcpServer, ApiError> {
+    call(Verb::Put, &format!("/v1/me/mcp-servers/{id}"), Some(input)).await
+}
+
+pub async fn delete_mcp_server(id: i64) -> Result<(), ApiError> {
+    call(Verb::Delete, &format!("/v1/me/mcp-servers/{id}"), None::<&()>).await
+}
+
 /// The message to show for an error answer: Hearth's own 401 on an API call means the
 /// session is gone, which is not the same as a rejected sign-in.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -67,6 +84,7 @@ async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str
     let mut request = match verb {
         Verb::Get => client.get(url),
         Verb::Post => client.post(url),
+        Verb::Put => client.put(url),
         Verb::Delete => client.delete(url),
     };
     if let Some(body) = body {

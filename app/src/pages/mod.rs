@@ -2,10 +2,12 @@
 
 mod keys;
 mod login;
+mod mcp_servers;
 mod overview;
 
 pub use keys::KeysPage;
 pub use login::LoginPage;
+pub use mcp_servers::McpServersPage;
 pub use overview::OverviewPage;
 
 use leptos::prelude::*;

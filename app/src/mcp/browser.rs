@@ -1,0 +1,85 @@
+//! The browser side: a [`Transport`] on reqwest's `fetch` backend, directly or through
+//! Hearth's `/cors-proxy`, and a timer for the handshake deadline.
+//!
+//! Never copies Hearth's credentials into a request: proxied requests are same-origin and the
+//! session cookie rides along by itself; direct requests are cross-origin and carry no cookie.
+
+use std::future::Future;
+
+use futures::StreamExt;
+use wasm_bindgen::JsCast;
+
+use super::transport::{through_proxy, Method, Outgoing, Response, Transport, TransportError, PROXY_UPSTREAM_HEADER};
+
+pub struct FetchTransport {
+    client: reqwest::Client,
+    /// Hearth's origin when requests go through its proxy.
+    proxy_origin: Option<String>,
+}
+
+impl FetchTransport {
+    pub fn new(use_proxy: bool) -> FetchTransport {
+        let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+        FetchTransport { client: reqwest::Client::new(), proxy_origin: use_proxy.then_some(origin) }
+    }
+}
+
+impl Transport for FetchTransport {
+    async fn send(&self, request: Outgoing) -> Result<Response, TransportError> {
+        let request = match &self.proxy_origin {
+            Some(origin) => through_proxy(origin, request),
+            None => request,
+        };
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let answer = builder.send().await.map_err(|e| TransportError::Network(e.to_string()))?;
+        let headers = answer
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let from_proxy = self.proxy_origin.is_some() && answer.headers().get(PROXY_UPSTREAM_HEADER).is_none();
+        Ok(Response {
+            status: answer.status().as_u16(),
+            headers,
+            from_proxy,
+            body: Box::pin(answer.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec()).map_err(|e| e.to_string()))),
+        })
+    }
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// `work`'s output, or `None` when it takes longer than `ms` (it is then dropped, which
+/// aborts its requests).
+pub async fn within<F: Future>(ms: i32, work: F) -> Option<F::Output> {
+    let work = std::pin::pin!(work);
+    let timer = std::pin::pin!(sleep(ms));
+    match futures::future::select(work, timer).await {
+        futures::future::Either::Left((output, _)) => Some(output),
+        futures::future::Either::Right(_) => None,
+    }
+}
+
+/// Milliseconds since the page loaded, for the connection log.
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_default()
+}

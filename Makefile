@@ -22,7 +22,7 @@ export LEPTOS_OUTPUT_NAME := hearth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test tools e2e-deps clean
+.PHONY: run build test bench tools e2e-deps clean
 
 ## run: install what the build needs, build the release binary, start it on 127.0.0.1:8484
 run: build
@@ -36,6 +36,10 @@ build: tools
 test: build e2e-deps
 	cargo test --release
 	cd end2end && npx playwright test
+
+## bench: performance figures (not part of `make test`); each benchmark prints its own
+bench: build e2e-deps
+	cargo bench -p server
 
 tools:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
@@ -51,7 +55,7 @@ tools:
 
 e2e-deps:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+	@[ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ] || (cd end2end && npm ci --no-audit --no-fund)
 
 clean:
 	cargo clean

@@ -31,6 +31,9 @@ pub struct Runtime {
 #[derive(Clone, Copy)]
 pub struct Connections {
     runtimes: StoredValue<HashMap<i64, Runtime>>,
+    /// The app's owner: a server's signals live as long as the app, not as long as the view
+    /// that first showed the server (lists are re-rendered on every change).
+    owner: StoredValue<Option<Owner>>,
 }
 
 pub fn use_connections() -> Connections {
@@ -39,7 +42,7 @@ pub fn use_connections() -> Connections {
 
 impl Connections {
     pub fn new() -> Connections {
-        Connections { runtimes: StoredValue::new(HashMap::new()) }
+        Connections { runtimes: StoredValue::new(HashMap::new()), owner: StoredValue::new(Owner::current()) }
     }
 
     /// The state of server `id`, created on first use.
@@ -47,7 +50,11 @@ impl Connections {
         if let Some(runtime) = self.runtimes.with_value(|m| m.get(&id).copied()) {
             return runtime;
         }
-        let runtime = Runtime { status: RwSignal::new(Status::Disconnected), tools: RwSignal::new(Vec::new()), log: RwSignal::new(Vec::new()) };
+        let make = || Runtime { status: RwSignal::new(Status::Disconnected), tools: RwSignal::new(Vec::new()), log: RwSignal::new(Vec::new()) };
+        let runtime = match self.owner.get_value() {
+            Some(owner) => owner.with(make),
+            None => make(),
+        };
         self.runtimes.update_value(|m| {
             m.insert(id, runtime);
         });

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// Path prefixes that belong to the API: unknown paths there get a JSON 404, never a page.
-const API_PREFIXES: &[&str] = &["/v1/", "/auth/", "/mcp", "/cors-proxy", "/healthz"];
+const API_PREFIXES: &[&str] = &["/v1/", "/auth/", "/mcp/", "/cors-proxy/", "/healthz/"];
 
 /// An embedded asset, or a JSON 404.
 pub async fn asset(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {

@@ -59,6 +59,12 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_say_so() {
     error_body(client.get(app.url("/pkg/missing.js")).send().await.unwrap(), 404).await;
     error_body(client.delete(app.url("/keys")).send().await.unwrap(), 405).await;
 
+    error_body(client.get(app.url("/mcp/unknown")).send().await.unwrap(), 404).await;
+    // A page whose name merely starts like an API prefix is a page.
+    let servers = client.get(app.url("/mcp-servers")).bearer_auth("master-secret").send().await.unwrap();
+    assert_eq!(servers.status(), 200);
+    assert!(servers.text().await.unwrap().contains("MCP servers"));
+
     let page = client.get(app.url("/no/such/page")).bearer_auth("master-secret").send().await.unwrap();
     assert_eq!(page.status(), 404);
     assert!(page.text().await.unwrap().contains("Page not found"));

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{client, PersonalMcpServer};
-use crate::connections::{use_connections, Status};
+use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
 
 #[component]
@@ -38,7 +38,7 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
             }
         });
     };
-    let toggle_tool = move |tool: String, enabled: bool| {
+    let toggle_tool = Callback::new(move |(tool, enabled): (String, bool)| {
         let mut input = server.with_value(|s| s.input());
         input.tools.insert(tool, enabled);
         let id = server.with_value(|s| s.id);
@@ -48,7 +48,7 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
                 Err(e) => error.set(Some(e.message)),
             }
         });
-    };
+    });
 
     let status = move || runtime.status.get();
     let badge = move || match status() {
@@ -87,64 +87,78 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
                 <button type="button" class="button secondary" on:click=move |_| on_edit.run(server.get_value())>"Edit"</button>
                 <button type="button" class="button danger" on:click=delete>"Delete"</button>
             </div>
-            <Show when=move || !runtime.tools.get().is_empty()>
-                <h3>"Tools"</h3>
-                <ul class="tools" data-testid="mcp-tools">
-                    <For each=move || runtime.tools.get() key=|t| t.name.clone() let:tool>
-                        {
-                            let tool_name = tool.name.clone();
-                            let checked = server.with_value(|s| s.tool_enabled(&tool.name));
-                            view! {
-                                <li class="tool">
-                                    <label class="switch">
-                                        <input
-                                            type="checkbox"
-                                            role="switch"
-                                            aria-label=format!("Enable {}", tool.name)
-                                            prop:checked=checked
-                                            on:change=move |ev| toggle_tool(tool_name.clone(), event_target_checked(&ev))
-                                        />
-                                        <strong class="tool-name">{tool.name.clone()}</strong>
-                                    </label>
-                                    <span class="muted">{tool.description.clone().unwrap_or_default()}</span>
-                                </li>
-                            }
-                        }
-                    </For>
-                </ul>
-            </Show>
-            <details class="log">
-                <summary>"Connection log (" {move || runtime.log.with(Vec::len)} ")"</summary>
-                <ol>
-                    {move || {
-                        runtime
-                            .log
-                            .get()
-                            .into_iter()
-                            .map(|entry| {
-                                let arrow = match entry.direction {
-                                    Direction::Sent => "→ ",
-                                    Direction::Received => "← ",
-                                    Direction::Note => "· ",
-                                };
-                                let headers = entry
-                                    .headers
-                                    .iter()
-                                    .map(|(n, v)| format!("{n}: {v}"))
-                                    .collect::<Vec<_>>()
-                                    .join("\n");
-                                view! {
-                                    <li>
-                                        <code>{arrow} {entry.line}</code>
-                                        {(!headers.is_empty()).then(|| view! { <pre>{headers}</pre> })}
-                                        {entry.body.map(|b| view! { <pre>{b}</pre> })}
-                                    </li>
-                                }
-                            })
-                            .collect_view()
-                    }}
-                </ol>
-            </details>
+            <ToolList runtime server toggle_tool/>
+            <ConnectionLog runtime/>
         </article>
     }
+    .into_any()
+}
+
+/// The server's tools once connected, each with its switch.
+#[component]
+fn ToolList(runtime: Runtime, server: StoredValue<PersonalMcpServer>, toggle_tool: Callback<(String, bool)>) -> impl IntoView {
+    view! {
+        <Show when=move || !runtime.tools.get().is_empty()>
+            <h3>"Tools"</h3>
+            <ul class="tools" data-testid="mcp-tools">
+                <For each=move || runtime.tools.get() key=|t| t.name.clone() let:tool>
+                    {
+                        let tool_name = tool.name.clone();
+                        let checked = server.with_value(|s| s.tool_enabled(&tool.name));
+                        view! {
+                            <li class="tool">
+                                <label class="switch">
+                                    <input
+                                        type="checkbox"
+                                        role="switch"
+                                        aria-label=format!("Enable {}", tool.name)
+                                        prop:checked=checked
+                                        on:change=move |ev| toggle_tool.run((tool_name.clone(), event_target_checked(&ev)))
+                                    />
+                                    <strong class="tool-name">{tool.name.clone()}</strong>
+                                </label>
+                                <span class="muted">{tool.description.clone().unwrap_or_default()}</span>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+        </Show>
+    }
+    .into_any()
+}
+
+/// Every request and answer of the current connection, credentials redacted.
+#[component]
+fn ConnectionLog(runtime: Runtime) -> impl IntoView {
+    let entries = move || {
+        runtime
+            .log
+            .get()
+            .into_iter()
+            .map(|entry| {
+                let arrow = match entry.direction {
+                    Direction::Sent => "→ ",
+                    Direction::Received => "← ",
+                    Direction::Note => "· ",
+                };
+                let headers = entry.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join("\n");
+                view! {
+                    <li>
+                        <code>{arrow} {entry.line}</code>
+                        {(!headers.is_empty()).then(|| view! { <pre>{headers}</pre> })}
+                        {entry.body.map(|b| view! { <pre>{b}</pre> })}
+                    </li>
+                }
+                .into_any()
+            })
+            .collect_view()
+    };
+    view! {
+        <details class="log">
+            <summary>"Connection log (" {move || runtime.log.with(Vec::len)} ")"</summary>
+            <ol>{entries}</ol>
+        </details>
+    }
+    .into_any()
 }

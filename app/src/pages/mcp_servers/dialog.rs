@@ -162,6 +162,7 @@ pub fn McpServerDialog(
             </form>
         </div>
     }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A provider refused the key it was given (the LLM auth probe); nothing was saved.
+    #[error("{message}")]
+    ProviderRejectedKey { message: String, upstream_status: u16 },
     /// An upstream could not be reached or answered badly.
     #[error("{0}")]
     BadGateway(String),
@@ -69,6 +72,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::ProviderRejectedKey { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,6 +89,7 @@ impl AppError {
             AppError::Conflict(_) => ("invalid_request_error", "conflict"),
             AppError::UnsupportedMediaType(_) => ("invalid_request_error", "unsupported_media_type"),
             AppError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
+            AppError::ProviderRejectedKey { .. } => ("invalid_request_error", "provider_auth_failed"),
             AppError::BadGateway(_) => ("upstream_error", "bad_gateway"),
             AppError::GatewayTimeout(_) => ("upstream_error", "gateway_timeout"),
             AppError::Internal(_) => ("server_error", "internal_error"),
@@ -108,7 +113,14 @@ impl IntoResponse for AppError {
         if let AppError::Internal(cause) = &self {
             tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
         }
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        let mut response = match &self {
+            // `{"error": {...}, "status": <the provider's status>}`.
+            AppError::ProviderRejectedKey { upstream_status, .. } => {
+                let body = serde_json::json!({ "error": self.body().error, "status": upstream_status });
+                (self.status(), axum::Json(body)).into_response()
+            }
+            _ => (self.status(), axum::Json(self.body())).into_response(),
+        };
         if matches!(self, AppError::Unauthorized { .. }) {
             response
                 .headers_mut()

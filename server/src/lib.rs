@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 pub mod http;
 pub mod keys;
+pub mod llm;
 pub mod mcp;
 pub mod sessions;
 pub mod settings;

@@ -25,6 +25,8 @@ pub struct Inner {
     pub local_mode_possible: bool,
     pub assets: Assets,
     pub cors_proxy: Upstream,
+    /// The pooled client for LLM providers.
+    pub llm_client: reqwest::Client,
     /// `cors_proxy.allow` entries from the configuration (the admin setting adds to them).
     pub cors_proxy_configured: Vec<String>,
     /// Hearth listens on a non-loopback address, so the proxy refuses private ranges.
@@ -49,6 +51,11 @@ impl AppState {
             master_keys,
             local_mode_possible: config.addr.ip().is_loopback() && !config.has_master_keys(),
             assets,
+            llm_client: reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("the LLM client builds"),
             cors_proxy_configured: config.cors_proxy_allow.clone(),
             cors_proxy_restricts_private: !config.addr.ip().is_loopback(),
             cors_proxy: Upstream::new(

@@ -5,8 +5,10 @@
 //! or any other stored secret.
 
 pub mod client;
+mod llm;
 mod mcp;
 
+pub use llm::*;
 pub use mcp::*;
 
 use serde::{Deserialize, Serialize};

@@ -10,6 +10,8 @@ use crate::error::AppError;
 pub enum Action {
     Read,
     Write,
+    /// Use a resource (run an LLM). Never implied by `Write`.
+    Run,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +24,10 @@ pub enum Resource {
     OwnMcpServers,
     /// Server-wide settings (`/v1/settings/...`).
     Settings,
+    /// The LLM catalogue: reading every field but keys (admins, viewers), editing (admins).
+    Llms,
+    /// One LLM, by its grants: to all members, and whether the caller is named in them.
+    Llm { all_members: bool, named: bool },
 }
 
 /// Decides whether `principal` may perform `action` on `resource`.
@@ -42,6 +48,9 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource) -> boo
     match (principal.role, action, resource) {
         (Role::Admin, _, _) => true,
         (_, _, Resource::OwnMcpServers) => true,
+        (_, Action::Run, Resource::Llm { all_members, named }) => all_members || named,
+        (_, Action::Run, _) => false,
+        (_, _, Resource::Llm { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
         (Role::Viewer | Role::Member, Action::Write, Resource::AllApiKeys) => false,
@@ -49,6 +58,8 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource) -> boo
         (Role::Member, Action::Read, Resource::AllApiKeys) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Settings) => false,
         (Role::Member, Action::Read, Resource::Settings) => false,
+        (Role::Viewer | Role::Member, Action::Write, Resource::Llms) => false,
+        (Role::Member, Action::Read, Resource::Llms) => false,
     }
 }
 

@@ -6,6 +6,7 @@ mod harness;
 mod cors_proxy;
 mod identity;
 mod keys;
+mod llms;
 mod mcp_servers;
 mod pages;
 mod startup;

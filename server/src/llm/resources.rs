@@ -1,0 +1,342 @@
+//! LLM resources: `GET/POST /v1/llms`, `GET/PUT/DELETE /v1/llms/{name}`.
+//!
+//! Writing needs `Write` on the catalogue (admins). Members see only the LLMs they may run,
+//! without URL, key reference or grants. A provider key is write-only: encrypted at rest,
+//! never returned, never logged; views say only whether one is set.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use sqlx::FromRow;
+
+use app::api::{Grants, Llm, LlmInput, LlmList, ProbeOutcome, Provider, SavedLlm};
+
+use super::probe::probe;
+use crate::auth::{allowed, authorize, Action, Principal, Resource};
+use crate::db;
+use crate::error::{AppError, Result};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::with_pool;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/llms", get(list).post(create))
+        .route("/v1/llms/{name}", get(show).put(replace).delete(remove))
+}
+
+#[derive(Debug, Deserialize)]
+struct SaveOptions {
+    /// Register without calling the provider (offline registration). Never stored.
+    #[serde(default)]
+    skip_auth_check: bool,
+}
+
+#[derive(Debug, FromRow)]
+struct LlmRow {
+    name: String,
+    #[sqlx(try_from = "String")]
+    provider: Provider,
+    base_url: String,
+    model: String,
+    api_key_sealed: Option<String>,
+    api_key_ref: Option<String>,
+    description: Option<String>,
+    tier: Option<String>,
+    grants: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const SELECT: &str = "SELECT name, provider, base_url, model, api_key_sealed, api_key_ref, description, tier, grants, \
+                      created_at, updated_at FROM llms";
+
+impl LlmRow {
+    fn grants(&self) -> Grants {
+        serde_json::from_str(&self.grants).unwrap_or_default()
+    }
+
+    /// Whether `principal` may run this LLM (`edit` never implies it, except for admins who
+    /// hold every right).
+    fn runnable_by(&self, principal: &Principal) -> bool {
+        let grants = self.grants();
+        allowed(principal, Action::Run, Resource::Llm { all_members: grants.all_members, named: grants.users.contains(&principal.name) })
+    }
+
+    /// The view for `principal`: the catalogue's readers see everything but the key.
+    fn view(self, principal: &Principal) -> Llm {
+        let full = allowed(principal, Action::Read, Resource::Llms);
+        let grants = self.grants();
+        Llm {
+            name: self.name,
+            provider: self.provider,
+            base_url: full.then_some(self.base_url),
+            model: self.model,
+            has_api_key: self.api_key_sealed.is_some() || self.api_key_ref.is_some(),
+            api_key_ref: self.api_key_ref.filter(|_| full),
+            description: self.description,
+            tier: self.tier,
+            grants: full.then_some(grants),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+async fn fetch(state: &AppState, name: &str) -> Result<Option<LlmRow>> {
+    let sql = format!("{SELECT} WHERE name = $1");
+    Ok(with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(name).fetch_optional(pool).await)?)
+}
+
+fn not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("no LLM named {name:?}"))
+}
+
+/// Names appear in URLs and as an OpenAI `model`.
+fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(format!(
+            "invalid LLM name {name:?}: use 1 to 128 letters, digits, `.`, `_`, `-` or `:`, starting with a letter or digit"
+        )))
+    }
+}
+
+/// `env:NAME` or `file:/absolute/path`.
+fn validate_key_ref(reference: &str) -> Result<()> {
+    let ok = match reference.split_once(':') {
+        Some(("env", name)) => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        Some(("file", path)) => path.starts_with('/'),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest("api_key_ref must be `env:NAME` or `file:/absolute/path`".into()))
+    }
+}
+
+/// The key a reference points at. The message names the reference, never its value.
+pub fn resolve_key_ref(reference: &str) -> std::result::Result<String, String> {
+    match reference.split_once(':') {
+        Some(("env", name)) => std::env::var(name).map_err(|_| format!("the environment variable {name} is not set")),
+        Some(("file", path)) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| format!("cannot read the key file {path}: {}", e.kind())),
+        _ => Err("api_key_ref must be `env:NAME` or `file:/absolute/path`".into()),
+    }
+}
+
+fn validate_base_url(input: &LlmInput) -> Result<String> {
+    let given = input.base_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let url = given.or(input.provider.default_base_url()).ok_or_else(|| {
+        AppError::BadRequest(format!("the {} provider has no default URL: give base_url", input.provider.as_str()))
+    })?;
+    let parsed = url::Url::parse(url).map_err(|e| AppError::BadRequest(format!("base_url is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(AppError::BadRequest("base_url must be an http(s) URL without credentials".into()));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn optional_text(value: &Option<String>, field: &str, max: usize) -> Result<Option<String>> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() <= max => Ok(Some(v.to_owned())),
+        Some(_) => Err(AppError::BadRequest(format!("{field} is longer than {max} characters"))),
+    }
+}
+
+/// The key to store: `Some(new)` replaces, `Some("")` removes, `None` keeps `stored`.
+enum KeyChange {
+    Keep,
+    Set(String),
+    Remove,
+}
+
+async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<LlmList>> {
+    let sql = format!("{SELECT} ORDER BY name");
+    let rows: Vec<LlmRow> = with_pool!(&state.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+    let full = allowed(&principal, Action::Read, Resource::Llms);
+    let data = rows.into_iter().filter(|r| full || r.runnable_by(&principal)).map(|r| r.view(&principal)).collect();
+    Ok(Json(LlmList { data }))
+}
+
+async fn show(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<Json<Llm>> {
+    let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
+    if !allowed(&principal, Action::Read, Resource::Llms) && !row.runnable_by(&principal) {
+        return Err(not_found(&name));
+    }
+    Ok(Json(row.view(&principal)))
+}
+
+/// Checks the key with the provider unless told not to; an `auth` outcome stops the save.
+async fn check_key(
+    state: &AppState,
+    options: &SaveOptions,
+    input: &LlmInput,
+    base_url: &str,
+    key: Option<String>,
+) -> Result<Option<app::api::ProbeReport>> {
+    let Some(key) = key.filter(|_| !options.skip_auth_check) else { return Ok(None) };
+    let report = probe(&state.llm_client, input.provider, base_url, &input.model, &key).await;
+    match report.outcome {
+        ProbeOutcome::Ok => Ok(None),
+        ProbeOutcome::Auth => Err(AppError::ProviderRejectedKey {
+            message: format!("{} Nothing was saved.", report.message),
+            upstream_status: report.status.unwrap_or_default(),
+        }),
+        ProbeOutcome::Unreachable | ProbeOutcome::Unexpected => Ok(Some(report)),
+    }
+}
+
+/// What a request says about the key, checked; and the key to probe with, if it changed.
+fn key_change(input: &LlmInput, options: &SaveOptions) -> Result<(KeyChange, Option<String>, Option<String>)> {
+    if input.api_key.as_deref().is_some_and(|k| !k.is_empty()) && input.api_key_ref.is_some() {
+        return Err(AppError::BadRequest("give api_key or api_key_ref, not both".into()));
+    }
+    let reference = input.api_key_ref.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    if let Some(r) = &reference {
+        validate_key_ref(r)?;
+    }
+    let (change, probe_key) = match input.api_key.as_deref() {
+        Some("") => (KeyChange::Remove, None),
+        Some(key) => (KeyChange::Set(key.trim().to_owned()), Some(key.trim().to_owned())),
+        None if reference.is_some() => (KeyChange::Remove, None),
+        None => (KeyChange::Keep, None),
+    };
+    let probe_key = match (&reference, probe_key) {
+        (Some(r), _) => match resolve_key_ref(r) {
+            Ok(key) => Some(key),
+            Err(_) if options.skip_auth_check => None,
+            Err(why) => return Err(AppError::BadRequest(format!("{why} (register with ?skip_auth_check=true to save it anyway)"))),
+        },
+        (None, key) => key,
+    };
+    Ok((change, reference, probe_key))
+}
+
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(options): Query<SaveOptions>,
+    ApiJson(input): ApiJson<LlmInput>,
+) -> Result<(StatusCode, Json<SavedLlm>)> {
+    authorize(&principal, Action::Write, Resource::Llms)?;
+    validate_name(&input.name)?;
+    let base_url = validate_base_url(&input)?;
+    let model = optional_text(&Some(input.model.clone()), "model", 256)?.ok_or_else(|| AppError::BadRequest("model is required".into()))?;
+    let description = optional_text(&input.description, "description", 1000)?;
+    let tier = optional_text(&input.tier, "tier", 64)?;
+    let (change, reference, probe_key) = key_change(&input, &options)?;
+    if fetch(&state, &input.name).await?.is_some() {
+        return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name)));
+    }
+    let warning = check_key(&state, &options, &input, &base_url, probe_key).await?;
+    let sealed = match change {
+        KeyChange::Set(key) => Some(state.secrets.seal(&key)),
+        KeyChange::Keep | KeyChange::Remove => None,
+    };
+    let now = db::now();
+    let sql = "INSERT INTO llms (name, provider, base_url, model, api_key_sealed, api_key_ref, description, tier, grants, \
+               created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+    let inserted = with_pool!(&state.db, pool => sqlx::query(sql)
+        .bind(&input.name)
+        .bind(input.provider.as_str())
+        .bind(&base_url)
+        .bind(&model)
+        .bind(sealed)
+        .bind(reference)
+        .bind(description)
+        .bind(tier)
+        .bind(serde_json::to_string(&input.grants).map_err(AppError::internal)?)
+        .bind(now)
+        .execute(pool)
+        .await);
+    match inserted {
+        Ok(_) => {}
+        Err(e) if db::is_unique_violation(&e) => return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name))),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(llm = %input.name, "LLM registered");
+    let row = fetch(&state, &input.name).await?.ok_or_else(|| not_found(&input.name))?;
+    Ok((StatusCode::CREATED, Json(SavedLlm { llm: row.view(&principal), warning })))
+}
+
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn replace(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Query(options): Query<SaveOptions>,
+    ApiJson(input): ApiJson<LlmInput>,
+) -> Result<Json<SavedLlm>> {
+    authorize(&principal, Action::Write, Resource::Llms)?;
+    let stored = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
+    if input.name != name {
+        return Err(AppError::BadRequest("an LLM's name cannot be changed; delete it and add it again".into()));
+    }
+    let base_url = validate_base_url(&input)?;
+    let model = optional_text(&Some(input.model.clone()), "model", 256)?.ok_or_else(|| AppError::BadRequest("model is required".into()))?;
+    let description = optional_text(&input.description, "description", 1000)?;
+    let tier = optional_text(&input.tier, "tier", 64)?;
+    let (change, reference, mut probe_key) = key_change(&input, &options)?;
+    let url_changed = base_url != stored.base_url;
+    let ref_changed = reference != stored.api_key_ref;
+    let keeps_key = matches!(change, KeyChange::Keep);
+    let sealed = match change {
+        KeyChange::Set(key) => Some(state.secrets.seal(&key)),
+        KeyChange::Remove => None,
+        KeyChange::Keep => stored.api_key_sealed.clone(),
+    };
+    // Only a new key, a new reference or a new URL is checked with the provider.
+    if probe_key.is_none() && url_changed {
+        probe_key = match (&stored.api_key_sealed, &reference) {
+            (_, Some(r)) => resolve_key_ref(r).ok(),
+            (Some(s), None) if keeps_key => Some(state.secrets.open(s).map_err(AppError::internal)?),
+            _ => None,
+        };
+    }
+    if !url_changed && !ref_changed && input.api_key.as_deref().is_none_or(str::is_empty) {
+        probe_key = None;
+    }
+    let warning = check_key(&state, &options, &input, &base_url, probe_key).await?;
+    let sql = "UPDATE llms SET provider = $1, base_url = $2, model = $3, api_key_sealed = $4, api_key_ref = $5, \
+               description = $6, tier = $7, grants = $8, updated_at = $9 WHERE name = $10";
+    with_pool!(&state.db, pool => sqlx::query(sql)
+        .bind(input.provider.as_str())
+        .bind(&base_url)
+        .bind(&model)
+        .bind(sealed)
+        .bind(reference)
+        .bind(description)
+        .bind(tier)
+        .bind(serde_json::to_string(&input.grants).map_err(AppError::internal)?)
+        .bind(db::now())
+        .bind(&name)
+        .execute(pool)
+        .await)?;
+    tracing::info!(llm = %name, "LLM updated");
+    let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
+    Ok(Json(SavedLlm { llm: row.view(&principal), warning }))
+}
+
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn remove(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<StatusCode> {
+    authorize(&principal, Action::Write, Resource::Llms)?;
+    let sql = "DELETE FROM llms WHERE name = $1";
+    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(&name).execute(pool).await)?.rows_affected();
+    if deleted == 0 {
+        return Err(not_found(&name));
+    }
+    tracing::info!(llm = %name, "LLM deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

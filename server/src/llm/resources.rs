@@ -154,6 +154,25 @@ fn optional_text(value: &Option<String>, field: &str, max: usize) -> Result<Opti
     }
 }
 
+/// The plain fields of an input, checked: what create and update store alike.
+struct Fields {
+    base_url: String,
+    model: String,
+    description: Option<String>,
+    tier: Option<String>,
+    grants: String,
+}
+
+fn validate_fields(input: &LlmInput) -> Result<Fields> {
+    Ok(Fields {
+        base_url: validate_base_url(input)?,
+        model: optional_text(&Some(input.model.clone()), "model", 256)?.ok_or_else(|| AppError::BadRequest("model is required".into()))?,
+        description: optional_text(&input.description, "description", 1000)?,
+        tier: optional_text(&input.tier, "tier", 64)?,
+        grants: serde_json::to_string(&input.grants).map_err(AppError::internal)?,
+    })
+}
+
 /// The key to store: `Some(new)` replaces, `Some("")` removes, `None` keeps `stored`.
 enum KeyChange {
     Keep,
@@ -232,15 +251,12 @@ async fn create(
 ) -> Result<(StatusCode, Json<SavedLlm>)> {
     authorize(&principal, Action::Write, Resource::Llms)?;
     validate_name(&input.name)?;
-    let base_url = validate_base_url(&input)?;
-    let model = optional_text(&Some(input.model.clone()), "model", 256)?.ok_or_else(|| AppError::BadRequest("model is required".into()))?;
-    let description = optional_text(&input.description, "description", 1000)?;
-    let tier = optional_text(&input.tier, "tier", 64)?;
+    let fields = validate_fields(&input)?;
     let (change, reference, probe_key) = key_change(&input, &options)?;
     if fetch(&state, &input.name).await?.is_some() {
         return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name)));
     }
-    let warning = check_key(&state, &options, &input, &base_url, probe_key).await?;
+    let warning = check_key(&state, &options, &input, &fields.base_url, probe_key).await?;
     let sealed = match change {
         KeyChange::Set(key) => Some(state.secrets.seal(&key)),
         KeyChange::Keep | KeyChange::Remove => None,
@@ -251,13 +267,13 @@ async fn create(
     let inserted = with_pool!(&state.db, pool => sqlx::query(sql)
         .bind(&input.name)
         .bind(input.provider.as_str())
-        .bind(&base_url)
-        .bind(&model)
+        .bind(&fields.base_url)
+        .bind(&fields.model)
         .bind(sealed)
         .bind(reference)
-        .bind(description)
-        .bind(tier)
-        .bind(serde_json::to_string(&input.grants).map_err(AppError::internal)?)
+        .bind(&fields.description)
+        .bind(&fields.tier)
+        .bind(&fields.grants)
         .bind(now)
         .execute(pool)
         .await);
@@ -284,12 +300,9 @@ async fn replace(
     if input.name != name {
         return Err(AppError::BadRequest("an LLM's name cannot be changed; delete it and add it again".into()));
     }
-    let base_url = validate_base_url(&input)?;
-    let model = optional_text(&Some(input.model.clone()), "model", 256)?.ok_or_else(|| AppError::BadRequest("model is required".into()))?;
-    let description = optional_text(&input.description, "description", 1000)?;
-    let tier = optional_text(&input.tier, "tier", 64)?;
-    let (change, reference, mut probe_key) = key_change(&input, &options)?;
-    let url_changed = base_url != stored.base_url;
+    let fields = validate_fields(&input)?;
+    let (change, reference, probe_key) = key_change(&input, &options)?;
+    let url_changed = fields.base_url != stored.base_url;
     let ref_changed = reference != stored.api_key_ref;
     let keeps_key = matches!(change, KeyChange::Keep);
     let sealed = match change {
@@ -297,29 +310,27 @@ async fn replace(
         KeyChange::Remove => None,
         KeyChange::Keep => stored.api_key_sealed.clone(),
     };
-    // Only a new key, a new reference or a new URL is checked with the provider.
-    if probe_key.is_none() && url_changed {
-        probe_key = match (&stored.api_key_sealed, &reference) {
-            (_, Some(r)) => resolve_key_ref(r).ok(),
-            (Some(s), None) if keeps_key => Some(state.secrets.open(s).map_err(AppError::internal)?),
-            _ => None,
-        };
-    }
-    if !url_changed && !ref_changed && input.api_key.as_deref().is_none_or(str::is_empty) {
-        probe_key = None;
-    }
-    let warning = check_key(&state, &options, &input, &base_url, probe_key).await?;
+    // Only a new key, a new reference or a new URL is checked with the provider; a new URL
+    // with the key already stored.
+    let new_key = input.api_key.as_deref().is_some_and(|k| !k.is_empty());
+    let probe_key = match (new_key || ref_changed, url_changed, &stored.api_key_sealed) {
+        (true, _, _) => probe_key,
+        (false, true, Some(sealed)) if keeps_key => Some(state.secrets.open(sealed).map_err(AppError::internal)?),
+        (false, true, _) => probe_key,
+        (false, false, _) => None,
+    };
+    let warning = check_key(&state, &options, &input, &fields.base_url, probe_key).await?;
     let sql = "UPDATE llms SET provider = $1, base_url = $2, model = $3, api_key_sealed = $4, api_key_ref = $5, \
                description = $6, tier = $7, grants = $8, updated_at = $9 WHERE name = $10";
     with_pool!(&state.db, pool => sqlx::query(sql)
         .bind(input.provider.as_str())
-        .bind(&base_url)
-        .bind(&model)
+        .bind(&fields.base_url)
+        .bind(&fields.model)
         .bind(sealed)
         .bind(reference)
-        .bind(description)
-        .bind(tier)
-        .bind(serde_json::to_string(&input.grants).map_err(AppError::internal)?)
+        .bind(&fields.description)
+        .bind(&fields.tier)
+        .bind(&fields.grants)
         .bind(db::now())
         .bind(&name)
         .execute(pool)

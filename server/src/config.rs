@@ -56,6 +56,10 @@ pub struct Options {
     /// or private; only consulted when listening on a non-loopback address. Repeatable
     #[arg(long = "cors-proxy-allow", env = "HEARTH_CORS_PROXY_ALLOW", global = true, value_name = "HOST|CIDR", value_delimiter = ',')]
     pub cors_proxy_allow: Vec<String>,
+    /// Seconds to wait for an LLM provider's answer, and between two chunks of a stream, before
+    /// giving up with 504 [default: 300]
+    #[arg(long, env = "HEARTH_LLM_TIMEOUT", global = true, value_name = "SECONDS")]
+    pub llm_timeout: Option<u64>,
     /// Log filter, e.g. `info` or `hearth=debug,tower_http=debug` [default: info]
     #[arg(long, env = "HEARTH_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
@@ -98,6 +102,9 @@ pub enum KeyCommand {
         /// Days until the key expires [default: never]
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Narrow the key to this LLM; repeat for several [default: every LLM its user may run]
+        #[arg(long = "llm", value_name = "NAME")]
+        llms: Vec<String>,
     },
 }
 
@@ -119,6 +126,7 @@ struct FileConfig {
     secret_key_file: Option<PathBuf>,
     #[serde(default)]
     cors_proxy_allow: Vec<String>,
+    llm_timeout: Option<u64>,
     log: Option<String>,
 }
 
@@ -131,6 +139,7 @@ pub struct Config {
     pub master_keys: Vec<SecretString>,
     pub secret_key_file: PathBuf,
     pub cors_proxy_allow: Vec<String>,
+    pub llm_timeout: std::time::Duration,
     pub log: String,
 }
 
@@ -145,6 +154,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_API_KEY_FILE",
     "HEARTH_SECRET_KEY_FILE",
     "HEARTH_CORS_PROXY_ALLOW",
+    "HEARTH_LLM_TIMEOUT",
     "HEARTH_LOG",
 ];
 
@@ -208,7 +218,21 @@ impl Config {
         // Refuse a bad entry at start-up rather than at the first proxied request.
         crate::cors_proxy::policy::Policy::new(true, &cors_proxy_allow).map_err(ConfigError::Invalid)?;
 
-        Ok(Config { addr: SocketAddr::new(host, port), data_dir, database_url, master_keys, secret_key_file, cors_proxy_allow, log })
+        let llm_timeout = match options.llm_timeout.or(file.llm_timeout).unwrap_or(300) {
+            0 => return Err(ConfigError::Invalid("llm_timeout must be at least 1 second".into())),
+            secs => std::time::Duration::from_secs(secs),
+        };
+
+        Ok(Config {
+            addr: SocketAddr::new(host, port),
+            data_dir,
+            database_url,
+            master_keys,
+            secret_key_file,
+            cors_proxy_allow,
+            llm_timeout,
+            log,
+        })
     }
 
     pub fn has_master_keys(&self) -> bool {

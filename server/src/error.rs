@@ -34,6 +34,16 @@ pub enum AppError {
     /// A provider refused the key it was given (the LLM auth probe); nothing was saved.
     #[error("{message}")]
     ProviderRejectedKey { message: String, upstream_status: u16 },
+    /// No LLM by the `model` a client asked for (or none it may see).
+    #[error("{0}")]
+    ModelNotFound(String),
+    /// The provider is rate limiting; its `Retry-After` is passed on.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: Option<HeaderValue> },
+    /// The provider refused the request itself (a 4xx other than auth or rate limiting): the
+    /// client's to fix, so its status is kept.
+    #[error("{message}")]
+    UpstreamRefused { status: StatusCode, message: String },
     /// An upstream could not be reached or answered badly.
     #[error("{0}")]
     BadGateway(String),
@@ -73,6 +83,9 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::ProviderRejectedKey { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::UpstreamRefused { status, .. } => *status,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,6 +103,9 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => ("invalid_request_error", "unsupported_media_type"),
             AppError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
             AppError::ProviderRejectedKey { .. } => ("invalid_request_error", "provider_auth_failed"),
+            AppError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
+            AppError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
+            AppError::UpstreamRefused { .. } => ("invalid_request_error", "upstream_refused"),
             AppError::BadGateway(_) => ("upstream_error", "bad_gateway"),
             AppError::GatewayTimeout(_) => ("upstream_error", "gateway_timeout"),
             AppError::Internal(_) => ("server_error", "internal_error"),
@@ -121,6 +137,9 @@ impl IntoResponse for AppError {
             }
             _ => (self.status(), axum::Json(self.body())).into_response(),
         };
+        if let AppError::RateLimited { retry_after: Some(value), .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, value.clone());
+        }
         if matches!(self, AppError::Unauthorized { .. }) {
             response
                 .headers_mut()

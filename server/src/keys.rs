@@ -38,6 +38,7 @@ struct KeyRow {
     created_at: i64,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    llms: Option<String>,
 }
 
 impl KeyRow {
@@ -50,12 +51,13 @@ impl KeyRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             last_used_at: self.last_used_at,
+            llms: self.llms.as_deref().map(|json| serde_json::from_str(json).unwrap_or_default()),
         }
     }
 }
 
 const SELECT_KEYS: &str = "SELECT k.id, u.name AS user_name, k.name, k.prefix, k.created_at, \
-                           k.expires_at, k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id";
+                           k.expires_at, k.last_used_at, k.llms FROM api_keys k JOIN users u ON u.id = k.user_id";
 
 /// A key that may be used now, with what its holder acts as.
 #[derive(Debug, FromRow)]
@@ -65,10 +67,20 @@ pub struct ActiveKey {
     pub user_name: String,
     #[sqlx(try_from = "String")]
     pub role: Role,
+    pub key_hash: String,
+    llms: Option<String>,
     last_used_at: Option<i64>,
 }
 
-const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.last_used_at \
+impl ActiveKey {
+    /// The LLMs this key may run, when it is narrowed to some.
+    pub fn llms(&self) -> Option<Vec<String>> {
+        // An unreadable list narrows the key to nothing rather than widening it.
+        self.llms.as_deref().map(|json| serde_json::from_str(json).unwrap_or_default())
+    }
+}
+
+const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.key_hash, k.llms, k.last_used_at \
                              FROM api_keys k JOIN users u ON u.id = k.user_id";
 
 /// Finds the unexpired key `key`, and notes its use (at most once a minute, off the request path).
@@ -99,11 +111,21 @@ pub async fn find_active_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ActiveKe
 
 /// Creates a key for `user`; the only place a key string is ever made.
 #[tracing::instrument(skip_all, fields(user = %user.name))]
-pub async fn create_for(db: &Db, user: &users::UserRow, name: &str, expires_in_days: Option<u32>) -> Result<CreatedApiKey> {
+pub async fn create_for(
+    db: &Db,
+    user: &users::UserRow,
+    name: &str,
+    expires_in_days: Option<u32>,
+    llms: Option<Vec<String>>,
+) -> Result<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest("a key's name must be 1 to 100 characters".into()));
     }
+    let llms = match llms {
+        Some(names) => Some(known_llms(db, names).await?),
+        None => None,
+    };
     let expires_at = match expires_in_days {
         None => None,
         Some(days @ 1..=3650) => Some(db::now() + i64::from(days) * 86_400),
@@ -111,8 +133,9 @@ pub async fn create_for(db: &Db, user: &users::UserRow, name: &str, expires_in_d
     };
     let key = format!("{PREFIX}{}", random_token(32));
     let prefix: String = key.chars().take(DISPLAY_LEN).collect();
-    let sql = "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at) \
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at";
+    let llms_json = llms.as_ref().map(|names| serde_json::to_string(names)).transpose().map_err(AppError::internal)?;
+    let sql = "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at, llms) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at";
     let (id, created_at): (i64, i64) = with_pool!(db, pool => sqlx::query_as(sql)
         .bind(user.id)
         .bind(name)
@@ -120,11 +143,27 @@ pub async fn create_for(db: &Db, user: &users::UserRow, name: &str, expires_in_d
         .bind(&prefix)
         .bind(db::now())
         .bind(expires_at)
+        .bind(llms_json)
         .fetch_one(pool)
         .await)?;
     tracing::info!(key_id = id, user = %user.name, "API key created");
-    let info = ApiKey { id, name: name.to_owned(), prefix, user: user.name.clone(), created_at, expires_at, last_used_at: None };
+    let info = ApiKey { id, name: name.to_owned(), prefix, user: user.name.clone(), created_at, expires_at, last_used_at: None, llms };
     Ok(CreatedApiKey { key, info })
+}
+
+/// `names`, sorted and without repeats, once each is checked to be a registered LLM.
+async fn known_llms(db: &Db, mut names: Vec<String>) -> Result<Vec<String>> {
+    names.sort();
+    names.dedup();
+    if names.len() > 100 {
+        return Err(AppError::BadRequest("a key can be narrowed to at most 100 LLMs".into()));
+    }
+    let sql = "SELECT name FROM llms";
+    let registered: Vec<String> = with_pool!(db, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
+    match names.iter().find(|n| !registered.contains(n)) {
+        Some(unknown) => Err(AppError::BadRequest(format!("there is no LLM named {unknown:?} to narrow the key to"))),
+        None => Ok(names),
+    }
 }
 
 async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<ApiKeyList>> {
@@ -159,7 +198,7 @@ async fn create(
         }
     };
     authorize(&principal, Action::Write, Resource::ApiKey { owner: owner.id })?;
-    let created = create_for(&state.db, &owner, &body.name, body.expires_in_days).await?;
+    let created = create_for(&state.db, &owner, &body.name, body.expires_in_days, body.llms).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -2,6 +2,7 @@
 //! command line and calls [`prepare`] and [`serve`]; tests do the same on `127.0.0.1:0`.
 
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -69,8 +70,9 @@ pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
 }
 
 /// Serves the API and the UI on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// requests in flight and writes the audit events still queued.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let audit = state.audit.clone();
     let app = http::router(state);
     let listener = listener.tap_io(|tcp| {
         // Without it every streamed chunk can wait ~40 ms for a delayed ACK.
@@ -78,5 +80,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    audit.flush().await;
+    served
 }

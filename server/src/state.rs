@@ -7,6 +7,7 @@ use std::sync::Arc;
 use leptos::config::LeptosOptions;
 
 use crate::assets::Assets;
+use crate::audit::Audit;
 use crate::config::Config;
 use crate::cors_proxy::policy::Policy;
 use crate::cors_proxy::Upstream;
@@ -27,6 +28,11 @@ pub struct Inner {
     pub cors_proxy: Upstream,
     /// The pooled client for LLM providers.
     pub llm_client: reqwest::Client,
+    /// The longest wait for a provider's answer, and between two chunks of a stream.
+    pub llm_timeout: std::time::Duration,
+    pub audit: Audit,
+    /// The LLMs as the gateway calls them, cached.
+    pub llm_catalog: crate::llm::Catalog,
     /// `cors_proxy.allow` entries from the configuration (the admin setting adds to them).
     pub cors_proxy_configured: Vec<String>,
     /// Hearth listens on a non-loopback address, so the proxy refuses private ranges.
@@ -46,6 +52,9 @@ impl AppState {
             .site_addr(config.addr)
             .build();
         AppState(Arc::new(Inner {
+            audit: Audit::spawn(db.clone()),
+            llm_timeout: config.llm_timeout,
+            llm_catalog: Default::default(),
             db,
             secrets,
             master_keys,

@@ -162,3 +162,21 @@ pub struct SavedLlm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<ProbeReport>,
 }
+
+/// One entry of `GET /v1/models` (OpenAI format): an LLM the caller may run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The LLM's name: what to send as `model`.
+    pub id: String,
+    pub object: String,
+    pub created: i64,
+    /// The provider serving it.
+    pub owned_by: String,
+}
+
+/// `GET /v1/models`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelList {
+    pub object: String,
+    pub data: Vec<Model>,
+}

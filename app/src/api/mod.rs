@@ -4,10 +4,12 @@
 //! These are views, never database rows: nothing here may carry a password hash, a key hash
 //! or any other stored secret.
 
+mod audit;
 pub mod client;
 mod llm;
 mod mcp;
 
+pub use audit::*;
 pub use llm::*;
 pub use mcp::*;
 
@@ -115,6 +117,9 @@ pub struct ApiKey {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// The LLMs the key may run, when it is narrowed to some; none means all its user may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llms: Option<Vec<String>>,
 }
 
 /// `GET /v1/keys`.
@@ -135,6 +140,9 @@ pub struct CreateApiKey {
     /// Days until the key expires; none means it never does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_days: Option<u32>,
+    /// Narrows the key to these LLMs (it still needs its user's grants to run them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llms: Option<Vec<String>>,
 }
 
 /// The answer to `POST /v1/keys`: the only time the key itself is ever shown.
@@ -190,6 +198,7 @@ mod tests {
                 created_at: 0,
                 expires_at: None,
                 last_used_at: None,
+                llms: None,
             },
         };
         let json = serde_json::to_value(&created).unwrap();

@@ -55,6 +55,7 @@ fn CreateKeyForm(on_created: Callback<CreatedApiKey>) -> impl IntoView {
             name: name.get().map(|el| el.value()).unwrap_or_default(),
             user: owner.get().map(|el| el.value()).filter(|v| !v.trim().is_empty()),
             expires_in_days: expiry.get().and_then(|el| el.value().parse().ok()),
+            llms: None,
         };
         pending.set(true);
         error.set(None);

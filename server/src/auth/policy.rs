@@ -1,7 +1,7 @@
 //! The one place where access is decided. Every route states what it is about to do to what,
 //! and asks [`authorize`]; no handler compares roles on its own.
 
-use app::api::Role;
+use app::api::{Grants, Role};
 
 use super::Principal;
 use crate::error::AppError;
@@ -15,7 +15,7 @@ pub enum Action {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resource {
+pub enum Resource<'a> {
     /// One API key, owned by the given user.
     ApiKey { owner: i64 },
     /// Every user's API keys at once (the admin listing).
@@ -26,12 +26,16 @@ pub enum Resource {
     Settings,
     /// The LLM catalogue: reading every field but keys (admins, viewers), editing (admins).
     Llms,
-    /// One LLM, by its grants: to all members, and whether the caller is named in them.
-    Llm { all_members: bool, named: bool },
+    /// The audit trail: admins and viewers read it; nobody writes it through the API.
+    Audit,
+    /// One LLM, by its name and grants. Running it needs a grant (to all members, or to the
+    /// caller's user by name) and, for a narrowed key, its name on the key's list; every role
+    /// alike, for editing the catalogue never implies running what is in it.
+    Llm { name: &'a str, grants: &'a Grants },
 }
 
 /// Decides whether `principal` may perform `action` on `resource`.
-pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> Result<(), AppError> {
+pub fn authorize(principal: &Principal, action: Action, resource: Resource<'_>) -> Result<(), AppError> {
     if allowed(principal, action, resource) {
         Ok(())
     } else {
@@ -43,13 +47,18 @@ pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> R
 }
 
 /// The same decision as a boolean, for views that adapt (a listing narrowed to one's own).
-pub fn allowed(principal: &Principal, action: Action, resource: Resource) -> bool {
+pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) -> bool {
     let own = |owner: i64| principal.user_id == Some(owner);
     match (principal.role, action, resource) {
+        (_, Action::Run, Resource::Llm { name, grants }) => {
+            let granted = grants.all_members
+                || principal.user_id.is_some() && grants.users.iter().any(|u| *u == principal.name);
+            let key_allows = principal.llms.as_ref().is_none_or(|llms| llms.iter().any(|l| l == name));
+            granted && key_allows
+        }
+        (_, Action::Run, _) => false,
         (Role::Admin, _, _) => true,
         (_, _, Resource::OwnMcpServers) => true,
-        (_, Action::Run, Resource::Llm { all_members, named }) => all_members || named,
-        (_, Action::Run, _) => false,
         (_, _, Resource::Llm { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
@@ -60,6 +69,8 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource) -> boo
         (Role::Member, Action::Read, Resource::Settings) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Llms) => false,
         (Role::Member, Action::Read, Resource::Llms) => false,
+        (Role::Viewer | Role::Member, Action::Write, Resource::Audit) => false,
+        (Role::Member, Action::Read, Resource::Audit) => false,
     }
 }
 
@@ -70,7 +81,32 @@ mod tests {
     use app::api::AuthMethod;
 
     fn user(id: i64, role: Role) -> Principal {
-        Principal { name: format!("u{id}"), role, user_id: Some(id), auth: AuthMethod::Password, key_id: None, channel: Channel::Header }
+        Principal {
+            name: format!("u{id}"),
+            role,
+            user_id: Some(id),
+            auth: AuthMethod::Password,
+            key_id: None,
+            channel: Channel::Header,
+            llms: None,
+            key_hash_prefix: None,
+        }
+    }
+
+    #[test]
+    fn running_an_llm_needs_a_grant_whatever_the_role_and_a_narrowed_key_needs_its_name() {
+        let named = Grants { all_members: false, users: vec!["u2".into()] };
+        let everyone = Grants { all_members: true, users: vec![] };
+        let admin = user(1, Role::Admin);
+        assert!(allowed(&admin, Action::Write, Resource::Llms));
+        assert!(!allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &named }), "edit must not imply run");
+        assert!(allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &everyone }));
+        let member = user(2, Role::Member);
+        assert!(allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &named }));
+        assert!(!allowed(&member, Action::Write, Resource::Llms));
+        let narrowed = Principal { llms: Some(vec!["b".into()]), ..member };
+        assert!(!allowed(&narrowed, Action::Run, Resource::Llm { name: "a", grants: &everyone }));
+        assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "b", grants: &everyone }));
     }
 
     #[test]

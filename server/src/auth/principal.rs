@@ -36,6 +36,10 @@ pub struct Principal {
     pub auth: AuthMethod,
     pub key_id: Option<i64>,
     pub channel: Channel,
+    /// The LLMs the key in use may run, when it is narrowed to some.
+    pub llms: Option<Vec<String>>,
+    /// The first characters of the hash of the key in use (for the audit trail), never the key.
+    pub key_hash_prefix: Option<String>,
 }
 
 impl Principal {
@@ -54,20 +58,61 @@ impl Principal {
     }
 
     fn local() -> Principal {
-        Principal { name: "local".into(), role: Role::Admin, user_id: None, auth: AuthMethod::Local, key_id: None, channel: Channel::Ambient }
+        Principal {
+            name: "local".into(),
+            role: Role::Admin,
+            user_id: None,
+            auth: AuthMethod::Local,
+            key_id: None,
+            channel: Channel::Ambient,
+            llms: None,
+            key_hash_prefix: None,
+        }
     }
 
-    fn master(channel: Channel) -> Principal {
-        Principal { name: "admin".into(), role: Role::Admin, user_id: None, auth: AuthMethod::MasterKey, key_id: None, channel }
+    fn master(channel: Channel, fingerprint: &str) -> Principal {
+        Principal {
+            name: "admin".into(),
+            role: Role::Admin,
+            user_id: None,
+            auth: AuthMethod::MasterKey,
+            key_id: None,
+            channel,
+            llms: None,
+            key_hash_prefix: Some(hash_prefix(fingerprint)),
+        }
     }
 
     pub fn from_user(user: &users::UserRow, channel: Channel) -> Principal {
-        Principal { name: user.name.clone(), role: user.role, user_id: Some(user.id), auth: AuthMethod::Password, key_id: None, channel }
+        Principal {
+            name: user.name.clone(),
+            role: user.role,
+            user_id: Some(user.id),
+            auth: AuthMethod::Password,
+            key_id: None,
+            channel,
+            llms: None,
+            key_hash_prefix: None,
+        }
     }
 
     fn from_key(key: keys::ActiveKey, channel: Channel) -> Principal {
-        Principal { name: key.user_name, role: key.role, user_id: Some(key.user_id), auth: AuthMethod::ApiKey, key_id: Some(key.key_id), channel }
+        Principal {
+            llms: key.llms(),
+            key_hash_prefix: Some(hash_prefix(&key.key_hash)),
+            name: key.user_name,
+            role: key.role,
+            user_id: Some(key.user_id),
+            auth: AuthMethod::ApiKey,
+            key_id: Some(key.key_id),
+            channel,
+        }
     }
+}
+
+/// Enough of a key's hash to tell keys apart in the audit trail, too little to matter.
+fn hash_prefix(hash: &str) -> String {
+    hash.chars().take(12).collect()
 }
 
 /// What a browser session remembers about its sign-in. Re-checked on every request, so a
@@ -86,7 +131,7 @@ pub const SESSION_KEY: &str = "auth";
 pub async fn principal_for_key(state: &AppState, key: &str, channel: Channel) -> Result<Option<(Principal, SessionAuth)>, AppError> {
     let fingerprint = state.secrets.fingerprint(key);
     if state.master_keys.contains(&fingerprint) {
-        return Ok(Some((Principal::master(channel), SessionAuth::MasterKey { fingerprint })));
+        return Ok(Some((Principal::master(channel, &fingerprint), SessionAuth::MasterKey { fingerprint })));
     }
     if !key.starts_with(keys::PREFIX) {
         return Ok(None);
@@ -105,7 +150,7 @@ async fn principal_for_session(state: &AppState, auth: &SessionAuth) -> Result<O
             keys::find_active_by_id(&state.db, *key_id).await?.map(|k| Principal::from_key(k, Channel::Cookie))
         }
         SessionAuth::MasterKey { fingerprint } => {
-            state.master_keys.contains(fingerprint).then(|| Principal::master(Channel::Cookie))
+            state.master_keys.contains(fingerprint).then(|| Principal::master(Channel::Cookie, fingerprint))
         }
     })
 }

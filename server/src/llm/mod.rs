@@ -1,13 +1,18 @@
-//! The LLM gateway. So far: the LLM resources (`/v1/llms`), with the auth probe run when a key
-//! or URL is saved. Inference comes next.
+//! The LLM gateway: the LLM resources (`/v1/llms`, with the auth probe run when a key or URL
+//! is saved) and OpenAI-compatible inference (`/v1/models`, `/v1/chat/completions`).
 
+pub mod anthropic;
+mod catalog;
+mod gateway;
 pub mod probe;
 mod resources;
 
 use axum::Router;
 
+pub use catalog::Catalog;
+
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    resources::router()
+    resources::router().merge(gateway::router())
 }

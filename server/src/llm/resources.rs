@@ -4,7 +4,7 @@
 //! without URL, key reference or grants. A provider key is write-only: encrypted at rest,
 //! never returned, never logged; views say only whether one is set.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use super::probe::probe;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::db;
 use crate::error::{AppError, Result};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::with_pool;
 
@@ -35,18 +35,18 @@ struct SaveOptions {
 }
 
 #[derive(Debug, FromRow)]
-struct LlmRow {
-    name: String,
+pub(super) struct LlmRow {
+    pub(super) name: String,
     #[sqlx(try_from = "String")]
-    provider: Provider,
-    base_url: String,
-    model: String,
-    api_key_sealed: Option<String>,
-    api_key_ref: Option<String>,
+    pub(super) provider: Provider,
+    pub(super) base_url: String,
+    pub(super) model: String,
+    pub(super) api_key_sealed: Option<String>,
+    pub(super) api_key_ref: Option<String>,
     description: Option<String>,
     tier: Option<String>,
     grants: String,
-    created_at: i64,
+    pub(super) created_at: i64,
     updated_at: i64,
 }
 
@@ -54,15 +54,14 @@ const SELECT: &str = "SELECT name, provider, base_url, model, api_key_sealed, ap
                       created_at, updated_at FROM llms";
 
 impl LlmRow {
-    fn grants(&self) -> Grants {
+    pub(super) fn grants(&self) -> Grants {
         serde_json::from_str(&self.grants).unwrap_or_default()
     }
 
     /// Whether `principal` may run this LLM (`edit` never implies it, except for admins who
     /// hold every right).
-    fn runnable_by(&self, principal: &Principal) -> bool {
-        let grants = self.grants();
-        allowed(principal, Action::Run, Resource::Llm { all_members: grants.all_members, named: grants.users.contains(&principal.name) })
+    pub(super) fn runnable_by(&self, principal: &Principal) -> bool {
+        allowed(principal, Action::Run, Resource::Llm { name: &self.name, grants: &self.grants() })
     }
 
     /// The view for `principal`: the catalogue's readers see everything but the key.
@@ -85,7 +84,7 @@ impl LlmRow {
     }
 }
 
-async fn fetch(state: &AppState, name: &str) -> Result<Option<LlmRow>> {
+pub(super) async fn fetch(state: &AppState, name: &str) -> Result<Option<LlmRow>> {
     let sql = format!("{SELECT} WHERE name = $1");
     Ok(with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(name).fetch_optional(pool).await)?)
 }
@@ -180,9 +179,14 @@ enum KeyChange {
     Remove,
 }
 
-async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<LlmList>> {
+/// Every LLM, by name.
+pub(super) async fn fetch_all(state: &AppState) -> Result<Vec<LlmRow>> {
     let sql = format!("{SELECT} ORDER BY name");
-    let rows: Vec<LlmRow> = with_pool!(&state.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+    Ok(with_pool!(&state.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
+}
+
+async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<LlmList>> {
+    let rows = fetch_all(&state).await?;
     let full = allowed(&principal, Action::Read, Resource::Llms);
     let data = rows.into_iter().filter(|r| full || r.runnable_by(&principal)).map(|r| r.view(&principal)).collect();
     Ok(Json(LlmList { data }))
@@ -246,7 +250,7 @@ fn key_change(input: &LlmInput, options: &SaveOptions) -> Result<(KeyChange, Opt
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    Query(options): Query<SaveOptions>,
+    ApiQuery(options): ApiQuery<SaveOptions>,
     ApiJson(input): ApiJson<LlmInput>,
 ) -> Result<(StatusCode, Json<SavedLlm>)> {
     authorize(&principal, Action::Write, Resource::Llms)?;
@@ -282,6 +286,7 @@ async fn create(
         Err(e) if db::is_unique_violation(&e) => return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name))),
         Err(e) => return Err(e.into()),
     }
+    state.llm_catalog.forget(&input.name);
     tracing::info!(llm = %input.name, "LLM registered");
     let row = fetch(&state, &input.name).await?.ok_or_else(|| not_found(&input.name))?;
     Ok((StatusCode::CREATED, Json(SavedLlm { llm: row.view(&principal), warning })))
@@ -292,7 +297,7 @@ async fn replace(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
-    Query(options): Query<SaveOptions>,
+    ApiQuery(options): ApiQuery<SaveOptions>,
     ApiJson(input): ApiJson<LlmInput>,
 ) -> Result<Json<SavedLlm>> {
     authorize(&principal, Action::Write, Resource::Llms)?;
@@ -335,6 +340,7 @@ async fn replace(
         .bind(&name)
         .execute(pool)
         .await)?;
+    state.llm_catalog.forget(&name);
     tracing::info!(llm = %name, "LLM updated");
     let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
     Ok(Json(SavedLlm { llm: row.view(&principal), warning }))
@@ -348,6 +354,7 @@ async fn remove(State(state): State<AppState>, principal: Principal, Path(name):
     if deleted == 0 {
         return Err(not_found(&name));
     }
+    state.llm_catalog.forget(&name);
     tracing::info!(llm = %name, "LLM deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,209 @@
+//! The audit trail: events recorded off the request path and read at `GET /v1/audit` by admins
+//! and viewers. Never a prompt, a completion or a key.
+//!
+//! A request hands its event to [`Audit::record`], which never waits: one writer task takes
+//! whatever has queued up and inserts it in one transaction, so a busy gateway writes in
+//! batches and an idle one writes at once. Every event is also logged through tracing.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use sqlx::FromRow;
+use tokio::sync::{mpsc, oneshot};
+
+use app::api::{AuditEvent, AuditList, AuditQuery};
+
+use crate::auth::{authorize, Action, Principal, Resource};
+use crate::db::Db;
+use crate::error::{AppError, Result};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use crate::with_pool;
+
+/// Events waiting beyond this are dropped (and the drop logged) rather than slow requests.
+const QUEUE: usize = 16_384;
+/// At most this many events go in one transaction.
+const BATCH: usize = 512;
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 500;
+
+/// One event, as a request reports it (the id and time are given on insert).
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    pub kind: &'static str,
+    pub principal: String,
+    pub user_id: Option<i64>,
+    pub key_hash_prefix: Option<String>,
+    pub llm: Option<String>,
+    pub model: Option<String>,
+    pub streaming: Option<bool>,
+    pub duration_ms: i64,
+    pub status: u16,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+}
+
+enum Message {
+    Event(Record, i64),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side; cheap to clone.
+#[derive(Clone)]
+pub struct Audit {
+    queue: mpsc::Sender<Message>,
+}
+
+impl Audit {
+    /// Starts the writer task. It ends once every `Audit` is dropped and the queue is drained.
+    pub fn spawn(db: Db) -> Audit {
+        let (queue, inbox) = mpsc::channel(QUEUE);
+        tokio::spawn(writer(db, inbox));
+        Audit { queue }
+    }
+
+    /// Queues `record` and logs it; never waits.
+    pub fn record(&self, record: Record) {
+        tracing::info!(
+            target: "hearth::audit",
+            kind = record.kind,
+            principal = %record.principal,
+            key_hash_prefix = record.key_hash_prefix.as_deref(),
+            llm = record.llm.as_deref(),
+            model = record.model.as_deref(),
+            streaming = record.streaming,
+            duration_ms = record.duration_ms,
+            status = record.status,
+            prompt_tokens = record.prompt_tokens,
+            completion_tokens = record.completion_tokens,
+            "audit event"
+        );
+        if let Err(e) = self.queue.try_send(Message::Event(record, crate::db::now())) {
+            tracing::warn!(reason = %e, "an audit event was dropped: the audit queue is full or closed");
+        }
+    }
+
+    /// Waits until everything queued so far is written (at shutdown).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn writer(db: Db, mut inbox: mpsc::Receiver<Message>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while inbox.recv_many(&mut batch, BATCH).await > 0 {
+        let mut flushed = Vec::new();
+        let mut events = Vec::with_capacity(batch.len());
+        for message in batch.drain(..) {
+            match message {
+                Message::Event(record, at) => events.push((record, at)),
+                Message::Flush(done) => flushed.push(done),
+            }
+        }
+        if !events.is_empty() {
+            if let Err(e) = insert(&db, &events).await {
+                tracing::error!(error = %e, lost = events.len(), "could not write audit events");
+            }
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn insert(db: &Db, events: &[(Record, i64)]) -> sqlx::Result<()> {
+    let sql = "INSERT INTO audit_events (at, kind, principal, user_id, key_hash_prefix, llm, model, streaming, duration_ms, \
+               status, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for (r, at) in events {
+            sqlx::query(sql)
+                .bind(at)
+                .bind(r.kind)
+                .bind(&r.principal)
+                .bind(r.user_id)
+                .bind(&r.key_hash_prefix)
+                .bind(&r.llm)
+                .bind(&r.model)
+                .bind(r.streaming)
+                .bind(r.duration_ms)
+                .bind(i64::from(r.status))
+                .bind(r.prompt_tokens)
+                .bind(r.completion_tokens)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    })
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/audit", get(list))
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    at: i64,
+    kind: String,
+    principal: String,
+    key_hash_prefix: Option<String>,
+    llm: Option<String>,
+    model: Option<String>,
+    streaming: Option<bool>,
+    duration_ms: i64,
+    status: i64,
+    prompt_tokens: Option<i64>,
+    completion_tokens: Option<i64>,
+}
+
+impl EventRow {
+    fn view(self) -> AuditEvent {
+        AuditEvent {
+            id: self.id,
+            at: self.at,
+            kind: self.kind,
+            principal: self.principal,
+            key_hash_prefix: self.key_hash_prefix,
+            llm: self.llm,
+            model: self.model,
+            streaming: self.streaming,
+            duration_ms: self.duration_ms,
+            status: u16::try_from(self.status).unwrap_or_default(),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+        }
+    }
+}
+
+async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(query): ApiQuery<AuditQuery>) -> Result<Json<AuditList>> {
+    authorize(&principal, Action::Read, Resource::Audit)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    // Every filter is a bound parameter; an absent one matches everything.
+    let sql = "SELECT id, at, kind, principal, key_hash_prefix, llm, model, streaming, duration_ms, status, prompt_tokens, \
+               completion_tokens FROM audit_events \
+               WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR llm = $2) AND ($3 IS NULL OR principal = $3) \
+               AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
+               AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8";
+    let rows: Vec<EventRow> = with_pool!(&state.db, pool => sqlx::query_as(sql)
+        .bind(&query.kind)
+        .bind(&query.llm)
+        .bind(&query.principal)
+        .bind(query.status.map(i64::from))
+        .bind(query.since)
+        .bind(query.until)
+        .bind(query.before)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await)?;
+    let more = rows.len() > limit as usize;
+    let data: Vec<AuditEvent> = rows.into_iter().take(limit as usize).map(EventRow::view).collect();
+    let next_before = if more { data.last().map(|e| e.id) } else { None };
+    Ok(Json(AuditList { data, next_before }))
+}

@@ -1,0 +1,90 @@
+//! What the gateway needs of each LLM, kept in memory for a few seconds so that a request does
+//! not read the database. A write on this instance forgets the entry at once; other instances
+//! sharing the database see the change within [`FRESH`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use app::api::{Grants, Provider};
+
+use super::resources::{fetch, resolve_key_ref, LlmRow};
+use crate::error::{AppError, Result};
+use crate::state::AppState;
+
+const FRESH: Duration = Duration::from_secs(5);
+
+/// An LLM as the gateway calls it.
+#[derive(Debug)]
+pub struct Target {
+    pub name: String,
+    pub provider: Provider,
+    pub base_url: String,
+    pub model: String,
+    pub grants: Grants,
+    key: Key,
+}
+
+#[derive(Debug)]
+enum Key {
+    None,
+    Sealed(String),
+    Reference(String),
+}
+
+impl Target {
+    /// The provider key in clear, read now (a key file may have been rotated). The error says
+    /// what is wrong without the key; it is meant for the log and for admins.
+    pub fn key(&self, state: &AppState) -> Result<Option<String>> {
+        match &self.key {
+            Key::None => Ok(None),
+            Key::Sealed(sealed) => state.secrets.open(sealed).map(Some).map_err(AppError::internal),
+            Key::Reference(reference) => resolve_key_ref(reference).map(Some).map_err(|why| {
+                tracing::error!(llm = %self.name, %why, "the LLM's key reference cannot be resolved");
+                AppError::BadGateway(format!(
+                    "Hearth cannot read the provider key of LLM {:?} (its key reference does not resolve); an admin must fix the LLM",
+                    self.name
+                ))
+            }),
+        }
+    }
+}
+
+impl From<LlmRow> for Target {
+    fn from(row: LlmRow) -> Target {
+        let grants = row.grants();
+        let key = match (row.api_key_sealed, row.api_key_ref) {
+            (Some(sealed), _) => Key::Sealed(sealed),
+            (None, Some(reference)) => Key::Reference(reference),
+            (None, None) => Key::None,
+        };
+        Target { name: row.name, provider: row.provider, base_url: row.base_url, model: row.model, grants, key }
+    }
+}
+
+#[derive(Default)]
+pub struct Catalog {
+    entries: RwLock<HashMap<String, (Instant, Arc<Target>)>>,
+}
+
+impl Catalog {
+    /// The LLM named `name`, if there is one.
+    pub async fn get(&self, state: &AppState, name: &str) -> Result<Option<Arc<Target>>> {
+        if let Some((at, target)) = self.entries.read().expect("catalog lock").get(name) {
+            if at.elapsed() < FRESH {
+                return Ok(Some(target.clone()));
+            }
+        }
+        let Some(row) = fetch(state, name).await? else {
+            self.forget(name);
+            return Ok(None);
+        };
+        let target = Arc::new(Target::from(row));
+        self.entries.write().expect("catalog lock").insert(name.to_owned(), (Instant::now(), target.clone()));
+        Ok(Some(target))
+    }
+
+    pub fn forget(&self, name: &str) {
+        self.entries.write().expect("catalog lock").remove(name);
+    }
+}

@@ -1,0 +1,462 @@
+//! Inference: `GET /v1/models` and `POST /v1/chat/completions`, OpenAI-compatible.
+//!
+//! The caller names an LLM as `model`; Hearth checks that it may run it, attaches the
+//! provider's key, and calls the provider: OpenAI-family providers with the client's body
+//! unchanged but for `model`, Anthropic through [`super::anthropic`]. Answers come back with
+//! `model` set to the LLM's name; streams end with `data: [DONE]`, or with an error event and
+//! `data: [DONE]` when the provider fails midway. A client that goes away drops the stream,
+//! which drops the provider's connection.
+//!
+//! Every call that reached an LLM is audited once, when it ends, however it ends.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+use serde_json::{Map, Value};
+
+use app::api::{Model, ModelList, Provider, LLM_INFERENCE_CALL};
+
+use super::anthropic::{self, StreamTranslator};
+use super::catalog::Target;
+use super::probe::{endpoint, ANTHROPIC_VERSION};
+use super::resources::fetch_all;
+use crate::audit::Record;
+use crate::auth::{allowed, Action, Principal, Resource};
+use crate::error::{AppError, Result};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// Requests may carry images; 32 MiB is room for several.
+const MAX_BODY: usize = 32 << 20;
+/// How much of a provider's error answer is read to find its message.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat_completions).layer(DefaultBodyLimit::max(MAX_BODY)))
+}
+
+async fn models(State(state): State<AppState>, principal: Principal) -> Result<Json<ModelList>> {
+    let data = fetch_all(&state)
+        .await?
+        .into_iter()
+        .filter(|row| row.runnable_by(&principal))
+        .map(|row| Model { id: row.name, object: "model".into(), created: row.created_at, owned_by: row.provider.as_str().into() })
+        .collect();
+    Ok(Json(ModelList { object: "list".into(), data }))
+}
+
+/// The LLM `name`, if `principal` may run it. An LLM the caller may not even see is answered
+/// as absent; catalogue readers are told why they may not run it.
+async fn runnable(state: &AppState, principal: &Principal, name: &str) -> Result<Arc<Target>> {
+    let not_found = || AppError::ModelNotFound(format!("there is no LLM named {name:?} that you may use; GET /v1/models lists them"));
+    let target = state.llm_catalog.get(state, name).await?.ok_or_else(not_found)?;
+    if allowed(principal, Action::Run, Resource::Llm { name: &target.name, grants: &target.grants }) {
+        return Ok(target);
+    }
+    if !allowed(principal, Action::Read, Resource::Llms) {
+        return Err(not_found());
+    }
+    Err(AppError::Forbidden(match &principal.llms {
+        Some(_) if target.grants.all_members => format!("this API key is not allowed to run the LLM {name:?}"),
+        _ => format!(
+            "you may not run the LLM {name:?}: it is not granted to you (editing LLMs does not include running them; \
+             grant it to all members or to your user)"
+        ),
+    }))
+}
+
+/// One call's audit event, written when the call ends. Dropped unfinished (the client went
+/// away), it records 499.
+struct Call {
+    state: AppState,
+    record: Option<Record>,
+    started: Instant,
+}
+
+impl Call {
+    fn new(state: &AppState, principal: &Principal, target: &Target, streaming: bool, started: Instant) -> Call {
+        let record = Record {
+            kind: LLM_INFERENCE_CALL,
+            principal: principal.name.clone(),
+            user_id: principal.user_id,
+            key_hash_prefix: principal.key_hash_prefix.clone(),
+            llm: Some(target.name.clone()),
+            model: Some(target.model.clone()),
+            streaming: Some(streaming),
+            status: 499,
+            ..Record::default()
+        };
+        Call { state: state.clone(), record: Some(record), started }
+    }
+
+    fn tokens(&mut self, prompt: Option<u64>, completion: Option<u64>) {
+        if let Some(record) = &mut self.record {
+            record.prompt_tokens = prompt.map(|n| n as i64).or(record.prompt_tokens);
+            record.completion_tokens = completion.map(|n| n as i64).or(record.completion_tokens);
+        }
+    }
+
+    fn finish(&mut self, status: u16) {
+        if let Some(mut record) = self.record.take() {
+            record.status = status;
+            record.duration_ms = self.started.elapsed().as_millis() as i64;
+            self.state.audit.record(record);
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.finish(499);
+    }
+}
+
+async fn chat_completions(State(state): State<AppState>, principal: Principal, ApiJson(body): ApiJson<Map<String, Value>>) -> Response {
+    let started = Instant::now();
+    let name = match body.get("model") {
+        Some(Value::String(name)) if !name.is_empty() => name.clone(),
+        _ => return AppError::BadRequest("`model` is required: the name of an LLM (GET /v1/models lists them)".into()).into_response(),
+    };
+    let streaming = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return AppError::BadRequest("`stream` must be true or false".into()).into_response(),
+    };
+    let target = match runnable(&state, &principal, &name).await {
+        Ok(target) => target,
+        Err(e) => return e.into_response(),
+    };
+    let mut call = Call::new(&state, &principal, &target, streaming, started);
+    match complete(&state, &target, body, streaming, &mut call).await {
+        Ok(Answer::Whole(json)) => {
+            call.finish(200);
+            Json(json).into_response()
+        }
+        Ok(Answer::Stream(events, mode)) => stream_response(events, mode, call, state.llm_timeout),
+        Err(e) => {
+            call.finish(e.status().as_u16());
+            e.into_response()
+        }
+    }
+}
+
+type Events = Pin<Box<dyn Stream<Item = std::result::Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+
+enum Answer {
+    Whole(Value),
+    Stream(Events, Mode),
+}
+
+/// How a stream's events become the client's.
+enum Mode {
+    /// OpenAI-family: each chunk as it is, `model` renamed.
+    Passthrough { name: String },
+    Anthropic(Box<StreamTranslator>),
+}
+
+/// Calls the provider and returns its answer, already in OpenAI form for a whole answer.
+async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value>, streaming: bool, call: &mut Call) -> Result<Answer> {
+    let key = target.key(state)?;
+    let client = &state.llm_client;
+    let request = match target.provider {
+        Provider::Anthropic => {
+            let translated = anthropic::request(&body, &target.model).map_err(AppError::BadRequest)?;
+            let mut request = client
+                .post(endpoint(&target.base_url, "messages"))
+                .header("anthropic-version", ANTHROPIC_VERSION)
+                .json(&translated);
+            if let Some(key) = &key {
+                request = request.header("x-api-key", key);
+            }
+            request
+        }
+        Provider::Openai
+        | Provider::Vllm
+        | Provider::Deepseek
+        | Provider::Ollama
+        | Provider::Llamacpp
+        | Provider::OpenaiCompatible => {
+            body.insert("model".into(), Value::String(target.model.clone()));
+            let mut request = client.post(endpoint(&target.base_url, "chat/completions")).json(&body);
+            if let Some(key) = &key {
+                request = request.bearer_auth(key);
+            }
+            request
+        }
+    };
+    let request = request.header(header::ACCEPT, if streaming { "text/event-stream" } else { "application/json" });
+
+    let answer = match tokio::time::timeout(state.llm_timeout, request.send()).await {
+        Err(_) => return Err(timed_out(target, state.llm_timeout)),
+        Ok(Err(e)) => return Err(unreachable(target, &e)),
+        Ok(Ok(answer)) => answer,
+    };
+    if !answer.status().is_success() {
+        return Err(refusal(target, answer, key.as_deref()).await);
+    }
+
+    if streaming && is_event_stream(&answer) {
+        let events: Events = Box::pin(answer.bytes_stream().eventsource());
+        let mode = match target.provider {
+            Provider::Anthropic => {
+                let include_usage = body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
+                Mode::Anthropic(Box::new(StreamTranslator::new(&target.name, crate::db::now(), include_usage)))
+            }
+            _ => Mode::Passthrough { name: target.name.clone() },
+        };
+        return Ok(Answer::Stream(events, mode));
+    }
+
+    let bytes = match tokio::time::timeout(state.llm_timeout, answer.bytes()).await {
+        Err(_) => return Err(timed_out(target, state.llm_timeout)),
+        Ok(Err(e)) => return Err(AppError::BadGateway(format!("the answer from the provider of LLM {:?} broke off: {}", target.name, kind_of(&e)))),
+        Ok(Ok(bytes)) => bytes,
+    };
+    let upstream: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| AppError::BadGateway(format!("the provider of LLM {:?} answered with something that is not JSON", target.name)))?;
+    let mut json = match target.provider {
+        Provider::Anthropic => anthropic::response(&upstream, &target.name, crate::db::now()),
+        _ => upstream,
+    };
+    if let Some(object) = json.as_object_mut() {
+        object.insert("model".into(), Value::String(target.name.clone()));
+    }
+    let count = |k: &str| json.pointer(&format!("/usage/{k}")).and_then(Value::as_u64);
+    call.tokens(count("prompt_tokens"), count("completion_tokens"));
+    Ok(Answer::Whole(json))
+}
+
+fn is_event_stream(answer: &reqwest::Response) -> bool {
+    answer
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+fn timed_out(target: &Target, after: Duration) -> AppError {
+    AppError::GatewayTimeout(format!("the provider of LLM {:?} did not answer within {} s", target.name, after.as_secs()))
+}
+
+fn kind_of(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection refused or failed"
+    } else if e.is_body() || e.is_decode() {
+        "the connection closed early"
+    } else {
+        "the connection failed"
+    }
+}
+
+fn unreachable(target: &Target, e: &reqwest::Error) -> AppError {
+    tracing::warn!(llm = %target.name, error = %crate::error::ErrorChain(e), "LLM provider unreachable");
+    AppError::BadGateway(format!("could not reach the provider of LLM {:?} ({})", target.name, kind_of(e)))
+}
+
+/// A provider's non-2xx answer as the error the client gets. The provider's own message is
+/// passed on (with the key blanked, should it quote it) except for auth failures, whose
+/// answers may describe Hearth's key and are none of the caller's business.
+async fn refusal(target: &Target, answer: reqwest::Response, key: Option<&str>) -> AppError {
+    let status = answer.status();
+    let retry_after = answer.headers().get(header::RETRY_AFTER).cloned();
+    let name = &target.name;
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        tracing::warn!(llm = %name, status = status.as_u16(), "the provider rejected the LLM's key");
+        return AppError::BadGateway(format!(
+            "the provider of LLM {name:?} rejected Hearth's key for it (HTTP {}); an admin must update the LLM's key",
+            status.as_u16()
+        ));
+    }
+    let message = provider_message(answer, key).await;
+    let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => AppError::RateLimited {
+            message: format!("the provider of LLM {name:?} is rate limiting requests{detail}"),
+            retry_after,
+        },
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
+            AppError::GatewayTimeout(format!("the provider of LLM {name:?} timed out (HTTP {}){detail}", status.as_u16()))
+        }
+        s if s.is_client_error() => AppError::UpstreamRefused { status: s, message: format!("the provider of LLM {name:?} refused the request{detail}") },
+        s => AppError::BadGateway(format!("the provider of LLM {name:?} failed (HTTP {}){detail}", s.as_u16())),
+    }
+}
+
+/// The message in a provider's error answer (OpenAI, Anthropic or plain shapes), trimmed.
+async fn provider_message(answer: reqwest::Response, key: Option<&str>) -> Option<String> {
+    let mut body = Vec::new();
+    let mut stream = answer.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let json: Value = serde_json::from_slice(&body).ok()?;
+    let message = json
+        .pointer("/error/message")
+        .or_else(|| json.get("message"))
+        .or_else(|| json.get("detail"))
+        .or_else(|| json.get("error").filter(|e| e.is_string()))
+        .and_then(Value::as_str)?;
+    let mut message: String = message.chars().take(500).collect();
+    if let Some(key) = key.filter(|k| k.len() >= 8) {
+        message = message.replace(key, "[redacted]");
+    }
+    Some(message)
+}
+
+/// The state of one stream as the client reads it.
+struct Relay {
+    events: Events,
+    mode: Mode,
+    call: Call,
+    idle: Duration,
+    done: bool,
+}
+
+fn frame(json: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut out, json).expect("a JSON value serializes");
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// `data: {"error": …}` then `data: [DONE]`, and the call recorded as failed with `status`.
+fn error_frames(relay: &mut Relay, status: StatusCode, message: String) -> Vec<u8> {
+    relay.done = true;
+    let (prompt, completion) = relay.usage();
+    relay.call.tokens(prompt, completion);
+    relay.call.finish(status.as_u16());
+    let kind = if status == StatusCode::GATEWAY_TIMEOUT { "gateway_timeout" } else { "stream_interrupted" };
+    let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
+    out.extend_from_slice(DONE);
+    out
+}
+
+impl Relay {
+    fn usage(&self) -> (Option<u64>, Option<u64>) {
+        match &self.mode {
+            Mode::Anthropic(t) => {
+                let (p, c) = t.usage();
+                (Some(p), Some(c))
+            }
+            Mode::Passthrough { .. } => (None, None),
+        }
+    }
+
+    /// What to send for one upstream event (possibly nothing).
+    fn on_event(&mut self, event: Event) -> Vec<u8> {
+        match &mut self.mode {
+            Mode::Passthrough { name } => {
+                if event.data.trim() == "[DONE]" {
+                    self.done = true;
+                    self.call.finish(200);
+                    return DONE.to_vec();
+                }
+                let Ok(mut json) = serde_json::from_str::<Value>(&event.data) else {
+                    // Not ours to judge: passed on as it came.
+                    return format!("data: {}\n\n", event.data).into_bytes();
+                };
+                if let Some(object) = json.as_object_mut() {
+                    if object.contains_key("model") {
+                        object.insert("model".into(), Value::String(name.clone()));
+                    }
+                    if let Some(usage) = object.get("usage") {
+                        let n = |k: &str| usage.get(k).and_then(Value::as_u64);
+                        let (p, c) = (n("prompt_tokens"), n("completion_tokens"));
+                        self.call.tokens(p, c);
+                    }
+                }
+                frame(&json)
+            }
+            Mode::Anthropic(translator) => match translator.on_event(&event.event, &event.data) {
+                anthropic::Step::Chunks(chunks) => {
+                    let mut out: Vec<u8> = chunks.iter().flat_map(frame).collect();
+                    if translator.finished() {
+                        out.extend_from_slice(DONE);
+                        self.done = true;
+                        let (p, c) = translator.usage();
+                        self.call.tokens(Some(p), Some(c));
+                        self.call.finish(200);
+                    }
+                    out
+                }
+                anthropic::Step::Error(message) => {
+                    error_frames(self, StatusCode::BAD_GATEWAY, format!("the provider of LLM {:?} reported an error: {message}", self.call_name()))
+                }
+            },
+        }
+    }
+
+    fn call_name(&self) -> String {
+        self.call.record.as_ref().and_then(|r| r.llm.clone()).unwrap_or_default()
+    }
+
+    /// The next bytes for the client, or `None` once the stream is over.
+    async fn next_bytes(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            match tokio::time::timeout(self.idle, self.events.next()).await {
+                Err(_) => {
+                    let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), self.idle.as_secs());
+                    return Some(error_frames(self, StatusCode::GATEWAY_TIMEOUT, message));
+                }
+                Ok(None) => {
+                    // The provider ended without its own end marker.
+                    if matches!(self.mode, Mode::Anthropic(_)) {
+                        let message = format!("the stream from the provider of LLM {:?} ended early", self.call_name());
+                        return Some(error_frames(self, StatusCode::BAD_GATEWAY, message));
+                    }
+                    self.done = true;
+                    self.call.finish(200);
+                    return Some(DONE.to_vec());
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(llm = %self.call_name(), error = %e, "LLM stream broke off");
+                    let message = format!("the stream from the provider of LLM {:?} broke off", self.call_name());
+                    return Some(error_frames(self, StatusCode::BAD_GATEWAY, message));
+                }
+                Ok(Some(Ok(event))) => {
+                    let out = self.on_event(event);
+                    if !out.is_empty() {
+                        return Some(out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn stream_response(events: Events, mode: Mode, call: Call, idle: Duration) -> Response {
+    let relay = Relay { events, mode, call, idle, done: false };
+    let body = futures_util::stream::unfold(relay, |mut relay| async move {
+        let bytes = relay.next_bytes().await?;
+        Some((Ok::<_, Infallible>(Bytes::from(bytes)), relay))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"))
+        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+        .header("x-accel-buffering", HeaderValue::from_static("no"))
+        .body(Body::from_stream(body))
+        .expect("a streaming response builds")
+}

@@ -58,8 +58,8 @@ async fn models(State(state): State<AppState>, principal: Principal) -> Result<J
 }
 
 /// The LLM `name`, if `principal` may run it. An LLM the caller may not even see is answered
-/// as absent; catalogue readers are told why they may not run it.
-async fn runnable(state: &AppState, principal: &Principal, name: &str) -> Result<Arc<Target>> {
+/// as absent; catalogue readers are told why they may not run it, and the refusal is audited.
+async fn runnable(state: &AppState, principal: &Principal, name: &str, started: Instant, streaming: bool) -> Result<Arc<Target>> {
     let not_found = || AppError::ModelNotFound(format!("there is no LLM named {name:?} that you may use; GET /v1/models lists them"));
     let target = state.llm_catalog.get(state, name).await?.ok_or_else(not_found)?;
     if allowed(principal, Action::Run, Resource::Llm { name: &target.name, grants: &target.grants }) {
@@ -68,6 +68,7 @@ async fn runnable(state: &AppState, principal: &Principal, name: &str) -> Result
     if !allowed(principal, Action::Read, Resource::Llms) {
         return Err(not_found());
     }
+    Call::new(state, principal, &target, streaming, started).finish(StatusCode::FORBIDDEN.as_u16());
     Err(AppError::Forbidden(match &principal.llms {
         Some(_) if target.grants.all_members => format!("this API key is not allowed to run the LLM {name:?}"),
         _ => format!(
@@ -134,7 +135,7 @@ async fn chat_completions(State(state): State<AppState>, principal: Principal, A
         Some(Value::Bool(b)) => *b,
         Some(_) => return AppError::BadRequest("`stream` must be true or false".into()).into_response(),
     };
-    let target = match runnable(&state, &principal, &name).await {
+    let target = match runnable(&state, &principal, &name, started, streaming).await {
         Ok(target) => target,
         Err(e) => return e.into_response(),
     };

@@ -5,6 +5,7 @@ mod harness;
 
 mod cors_proxy;
 mod identity;
+mod inference;
 mod keys;
 mod llms;
 mod mcp_servers;

@@ -9,6 +9,7 @@ SHELL := /bin/bash
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION     := 132.0.0
+OPENAI_SDK_VERSION   := 3.54.0
 DATA_DIR             ?= data
 TOOLS                := $(CURDIR)/.tools
 
@@ -22,7 +23,7 @@ export LEPTOS_OUTPUT_NAME := hearth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test bench tools e2e-deps clean
+.PHONY: run build test bench tools e2e-deps py-deps clean
 
 ## run: install what the build needs, build the release binary, start it on 127.0.0.1:8484
 run: build
@@ -33,7 +34,7 @@ build: tools
 	cargo leptos build --release --precompress
 
 ## test: Rust unit and integration tests, then the end-to-end suite in Chromium
-test: build e2e-deps
+test: build e2e-deps py-deps
 	cargo test --release
 	cd end2end && npx playwright test
 
@@ -56,6 +57,13 @@ tools:
 e2e-deps:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@[ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ] || (cd end2end && npm ci --no-audit --no-fund)
+
+# The official openai Python SDK, which a gateway test drives against Hearth.
+py-deps:
+	@python3 -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
+	@[ -x "$(TOOLS)/py/bin/python" ] || python3 -m venv "$(TOOLS)/py"
+	@"$(TOOLS)/py/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "$(OPENAI_SDK_VERSION)")' 2>/dev/null || \
+	  "$(TOOLS)/py/bin/pip" install --disable-pip-version-check -q openai==$(OPENAI_SDK_VERSION)
 
 clean:
 	cargo clean

@@ -85,6 +85,7 @@ async fn openai_provider(State(seen): State<Arc<Seen>>, headers: HeaderMap, Json
             "system_fingerprint": "fp_kept"
         }))
         .into_response(),
+        "gpt-tools" => tools_answer(&body),
         "gpt-timed-chunks" => {
             // Each chunk says when it was sent (µs on the test's clock), 2 ms apart.
             let stream = futures_util::stream::iter(0..21).then(move |i| {
@@ -127,33 +128,99 @@ async fn openai_provider(State(seen): State<Arc<Seen>>, headers: HeaderMap, Json
     }
 }
 
-/// An Anthropic provider: one text answer, or a stream with text and a tool call.
+/// The tool result in the last message of an Anthropic request, if it ends with one.
+fn anthropic_tool_result(body: &Value) -> Option<String> {
+    let last = body["messages"].as_array()?.last()?;
+    let block = last["content"].as_array()?.iter().find(|b| b["type"] == "tool_result")?;
+    Some(block["content"].as_str().unwrap_or_default().to_owned())
+}
+
+/// An OpenAI model that calls `get_weather` when offered tools, speaks of the result when
+/// given one, and says hello otherwise; whole or streamed.
+fn tools_answer(body: &Value) -> Response {
+    let last = body["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+    let (content, call) = if last["role"] == "tool" {
+        (Some(format!("It is {}.", last["content"].as_str().unwrap_or_default())), None)
+    } else if body["tools"].is_array() {
+        (None, Some(json!({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}})))
+    } else {
+        (Some("Hello there!".to_owned()), None)
+    };
+    let finish = if call.is_some() { "tool_calls" } else { "stop" };
+    if body["stream"] == true {
+        let mut frames = Vec::new();
+        for piece in content.as_deref().unwrap_or_default().split_inclusive(' ') {
+            frames.push(chunk("gpt-tools", piece));
+        }
+        if let Some(call) = &call {
+            let mut delta = call.clone();
+            delta["index"] = json!(0);
+            let frame = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-tools",
+                "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [delta]}, "finish_reason": null}]});
+            frames.push(format!("data: {frame}\n\n"));
+        }
+        let end = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-tools",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]});
+        frames.push(format!("data: {end}\n\n"));
+        frames.push("data: [DONE]\n\n".into());
+        return sse(frames, Duration::ZERO);
+    }
+    let mut message = json!({"role": "assistant", "content": content});
+    if let Some(call) = call {
+        message["tool_calls"] = json!([call]);
+    }
+    Json(json!({
+        "id": "chatcmpl-t", "object": "chat.completion", "created": 1, "model": "gpt-tools",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
+    }))
+    .into_response()
+}
+
+/// An Anthropic provider: a tool call when offered tools, a sentence about the tool's result
+/// when given one, "Bonjour" otherwise; as a whole message or as a stream of events.
 async fn anthropic_provider(State(seen): State<Arc<Seen>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     seen.bodies.lock().unwrap().push(body.clone());
     seen.headers.lock().unwrap().push(headers.clone());
     if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(PROVIDER_KEY) || headers.get("anthropic-version").is_none() {
         return (StatusCode::UNAUTHORIZED, Json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}))).into_response();
     }
+    let result = anthropic_tool_result(&body);
+    let calls_tool = result.is_none() && body["tools"].is_array();
+    let text = match &result {
+        Some(result) => format!("It is {result}."),
+        None if calls_tool => "Let me look.".into(),
+        None => "Bonjour".into(),
+    };
     if body["stream"] != true {
+        let mut content = vec![json!({"type": "text", "text": text})];
+        if calls_tool {
+            content.push(json!({"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}));
+        }
         return Json(json!({
-            "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": "Bonjour"}],
-            "stop_reason": "end_turn", "usage": {"input_tokens": 20, "output_tokens": 4}
+            "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"], "content": content,
+            "stop_reason": if calls_tool { "tool_use" } else { "end_turn" }, "usage": {"input_tokens": 20, "output_tokens": 4}
         }))
         .into_response();
     }
-    let events = [
+    let mut events = vec![
         ("message_start", json!({"type": "message_start", "message": {"id": "msg_2", "usage": {"input_tokens": 30, "output_tokens": 1}}})),
         ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me look."}})),
+        ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})),
         ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-        ("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\":"}})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}})),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
-        ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 15}})),
-        ("message_stop", json!({"type": "message_stop"})),
     ];
+    if calls_tool {
+        events.extend([
+            ("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})),
+            ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\":"}})),
+            ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}})),
+            ("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
+        ]);
+    }
+    events.extend([
+        ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": if calls_tool { "tool_use" } else { "end_turn" }}, "usage": {"output_tokens": 15}})),
+        ("message_stop", json!({"type": "message_stop"})),
+    ]);
     sse(events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect(), Duration::ZERO)
 }
 
@@ -289,7 +356,10 @@ async fn anthropic_is_translated_both_ways_including_streamed_tool_calls() {
     let answer: Value = chat(&app, MASTER, request.clone()).await.json().await.unwrap();
     assert_eq!(answer["object"], "chat.completion");
     assert_eq!(answer["model"], "claude");
-    assert_eq!(answer["choices"][0]["message"]["content"], "Bonjour");
+    let message = &answer["choices"][0]["message"];
+    assert_eq!(message["content"], "Let me look.");
+    assert_eq!(message["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
+    assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(answer["usage"]["total_tokens"], 24);
     let sent = seen.bodies.lock().unwrap()[0].clone();
     assert_eq!(sent["system"], "Be brief.");
@@ -493,4 +563,34 @@ async fn streamed_chunks_are_not_held_back_by_nagle() {
     // wait for an ACK (measured: p75 ≈ 25 ms).
     let p75 = Duration::from_micros(delays[delays.len() * 3 / 4]);
     assert!(p75 < Duration::from_millis(5), "3 chunks in 4 arrive up to {p75:?} after the provider sent them: TCP_NODELAY lost?");
+}
+
+/// The Python interpreter that has the `openai` SDK: `make test` installs it in `.tools/py`.
+fn python_with_openai() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("HEARTH_TEST_PYTHON") {
+        return python.into();
+    }
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python");
+    assert!(python.exists(), "{} is missing: `make test` installs the openai SDK there (or set HEARTH_TEST_PYTHON)", python.display());
+    python
+}
+
+#[tokio::test]
+async fn the_official_openai_python_sdk_works_against_the_gateway() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (base, anthropic_base, _) = start_providers().await;
+    register(&app, openai_llm("house-tools", &base, "gpt-tools")).await;
+    register(
+        &app,
+        json!({"name": "claude", "provider": "anthropic", "base_url": anthropic_base, "model": "claude-sonnet-4-5", "api_key": PROVIDER_KEY, "grants": {"all_members": true}}),
+    )
+    .await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/openai_sdk.py");
+    let mut command = std::process::Command::new(python_with_openai());
+    command.arg(script).args(["house-tools", "claude"]).env("HEARTH_URL", app.origin()).env("HEARTH_KEY", MASTER);
+    // Off the runtime's thread: the server under test runs on it.
+    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the SDK script failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("ok: house-tools, claude"), "{stdout}");
 }

@@ -15,6 +15,12 @@ pub fn date(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// A Unix timestamp (seconds) as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn date_time(secs: i64) -> String {
+    let of_day = secs.rem_euclid(86_400);
+    format!("{} {:02}:{:02}:{:02}", date(secs), of_day / 3600, of_day % 3600 / 60, of_day % 60)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,5 +28,6 @@ mod tests {
         assert_eq!(super::date(0), "1970-01-01");
         assert_eq!(super::date(951_782_400), "2000-02-29");
         assert_eq!(super::date(1_795_305_599), "2026-11-21");
+        assert_eq!(super::date_time(1_795_305_599), "2026-11-21 23:59:59");
     }
 }

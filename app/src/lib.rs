@@ -18,7 +18,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::StaticSegment;
 
 use crate::components::AppLayout;
-use crate::pages::{KeysPage, LoginPage, McpServersPage, NotFound, OverviewPage};
+use crate::pages::{AuditPage, KeysPage, LlmsPage, LoginPage, McpServersPage, NotFound, OverviewPage};
 use crate::session::SessionState;
 
 /// The HTML document around the app, rendered on the server only.
@@ -58,7 +58,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=StaticSegment("") view=AppLayout>
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=StaticSegment("keys") view=KeysPage/>
+                    <Route path=StaticSegment("llms") view=LlmsPage/>
                     <Route path=StaticSegment("mcp-servers") view=McpServersPage/>
+                    <Route path=StaticSegment("audit") view=AuditPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -36,6 +36,11 @@ impl SessionState {
     pub fn is_admin(&self) -> bool {
         self.0.with(|m| m.as_ref().is_some_and(|m| m.role == crate::api::Role::Admin))
     }
+
+    /// Admins and viewers: they read the configuration and the audit trail.
+    pub fn reads_configuration(&self) -> bool {
+        self.0.with(|m| m.as_ref().is_some_and(|m| matches!(m.role, crate::api::Role::Admin | crate::api::Role::Viewer)))
+    }
 }
 
 pub fn use_session() -> SessionState {

@@ -3,11 +3,12 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use app::api::Role;
+use app::api::{Grants, LlmInput, Role};
 
 use crate::auth::password;
-use crate::config::{Config, KeyCommand, UserCommand};
-use crate::{keys, open, users};
+use crate::config::{Config, KeyCommand, LlmCommand, UserCommand};
+use crate::llm::SaveOptions;
+use crate::{keys, llm, open, users, AppState};
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -31,6 +32,13 @@ async fn add_user(config: &Config, name: &str, role: Role) -> CliResult {
     Ok(())
 }
 
+/// One line from stdin, without its line ending.
+fn read_line() -> Result<String, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 /// From a prompt (twice) on a terminal, else the first line of stdin.
 fn read_password() -> Result<String, Box<dyn std::error::Error>> {
     if std::io::stdin().is_terminal() {
@@ -41,9 +49,7 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
         }
         Ok(first)
     } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        read_line()
     }
 }
 
@@ -56,6 +62,66 @@ pub async fn key(config: &Config, command: KeyCommand) -> CliResult {
             db.close().await;
             eprintln!("created API key {:?} for {:?}; it is shown only this once:", created.info.name, owner.name);
             println!("{}", created.key);
+            Ok(())
+        }
+    }
+}
+
+pub async fn llm(config: &Config, command: LlmCommand) -> CliResult {
+    let (db, secrets) = open(config).await?;
+    let state = AppState::new(config, db, secrets);
+    let result = run_llm(&state, command).await;
+    state.db.close().await;
+    result
+}
+
+async fn run_llm(state: &AppState, command: LlmCommand) -> CliResult {
+    match command {
+        LlmCommand::Add {
+            name,
+            provider,
+            model,
+            base_url,
+            api_key_stdin,
+            api_key_ref,
+            description,
+            tier,
+            all_members,
+            users,
+            skip_auth_check,
+        } => {
+            let api_key = if api_key_stdin {
+                if std::io::stdin().is_terminal() {
+                    Some(rpassword::prompt_password("Provider API key: ")?)
+                } else {
+                    Some(read_line()?)
+                }
+            } else {
+                None
+            };
+            let input = LlmInput { name, provider, base_url, model, api_key, api_key_ref, description, tier, grants: Grants { all_members, users } };
+            let (row, warning) = llm::register(state, &input, &SaveOptions { skip_auth_check }).await?;
+            eprintln!("registered the LLM {:?} ({} {})", row.name, row.provider.as_str(), row.model);
+            if let Some(warning) = warning {
+                eprintln!("warning: {}", warning.message);
+            }
+            if !all_members && input.grants.users.is_empty() {
+                eprintln!("note: nobody may run it yet; grant it with --all-members or --grant USER (from the API or the LLMs page)");
+            }
+            Ok(())
+        }
+        LlmCommand::List => {
+            for row in llm::fetch_all(state).await? {
+                let grants = row.grants();
+                let who = if grants.all_members { "all members".to_owned() } else { grants.users.join(",") };
+                let key = if row.api_key_sealed.is_some() || row.api_key_ref.is_some() { "key" } else { "no key" };
+                println!("{}\t{}\t{}\t{}\t{key}\t{who}", row.name, row.provider.as_str(), row.model, row.base_url);
+            }
+            Ok(())
+        }
+        LlmCommand::Remove { name } => {
+            llm::unregister(state, &name).await?;
+            eprintln!("deleted the LLM {name:?}");
             Ok(())
         }
     }

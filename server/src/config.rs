@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use app::api::Role;
+use app::api::{Provider, Role};
 
 /// Hearth: a self-hosted chat UI, LLM gateway and MCP gateway in one binary.
 #[derive(Debug, Parser)]
@@ -75,6 +75,56 @@ pub enum Command {
     /// Manage API keys
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage LLMs (with the same checks as the API)
+    #[command(subcommand)]
+    Llm(LlmCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Register an LLM. A key is checked with the provider first: a refused key saves nothing
+    Add {
+        /// The name clients send as `model`: letters, digits, `.`, `_`, `-`, `:`
+        name: String,
+        /// openai, anthropic, vllm, deepseek, ollama, llamacpp or openai-compatible
+        #[arg(long, value_parser = parse_provider)]
+        provider: Provider,
+        /// The provider's model
+        #[arg(long)]
+        model: String,
+        /// The provider's base URL [default: the provider's usual one]
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Read the provider key from the first line of stdin
+        #[arg(long)]
+        api_key_stdin: bool,
+        /// Where the key is read at each call instead: `env:NAME` or `file:/absolute/path`
+        #[arg(long, value_name = "REF", conflicts_with = "api_key_stdin")]
+        api_key_ref: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        tier: Option<String>,
+        /// Let every member run it
+        #[arg(long)]
+        all_members: bool,
+        /// Let this user run it; repeat for several
+        #[arg(long = "grant", value_name = "USER")]
+        users: Vec<String>,
+        /// Save without asking the provider (offline registration); not stored
+        #[arg(long)]
+        skip_auth_check: bool,
+    },
+    /// List the LLMs
+    List,
+    /// Delete an LLM
+    Remove {
+        name: String,
+    },
+}
+
+fn parse_provider(s: &str) -> Result<Provider, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]

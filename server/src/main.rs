@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::Serve => run_server(config).await,
             Command::User(command) => server::cli::user(&config, command).await,
             Command::Key(command) => server::cli::key(&config, command).await,
+            Command::Llm(command) => server::cli::llm(&config, command).await,
         }
     });
     match result {

@@ -7,7 +7,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{ApiKeyList, CreateApiKey, CreatedApiKey, LoginRequest, McpServerInput, Me, PersonalMcpServer, PersonalMcpServerList};
+use super::{
+    ApiKeyList, AuditList, AuditQuery, CreateApiKey, CreatedApiKey, LlmInput, LlmList, LoginRequest, McpServerInput, Me, PersonalMcpServer,
+    PersonalMcpServerList, SavedLlm,
+};
 
 /// A failed call, in words for the user.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +66,50 @@ pub async fn update_mcp_server(id: i64, input: &McpServerInput) -> Result<Person
 
 pub async fn delete_mcp_server(id: i64) -> Result<(), ApiError> {
     call(Verb::Delete, &format!("/v1/me/mcp-servers/{id}"), None::<&()>).await
+}
+
+pub async fn list_llms() -> Result<LlmList, ApiError> {
+    call(Verb::Get, "/v1/llms", None::<&()>).await
+}
+
+/// Creates an LLM; `skip_auth_check` registers it without asking the provider.
+pub async fn create_llm(input: &LlmInput, skip_auth_check: bool) -> Result<SavedLlm, ApiError> {
+    let path = if skip_auth_check { "/v1/llms?skip_auth_check=true" } else { "/v1/llms" };
+    call(Verb::Post, path, Some(input)).await
+}
+
+pub async fn update_llm(name: &str, input: &LlmInput, skip_auth_check: bool) -> Result<SavedLlm, ApiError> {
+    let query = if skip_auth_check { "?skip_auth_check=true" } else { "" };
+    call(Verb::Put, &format!("/v1/llms/{}{query}", encode(name)), Some(input)).await
+}
+
+pub async fn delete_llm(name: &str) -> Result<(), ApiError> {
+    call(Verb::Delete, &format!("/v1/llms/{}", encode(name)), None::<&()>).await
+}
+
+pub async fn list_audit(query: &AuditQuery) -> Result<AuditList, ApiError> {
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    for (key, value) in [
+        ("kind", text(&query.kind)),
+        ("llm", text(&query.llm)),
+        ("principal", text(&query.principal)),
+        ("status", query.status.map(|s| s.to_string())),
+        ("since", query.since.map(|s| s.to_string())),
+        ("until", query.until.map(|s| s.to_string())),
+        ("before", query.before.map(|s| s.to_string())),
+        ("limit", query.limit.map(|s| s.to_string())),
+    ] {
+        if let Some(value) = value {
+            pairs.append_pair(key, &value);
+        }
+    }
+    call(Verb::Get, &format!("/v1/audit?{}", pairs.finish()), None::<&()>).await
+}
+
+/// A path segment, percent-encoded.
+fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
 /// The message to show for an error answer: Hearth's own 401 on an API call means the

@@ -18,8 +18,12 @@ pub fn AppLayout() -> impl IntoView {
                 <A href="/" attr:class="brand">"Hearth"</A>
                 <nav class="nav">
                     <A href="/" exact=true>"Overview"</A>
+                    <A href="/llms">"LLMs"</A>
                     <A href="/mcp-servers">"MCP servers"</A>
                     <A href="/keys">"API keys"</A>
+                    <Show when=move || session.reads_configuration()>
+                        <A href="/audit">"Audit"</A>
+                    </Show>
                 </nav>
                 <UserMenu/>
             </header>

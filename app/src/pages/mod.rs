@@ -1,11 +1,15 @@
 //! One module per page, named for what the user sees.
 
+mod audit;
 mod keys;
+mod llms;
 mod login;
 mod mcp_servers;
 mod overview;
 
+pub use audit::AuditPage;
 pub use keys::KeysPage;
+pub use llms::LlmsPage;
 pub use login::LoginPage;
 pub use mcp_servers::McpServersPage;
 pub use overview::OverviewPage;

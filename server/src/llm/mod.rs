@@ -10,6 +10,7 @@ mod resources;
 use axum::Router;
 
 pub use catalog::Catalog;
+pub(crate) use resources::{fetch_all, register, unregister, SaveOptions};
 
 use crate::state::AppState;
 

@@ -27,26 +27,26 @@ pub fn router() -> Router<AppState> {
         .route("/v1/llms/{name}", get(show).put(replace).delete(remove))
 }
 
-#[derive(Debug, Deserialize)]
-struct SaveOptions {
+#[derive(Debug, Default, Deserialize)]
+pub struct SaveOptions {
     /// Register without calling the provider (offline registration). Never stored.
     #[serde(default)]
-    skip_auth_check: bool,
+    pub skip_auth_check: bool,
 }
 
 #[derive(Debug, FromRow)]
-pub(super) struct LlmRow {
-    pub(super) name: String,
+pub(crate) struct LlmRow {
+    pub(crate) name: String,
     #[sqlx(try_from = "String")]
-    pub(super) provider: Provider,
-    pub(super) base_url: String,
-    pub(super) model: String,
-    pub(super) api_key_sealed: Option<String>,
-    pub(super) api_key_ref: Option<String>,
+    pub(crate) provider: Provider,
+    pub(crate) base_url: String,
+    pub(crate) model: String,
+    pub(crate) api_key_sealed: Option<String>,
+    pub(crate) api_key_ref: Option<String>,
     description: Option<String>,
     tier: Option<String>,
     grants: String,
-    pub(super) created_at: i64,
+    pub(crate) created_at: i64,
     updated_at: i64,
 }
 
@@ -54,7 +54,7 @@ const SELECT: &str = "SELECT name, provider, base_url, model, api_key_sealed, ap
                       created_at, updated_at FROM llms";
 
 impl LlmRow {
-    pub(super) fn grants(&self) -> Grants {
+    pub(crate) fn grants(&self) -> Grants {
         serde_json::from_str(&self.grants).unwrap_or_default()
     }
 
@@ -180,7 +180,7 @@ enum KeyChange {
 }
 
 /// Every LLM, by name.
-pub(super) async fn fetch_all(state: &AppState) -> Result<Vec<LlmRow>> {
+pub(crate) async fn fetch_all(state: &AppState) -> Result<Vec<LlmRow>> {
     let sql = format!("{SELECT} ORDER BY name");
     Ok(with_pool!(&state.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
 }
@@ -254,13 +254,20 @@ async fn create(
     ApiJson(input): ApiJson<LlmInput>,
 ) -> Result<(StatusCode, Json<SavedLlm>)> {
     authorize(&principal, Action::Write, Resource::Llms)?;
+    let (row, warning) = register(&state, &input, &options).await?;
+    Ok((StatusCode::CREATED, Json(SavedLlm { llm: row.view(&principal), warning })))
+}
+
+/// Checks and stores a new LLM, the key checked with the provider first unless `options` say
+/// not to (the API and `hearth llm add` alike). Returns it, with the probe's warning if any.
+pub(crate) async fn register(state: &AppState, input: &LlmInput, options: &SaveOptions) -> Result<(LlmRow, Option<app::api::ProbeReport>)> {
     validate_name(&input.name)?;
-    let fields = validate_fields(&input)?;
-    let (change, reference, probe_key) = key_change(&input, &options)?;
-    if fetch(&state, &input.name).await?.is_some() {
+    let fields = validate_fields(input)?;
+    let (change, reference, probe_key) = key_change(input, options)?;
+    if fetch(state, &input.name).await?.is_some() {
         return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name)));
     }
-    let warning = check_key(&state, &options, &input, &fields.base_url, probe_key).await?;
+    let warning = check_key(state, options, input, &fields.base_url, probe_key).await?;
     let sealed = match change {
         KeyChange::Set(key) => Some(state.secrets.seal(&key)),
         KeyChange::Keep | KeyChange::Remove => None,
@@ -288,8 +295,8 @@ async fn create(
     }
     state.llm_catalog.forget(&input.name);
     tracing::info!(llm = %input.name, "LLM registered");
-    let row = fetch(&state, &input.name).await?.ok_or_else(|| not_found(&input.name))?;
-    Ok((StatusCode::CREATED, Json(SavedLlm { llm: row.view(&principal), warning })))
+    let row = fetch(state, &input.name).await?.ok_or_else(|| not_found(&input.name))?;
+    Ok((row, warning))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
@@ -349,12 +356,18 @@ async fn replace(
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
 async fn remove(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::Llms)?;
-    let sql = "DELETE FROM llms WHERE name = $1";
-    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(&name).execute(pool).await)?.rows_affected();
-    if deleted == 0 {
-        return Err(not_found(&name));
-    }
-    state.llm_catalog.forget(&name);
-    tracing::info!(llm = %name, "LLM deleted");
+    unregister(&state, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the LLM `name` (the API and `hearth llm remove` alike).
+pub(crate) async fn unregister(state: &AppState, name: &str) -> Result<()> {
+    let sql = "DELETE FROM llms WHERE name = $1";
+    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await)?.rows_affected();
+    if deleted == 0 {
+        return Err(not_found(name));
+    }
+    state.llm_catalog.forget(name);
+    tracing::info!(llm = %name, "LLM deleted");
+    Ok(())
 }

@@ -114,3 +114,69 @@ async fn the_secret_key_file_is_generated_on_first_start_and_kept() {
     assert!(terminate(&mut again).success());
     assert_eq!(std::fs::read_to_string(dir.path().join("secret.key")).unwrap(), key);
 }
+
+/// Runs `hearth <args>` off the runtime (the fake provider it may call runs on it), with
+/// `stdin` as its input.
+async fn hearth_output(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut command = hearth(data_dir);
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn llms_are_registered_from_the_command_line_with_the_key_checked_unless_told_not_to() {
+    use axum::http::{HeaderMap, StatusCode};
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let provider = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(move |headers: HeaderMap| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let good = headers.get("authorization").is_some_and(|v| v == "Bearer sk-cli-good");
+            async move { if good { StatusCode::OK } else { StatusCode::UNAUTHORIZED } }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, provider).await });
+    let dir = tempfile::tempdir().unwrap();
+    let add = |name: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec!["llm", "add", name, "--provider", "openai-compatible", "--model", "m", "--base-url", &base, "--all-members"];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>, stdin: &'static str| {
+        let dir = dir.path().to_owned();
+        async move { hearth_output(&dir, &args.iter().map(String::as_str).collect::<Vec<_>>(), stdin).await }
+    };
+
+    let refused = run(add("refused", &["--api-key-stdin"]), "sk-cli-bad\n").await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("The provider rejected this key (401)") && !said.contains("sk-cli-bad"), "{said}");
+
+    let good = run(add("good", &["--api-key-stdin"]), "sk-cli-good\n").await;
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    let offline = run(add("offline", &["--api-key-stdin", "--skip-auth-check"]), "sk-cli-bad\n").await;
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2, "--skip-auth-check makes no call");
+
+    let listed = run(vec!["llm".into(), "list".into()], "").await;
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let names: Vec<&str> = listed.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(names, ["good", "offline"]);
+    assert!(!listed.contains("sk-cli"), "{listed}");
+
+    assert!(run(vec!["llm".into(), "remove".into(), "offline".into()], "").await.status.success());
+    let missing = run(vec!["llm".into(), "remove".into(), "offline".into()], "").await;
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("no LLM named"));
+}

@@ -1,0 +1,337 @@
+//! The "LLMs" page: the models Hearth serves. Admins add, edit and delete them (the provider
+//! key is checked on save and the outcome said in words); everyone else sees what they may use.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{client, Grants, Llm, LlmInput, Provider, SavedLlm};
+use crate::session::use_session;
+
+#[derive(Clone, PartialEq)]
+enum Editing {
+    Closed,
+    New,
+    Existing(Llm),
+}
+
+impl Provider {
+    /// How the provider is named in the UI.
+    fn label(self) -> &'static str {
+        match self {
+            Provider::Openai => "OpenAI",
+            Provider::Anthropic => "Anthropic",
+            Provider::Vllm => "vLLM",
+            Provider::Deepseek => "DeepSeek",
+            Provider::Ollama => "Ollama",
+            Provider::Llamacpp => "llama.cpp server",
+            Provider::OpenaiCompatible => "Other OpenAI-compatible",
+        }
+    }
+
+    /// A model to suggest in the form.
+    fn example_model(self) -> &'static str {
+        match self {
+            Provider::Openai => "gpt-4.1-mini",
+            Provider::Anthropic => "claude-sonnet-4-5",
+            Provider::Deepseek => "deepseek-chat",
+            Provider::Ollama => "llama3.2",
+            Provider::Vllm | Provider::Llamacpp | Provider::OpenaiCompatible => "the served model's name",
+        }
+    }
+}
+
+#[component]
+pub fn LlmsPage() -> impl IntoView {
+    let session = use_session();
+    let is_admin = move || session.is_admin();
+    let version = RwSignal::new(0u32);
+    let llms = LocalResource::new(move || {
+        version.track();
+        client::list_llms()
+    });
+    let editing = RwSignal::new(Editing::Closed);
+    // What the last save said: the probe's warning, when there was one.
+    let saved_note = RwSignal::new(None::<(String, Option<String>)>);
+    let on_saved = Callback::new(move |saved: SavedLlm| {
+        editing.set(Editing::Closed);
+        saved_note.set(Some((saved.llm.name.clone(), saved.warning.map(|w| w.message))));
+        version.update(|v| *v += 1);
+    });
+    let on_deleted = Callback::new(move |_: ()| version.update(|v| *v += 1));
+
+    view! {
+        <div class="page-head">
+            <h1>"LLMs"</h1>
+            <Show when=is_admin>
+                <button type="button" class="button primary" on:click=move |_| editing.set(Editing::New)>"Add LLM"</button>
+            </Show>
+        </div>
+        <p class="muted">
+            "Models served through Hearth's OpenAI-compatible API (" <code>"/v1/chat/completions"</code>
+            "), with the provider's key kept on the server. Use an LLM's name as the " <code>"model"</code> "."
+        </p>
+        {move || saved_note.get().map(|(name, warning)| match warning {
+            None => view! { <p class="notice ok" role="status">"Saved “" {name} "”. The provider accepted the key."</p> }.into_any(),
+            Some(w) => view! { <p class="notice" role="status">"Saved “" {name} "”. " {w}</p> }.into_any(),
+        })}
+        {move || {
+            let llm = match editing.get() {
+                Editing::Closed => return None,
+                Editing::New => None,
+                Editing::Existing(llm) => Some(llm),
+            };
+            Some(view! { <LlmDialog llm on_saved on_cancel=move || editing.set(Editing::Closed)/> })
+        }}
+        {move || match llms.get() {
+            None => view! { <p class="muted">"Loading LLMs…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+            Some(Ok(list)) if list.data.is_empty() => {
+                let text = if is_admin() { "No LLMs yet. Add one to chat with it." } else { "No LLM is available to you yet." };
+                view! { <p class="muted">{text}</p> }.into_any()
+            }
+            Some(Ok(list)) => view! {
+                <LlmTable llms=list.data editable=is_admin() on_edit=Callback::new(move |llm| editing.set(Editing::Existing(llm))) on_deleted/>
+            }
+            .into_any(),
+        }}
+    }
+}
+
+fn grants_text(grants: &Grants) -> String {
+    match (grants.all_members, grants.users.is_empty()) {
+        (true, _) => "all members".into(),
+        (false, true) => "nobody yet".into(),
+        (false, false) => grants.users.join(", "),
+    }
+}
+
+#[component]
+fn LlmTable(llms: Vec<Llm>, editable: bool, on_edit: Callback<Llm>, on_deleted: Callback<()>) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let delete = move |name: String| {
+        #[cfg(feature = "hydrate")]
+        {
+            let question = format!("Delete the LLM “{name}”? Clients using it will get “model not found”.");
+            if !web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false) {
+                return;
+            }
+        }
+        spawn_local(async move {
+            match client::delete_llm(&name).await {
+                Ok(()) => on_deleted.run(()),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let rows = llms
+        .into_iter()
+        .map(|llm| {
+            let for_edit = llm.clone();
+            let name = llm.name.clone();
+            view! {
+                <tr data-testid="llm-row">
+                    <td><strong>{llm.name.clone()}</strong>{llm.description.clone().map(|d| view! { <div class="muted small">{d}</div> })}</td>
+                    <td>{llm.provider.label()}</td>
+                    <td><code>{llm.model.clone()}</code></td>
+                    <td>{llm.tier.clone().unwrap_or_default()}</td>
+                    <td>{if llm.has_api_key { "set" } else { "none" }}</td>
+                    <td>{llm.grants.as_ref().map(grants_text)}</td>
+                    <td class="row-actions">
+                        {editable.then(|| view! {
+                            <button type="button" class="button secondary" on:click=move |_| on_edit.run(for_edit.clone())>"Edit"</button>
+                            <button type="button" class="button danger" on:click=move |_| delete(name.clone())>"Delete"</button>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th>"Name"</th>
+                        <th>"Provider"</th>
+                        <th>"Upstream model"</th>
+                        <th>"Tier"</th>
+                        <th>"Key"</th>
+                        <th>"Who may run it"</th>
+                        <th></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// Names typed as a comma-separated list.
+fn names(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
+}
+
+#[component]
+fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn() + Clone + 'static) -> impl IntoView {
+    let existing = llm.as_ref().map(|l| l.name.clone());
+    let had_key = llm.as_ref().is_some_and(|l| l.has_api_key && l.api_key_ref.is_none());
+    let name = RwSignal::new(llm.as_ref().map(|l| l.name.clone()).unwrap_or_default());
+    let provider = RwSignal::new(llm.as_ref().map(|l| l.provider).unwrap_or(Provider::Openai));
+    let base_url = RwSignal::new(llm.as_ref().and_then(|l| l.base_url.clone()).unwrap_or_default());
+    let model = RwSignal::new(llm.as_ref().map(|l| l.model.clone()).unwrap_or_default());
+    let api_key = RwSignal::new(String::new());
+    let remove_key = RwSignal::new(false);
+    let key_ref = RwSignal::new(llm.as_ref().and_then(|l| l.api_key_ref.clone()).unwrap_or_default());
+    let description = RwSignal::new(llm.as_ref().and_then(|l| l.description.clone()).unwrap_or_default());
+    let tier = RwSignal::new(llm.as_ref().and_then(|l| l.tier.clone()).unwrap_or_default());
+    let grants = llm.as_ref().and_then(|l| l.grants.clone()).unwrap_or(Grants { all_members: true, users: Vec::new() });
+    let all_members = RwSignal::new(grants.all_members);
+    let users = RwSignal::new(grants.users.join(", "));
+    let skip_check = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let typed_key = api_key.get_untracked().trim().to_owned();
+        let reference = key_ref.get_untracked().trim().to_owned();
+        let input = LlmInput {
+            name: name.get_untracked().trim().to_owned(),
+            provider: provider.get_untracked(),
+            base_url: Some(base_url.get_untracked()).filter(|u| !u.trim().is_empty()),
+            model: model.get_untracked().trim().to_owned(),
+            // Blank keeps the stored key on an edit; "remove" clears it.
+            api_key: match (typed_key.is_empty(), remove_key.get_untracked()) {
+                (false, _) => Some(typed_key),
+                (true, true) => Some(String::new()),
+                (true, false) => None,
+            },
+            api_key_ref: Some(reference).filter(|r| !r.is_empty()),
+            description: Some(description.get_untracked()).filter(|d| !d.trim().is_empty()),
+            tier: Some(tier.get_untracked()).filter(|t| !t.trim().is_empty()),
+            grants: Grants { all_members: all_members.get_untracked(), users: names(&users.get_untracked()) },
+        };
+        let existing = existing.clone();
+        let skip = skip_check.get_untracked();
+        pending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let saved = match &existing {
+                Some(name) => client::update_llm(name, &input, skip).await,
+                None => client::create_llm(&input, skip).await,
+            };
+            pending.set(false);
+            match saved {
+                Ok(saved) => on_saved.run(saved),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let cancel = on_cancel.clone();
+    let editing = llm.is_some();
+    let title = if editing { "Edit LLM" } else { "Add LLM" };
+    let url_placeholder = move || provider.get().default_base_url().unwrap_or("https://llm.example.com").to_owned();
+    let key_placeholder = move || if had_key { "Leave blank to keep the stored key" } else { "The provider's API key (optional for local servers)" };
+
+    view! {
+        <div class="dialog-backdrop">
+            <form class="card dialog" role="dialog" aria-modal="true" aria-labelledby="llm-dialog-title" on:submit=on_submit>
+                <h2 id="llm-dialog-title">{title}</h2>
+                <div class="field">
+                    <label for="llm-provider">"Provider"</label>
+                    <select
+                        id="llm-provider"
+                        on:change=move |ev| provider.set(event_target_value(&ev).parse().unwrap_or(Provider::Openai))
+                        prop:value=move || provider.get().as_str()
+                    >
+                        {Provider::ALL
+                            .into_iter()
+                            .map(|p| view! { <option value=p.as_str() selected=move || provider.get() == p>{p.label()}</option> })
+                            .collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="llm-name">"Name"</label>
+                    <input id="llm-name" required maxlength="128" placeholder="team-chat" disabled=editing bind:value=name/>
+                    <span class="muted small">"What clients send as " <code>"model"</code> ": letters, digits, " <code>". _ - :"</code></span>
+                </div>
+                <div class="field">
+                    <label for="llm-model">"Upstream model"</label>
+                    <input id="llm-model" required placeholder=move || provider.get().example_model() bind:value=model/>
+                </div>
+                <div class="field">
+                    <label for="llm-url">"Base URL"</label>
+                    <input id="llm-url" type="url" placeholder=url_placeholder bind:value=base_url/>
+                    <span class="muted small">"Blank for the provider's usual URL, where it has one."</span>
+                </div>
+                <div class="field">
+                    <label for="llm-key">"API key"</label>
+                    <input id="llm-key" type="password" autocomplete="off" placeholder=key_placeholder bind:value=api_key/>
+                    <span class="muted small">"Write-only: stored encrypted and never shown again."</span>
+                </div>
+                <Show when=move || had_key>
+                    <label class="switch">
+                        <input type="checkbox" bind:checked=remove_key/>
+                        "Remove the stored key"
+                    </label>
+                </Show>
+                <div class="field">
+                    <label for="llm-key-ref">"Or a key reference"</label>
+                    <input id="llm-key-ref" placeholder="env:OPENAI_API_KEY or file:/run/secrets/key" bind:value=key_ref/>
+                </div>
+                <div class="field">
+                    <label for="llm-description">"Description"</label>
+                    <input id="llm-description" maxlength="1000" bind:value=description/>
+                </div>
+                <div class="field">
+                    <label for="llm-tier">"Tier"</label>
+                    <input id="llm-tier" maxlength="64" placeholder="cheap, fast, best…" bind:value=tier/>
+                </div>
+                <fieldset>
+                    <legend>"Who may run it"</legend>
+                    <label class="switch">
+                        <input type="checkbox" bind:checked=all_members/>
+                        "All members"
+                    </label>
+                    <div class="field">
+                        <label for="llm-users">"Or these users"</label>
+                        <input id="llm-users" placeholder="ana, bob" bind:value=users/>
+                    </div>
+                    <p class="muted small">"Editing LLMs does not let anyone run them: admins need a grant too."</p>
+                </fieldset>
+                <label class="switch">
+                    <input type="checkbox" bind:checked=skip_check/>
+                    "Save without checking the key with the provider"
+                </label>
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <div class="actions">
+                    <button type="button" class="button" on:click=move |_| cancel()>"Cancel"</button>
+                    <button type="submit" class="button primary" disabled=move || pending.get()>
+                        {move || if pending.get() { "Checking the key…" } else { "Save" }}
+                    </button>
+                </div>
+            </form>
+        </div>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_lists_are_split_on_commas_and_trimmed() {
+        assert_eq!(names(" ana, bob ,,"), ["ana", "bob"]);
+        assert!(names("  ").is_empty());
+    }
+
+    #[test]
+    fn grants_are_said_in_words() {
+        assert_eq!(grants_text(&Grants { all_members: true, users: vec!["x".into()] }), "all members");
+        assert_eq!(grants_text(&Grants::default()), "nobody yet");
+        assert_eq!(grants_text(&Grants { all_members: false, users: vec!["ana".into(), "bob".into()] }), "ana, bob");
+    }
+}

@@ -1,0 +1,359 @@
+//! `make bench`: what the LLM gateway adds, against a mock OpenAI provider on loopback called
+//! directly (A) and through Hearth (B), in interleaved A/B rounds so that drift in the machine
+//! affects both alike. Prints:
+//!
+//! - added p50 / p99 latency of a whole answer at one connection;
+//! - requests per second at saturation;
+//! - added time to first token of a stream;
+//! - Hearth's resident memory with 1,000 streams open at once.
+//!
+//! Hearth is the real release binary (`make build`), started as its own process so that its
+//! memory can be read from `/proc`. The mock runs in this process on a runtime of its own; its
+//! behaviour is chosen by the upstream model name: `d<delay ms>-c<chunks>-g<gap ms>`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::serve::ListenerExt;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const KEY: &str = "bench-master-key";
+const LATENCY_ROUNDS: usize = 10;
+const LATENCY_PER_ROUND: usize = 300;
+const SATURATION_CONNECTIONS: usize = 32;
+const SATURATION_ROUND: Duration = Duration::from_secs(3);
+const STREAMS: usize = 1_000;
+
+// ---- the mock provider ----
+
+struct Spec {
+    delay: Duration,
+    chunks: usize,
+    gap: Duration,
+}
+
+fn spec(model: &str) -> Spec {
+    let mut spec = Spec { delay: Duration::ZERO, chunks: 0, gap: Duration::ZERO };
+    for part in model.split('-') {
+        let (key, value) = part.split_at(1);
+        let n: u64 = value.parse().unwrap_or(0);
+        match key {
+            "d" => spec.delay = Duration::from_millis(n),
+            "c" => spec.chunks = n as usize,
+            "g" => spec.gap = Duration::from_millis(n),
+            _ => {}
+        }
+    }
+    spec
+}
+
+fn chunk_frame(model: &str, i: usize) -> Bytes {
+    let chunk = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+        "choices": [{"index": 0, "delta": {"content": format!("token{i} ")}, "finish_reason": null}]});
+    Bytes::from(format!("data: {chunk}\n\n"))
+}
+
+async fn mock(Json(body): Json<Value>) -> Response {
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    let spec = spec(&model);
+    if !spec.delay.is_zero() {
+        tokio::time::sleep(spec.delay).await;
+    }
+    if body["stream"] == true {
+        let gap = spec.gap;
+        let frames = futures_util::stream::iter(0..=spec.chunks).then(move |i| {
+            let model = model.clone();
+            async move {
+                if i > 0 && !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+                let frame = if i < spec.chunks { chunk_frame(&model, i) } else { Bytes::from_static(b"data: [DONE]\n\n") };
+                Ok::<_, std::io::Error>(frame)
+            }
+        });
+        return ([("content-type", "text/event-stream")], Body::from_stream(frames)).into_response();
+    }
+    Json(json!({
+        "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the mock."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 8, "completion_tokens": 5, "total_tokens": 13}
+    }))
+    .into_response()
+}
+
+/// Starts the mock on its own runtime thread; returns its base URL.
+fn start_mock() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap().tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, Router::new().route("/v1/chat/completions", post(mock))).await.unwrap();
+        });
+    });
+    format!("http://{addr}")
+}
+
+// ---- Hearth, the real binary ----
+
+struct Hearth {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Hearth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Hearth {
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+async fn start_hearth(mock: &str) -> Hearth {
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/hearth");
+    assert!(binary.exists(), "{} is missing: run `make build` (or `make bench`)", binary.display());
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--api-key", KEY, "--log", "warn"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("hearth starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{url}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "hearth did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hearth = Hearth { child, url, _dir: dir };
+    let client = reqwest::Client::new();
+    for model in ["d0-c0-g0", "d0-c5-g0", "d0-c50-g100"] {
+        let body = json!({"name": model, "provider": "openai-compatible", "base_url": mock, "model": model, "grants": {"all_members": true}});
+        let response = client.post(format!("{}/v1/llms", hearth.url)).bearer_auth(KEY).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    hearth
+}
+
+// ---- the load client ----
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(1024).build().unwrap()
+}
+
+/// One side of an A/B comparison.
+struct Side {
+    name: &'static str,
+    base: String,
+    key: Option<&'static str>,
+}
+
+impl Side {
+    fn request(&self, client: &reqwest::Client, model: &str, stream: bool) -> reqwest::RequestBuilder {
+        let body = json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "Say hello"}]});
+        let request = client.post(format!("{}/v1/chat/completions", self.base)).json(&body);
+        match self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    async fn whole(&self, client: &reqwest::Client) -> Duration {
+        let started = Instant::now();
+        let response = self.request(client, "d0-c0-g0", false).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+        started.elapsed()
+    }
+
+    /// Time to the first chunk of a stream, then read to the end.
+    async fn first_token(&self, client: &reqwest::Client) -> Duration {
+        let started = Instant::now();
+        let response = self.request(client, "d0-c5-g0", true).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.bytes_stream();
+        let mut first = None;
+        while let Some(bytes) = body.next().await {
+            bytes.unwrap();
+            first.get_or_insert_with(|| started.elapsed());
+        }
+        first.expect("a stream with chunks")
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+async fn latency(sides: &[Side; 2]) -> [Vec<Duration>; 2] {
+    let client = client();
+    let mut samples = [Vec::new(), Vec::new()];
+    for side in sides {
+        for _ in 0..100 {
+            side.whole(&client).await;
+        }
+    }
+    for _ in 0..LATENCY_ROUNDS {
+        for (i, side) in sides.iter().enumerate() {
+            for _ in 0..LATENCY_PER_ROUND {
+                samples[i].push(side.whole(&client).await);
+            }
+        }
+    }
+    samples
+}
+
+async fn first_tokens(sides: &[Side; 2]) -> [Vec<Duration>; 2] {
+    let client = client();
+    let mut samples = [Vec::new(), Vec::new()];
+    for side in sides {
+        for _ in 0..50 {
+            side.first_token(&client).await;
+        }
+    }
+    for _ in 0..LATENCY_ROUNDS {
+        for (i, side) in sides.iter().enumerate() {
+            for _ in 0..LATENCY_PER_ROUND / 2 {
+                samples[i].push(side.first_token(&client).await);
+            }
+        }
+    }
+    samples
+}
+
+/// Requests per second with `SATURATION_CONNECTIONS` clients asking back to back.
+async fn saturate(side: &Side, client: &reqwest::Client) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + SATURATION_ROUND;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..SATURATION_CONNECTIONS)
+        .map(|_| {
+            let (client, done) = (client.clone(), done.clone());
+            let request = side.request(&client, "d0-c0-g0", false);
+            tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let response = request.try_clone().unwrap().send().await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Opens `STREAMS` streams through Hearth, and reads its RSS once every one has started.
+async fn memory_with_streams(hearth: &Hearth) -> (u64, u64) {
+    let idle = hearth.rss_kib();
+    let client = client();
+    let started = Arc::new(tokio::sync::Barrier::new(STREAMS + 1));
+    let side = Side { name: "hearth", base: hearth.url.clone(), key: Some(KEY) };
+    let streams: Vec<_> = (0..STREAMS)
+        .map(|_| {
+            let request = side.request(&client, "d0-c50-g100", true);
+            let started = started.clone();
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                let mut body = response.bytes_stream();
+                body.next().await.unwrap().unwrap();
+                started.wait().await;
+                while let Some(bytes) = body.next().await {
+                    bytes.unwrap();
+                }
+            })
+        })
+        .collect();
+    started.wait().await;
+    let busy = hearth.rss_kib();
+    for stream in streams {
+        stream.await.unwrap();
+    }
+    (idle, busy)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mock = start_mock();
+        let hearth = start_hearth(&mock).await;
+        let sides = [
+            Side { name: "direct", base: mock.clone(), key: None },
+            Side { name: "hearth", base: hearth.url.clone(), key: Some(KEY) },
+        ];
+        println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth, interleaved A/B rounds");
+
+        let [mut direct, mut through] = latency(&sides).await;
+        let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));
+        let (h50, h99) = (percentile(&mut through, 0.5), percentile(&mut through, 0.99));
+        println!("whole answer, 1 connection, {} requests each:", direct.len());
+        println!("  direct  p50 {:>8.1} µs   p99 {:>8.1} µs", us(d50), us(d99));
+        println!("  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs", us(h50), us(h99));
+        println!(
+            "  added   p50 {:>8.1} µs   p99 {:>8.1} µs   (budget: p50 ≤ 100 µs, p99 ≤ 250 µs)",
+            us(h50) - us(d50),
+            us(h99) - us(d99)
+        );
+
+        let client = client();
+        let mut rates = [Vec::new(), Vec::new()];
+        for _ in 0..2 {
+            for (i, side) in sides.iter().enumerate() {
+                rates[i].push(saturate(side, &client).await);
+            }
+        }
+        let best = |r: &[f64]| r.iter().cloned().fold(0.0, f64::max);
+        println!("saturation, {SATURATION_CONNECTIONS} connections, {} s rounds (best of {}):", SATURATION_ROUND.as_secs(), rates[0].len());
+        for (side, rate) in sides.iter().zip(&rates) {
+            println!("  {:<7} {:>9.0} requests/s", side.name, best(rate));
+        }
+        println!("  (budget: ≥ 10,000 requests/s through Hearth; load client, mock and Hearth share the machine's cores)");
+
+        let [mut direct, mut through] = first_tokens(&sides).await;
+        let (d50, h50) = (percentile(&mut direct, 0.5), percentile(&mut through, 0.5));
+        let (d99, h99) = (percentile(&mut direct, 0.99), percentile(&mut through, 0.99));
+        println!("time to first token, stream of 5 chunks, {} streams each:", direct.len());
+        println!("  direct  p50 {:>8.1} µs   p99 {:>8.1} µs", us(d50), us(d99));
+        println!("  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs", us(h50), us(h99));
+        println!("  added   p50 {:>8.1} µs   (budget: ≤ 500 µs)", us(h50) - us(d50));
+
+        let (idle, busy) = memory_with_streams(&hearth).await;
+        println!("memory, {STREAMS} concurrent streams through Hearth (50 chunks, 100 ms apart):");
+        println!("  hearth RSS idle {:.1} MiB, with {STREAMS} streams open {:.1} MiB (budget: ≤ 64 MiB)", idle as f64 / 1024.0, busy as f64 / 1024.0);
+    });
+}

@@ -88,6 +88,7 @@ async fn run_llm(state: &AppState, command: LlmCommand) -> CliResult {
             tier,
             all_members,
             users,
+            teams,
             skip_auth_check,
         } => {
             let api_key = if api_key_stdin {
@@ -99,14 +100,14 @@ async fn run_llm(state: &AppState, command: LlmCommand) -> CliResult {
             } else {
                 None
             };
-            let input = LlmInput { name, provider, base_url, model, api_key, api_key_ref, description, tier, grants: Grants { all_members, users } };
+            let input = LlmInput { name, provider, base_url, model, api_key, api_key_ref, description, tier, grants: Grants { all_members, users, teams } };
             let (row, warning) = llm::register(state, &input, &SaveOptions { skip_auth_check }).await?;
             eprintln!("registered the LLM {:?} ({} {})", row.name, row.provider.as_str(), row.model);
             if let Some(warning) = warning {
                 eprintln!("warning: {}", warning.message);
             }
-            if !all_members && input.grants.users.is_empty() {
-                eprintln!("note: nobody may run it yet; grant it with --all-members or --grant USER (from the API or the LLMs page)");
+            if !all_members && input.grants.users.is_empty() && input.grants.teams.is_empty() {
+                eprintln!("note: nobody may run it yet; grant it with --all-members, --grant USER or --grant-team TEAM (from the API or the LLMs page)");
             }
             Ok(())
         }

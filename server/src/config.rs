@@ -111,6 +111,9 @@ pub enum LlmCommand {
         /// Let this user run it; repeat for several
         #[arg(long = "grant", value_name = "USER")]
         users: Vec<String>,
+        /// Let the members of this team run it; repeat for several
+        #[arg(long = "grant-team", value_name = "TEAM")]
+        teams: Vec<String>,
         /// Save without asking the provider (offline registration); not stored
         #[arg(long)]
         skip_auth_check: bool,

@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod sessions;
 pub mod settings;
 pub mod state;
+pub mod teams;
 mod ui;
 pub mod users;
 

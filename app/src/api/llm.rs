@@ -72,13 +72,16 @@ impl TryFrom<String> for Provider {
     }
 }
 
-/// Who may run an LLM: every member, or the named users (teams come later).
+/// Who may run an LLM: every member, or the named users and the members of the named teams.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Grants {
     #[serde(default)]
     pub all_members: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<String>,
 }
 
 /// An LLM as listed. `api_key_ref` and `base_url` are shown to admins and viewers only.

@@ -8,10 +8,12 @@ mod audit;
 pub mod client;
 mod llm;
 mod mcp;
+mod teams;
 
 pub use audit::*;
 pub use llm::*;
 pub use mcp::*;
+pub use teams::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -98,10 +98,14 @@ pub fn LlmsPage() -> impl IntoView {
 }
 
 fn grants_text(grants: &Grants) -> String {
-    match (grants.all_members, grants.users.is_empty()) {
-        (true, _) => "all members".into(),
-        (false, true) => "nobody yet".into(),
-        (false, false) => grants.users.join(", "),
+    if grants.all_members {
+        return "all members".into();
+    }
+    let named: Vec<String> = grants.users.iter().cloned().chain(grants.teams.iter().map(|t| format!("team {t}"))).collect();
+    if named.is_empty() {
+        "nobody yet".into()
+    } else {
+        named.join(", ")
     }
 }
 
@@ -186,9 +190,10 @@ fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn(
     let key_ref = RwSignal::new(llm.as_ref().and_then(|l| l.api_key_ref.clone()).unwrap_or_default());
     let description = RwSignal::new(llm.as_ref().and_then(|l| l.description.clone()).unwrap_or_default());
     let tier = RwSignal::new(llm.as_ref().and_then(|l| l.tier.clone()).unwrap_or_default());
-    let grants = llm.as_ref().and_then(|l| l.grants.clone()).unwrap_or(Grants { all_members: true, users: Vec::new() });
+    let grants = llm.as_ref().and_then(|l| l.grants.clone()).unwrap_or(Grants { all_members: true, ..Grants::default() });
     let all_members = RwSignal::new(grants.all_members);
     let users = RwSignal::new(grants.users.join(", "));
+    let teams = RwSignal::new(grants.teams.join(", "));
     let skip_check = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
@@ -211,7 +216,11 @@ fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn(
             api_key_ref: Some(reference).filter(|r| !r.is_empty()),
             description: Some(description.get_untracked()).filter(|d| !d.trim().is_empty()),
             tier: Some(tier.get_untracked()).filter(|t| !t.trim().is_empty()),
-            grants: Grants { all_members: all_members.get_untracked(), users: names(&users.get_untracked()) },
+            grants: Grants {
+                all_members: all_members.get_untracked(),
+                users: names(&users.get_untracked()),
+                teams: names(&teams.get_untracked()),
+            },
         };
         let existing = existing.clone();
         let skip = skip_check.get_untracked();
@@ -299,6 +308,10 @@ fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn(
                         <label for="llm-users">"Or these users"</label>
                         <input id="llm-users" placeholder="ana, bob" bind:value=users/>
                     </div>
+                    <div class="field">
+                        <label for="llm-teams">"And these teams"</label>
+                        <input id="llm-teams" placeholder="research, support" bind:value=teams/>
+                    </div>
                     <p class="muted small">"Editing LLMs does not let anyone run them: admins need a grant too."</p>
                 </fieldset>
                 <label class="switch">
@@ -330,8 +343,9 @@ mod tests {
 
     #[test]
     fn grants_are_said_in_words() {
-        assert_eq!(grants_text(&Grants { all_members: true, users: vec!["x".into()] }), "all members");
+        assert_eq!(grants_text(&Grants { all_members: true, users: vec!["x".into()], ..Grants::default() }), "all members");
         assert_eq!(grants_text(&Grants::default()), "nobody yet");
-        assert_eq!(grants_text(&Grants { all_members: false, users: vec!["ana".into(), "bob".into()] }), "ana, bob");
+        let named = Grants { users: vec!["ana".into(), "bob".into()], teams: vec!["ops".into()], ..Grants::default() };
+        assert_eq!(grants_text(&named), "ana, bob, team ops");
     }
 }

@@ -28,10 +28,13 @@ pub enum Resource<'a> {
     Llms,
     /// The audit trail: admins and viewers read it; nobody writes it through the API.
     Audit,
-    /// One LLM, by its name and grants. Running it needs a grant (to all members, or to the
-    /// caller's user by name) and, for a narrowed key, its name on the key's list; every role
-    /// alike, for editing the catalogue never implies running what is in it.
-    Llm { name: &'a str, grants: &'a Grants },
+    /// Every team (members see their own teams apart from this).
+    Teams,
+    /// One LLM, by its name and grants, with the caller's teams. Running it needs a grant (to
+    /// all members, to the caller's user by name, or to one of its teams) and, for a narrowed
+    /// key, its name on the key's list; every role alike, for editing the catalogue never
+    /// implies running what is in it.
+    Llm { name: &'a str, grants: &'a Grants, teams: &'a [String] },
 }
 
 /// Decides whether `principal` may perform `action` on `resource`.
@@ -50,9 +53,10 @@ pub fn authorize(principal: &Principal, action: Action, resource: Resource<'_>) 
 pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) -> bool {
     let own = |owner: i64| principal.user_id == Some(owner);
     match (principal.role, action, resource) {
-        (_, Action::Run, Resource::Llm { name, grants }) => {
+        (_, Action::Run, Resource::Llm { name, grants, teams }) => {
             let granted = grants.all_members
-                || principal.user_id.is_some() && grants.users.iter().any(|u| *u == principal.name);
+                || principal.user_id.is_some() && grants.users.iter().any(|u| *u == principal.name)
+                || grants.teams.iter().any(|t| teams.contains(t));
             let key_allows = principal.llms.as_ref().is_none_or(|llms| llms.iter().any(|l| l == name));
             granted && key_allows
         }
@@ -71,6 +75,8 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
         (Role::Member, Action::Read, Resource::Llms) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Audit) => false,
         (Role::Member, Action::Read, Resource::Audit) => false,
+        (Role::Viewer | Role::Member, Action::Write, Resource::Teams) => false,
+        (Role::Member, Action::Read, Resource::Teams) => false,
     }
 }
 
@@ -95,18 +101,21 @@ mod tests {
 
     #[test]
     fn running_an_llm_needs_a_grant_whatever_the_role_and_a_narrowed_key_needs_its_name() {
-        let named = Grants { all_members: false, users: vec!["u2".into()] };
-        let everyone = Grants { all_members: true, users: vec![] };
+        let named = Grants { users: vec!["u2".into()], ..Grants::default() };
+        let everyone = Grants { all_members: true, ..Grants::default() };
+        let team = Grants { teams: vec!["ops".into()], ..Grants::default() };
         let admin = user(1, Role::Admin);
         assert!(allowed(&admin, Action::Write, Resource::Llms));
-        assert!(!allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &named }), "edit must not imply run");
-        assert!(allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &everyone }));
+        assert!(!allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &named, teams: &[] }), "edit must not imply run");
+        assert!(allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &everyone, teams: &[] }));
         let member = user(2, Role::Member);
-        assert!(allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &named }));
+        assert!(allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &named, teams: &[] }));
         assert!(!allowed(&member, Action::Write, Resource::Llms));
+        assert!(!allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &team, teams: &["dev".into()] }));
+        assert!(allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &team, teams: &["dev".into(), "ops".into()] }));
         let narrowed = Principal { llms: Some(vec!["b".into()]), ..member };
-        assert!(!allowed(&narrowed, Action::Run, Resource::Llm { name: "a", grants: &everyone }));
-        assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "b", grants: &everyone }));
+        assert!(!allowed(&narrowed, Action::Run, Resource::Llm { name: "a", grants: &everyone, teams: &[] }));
+        assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "b", grants: &everyone, teams: &[] }));
     }
 
     #[test]

@@ -48,10 +48,11 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn models(State(state): State<AppState>, principal: Principal) -> Result<Json<ModelList>> {
+    let teams = crate::teams::of(&state, &principal).await?;
     let data = fetch_all(&state)
         .await?
         .into_iter()
-        .filter(|row| row.runnable_by(&principal))
+        .filter(|row| row.runnable_by(&principal, &teams))
         .map(|row| Model { id: row.name, object: "model".into(), created: row.created_at, owned_by: row.provider.as_str().into() })
         .collect();
     Ok(Json(ModelList { object: "list".into(), data }))
@@ -62,7 +63,9 @@ async fn models(State(state): State<AppState>, principal: Principal) -> Result<J
 async fn runnable(state: &AppState, principal: &Principal, name: &str, started: Instant, streaming: bool) -> Result<Arc<Target>> {
     let not_found = || AppError::ModelNotFound(format!("there is no LLM named {name:?} that you may use; GET /v1/models lists them"));
     let target = state.llm_catalog.get(state, name).await?.ok_or_else(not_found)?;
-    if allowed(principal, Action::Run, Resource::Llm { name: &target.name, grants: &target.grants }) {
+    // The caller's teams matter only to an LLM granted to teams: looked up then only.
+    let teams = if target.grants.teams.is_empty() { Vec::new() } else { crate::teams::of(state, principal).await? };
+    if allowed(principal, Action::Run, Resource::Llm { name: &target.name, grants: &target.grants, teams: &teams }) {
         return Ok(target);
     }
     if !allowed(principal, Action::Read, Resource::Llms) {

@@ -60,8 +60,8 @@ impl LlmRow {
 
     /// Whether `principal` may run this LLM (`edit` never implies it, except for admins who
     /// hold every right).
-    pub(super) fn runnable_by(&self, principal: &Principal) -> bool {
-        allowed(principal, Action::Run, Resource::Llm { name: &self.name, grants: &self.grants() })
+    pub(super) fn runnable_by(&self, principal: &Principal, teams: &[String]) -> bool {
+        allowed(principal, Action::Run, Resource::Llm { name: &self.name, grants: &self.grants(), teams })
     }
 
     /// The view for `principal`: the catalogue's readers see everything but the key.
@@ -172,6 +172,19 @@ fn validate_fields(input: &LlmInput) -> Result<Fields> {
     })
 }
 
+/// A grant naming a user or a team that does not exist would silently grant nothing.
+async fn check_grantees(state: &AppState, grants: &Grants) -> Result<()> {
+    for user in &grants.users {
+        if crate::users::by_name(&state.db, user).await?.is_none() {
+            return Err(AppError::BadRequest(format!("grants name the user {user:?}, who does not exist")));
+        }
+    }
+    if let Some(team) = crate::teams::unknown(&state.db, &grants.teams).await? {
+        return Err(AppError::BadRequest(format!("grants name the team {team:?}, which does not exist")));
+    }
+    Ok(())
+}
+
 /// The key to store: `Some(new)` replaces, `Some("")` removes, `None` keeps `stored`.
 enum KeyChange {
     Keep,
@@ -188,13 +201,14 @@ pub(crate) async fn fetch_all(state: &AppState) -> Result<Vec<LlmRow>> {
 async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<LlmList>> {
     let rows = fetch_all(&state).await?;
     let full = allowed(&principal, Action::Read, Resource::Llms);
-    let data = rows.into_iter().filter(|r| full || r.runnable_by(&principal)).map(|r| r.view(&principal)).collect();
+    let teams = if full { Vec::new() } else { crate::teams::of(&state, &principal).await? };
+    let data = rows.into_iter().filter(|r| full || r.runnable_by(&principal, &teams)).map(|r| r.view(&principal)).collect();
     Ok(Json(LlmList { data }))
 }
 
 async fn show(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<Json<Llm>> {
     let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
-    if !allowed(&principal, Action::Read, Resource::Llms) && !row.runnable_by(&principal) {
+    if !allowed(&principal, Action::Read, Resource::Llms) && !row.runnable_by(&principal, &crate::teams::of(&state, &principal).await?) {
         return Err(not_found(&name));
     }
     Ok(Json(row.view(&principal)))
@@ -263,6 +277,7 @@ async fn create(
 pub(crate) async fn register(state: &AppState, input: &LlmInput, options: &SaveOptions) -> Result<(LlmRow, Option<app::api::ProbeReport>)> {
     validate_name(&input.name)?;
     let fields = validate_fields(input)?;
+    check_grantees(state, &input.grants).await?;
     let (change, reference, probe_key) = key_change(input, options)?;
     if fetch(state, &input.name).await?.is_some() {
         return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name)));
@@ -313,6 +328,7 @@ async fn replace(
         return Err(AppError::BadRequest("an LLM's name cannot be changed; delete it and add it again".into()));
     }
     let fields = validate_fields(&input)?;
+    check_grantees(&state, &input.grants).await?;
     let (change, reference, probe_key) = key_change(&input, &options)?;
     let url_changed = fields.base_url != stored.base_url;
     let ref_changed = reference != stored.api_key_ref;

@@ -11,3 +11,4 @@ mod llms;
 mod mcp_servers;
 mod pages;
 mod startup;
+mod teams;

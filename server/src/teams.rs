@@ -1,0 +1,164 @@
+//! Teams: `GET/POST /v1/teams`, `GET/PUT/DELETE /v1/teams/{name}`. A team is a name and a
+//! set of users; grants (who may run an LLM) can name teams. Admins manage them; viewers read
+//! them all; members see the teams they belong to.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use app::api::{Team, TeamInput, TeamList};
+
+use crate::auth::{allowed, authorize, Action, Principal, Resource};
+use crate::db::{self, Db};
+use crate::error::{AppError, Result};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::{users, with_pool};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/teams", get(list).post(create)).route("/v1/teams/{name}", get(show).put(replace).delete(remove))
+}
+
+/// The names of the teams `user_id` belongs to.
+pub async fn of_user(db: &Db, user_id: i64) -> sqlx::Result<Vec<String>> {
+    let sql = "SELECT t.name FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = $1 ORDER BY t.name";
+    with_pool!(db, pool => sqlx::query_scalar(sql).bind(user_id).fetch_all(pool).await)
+}
+
+/// The teams of whoever `principal` is (none without a user).
+pub async fn of(state: &AppState, principal: &Principal) -> Result<Vec<String>> {
+    match principal.user_id {
+        Some(id) => Ok(of_user(&state.db, id).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Every team with its members, by name.
+async fn all(db: &Db) -> sqlx::Result<Vec<Team>> {
+    let teams: Vec<(i64, String, i64)> =
+        with_pool!(db, pool => sqlx::query_as("SELECT id, name, created_at FROM teams ORDER BY name").fetch_all(pool).await)?;
+    let sql = "SELECT m.team_id, u.name FROM team_members m JOIN users u ON u.id = m.user_id ORDER BY u.name";
+    let members: Vec<(i64, String)> = with_pool!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+    let mut by_team: HashMap<i64, Vec<String>> = HashMap::new();
+    for (team, user) in members {
+        by_team.entry(team).or_default().push(user);
+    }
+    Ok(teams
+        .into_iter()
+        .map(|(id, name, created_at)| Team { name, members: by_team.remove(&id).unwrap_or_default(), created_at })
+        .collect())
+}
+
+/// Names that do not exist among the registered teams, for grants to refuse.
+pub async fn unknown(db: &Db, names: &[String]) -> sqlx::Result<Option<String>> {
+    let known: Vec<String> = with_pool!(db, pool => sqlx::query_scalar("SELECT name FROM teams").fetch_all(pool).await)?;
+    Ok(names.iter().find(|n| !known.contains(n)).cloned())
+}
+
+fn not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("no team named {name:?}"))
+}
+
+async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<TeamList>> {
+    let mut data = all(&state.db).await?;
+    if !allowed(&principal, Action::Read, Resource::Teams) {
+        data.retain(|t| principal.user_id.is_some() && t.members.contains(&principal.name));
+    }
+    Ok(Json(TeamList { data }))
+}
+
+async fn show(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<Json<Team>> {
+    let team = all(&state.db).await?.into_iter().find(|t| t.name == name).ok_or_else(|| not_found(&name))?;
+    let member = principal.user_id.is_some() && team.members.contains(&principal.name);
+    if !member && !allowed(&principal, Action::Read, Resource::Teams) {
+        return Err(not_found(&name));
+    }
+    Ok(Json(team))
+}
+
+/// The members' user ids, sorted and without repeats; an unknown name is a 400.
+async fn member_ids(db: &Db, names: &[String]) -> Result<Vec<i64>> {
+    if names.len() > 10_000 {
+        return Err(AppError::BadRequest("a team has at most 10,000 members".into()));
+    }
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        let user = users::by_name(db, name.trim()).await?.ok_or_else(|| AppError::BadRequest(format!("there is no user named {name:?}")))?;
+        ids.push(user.id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Replaces the members of team `team_id`, in the caller's transaction.
+async fn set_members(tx: &mut sqlx::SqliteConnection, team_id: i64, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team_id).execute(&mut *tx).await?;
+    for id in ids {
+        sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2)").bind(team_id).bind(id).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn create(State(state): State<AppState>, principal: Principal, ApiJson(input): ApiJson<TeamInput>) -> Result<(StatusCode, Json<Team>)> {
+    authorize(&principal, Action::Write, Resource::Teams)?;
+    users::validate_name(&input.name).map_err(|e| AppError::BadRequest(e.replace("user name", "team name")))?;
+    let ids = member_ids(&state.db, &input.members).await?;
+    let created: std::result::Result<(), sqlx::Error> = with_pool!(&state.db, pool => async {
+        let mut tx = pool.begin().await?;
+        let (id,): (i64,) = sqlx::query_as("INSERT INTO teams (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(&input.name)
+            .bind(db::now())
+            .fetch_one(&mut *tx)
+            .await?;
+        set_members(&mut tx, id, &ids).await?;
+        tx.commit().await
+    }.await);
+    match created {
+        Ok(()) => {}
+        Err(e) if db::is_unique_violation(&e) => return Err(AppError::Conflict(format!("a team named {:?} already exists", input.name))),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(team = %input.name, members = ids.len(), "team created");
+    let team = all(&state.db).await?.into_iter().find(|t| t.name == input.name).ok_or_else(|| not_found(&input.name))?;
+    Ok((StatusCode::CREATED, Json(team)))
+}
+
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn replace(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    ApiJson(input): ApiJson<TeamInput>,
+) -> Result<Json<Team>> {
+    authorize(&principal, Action::Write, Resource::Teams)?;
+    if input.name != name {
+        return Err(AppError::BadRequest("a team's name cannot be changed; delete it and add it again".into()));
+    }
+    let id: i64 = with_pool!(&state.db, pool => sqlx::query_scalar("SELECT id FROM teams WHERE name = $1").bind(&name).fetch_optional(pool).await)?
+        .ok_or_else(|| not_found(&name))?;
+    let ids = member_ids(&state.db, &input.members).await?;
+    with_pool!(&state.db, pool => async {
+        let mut tx = pool.begin().await?;
+        set_members(&mut tx, id, &ids).await?;
+        tx.commit().await
+    }.await)?;
+    tracing::info!(team = %name, members = ids.len(), "team members replaced");
+    let team = all(&state.db).await?.into_iter().find(|t| t.name == name).ok_or_else(|| not_found(&name))?;
+    Ok(Json(team))
+}
+
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn remove(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<StatusCode> {
+    authorize(&principal, Action::Write, Resource::Teams)?;
+    let deleted = with_pool!(&state.db, pool => sqlx::query("DELETE FROM teams WHERE name = $1").bind(&name).execute(pool).await)?.rows_affected();
+    if deleted == 0 {
+        return Err(not_found(&name));
+    }
+    tracing::info!(team = %name, "team deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -308,7 +308,8 @@ async fn memory_with_streams(hearth: &Hearth) -> (u64, u64) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    // The load client's threads are fixed, so that `TOKIO_WORKER_THREADS` reaches Hearth only.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let mock = start_mock();
         let hearth = start_hearth(&mock).await;

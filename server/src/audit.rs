@@ -125,27 +125,34 @@ async fn writer(db: Db, mut inbox: mpsc::Receiver<Message>) {
     }
 }
 
+/// Rows per `INSERT` statement: 12 parameters each, well under SQLite's limit of 32,766.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Writes `events` in one transaction, many rows per statement: one statement per row would
+/// cap the trail at a few thousand events a second.
 async fn insert(db: &Db, events: &[(Record, i64)]) -> sqlx::Result<()> {
-    let sql = "INSERT INTO audit_events (at, kind, principal, user_id, key_hash_prefix, llm, model, streaming, duration_ms, \
-               status, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
     with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        for (r, at) in events {
-            sqlx::query(sql)
-                .bind(at)
-                .bind(r.kind)
-                .bind(&r.principal)
-                .bind(r.user_id)
-                .bind(&r.key_hash_prefix)
-                .bind(&r.llm)
-                .bind(&r.model)
-                .bind(r.streaming)
-                .bind(r.duration_ms)
-                .bind(i64::from(r.status))
-                .bind(r.prompt_tokens)
-                .bind(r.completion_tokens)
-                .execute(&mut *tx)
-                .await?;
+        for rows in events.chunks(ROWS_PER_STATEMENT) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_events (at, kind, principal, user_id, key_hash_prefix, llm, model, streaming, duration_ms, \
+                 status, prompt_tokens, completion_tokens) ",
+            );
+            query.push_values(rows, |mut row, (r, at)| {
+                row.push_bind(*at)
+                    .push_bind(r.kind)
+                    .push_bind(r.principal.clone())
+                    .push_bind(r.user_id)
+                    .push_bind(r.key_hash_prefix.clone())
+                    .push_bind(r.llm.clone())
+                    .push_bind(r.model.clone())
+                    .push_bind(r.streaming)
+                    .push_bind(r.duration_ms)
+                    .push_bind(i64::from(r.status))
+                    .push_bind(r.prompt_tokens)
+                    .push_bind(r.completion_tokens);
+            });
+            query.build().execute(&mut *tx).await?;
         }
         tx.commit().await
     })
@@ -217,4 +224,35 @@ async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(quer
     let data: Vec<AuditEvent> = rows.into_iter().take(limit as usize).map(EventRow::view).collect();
     let next_before = if more { data.last().map(|e| e.id) } else { None };
     Ok(Json(AuditList { data, next_before }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_burst_of_events_is_written_whole_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("audit.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        let audit = Audit::spawn(db.clone());
+        // More than one batch and more than one statement per batch.
+        for i in 0..2_000 {
+            audit.record(Record {
+                kind: "llm_inference_call",
+                principal: format!("user{}", i % 7),
+                llm: Some("m".into()),
+                duration_ms: i,
+                status: 200,
+                prompt_tokens: Some(i),
+                ..Record::default()
+            });
+        }
+        audit.flush().await;
+        let (count, total): (i64, i64) = with_pool!(&db, pool => sqlx::query_as("SELECT COUNT(*), SUM(prompt_tokens) FROM audit_events")
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+        assert_eq!((count, total), (2_000, (0..2_000).sum()));
+    }
 }

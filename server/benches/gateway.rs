@@ -8,7 +8,7 @@
 //! - Hearth's resident memory with 1,000 streams open at once.
 //!
 //! Hearth is the real release binary (`make build`), started as its own process so that its
-//! memory can be read from `/proc`. The mock runs in this process on a runtime of its own; its
+//! memory can be read from `/proc`; `HEARTH_BENCH_WORKERS=N` starts it with `--workers N`. The mock runs in this process on a runtime of its own; its
 //! behaviour is chosen by the upstream model name: `d<delay ms>-c<chunks>-g<gap ms>`.
 
 use std::path::Path;
@@ -137,7 +137,11 @@ async fn start_hearth(mock: &str) -> Hearth {
     assert!(binary.exists(), "{} is missing: run `make build` (or `make bench`)", binary.display());
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Ok(workers) = std::env::var("HEARTH_BENCH_WORKERS") {
+        command.args(["--workers", &workers]);
+    }
+    let child = command
         .args(["--port", &port.to_string(), "--api-key", KEY, "--log", "warn"])
         .arg("--data-dir")
         .arg(dir.path())
@@ -317,7 +321,8 @@ fn main() {
             Side { name: "direct", base: mock.clone(), key: None },
             Side { name: "hearth", base: hearth.url.clone(), key: Some(KEY) },
         ];
-        println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth, interleaved A/B rounds");
+        let workers = std::env::var("HEARTH_BENCH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
+        println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth (workers: {workers}), interleaved A/B rounds");
 
         let [mut direct, mut through] = latency(&sides).await;
         let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));

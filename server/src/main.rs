@@ -26,7 +26,11 @@ fn main() -> ExitCode {
         tracing::warn!(variable = %name, "ignoring unknown HEARTH_* environment variable");
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = config.workers {
+        builder.worker_threads(workers);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hearth: cannot start the async runtime: {e}");

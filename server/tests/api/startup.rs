@@ -56,7 +56,7 @@ fn help_documents_every_option() {
     let output = Command::new(HEARTH).arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "HEARTH_PORT"] {
+    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "--llm-timeout", "--workers", "HEARTH_PORT"] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
 }

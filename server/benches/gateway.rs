@@ -8,7 +8,7 @@
 //! - Hearth's resident memory with 1,000 streams open at once.
 //!
 //! Hearth is the real release binary (`make build`), started as its own process so that its
-//! memory can be read from `/proc`; `HEARTH_BENCH_WORKERS=N` starts it with `--workers N`. The mock runs in this process on a runtime of its own; its
+//! memory can be read from `/proc`; `BENCH_HEARTH_WORKERS=N` starts it with `--workers N`. The mock runs in this process on a runtime of its own; its
 //! behaviour is chosen by the upstream model name: `d<delay ms>-c<chunks>-g<gap ms>`.
 
 use std::path::Path;
@@ -138,7 +138,7 @@ async fn start_hearth(mock: &str) -> Hearth {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut command = Command::new(binary);
-    if let Ok(workers) = std::env::var("HEARTH_BENCH_WORKERS") {
+    if let Ok(workers) = std::env::var("BENCH_HEARTH_WORKERS") {
         command.args(["--workers", &workers]);
     }
     let child = command
@@ -321,7 +321,7 @@ fn main() {
             Side { name: "direct", base: mock.clone(), key: None },
             Side { name: "hearth", base: hearth.url.clone(), key: Some(KEY) },
         ];
-        let workers = std::env::var("HEARTH_BENCH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
+        let workers = std::env::var("BENCH_HEARTH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
         println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth (workers: {workers}), interleaved A/B rounds");
 
         let [mut direct, mut through] = latency(&sides).await;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod conversations;
 pub mod cors_proxy;
 pub mod crypto;
 pub mod db;

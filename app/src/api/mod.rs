@@ -5,12 +5,14 @@
 //! or any other stored secret.
 
 mod audit;
+mod chat;
 pub mod client;
 mod llm;
 mod mcp;
 mod teams;
 
 pub use audit::*;
+pub use chat::*;
 pub use llm::*;
 pub use mcp::*;
 pub use teams::*;

@@ -22,6 +22,8 @@ pub enum Resource<'a> {
     AllApiKeys,
     /// The caller's own personal MCP servers (rows are always scoped to their owner).
     OwnMcpServers,
+    /// The caller's own conversations (rows are always scoped to their owner).
+    OwnConversations,
     /// Server-wide settings (`/v1/settings/...`).
     Settings,
     /// The LLM catalogue: reading every field but keys (admins, viewers), editing (admins).
@@ -62,7 +64,7 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
         }
         (_, Action::Run, _) => false,
         (Role::Admin, _, _) => true,
-        (_, _, Resource::OwnMcpServers) => true,
+        (_, _, Resource::OwnMcpServers | Resource::OwnConversations) => true,
         (_, _, Resource::Llm { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod conversations;
 mod cors_proxy;
 mod identity;
 mod inference;

@@ -5,6 +5,7 @@
 //! internals, and it never stores a key in the browser.
 
 pub mod api;
+pub mod chat;
 mod components;
 pub mod connections;
 mod format;

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    ApiKeyList, AuditList, AuditQuery, CreateApiKey, CreatedApiKey, LlmInput, LlmList, LoginRequest, McpServerInput, Me, PersonalMcpServer,
-    PersonalMcpServerList, SavedLlm,
+    ApiKeyList, ApprovalInput, AuditList, AuditQuery, CreateApiKey, CreatedApiKey, LlmInput, LlmList, LoginRequest, McpServerInput, Me, PersonalMcpServer,
+    PersonalMcpServerList, SavedLlm, ToolApproval,
 };
 
 /// A failed call, in words for the user.
@@ -66,6 +66,11 @@ pub async fn update_mcp_server(id: i64, input: &McpServerInput) -> Result<Person
 
 pub async fn delete_mcp_server(id: i64) -> Result<(), ApiError> {
     call(Verb::Delete, &format!("/v1/me/mcp-servers/{id}"), None::<&()>).await
+}
+
+/// Whether `tool` of server `id` runs in chat without asking; kept on the server.
+pub async fn set_tool_approval(id: i64, tool: &str, approval: ToolApproval) -> Result<PersonalMcpServer, ApiError> {
+    call(Verb::Put, &format!("/v1/me/mcp-servers/{id}/approvals/{}", encode(tool)), Some(&ApprovalInput { approval })).await
 }
 
 pub async fn list_llms() -> Result<LlmList, ApiError> {

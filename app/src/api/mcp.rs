@@ -79,6 +79,10 @@ pub struct PersonalMcpServer {
     pub use_proxy: bool,
     /// Per-tool switches by tool name; a tool not listed is enabled.
     pub tools: BTreeMap<String, bool>,
+    /// Per-tool approval in chat; a tool not listed asks each time. Set with
+    /// `PUT /v1/me/mcp-servers/{id}/approvals/{tool}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub approvals: BTreeMap<String, ToolApproval>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -86,6 +90,10 @@ pub struct PersonalMcpServer {
 impl PersonalMcpServer {
     pub fn tool_enabled(&self, tool: &str) -> bool {
         self.tools.get(tool).copied().unwrap_or(true)
+    }
+
+    pub fn approval(&self, tool: &str) -> ToolApproval {
+        self.approvals.get(tool).copied().unwrap_or_default()
     }
 
     /// What `PUT` takes to store this server as it is.
@@ -99,6 +107,24 @@ impl PersonalMcpServer {
             tools: self.tools.clone(),
         }
     }
+}
+
+/// Whether a tool may run in chat without asking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolApproval {
+    /// Ask each time ("Allow once" or "Deny").
+    #[default]
+    Ask,
+    Always,
+    Never,
+}
+
+/// The body of `PUT /v1/me/mcp-servers/{id}/approvals/{tool}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalInput {
+    pub approval: ToolApproval,
 }
 
 /// `GET /v1/me/mcp-servers`.

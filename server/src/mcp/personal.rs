@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/me/mcp-servers", get(list).post(create))
         .route("/v1/me/mcp-servers/{id}", get(show).put(replace).delete(remove))
+        .route("/v1/me/mcp-servers/{id}/approvals/{tool}", axum::routing::put(set_approval))
 }
 
 #[derive(Debug, FromRow)]
@@ -61,6 +62,7 @@ struct ServerRow {
     headers_sealed: String,
     use_proxy: bool,
     tools: String,
+    approvals: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -77,13 +79,14 @@ impl ServerRow {
             headers: serde_json::from_str(&headers).map_err(AppError::internal)?,
             use_proxy: self.use_proxy,
             tools: serde_json::from_str(&self.tools).map_err(AppError::internal)?,
+            approvals: serde_json::from_str(&self.approvals).map_err(AppError::internal)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
 }
 
-const SELECT: &str = "SELECT id, name, url, transport, headers_sealed, use_proxy, tools, created_at, updated_at \
+const SELECT: &str = "SELECT id, name, url, transport, headers_sealed, use_proxy, tools, approvals, created_at, updated_at \
                       FROM user_mcp_servers";
 
 /// An input that has passed every check, ready to store.
@@ -324,4 +327,35 @@ mod tests {
             assert!(!m.contains("pw@"), "{m}");
         }
     }
+}
+
+/// Sets whether one tool runs in chat without asking. `ask` is the default and is not stored.
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn set_approval(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, tool)): Path<(String, String)>,
+    ApiJson(input): ApiJson<app::api::ApprovalInput>,
+) -> Result<Json<PersonalMcpServer>> {
+    authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
+    let mut server = fetch(&state, &principal, &id).await?;
+    if tool.is_empty() || tool.len() > 256 {
+        return Err(AppError::BadRequest("a tool name is 1 to 256 bytes".into()));
+    }
+    match input.approval {
+        app::api::ToolApproval::Ask => {
+            server.approvals.remove(&tool);
+        }
+        other => {
+            if !server.approvals.contains_key(&tool) && server.approvals.len() >= MAX_TOOLS {
+                return Err(AppError::BadRequest(format!("at most {MAX_TOOLS} tools per server have an approval")));
+            }
+            server.approvals.insert(tool.clone(), other);
+        }
+    }
+    let approvals = serde_json::to_string(&server.approvals).map_err(AppError::internal)?;
+    let sql = "UPDATE user_mcp_servers SET approvals = $1 WHERE id = $2 AND owner = $3";
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(approvals).bind(server.id).bind(principal.owner_key()).execute(pool).await)?;
+    tracing::info!(server = server.id, %tool, approval = ?input.approval, "tool approval set");
+    Ok(Json(server))
 }

@@ -124,3 +124,52 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
     assert_eq!(list(&app, &local).await, [kept], "nothing changed");
     error_body(app.client().get(&base).header("host", "evil.example").send().await.unwrap(), 401).await;
 }
+
+#[tokio::test]
+async fn a_tools_approval_is_kept_for_its_owner_across_browsers_and_restarts() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    app.add_user("bob", Role::Member, "password bob").await;
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let created: PersonalMcpServer =
+        ana.post(app.url("/v1/me/mcp-servers")).json(&everything("Everything")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(created.approval("echo"), app::api::ToolApproval::Ask, "a tool asks unless told otherwise");
+    let approval = |tool: &str| app.url(&format!("/v1/me/mcp-servers/{}/approvals/{tool}", created.id));
+
+    let set = ana.put(approval("echo")).json(&json!({"approval": "always"})).send().await.unwrap();
+    assert_eq!(set.status(), 200);
+    let never = ana.put(approval("get-env")).json(&json!({"approval": "never"})).send().await.unwrap();
+    let server: PersonalMcpServer = never.json().await.unwrap();
+    assert_eq!(server.approval("echo"), app::api::ToolApproval::Always);
+    assert_eq!(server.approval("get-env"), app::api::ToolApproval::Never);
+
+    // Bad input and other owners change nothing.
+    error_body(ana.put(approval("echo")).json(&json!({"approval": "sometimes"})).send().await.unwrap(), 400).await;
+    let bob = app.browser();
+    app.sign_in(&bob, "bob", "password bob").await;
+    error_body(bob.put(approval("echo")).json(&json!({"approval": "never"})).send().await.unwrap(), 404).await;
+    // Editing the server keeps its approvals.
+    let edited = ana.put(app.url(&format!("/v1/me/mcp-servers/{}", created.id))).json(&server.input()).send().await.unwrap();
+    assert_eq!(edited.status(), 200);
+
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, &[]).await;
+    let phone = app.browser();
+    app.sign_in(&phone, "ana", "password ana").await;
+    let kept = list(&app, &phone).await.remove(0);
+    assert_eq!(kept.approval("echo"), app::api::ToolApproval::Always);
+    assert_eq!(kept.approval("get-env"), app::api::ToolApproval::Never);
+
+    // Back to asking: nothing stored for it.
+    let asked: PersonalMcpServer = phone
+        .put(app.url(&format!("/v1/me/mcp-servers/{}/approvals/echo", kept.id)))
+        .json(&json!({"approval": "ask"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asked.approvals.len(), 1);
+}

@@ -65,9 +65,22 @@ test('the everything server, through the proxy: connected, its tools listed, no 
     await expect(again.getByRole('switch', { name: 'Enable echo' })).not.toBeChecked();
     await expect(again.getByRole('switch', { name: 'Enable get-sum' })).toBeChecked();
 
+    // So is a tool's approval for chat.
+    await again.getByLabel('Approval for get-sum').selectOption('always');
+    const approvals = async () => {
+      const list = await (await page.request.get('/v1/me/mcp-servers')).json();
+      return list.data.find((s: { name: string }) => s.name === 'Everything')?.approvals;
+    };
+    await expect.poll(approvals).toEqual({ 'get-sum': 'always' });
+    await page.reload();
+    const third = page.getByTestId('mcp-server').filter({ hasText: 'Everything' });
+    await third.getByRole('button', { name: 'Connect' }).click();
+    await expect(third.getByLabel('Approval for get-sum')).toHaveValue('always');
+    await expect(third.getByLabel('Approval for echo')).toHaveValue('ask');
+
     // The connection log shows the exchange.
-    await again.getByText(/Connection log/).click();
-    await expect(again.locator('.log')).toContainText('initialize');
+    await third.getByText(/Connection log/).click();
+    await expect(third.locator('.log')).toContainText('initialize');
     expect(unauthorized).toEqual([]);
     expect(problems).toEqual([]);
   } finally {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{client, PersonalMcpServer};
+use crate::api::{client, PersonalMcpServer, ToolApproval};
 use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
 
@@ -97,14 +97,33 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
 /// The server's tools once connected, each with its switch.
 #[component]
 fn ToolList(runtime: Runtime, server: StoredValue<PersonalMcpServer>, toggle_tool: Callback<(String, bool)>) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let server_id = server.with_value(|s| s.id);
+    // Kept on Hearth at once: chat asks, runs or refuses the tool accordingly.
+    let set_approval = move |tool: String, value: String| {
+        let approval = match value.as_str() {
+            "always" => ToolApproval::Always,
+            "never" => ToolApproval::Never,
+            _ => ToolApproval::Ask,
+        };
+        spawn_local(async move {
+            match client::set_tool_approval(server_id, &tool, approval).await {
+                Ok(_) => error.set(None),
+                Err(e) => error.set(Some(format!("The approval for {tool} was not saved: {}", e.message))),
+            }
+        });
+    };
     view! {
         <Show when=move || !runtime.tools.get().is_empty()>
             <h3>"Tools"</h3>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ul class="tools" data-testid="mcp-tools">
                 <For each=move || runtime.tools.get() key=|t| t.name.clone() let:tool>
                     {
                         let tool_name = tool.name.clone();
+                        let approval_tool = tool.name.clone();
                         let checked = server.with_value(|s| s.tool_enabled(&tool.name));
+                        let approval = server.with_value(|s| s.approval(&tool.name));
                         view! {
                             <li class="tool">
                                 <label class="switch">
@@ -117,6 +136,15 @@ fn ToolList(runtime: Runtime, server: StoredValue<PersonalMcpServer>, toggle_too
                                     />
                                     <strong class="tool-name">{tool.name.clone()}</strong>
                                 </label>
+                                <select
+                                    class="approval"
+                                    aria-label=format!("Approval for {}", tool.name)
+                                    on:change=move |ev| set_approval(approval_tool.clone(), event_target_value(&ev))
+                                >
+                                    <option value="ask" selected=approval == ToolApproval::Ask>"Ask each time"</option>
+                                    <option value="always" selected=approval == ToolApproval::Always>"Always allow"</option>
+                                    <option value="never" selected=approval == ToolApproval::Never>"Never"</option>
+                                </select>
                                 <span class="muted">{tool.description.clone().unwrap_or_default()}</span>
                             </li>
                         }

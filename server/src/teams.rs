@@ -36,12 +36,13 @@ pub async fn of(state: &AppState, principal: &Principal) -> Result<Vec<String>> 
     }
 }
 
-/// Every team with its members, by name.
-async fn all(db: &Db) -> sqlx::Result<Vec<Team>> {
-    let teams: Vec<(i64, String, i64)> =
-        with_pool!(db, pool => sqlx::query_as("SELECT id, name, created_at FROM teams ORDER BY name").fetch_all(pool).await)?;
-    let sql = "SELECT m.team_id, u.name FROM team_members m JOIN users u ON u.id = m.user_id ORDER BY u.name";
-    let members: Vec<(i64, String)> = with_pool!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+/// The teams with their members, by name: every team, or the one named `only`.
+async fn load(db: &Db, only: Option<&str>) -> sqlx::Result<Vec<Team>> {
+    let sql = "SELECT id, name, created_at FROM teams WHERE $1 IS NULL OR name = $1 ORDER BY name";
+    let teams: Vec<(i64, String, i64)> = with_pool!(db, pool => sqlx::query_as(sql).bind(only).fetch_all(pool).await)?;
+    let sql = "SELECT m.team_id, u.name FROM team_members m JOIN users u ON u.id = m.user_id JOIN teams t ON t.id = m.team_id \
+               WHERE $1 IS NULL OR t.name = $1 ORDER BY u.name";
+    let members: Vec<(i64, String)> = with_pool!(db, pool => sqlx::query_as(sql).bind(only).fetch_all(pool).await)?;
     let mut by_team: HashMap<i64, Vec<String>> = HashMap::new();
     for (team, user) in members {
         by_team.entry(team).or_default().push(user);
@@ -62,18 +63,20 @@ fn not_found(name: &str) -> AppError {
     AppError::NotFound(format!("no team named {name:?}"))
 }
 
+async fn one(db: &Db, name: &str) -> Result<Team> {
+    load(db, Some(name)).await?.pop().ok_or_else(|| not_found(name))
+}
+
 async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<TeamList>> {
-    let mut data = all(&state.db).await?;
-    if !allowed(&principal, Action::Read, Resource::Teams) {
-        data.retain(|t| principal.user_id.is_some() && t.members.contains(&principal.name));
-    }
+    let mut data = load(&state.db, None).await?;
+    data.retain(|t| allowed(&principal, Action::Read, Resource::Team { members: &t.members }));
     Ok(Json(TeamList { data }))
 }
 
 async fn show(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<Json<Team>> {
-    let team = all(&state.db).await?.into_iter().find(|t| t.name == name).ok_or_else(|| not_found(&name))?;
-    let member = principal.user_id.is_some() && team.members.contains(&principal.name);
-    if !member && !allowed(&principal, Action::Read, Resource::Teams) {
+    let team = one(&state.db, &name).await?;
+    // A team the caller may not see is answered as absent.
+    if !allowed(&principal, Action::Read, Resource::Team { members: &team.members }) {
         return Err(not_found(&name));
     }
     Ok(Json(team))
@@ -124,8 +127,7 @@ async fn create(State(state): State<AppState>, principal: Principal, ApiJson(inp
         Err(e) => return Err(e.into()),
     }
     tracing::info!(team = %input.name, members = ids.len(), "team created");
-    let team = all(&state.db).await?.into_iter().find(|t| t.name == input.name).ok_or_else(|| not_found(&input.name))?;
-    Ok((StatusCode::CREATED, Json(team)))
+    Ok((StatusCode::CREATED, Json(one(&state.db, &input.name).await?)))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
@@ -148,8 +150,7 @@ async fn replace(
         tx.commit().await
     }.await)?;
     tracing::info!(team = %name, members = ids.len(), "team members replaced");
-    let team = all(&state.db).await?.into_iter().find(|t| t.name == name).ok_or_else(|| not_found(&name))?;
-    Ok(Json(team))
+    Ok(Json(one(&state.db, &name).await?))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]

@@ -30,8 +30,10 @@ pub enum Resource<'a> {
     Llms,
     /// The audit trail: admins and viewers read it; nobody writes it through the API.
     Audit,
-    /// Every team (members see their own teams apart from this).
+    /// Every team: admins write, admins and viewers read.
     Teams,
+    /// One team, by its members: they see it too.
+    Team { members: &'a [String] },
     /// One LLM, by its name and grants, with the caller's teams. Running it needs a grant (to
     /// all members, to the caller's user by name, or to one of its teams) and, for a narrowed
     /// key, its name on the key's list; every role alike, for editing the catalogue never
@@ -64,6 +66,10 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
         }
         (_, Action::Run, _) => false,
         (Role::Admin, _, _) => true,
+        (_, Action::Read, Resource::Team { members }) => {
+            principal.role == Role::Viewer || principal.user_id.is_some() && members.contains(&principal.name)
+        }
+        (_, Action::Write, Resource::Team { .. }) => false,
         (_, _, Resource::OwnMcpServers | Resource::OwnConversations) => true,
         (_, _, Resource::Llm { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
@@ -148,6 +154,17 @@ mod tests {
         assert!(allowed(&user(1, Role::Viewer), Action::Read, Resource::Settings));
         assert!(!allowed(&user(1, Role::Viewer), Action::Write, Resource::Settings));
         assert!(!allowed(&user(1, Role::Member), Action::Read, Resource::Settings));
+    }
+
+    #[test]
+    fn a_team_is_seen_by_its_members_viewers_and_admins_and_changed_by_admins() {
+        let members = ["u1".to_owned()];
+        let team = Resource::Team { members: &members };
+        assert!(allowed(&user(1, Role::Member), Action::Read, team));
+        assert!(!allowed(&user(2, Role::Member), Action::Read, team));
+        assert!(allowed(&user(3, Role::Viewer), Action::Read, team));
+        assert!(!allowed(&user(1, Role::Member), Action::Write, Resource::Teams));
+        assert!(allowed(&user(4, Role::Admin), Action::Write, Resource::Teams));
     }
 
     #[test]

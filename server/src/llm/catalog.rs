@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use app::api::{Grants, Provider};
 
+use super::probe::endpoint;
 use super::resources::{fetch, resolve_key_ref, LlmRow};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -19,7 +20,9 @@ const FRESH: Duration = Duration::from_secs(5);
 pub struct Target {
     pub name: String,
     pub provider: Provider,
-    pub base_url: String,
+    /// Where completions are asked for: `<base>/v1/messages` for Anthropic,
+    /// `<base>/v1/chat/completions` for the others. Built once, not per request.
+    pub completions_url: reqwest::Url,
     pub model: String,
     pub grants: Grants,
     key: Key,
@@ -50,15 +53,20 @@ impl Target {
     }
 }
 
-impl From<LlmRow> for Target {
-    fn from(row: LlmRow) -> Target {
+impl TryFrom<LlmRow> for Target {
+    type Error = AppError;
+
+    fn try_from(row: LlmRow) -> Result<Target> {
         let grants = row.grants();
         let key = match (row.api_key_sealed, row.api_key_ref) {
             (Some(sealed), _) => Key::Sealed(sealed),
             (None, Some(reference)) => Key::Reference(reference),
             (None, None) => Key::None,
         };
-        Target { name: row.name, provider: row.provider, base_url: row.base_url, model: row.model, grants, key }
+        let path = if row.provider == Provider::Anthropic { "messages" } else { "chat/completions" };
+        // The base URL was checked when it was saved.
+        let completions_url = reqwest::Url::parse(&endpoint(&row.base_url, path)).map_err(AppError::internal)?;
+        Ok(Target { name: row.name, provider: row.provider, completions_url, model: row.model, grants, key })
     }
 }
 
@@ -79,7 +87,7 @@ impl Catalog {
             self.forget(name);
             return Ok(None);
         };
-        let target = Arc::new(Target::from(row));
+        let target = Arc::new(Target::try_from(row)?);
         self.entries.write().expect("catalog lock").insert(name.to_owned(), (Instant::now(), target.clone()));
         Ok(Some(target))
     }

@@ -28,7 +28,7 @@ use app::api::{Model, ModelList, Provider, LLM_INFERENCE_CALL};
 
 use super::anthropic::{self, StreamTranslator};
 use super::catalog::Target;
-use super::probe::{endpoint, ANTHROPIC_VERSION};
+use super::probe::ANTHROPIC_VERSION;
 use super::resources::fetch_all;
 use crate::audit::Record;
 use crate::auth::{allowed, Action, Principal, Resource};
@@ -178,7 +178,7 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
         Provider::Anthropic => {
             let translated = anthropic::request(&body, &target.model).map_err(AppError::BadRequest)?;
             let mut request = client
-                .post(endpoint(&target.base_url, "messages"))
+                .post(target.completions_url.clone())
                 .header("anthropic-version", ANTHROPIC_VERSION)
                 .json(&translated);
             if let Some(key) = &key {
@@ -193,7 +193,7 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
         | Provider::Llamacpp
         | Provider::OpenaiCompatible => {
             body.insert("model".into(), Value::String(target.model.clone()));
-            let mut request = client.post(endpoint(&target.base_url, "chat/completions")).json(&body);
+            let mut request = client.post(target.completions_url.clone()).json(&body);
             if let Some(key) = &key {
                 request = request.bearer_auth(key);
             }
@@ -343,19 +343,19 @@ fn frame(json: &Value) -> Vec<u8> {
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// `data: {"error": …}` then `data: [DONE]`, and the call recorded as failed with `status`.
-fn error_frames(relay: &mut Relay, status: StatusCode, message: String) -> Vec<u8> {
-    relay.done = true;
-    let (prompt, completion) = relay.usage();
-    relay.call.tokens(prompt, completion);
-    relay.call.finish(status.as_u16());
-    let kind = if status == StatusCode::GATEWAY_TIMEOUT { "gateway_timeout" } else { "stream_interrupted" };
-    let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
-    out.extend_from_slice(DONE);
-    out
-}
-
 impl Relay {
+    /// `data: {"error": …}` then `data: [DONE]`, and the call recorded as failed with `status`.
+    fn error_frames(&mut self, status: StatusCode, message: String) -> Vec<u8> {
+        self.done = true;
+        let (prompt, completion) = self.usage();
+        self.call.tokens(prompt, completion);
+        self.call.finish(status.as_u16());
+        let kind = if status == StatusCode::GATEWAY_TIMEOUT { "gateway_timeout" } else { "stream_interrupted" };
+        let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
+        out.extend_from_slice(DONE);
+        out
+    }
+
     fn usage(&self) -> (Option<u64>, Option<u64>) {
         match &self.mode {
             Mode::Anthropic(t) => {
@@ -404,7 +404,7 @@ impl Relay {
                     out
                 }
                 anthropic::Step::Error(message) => {
-                    error_frames(self, StatusCode::BAD_GATEWAY, format!("the provider of LLM {:?} reported an error: {message}", self.call_name()))
+                    self.error_frames(StatusCode::BAD_GATEWAY, format!("the provider of LLM {:?} reported an error: {message}", self.call_name()))
                 }
             },
         }
@@ -423,13 +423,13 @@ impl Relay {
             match tokio::time::timeout(self.idle, self.events.next()).await {
                 Err(_) => {
                     let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), self.idle.as_secs());
-                    return Some(error_frames(self, StatusCode::GATEWAY_TIMEOUT, message));
+                    return Some(self.error_frames(StatusCode::GATEWAY_TIMEOUT, message));
                 }
                 Ok(None) => {
                     // The provider ended without its own end marker.
                     if matches!(self.mode, Mode::Anthropic(_)) {
                         let message = format!("the stream from the provider of LLM {:?} ended early", self.call_name());
-                        return Some(error_frames(self, StatusCode::BAD_GATEWAY, message));
+                        return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                     }
                     self.done = true;
                     self.call.finish(200);
@@ -438,7 +438,7 @@ impl Relay {
                 Ok(Some(Err(e))) => {
                     tracing::warn!(llm = %self.call_name(), error = %e, "LLM stream broke off");
                     let message = format!("the stream from the provider of LLM {:?} broke off", self.call_name());
-                    return Some(error_frames(self, StatusCode::BAD_GATEWAY, message));
+                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
                 Ok(Some(Ok(event))) => {
                     let out = self.on_event(event);

@@ -220,36 +220,37 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-async fn latency(sides: &[Side; 2]) -> [Vec<Duration>; 2] {
-    let client = client();
-    let mut samples = [Vec::new(), Vec::new()];
-    for side in sides {
-        for _ in 0..100 {
-            side.whole(&client).await;
-        }
-    }
-    for _ in 0..LATENCY_ROUNDS {
-        for (i, side) in sides.iter().enumerate() {
-            for _ in 0..LATENCY_PER_ROUND {
-                samples[i].push(side.whole(&client).await);
-            }
-        }
-    }
-    samples
+/// What one sample measures.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// A whole answer's round trip.
+    Whole,
+    /// The time to a stream's first chunk.
+    FirstToken,
 }
 
-async fn first_tokens(sides: &[Side; 2]) -> [Vec<Duration>; 2] {
+impl Side {
+    async fn sample(&self, client: &reqwest::Client, probe: Probe) -> Duration {
+        match probe {
+            Probe::Whole => self.whole(client).await,
+            Probe::FirstToken => self.first_token(client).await,
+        }
+    }
+}
+
+/// `per_round` samples of each side in turn, `LATENCY_ROUNDS` times, after `warm_up` each.
+async fn interleaved(sides: &[Side; 2], probe: Probe, warm_up: usize, per_round: usize) -> [Vec<Duration>; 2] {
     let client = client();
     let mut samples = [Vec::new(), Vec::new()];
     for side in sides {
-        for _ in 0..50 {
-            side.first_token(&client).await;
+        for _ in 0..warm_up {
+            side.sample(&client, probe).await;
         }
     }
     for _ in 0..LATENCY_ROUNDS {
         for (i, side) in sides.iter().enumerate() {
-            for _ in 0..LATENCY_PER_ROUND / 2 {
-                samples[i].push(side.first_token(&client).await);
+            for _ in 0..per_round {
+                samples[i].push(side.sample(&client, probe).await);
             }
         }
     }
@@ -324,7 +325,7 @@ fn main() {
         let workers = std::env::var("BENCH_HEARTH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
         println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth (workers: {workers}), interleaved A/B rounds");
 
-        let [mut direct, mut through] = latency(&sides).await;
+        let [mut direct, mut through] = interleaved(&sides, Probe::Whole, 100, LATENCY_PER_ROUND).await;
         let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));
         let (h50, h99) = (percentile(&mut through, 0.5), percentile(&mut through, 0.99));
         println!("whole answer, 1 connection, {} requests each:", direct.len());
@@ -350,7 +351,7 @@ fn main() {
         }
         println!("  (budget: ≥ 10,000 requests/s through Hearth; load client, mock and Hearth share the machine's cores)");
 
-        let [mut direct, mut through] = first_tokens(&sides).await;
+        let [mut direct, mut through] = interleaved(&sides, Probe::FirstToken, 50, LATENCY_PER_ROUND / 2).await;
         let (d50, h50) = (percentile(&mut direct, 0.5), percentile(&mut through, 0.5));
         let (d99, h99) = (percentile(&mut direct, 0.99), percentile(&mut through, 0.99));
         println!("time to first token, stream of 5 chunks, {} streams each:", direct.len());

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { expect, type Page } from '@playwright/test';
 
 export const PORT = Number(process.env.HEARTH_E2E_PORT ?? 18484);
 export const MASTER_KEY = 'e2e-master-key-0123456789';
@@ -11,4 +12,13 @@ export function addUser(name: string, role: 'admin' | 'viewer' | 'member', passw
   execFileSync(path.join(tmp, 'run', 'hearth'), ['user', 'add', name, '--role', role, '--data-dir', path.join(tmp, 'data')], {
     input: `${password}\n`,
   });
+}
+
+/** Signs in with the master key once the page has hydrated, and waits for the overview. */
+export async function signIn(page: Page) {
+  await page.goto('/login');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('API key').fill(MASTER_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
 }

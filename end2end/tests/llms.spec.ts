@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
-import { MASTER_KEY } from './fixtures';
+import { MASTER_KEY, signIn } from './fixtures';
 
 /** A fake OpenAI-compatible provider on loopback that accepts only `sk-good`. */
 async function startProvider(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -26,14 +26,6 @@ async function startProvider(): Promise<{ url: string; stop: () => Promise<void>
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-async function signIn(page: Page) {
-  await page.goto('/login');
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('API key').fill(MASTER_KEY);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/$/);
 }
 
 async function fillLlm(page: Page, fields: { name: string; url: string; key: string }) {

@@ -1,5 +1,5 @@
 import { expect, type Page, test } from '@playwright/test';
-import { MASTER_KEY } from './fixtures';
+import { MASTER_KEY, signIn } from './fixtures';
 import { startEverything, startGuarded } from './mcp-peers';
 
 /** Console errors and uncaught exceptions: a panic in the wasm shows up here. */
@@ -10,12 +10,8 @@ function watchForErrors(page: Page): string[] {
   return problems;
 }
 
-async function signIn(page: Page) {
-  await page.goto('/login');
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('API key').fill(MASTER_KEY);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/$/);
+async function signInToMcpServers(page: Page) {
+  await signIn(page);
   await page.getByRole('navigation').getByRole('link', { name: 'MCP servers' }).click();
   await expect(page).toHaveURL(/\/mcp-servers$/);
 }
@@ -38,7 +34,7 @@ test('the everything server, through the proxy: connected, its tools listed, no 
   const unauthorized: string[] = [];
   page.on('response', (r) => r.status() === 401 && unauthorized.push(r.url()));
   try {
-    await signIn(page);
+    await signInToMcpServers(page);
     const card = await addServer(page, { name: 'Everything', url: everything.url, proxy: true });
     await expect(card.getByTestId('mcp-status')).toHaveText('disconnected');
 
@@ -93,7 +89,7 @@ test("a server that needs its own token connects once it is entered, and never s
   const guarded = await startGuarded(token);
   const problems = watchForErrors(page);
   try {
-    await signIn(page);
+    await signInToMcpServers(page);
     const card = await addServer(page, { name: 'Guarded', url: guarded.url, proxy: true });
     await card.getByRole('button', { name: 'Connect' }).click();
     // The server's refusal is told apart from Hearth's own.
@@ -132,7 +128,7 @@ test('without the proxy, a server that sends no CORS headers fails with advice t
   const token = 'guarded-token-direct';
   const guarded = await startGuarded(token);
   try {
-    await signIn(page);
+    await signInToMcpServers(page);
     const card = await addServer(page, { name: 'No CORS', url: guarded.url, token, proxy: false });
     await card.getByRole('button', { name: 'Connect' }).click();
     await expect(card.getByTestId('mcp-status')).toHaveText('failed');

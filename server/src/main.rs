@@ -17,9 +17,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Log lines (one per gateway call, with the audit) are written by a thread of their own,
+    // not by the request that logs them; the guard flushes what is left when main returns.
+    let (log_writer, _log_guard) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     for name in unknown_env_vars(std::env::vars().map(|(k, _)| k)) {

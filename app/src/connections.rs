@@ -79,6 +79,12 @@ impl Connections {
         leptos::task::spawn_local(live::disconnect(id));
     }
 
+    /// Runs `tool` on `server` over its live connection; the error is in words.
+    #[cfg(feature = "hydrate")]
+    pub async fn call_tool(&self, server: &PersonalMcpServer, tool: &str, arguments: serde_json::Value) -> Result<crate::mcp::CallToolResult, String> {
+        live::call_tool(server, tool, arguments).await
+    }
+
     /// Forgets a deleted server.
     pub fn forget(&self, id: i64) {
         self.disconnect(id);
@@ -158,6 +164,13 @@ mod live {
                 CLIENTS.with(|c| c.borrow_mut().insert(server.id, Rc::new(Mutex::new(client))));
             }
         }
+    }
+
+    pub async fn call_tool(server: &PersonalMcpServer, tool: &str, arguments: serde_json::Value) -> Result<crate::mcp::CallToolResult, String> {
+        let client = CLIENTS.with(|c| c.borrow().get(&server.id).cloned());
+        let Some(client) = client else { return Err(format!("The MCP server “{}” is not connected.", server.name)) };
+        let mut client = client.lock().await;
+        client.call_tool(tool, arguments).await.map_err(|e| e.explain(server.use_proxy))
     }
 
     pub async fn disconnect(id: i64) {

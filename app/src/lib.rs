@@ -19,7 +19,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::StaticSegment;
 
 use crate::components::AppLayout;
-use crate::pages::{AuditPage, KeysPage, LlmsPage, LoginPage, McpServersPage, NotFound, OverviewPage};
+use crate::pages::{AuditPage, ChatPage, KeysPage, LlmsPage, LoginPage, McpServersPage, NotFound, OverviewPage};
 use crate::session::SessionState;
 
 /// The HTML document around the app, rendered on the server only.
@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage/>
                 <ParentRoute path=StaticSegment("") view=AppLayout>
                     <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("chat") view=ChatPage/>
                     <Route path=StaticSegment("keys") view=KeysPage/>
                     <Route path=StaticSegment("llms") view=LlmsPage/>
                     <Route path=StaticSegment("mcp-servers") view=McpServersPage/>

@@ -120,6 +120,26 @@ pub struct MessageInput {
     pub completion_tokens: Option<i64>,
 }
 
+impl MessageInput {
+    /// A message of `role` saying `content`, with nothing else set.
+    pub fn new(role: ChatRole, content: impl Into<String>) -> MessageInput {
+        MessageInput {
+            role,
+            content: content.into(),
+            reasoning: None,
+            model: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            tool_run: None,
+            error: None,
+            stopped: false,
+            duration_ms: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+        }
+    }
+}
+
 /// A conversation as listed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {

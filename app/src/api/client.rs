@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    ApiKeyList, ApprovalInput, AuditList, AuditQuery, CreateApiKey, CreatedApiKey, LlmInput, LlmList, LoginRequest, McpServerInput, Me, PersonalMcpServer,
-    PersonalMcpServerList, SavedLlm, ToolApproval,
+    ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput, ConversationList, ConversationSummary, CreateApiKey,
+    CreatedApiKey, LlmInput, LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList, PersonalMcpServer, PersonalMcpServerList, SavedLlm,
+    ToolApproval,
 };
 
 /// A failed call, in words for the user.
@@ -25,6 +26,7 @@ enum Verb {
     Get,
     Post,
     Put,
+    Patch,
     Delete,
 }
 
@@ -92,6 +94,44 @@ pub async fn delete_llm(name: &str) -> Result<(), ApiError> {
     call(Verb::Delete, &format!("/v1/llms/{}", encode(name)), None::<&()>).await
 }
 
+/// The LLMs the signed-in user may run.
+pub async fn list_models() -> Result<ModelList, ApiError> {
+    call(Verb::Get, "/v1/models", None::<&()>).await
+}
+
+/// The user's conversations, most recent first; `search` filters titles.
+pub async fn list_conversations(search: &str) -> Result<ConversationList, ApiError> {
+    let search = search.trim();
+    let path = if search.is_empty() { "/v1/conversations".to_owned() } else { format!("/v1/conversations?q={}", encode(search)) };
+    call(Verb::Get, &path, None::<&()>).await
+}
+
+pub async fn create_conversation(input: &ConversationInput) -> Result<Conversation, ApiError> {
+    call(Verb::Post, "/v1/conversations", Some(input)).await
+}
+
+pub async fn get_conversation(id: i64) -> Result<Conversation, ApiError> {
+    call(Verb::Get, &format!("/v1/conversations/{id}"), None::<&()>).await
+}
+
+pub async fn update_conversation(id: i64, input: &ConversationInput) -> Result<ConversationSummary, ApiError> {
+    call(Verb::Patch, &format!("/v1/conversations/{id}"), Some(input)).await
+}
+
+pub async fn delete_conversation(id: i64) -> Result<(), ApiError> {
+    call(Verb::Delete, &format!("/v1/conversations/{id}"), None::<&()>).await
+}
+
+/// Saves one complete message at the end of conversation `id`.
+pub async fn add_message(id: i64, input: &MessageInput) -> Result<ChatMessage, ApiError> {
+    call(Verb::Post, &format!("/v1/conversations/{id}/messages"), Some(input)).await
+}
+
+/// Removes message `message_id` and every later one.
+pub async fn delete_messages_from(id: i64, message_id: i64) -> Result<(), ApiError> {
+    call(Verb::Delete, &format!("/v1/conversations/{id}/messages/{message_id}"), None::<&()>).await
+}
+
 pub async fn list_audit(query: &AuditQuery) -> Result<AuditList, ApiError> {
     let mut pairs = url::form_urlencoded::Serializer::new(String::new());
     let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
@@ -137,6 +177,7 @@ async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str
         Verb::Get => client.get(url),
         Verb::Post => client.post(url),
         Verb::Put => client.put(url),
+        Verb::Patch => client.patch(url),
         Verb::Delete => client.delete(url),
     };
     if let Some(body) = body {
@@ -155,6 +196,38 @@ async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str
         let server_message = serde_json::from_slice::<super::ErrorBody>(&bytes).ok().map(|b| b.error.message);
         Err(ApiError { status, message: message_for(path, status, server_message) })
     }
+}
+
+/// Streams a chat completion (`body` has `"stream": true`) through Hearth's gateway, handing
+/// each SSE `data:` payload to `on_data` as it arrives. Dropping the future aborts the
+/// request, which ends the provider's work too.
+#[cfg(feature = "hydrate")]
+pub async fn stream_chat(body: &serde_json::Value, mut on_data: impl FnMut(&str)) -> Result<(), ApiError> {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+
+    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+    let path = "/v1/chat/completions";
+    let response = reqwest::Client::new()
+        .post(format!("{origin}{path}"))
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") })?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let bytes = response.bytes().await.unwrap_or_default();
+        let server_message = serde_json::from_slice::<super::ErrorBody>(&bytes).ok().map(|b| b.error.message);
+        return Err(ApiError { status, message: message_for(path, status, server_message) });
+    }
+    let mut events = response.bytes_stream().eventsource();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => on_data(&event.data),
+            Err(e) => return Err(ApiError { status, message: format!("The answer was cut off ({e}).") }),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "hydrate"))]

@@ -18,6 +18,7 @@ pub fn AppLayout() -> impl IntoView {
                 <A href="/" attr:class="brand">"Hearth"</A>
                 <nav class="nav">
                     <A href="/" exact=true>"Overview"</A>
+                    <A href="/chat">"Chat"</A>
                     <A href="/llms">"LLMs"</A>
                     <A href="/mcp-servers">"MCP servers"</A>
                     <A href="/keys">"API keys"</A>

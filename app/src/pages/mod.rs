@@ -1,6 +1,7 @@
 //! One module per page, named for what the user sees.
 
 mod audit;
+mod chat;
 mod keys;
 mod llms;
 mod login;
@@ -8,6 +9,7 @@ mod mcp_servers;
 mod overview;
 
 pub use audit::AuditPage;
+pub use chat::ChatPage;
 pub use keys::KeysPage;
 pub use llms::LlmsPage;
 pub use login::LoginPage;

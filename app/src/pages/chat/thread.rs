@@ -1,0 +1,189 @@
+//! The messages of the thread: user messages (editable), answers as markdown, tool call
+//! cards, the answer being streamed and the call waiting for approval.
+
+use leptos::prelude::*;
+
+use super::{Chat, Decision, PendingCall};
+use crate::api::{ChatMessage, ChatRole};
+use crate::chat::markdown;
+
+/// Puts `text` on the clipboard.
+pub fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
+#[component]
+pub fn MessageView(message: ChatMessage) -> impl IntoView {
+    match message.role {
+        ChatRole::User | ChatRole::System => view! { <UserMessage message/> }.into_any(),
+        ChatRole::Assistant => view! { <AssistantMessage message/> }.into_any(),
+        ChatRole::Tool => view! { <ToolCard message/> }.into_any(),
+    }
+}
+
+#[component]
+fn UserMessage(message: ChatMessage) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connections = crate::connections::use_connections();
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(message.content.clone());
+    let (id, role) = (message.id, message.role.as_str());
+    let resend = move |_| {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() || chat.running.get_untracked() {
+            return;
+        }
+        editing.set(false);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(super::run::resend(chat, connections, id, text));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (id, text, connections);
+    };
+    let content = message.content.clone();
+    view! {
+        <div class="msg user" data-testid="message" data-role=role>
+            <Show
+                when=move || editing.get()
+                fallback=move || view! {
+                    <div class="msg-text">{content.clone()}</div>
+                    <div class="msg-actions">
+                        <button type="button" class="link" disabled=move || chat.running.get() on:click=move |_| editing.set(true)>"Edit"</button>
+                    </div>
+                }
+            >
+                <textarea rows="3" aria-label="Edit message" prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
+                <div class="msg-actions">
+                    <button type="button" class="button primary" on:click=resend>"Send again"</button>
+                    <button type="button" class="button secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </div>
+            </Show>
+        </div>
+    }
+}
+
+/// Model, time and tokens of an answer.
+fn meta_line(message: &ChatMessage) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(model) = &message.model {
+        parts.push(model.clone());
+    }
+    if let Some(ms) = message.duration_ms {
+        parts.push(if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) });
+    }
+    if let (Some(p), Some(c)) = (message.prompt_tokens, message.completion_tokens) {
+        parts.push(format!("{p} + {c} tokens"));
+    }
+    parts.join(" · ")
+}
+
+#[component]
+fn AssistantMessage(message: ChatMessage) -> impl IntoView {
+    let html = markdown::to_html(&message.content);
+    let raw = message.content.clone();
+    let meta = meta_line(&message);
+    let calls = message.tool_calls.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
+    view! {
+        <div class="msg assistant" data-testid="message" data-role="assistant">
+            {message.reasoning.filter(|r| !r.is_empty()).map(|r| view! { <Reasoning text=r/> })}
+            <div class="markdown" inner_html=html></div>
+            {(!calls.is_empty()).then(|| view! { <p class="muted small">"Calls " <code>{calls}</code></p> })}
+            {message.stopped.then(|| view! { <p class="muted small">"Stopped by you."</p> })}
+            {message.error.map(|e| view! { <p class="error" role="alert">"The answer failed: " {e}</p> })}
+            <div class="msg-actions muted small">
+                <span>{meta}</span>
+                {(!raw.is_empty()).then(|| view! { <button type="button" class="link" on:click=move |_| copy_text(&raw)>"Copy"</button> })}
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn Reasoning(#[prop(into)] text: Signal<String>) -> impl IntoView {
+    view! {
+        <details class="reasoning" data-testid="reasoning">
+            <summary>"Reasoning"</summary>
+            <div class="reasoning-text">{text}</div>
+        </details>
+    }
+}
+
+/// Arguments as the model wrote them, indented when they are JSON.
+fn pretty(arguments: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| arguments.to_owned())
+}
+
+#[component]
+fn ToolCard(message: ChatMessage) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    // The call this result answers: found once, when the card is made.
+    let arguments = message.tool_call_id.as_ref().and_then(|id| {
+        chat.messages.with_untracked(|all| all.iter().flat_map(|m| &m.tool_calls).find(|c| &c.id == id).map(|c| pretty(&c.arguments)))
+    });
+    let run = message.tool_run.clone().unwrap_or_default();
+    let state = if run.is_error { "error" } else { "done" };
+    let status = match (run.is_error, message.duration_ms) {
+        (true, _) => "failed".to_owned(),
+        (false, Some(ms)) => format!("done in {ms} ms"),
+        (false, None) => "done".to_owned(),
+    };
+    view! {
+        <div class="tool-card" data-testid="tool-card" data-state=state>
+            <div class="tool-card-head">
+                <span class="tool-name">{run.tool}</span>
+                <span class="muted small">{run.server}</span>
+                <span class="badge" class:failed=run.is_error class:ok=!run.is_error>{status}</span>
+            </div>
+            {arguments.map(|a| view! { <pre class="tool-args" aria-label="Arguments">{a}</pre> })}
+            <pre class="tool-result" class:error=run.is_error data-testid="tool-result">{message.content}</pre>
+            {run.images.into_iter().map(|src| view! { <img class="tool-image" src=src alt="An image the tool returned"/> }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+pub fn PendingCard(call: PendingCall) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    view! {
+        <div class="tool-card pending" data-testid="tool-card" data-state="pending">
+            <div class="tool-card-head">
+                <span class="tool-name">{call.tool}</span>
+                <span class="muted small">{call.server}</span>
+                <span class="badge pending">{if call.awaiting { "wants to run" } else { "running…" }}</span>
+            </div>
+            <pre class="tool-args" aria-label="Arguments">{pretty(&call.arguments)}</pre>
+            {call.awaiting.then(|| view! {
+                <div class="actions">
+                    <button type="button" class="button primary" on:click=move |_| chat.decide(Decision::Once)>"Allow once"</button>
+                    <button type="button" class="button secondary" on:click=move |_| chat.decide(Decision::Always)>"Always allow"</button>
+                    <button type="button" class="button secondary" on:click=move |_| chat.decide(Decision::Deny)>"Deny"</button>
+                </div>
+            })}
+        </div>
+    }
+}
+
+/// The answer as it streams in: only this element changes per token.
+#[component]
+pub fn LiveAnswer() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let html = move || markdown::to_html(&chat.live_content.get());
+    view! {
+        <div class="msg assistant live" data-testid="live-answer">
+            <Show when=move || chat.live_reasoning.with(|r| !r.is_empty())>
+                <Reasoning text=chat.live_reasoning/>
+            </Show>
+            <div class="markdown" inner_html=html></div>
+            <Show when=move || chat.live_content.with(String::is_empty) && chat.live_reasoning.with(String::is_empty)>
+                <p class="muted small typing">"Thinking…"</p>
+            </Show>
+        </div>
+    }
+}

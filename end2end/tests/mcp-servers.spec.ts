@@ -1,14 +1,6 @@
 import { expect, type Page, test } from '@playwright/test';
-import { MASTER_KEY, signIn } from './fixtures';
+import { MASTER_KEY, signIn, watchForErrors } from './fixtures';
 import { startEverything, startGuarded } from './mcp-peers';
-
-/** Console errors and uncaught exceptions: a panic in the wasm shows up here. */
-function watchForErrors(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && !m.text().includes('Failed to load resource') && problems.push(m.text()));
-  page.on('pageerror', (e) => problems.push(e.message));
-  return problems;
-}
 
 async function signInToMcpServers(page: Page) {
   await signIn(page);

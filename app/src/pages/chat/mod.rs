@@ -226,6 +226,7 @@ pub fn ChatPage() -> impl IntoView {
             </section>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -309,6 +310,7 @@ fn ConversationList() -> impl IntoView {
             </Show>
         </aside>
     }
+    .into_any()
 }
 
 /// The model selector, the tools on offer and the turn limit.
@@ -373,6 +375,7 @@ fn ChatHead() -> impl IntoView {
             </label>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -422,6 +425,7 @@ fn Thread() -> impl IntoView {
             </Show>
         </div>
     }
+    .into_any()
 }
 
 /// The copy buttons of code blocks, which live in rendered markdown.
@@ -487,4 +491,5 @@ fn Composer() -> impl IntoView {
             }}
         </form>
     }
+    .into_any()
 }

@@ -64,6 +64,7 @@ fn UserMessage(message: ChatMessage) -> impl IntoView {
             </Show>
         </div>
     }
+    .into_any()
 }
 
 /// Model, time and tokens of an answer.
@@ -100,6 +101,7 @@ fn AssistantMessage(message: ChatMessage) -> impl IntoView {
             </div>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -146,6 +148,7 @@ fn ToolCard(message: ChatMessage) -> impl IntoView {
             {run.images.into_iter().map(|src| view! { <img class="tool-image" src=src alt="An image the tool returned"/> }).collect_view()}
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -168,6 +171,7 @@ pub fn PendingCard(call: PendingCall) -> impl IntoView {
             })}
         </div>
     }
+    .into_any()
 }
 
 /// The answer as it streams in: only this element changes per token.
@@ -186,4 +190,5 @@ pub fn LiveAnswer() -> impl IntoView {
             </Show>
         </div>
     }
+    .into_any()
 }

@@ -1,0 +1,309 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type APIRequestContext, expect, type Page, test } from '@playwright/test';
+import { MASTER_KEY, signIn, watchForErrors } from './fixtures';
+import { startEverything } from './mcp-peers';
+
+const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
+const LLM = 'e2e-stream';
+const SERVER = 'peer';
+
+interface Provider {
+  url: string;
+  /** Every chat request's body, in order. */
+  requests: any[];
+  /** Streams the client closed before they ended. */
+  aborted: () => number;
+  stop: () => Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A fake OpenAI-compatible provider on loopback that streams its answers:
+ * - with an `…__echo` tool on offer and a user asking to echo, it calls that tool;
+ * - after a tool result, it streams "The echo said: <result>" and a code block, slowly;
+ * - asked for a long story, it streams words until the client hangs up;
+ * - otherwise it answers "You said: <text>".
+ */
+async function startProvider(): Promise<Provider> {
+  const requests: any[] = [];
+  let aborted = 0;
+  let calls = 0;
+  const server = http.createServer(async (req, res) => {
+    if (req.method === 'GET' && req.url === '/v1/models') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] }));
+      return;
+    }
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw);
+    requests.push(body);
+    let closed = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true;
+        aborted += 1;
+      }
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = (delta: object, finish: string | null = null) =>
+      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    const last = body.messages[body.messages.length - 1];
+    const echo = (body.tools ?? []).find((t: any) => t.function.name.endsWith('__echo'));
+    if (last.role === 'user' && echo && /echo/.test(last.content)) {
+      calls += 1;
+      send({ role: 'assistant', tool_calls: [{ index: 0, id: `call_${calls}`, type: 'function', function: { name: echo.function.name, arguments: '' } }] });
+      send({ tool_calls: [{ index: 0, function: { arguments: '{"message":' } }] });
+      send({ tool_calls: [{ index: 0, function: { arguments: '"hello from e2e"}' } }] });
+      send({}, 'tool_calls');
+    } else if (last.role === 'tool') {
+      for (const piece of ['The echo ', 'said: ', last.content, '\n\n```js\nconst x = 1; // one\n```\n']) {
+        send({ content: piece });
+        await sleep(300);
+      }
+      send({}, 'stop');
+    } else if (/long story/.test(last.content)) {
+      for (let i = 0; i < 600 && !closed; i++) {
+        send({ content: `word${i} ` });
+        await sleep(50);
+      }
+      send({}, 'stop');
+    } else {
+      send({ role: 'assistant', content: 'You said: ' });
+      send({ content: last.content });
+      send({}, 'stop');
+    }
+    if (!closed) res.end('data: [DONE]\n\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    aborted: () => aborted,
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Registers the fake provider as an LLM everyone may run, and the MCP server for the master key. */
+async function setUp(request: APIRequestContext, providerUrl: string, mcpUrl: string): Promise<number> {
+  await request.delete(`/v1/llms/${LLM}`, { headers: AUTH });
+  const llm = await request.post('/v1/llms', {
+    headers: AUTH,
+    data: { name: LLM, provider: 'openai-compatible', base_url: providerUrl, model: 'm', api_key: 'sk-any', grants: { all_members: true, users: [], teams: [] } },
+  });
+  expect(llm.status()).toBe(201);
+  const server = await request.post('/v1/me/mcp-servers', { headers: AUTH, data: { name: SERVER, url: mcpUrl, use_proxy: true } });
+  expect(server.status()).toBe(201);
+  return (await server.json()).id;
+}
+
+async function tearDown(request: APIRequestContext, serverId: number | undefined) {
+  if (serverId !== undefined) await request.delete(`/v1/me/mcp-servers/${serverId}`, { headers: AUTH });
+  await request.delete(`/v1/llms/${LLM}`, { headers: AUTH });
+}
+
+/** Signs in, opens the chat and waits until the MCP server's tools are on offer. */
+async function openChat(page: Page) {
+  await signIn(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'Chat' }).click();
+  await expect(page).toHaveURL(/\/chat$/);
+  await expect(page.getByTestId('chat-tools')).toContainText(/peer: \d+ tools/);
+}
+
+async function send(page: Page, text: string) {
+  await page.getByLabel('Model').selectOption(LLM);
+  const box = page.getByLabel('Message', { exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+test('a tool call allowed once: its card, the streamed answer, and all of it after a reload', async ({ page }) => {
+  const everything = await startEverything();
+  const provider = await startProvider();
+  const problems = watchForErrors(page);
+  let serverId: number | undefined;
+  try {
+    serverId = await setUp(page.request, provider.url, everything.url);
+    await openChat(page);
+    await expect(page.getByLabel('Model')).toHaveValue(LLM);
+    await send(page, 'Please echo something');
+
+    // The model asks for `echo`; the card waits for the user.
+    const pending = page.locator('[data-testid="tool-card"][data-state="pending"]');
+    await expect(pending).toContainText('echo');
+    await expect(pending).toContainText(SERVER);
+    await expect(pending).toContainText('hello from e2e');
+    await pending.getByRole('button', { name: 'Allow once' }).click();
+
+    const card = page.locator('[data-testid="tool-card"][data-state="done"]');
+    await expect(card.getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
+    // The final answer streams in: the live answer shows its beginning before it is complete.
+    await expect(page.getByTestId('live-answer')).toContainText('The echo');
+    const answer = page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' });
+    await expect(answer).toContainText('The echo said: Echo: hello from e2e');
+    await expect(answer.locator('.code .tk')).toHaveText('const');
+    await expect(answer.getByRole('button', { name: 'Copy', exact: true }).first()).toBeVisible();
+    await expect(page).toHaveURL(/\/chat\?c=\d+$/);
+
+    // What the provider was sent: the tool under a name that fits providers' rules, then its result.
+    const [first, second] = provider.requests;
+    const offered = first.tools.map((t: any) => t.function.name);
+    expect(offered).toContain(`${SERVER}__echo`);
+    for (const name of offered) expect(name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
+    expect(second.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_1', content: 'Echo: hello from e2e' });
+    expect(second.messages.at(-2).tool_calls[0].function).toEqual({ name: `${SERVER}__echo`, arguments: '{"message":"hello from e2e"}' });
+
+    // "Allow once" asked nothing to be stored.
+    const servers = await (await page.request.get('/v1/me/mcp-servers', { headers: AUTH })).json();
+    expect(servers.data.find((s: any) => s.name === SERVER).approvals ?? {}).toEqual({});
+
+    await page.reload();
+    await expect(page.locator('[data-testid="message"][data-role="user"]')).toHaveText(/Please echo something/);
+    await expect(page.locator('[data-testid="tool-card"][data-state="done"]').getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
+    await expect(page.locator('[data-testid="tool-card"]')).toContainText('"message": "hello from e2e"');
+    await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' })).toBeVisible();
+    await expect(page.getByTestId('conversation').filter({ hasText: 'Please echo something' })).toBeVisible();
+    expect(problems).toEqual([]);
+  } finally {
+    await tearDown(page.request, serverId);
+    await provider.stop();
+    await everything.stop();
+  }
+});
+
+test('Stop keeps the partial answer, and "Always allow" is honoured after a reload without asking', async ({ page }) => {
+  const everything = await startEverything();
+  const provider = await startProvider();
+  const problems = watchForErrors(page);
+  let serverId: number | undefined;
+  try {
+    serverId = await setUp(page.request, provider.url, everything.url);
+    await openChat(page);
+
+    await send(page, 'Tell me a long story');
+    const live = page.getByTestId('live-answer');
+    await expect(live).toContainText('word5 ');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    const stopped = page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'Stopped by you.' });
+    await expect(stopped).toContainText('word5 ');
+    const kept = (await stopped.locator('.markdown').textContent()) ?? '';
+    expect(kept).not.toContain('word599');
+    await expect.poll(provider.aborted).toBe(1);
+    await page.reload();
+    await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'Stopped by you.' }).locator('.markdown')).toHaveText(kept);
+
+    // "Always allow" on the card is stored on Hearth…
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await expect(page.getByTestId('chat-tools')).toContainText(/peer: \d+ tools/);
+    await send(page, 'Please echo this');
+    await page.locator('[data-testid="tool-card"][data-state="pending"]').getByRole('button', { name: 'Always allow' }).click();
+    await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' })).toBeVisible();
+    const approvals = async () => {
+      const list = await (await page.request.get('/v1/me/mcp-servers', { headers: AUTH })).json();
+      return list.data.find((s: any) => s.name === SERVER).approvals;
+    };
+    expect(await approvals()).toEqual({ echo: 'always' });
+
+    // …so after a reload the tool runs without a card asking (were it asked, the answer would never come).
+    await page.reload();
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await expect(page.getByTestId('chat-tools')).toContainText(/peer: \d+ tools/);
+    await send(page, 'Please echo once more');
+    await expect(page.locator('[data-testid="tool-card"][data-state="done"]').getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
+    await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Allow once' })).toHaveCount(0);
+    expect(problems).toEqual([]);
+  } finally {
+    await tearDown(page.request, serverId);
+    await provider.stop();
+    await everything.stop();
+  }
+});
+
+test('conversations are renamed, searched, edited, regenerated and deleted; 500 messages render', async ({ page }) => {
+  test.setTimeout(180_000);
+  const everything = await startEverything();
+  const provider = await startProvider();
+  const problems = watchForErrors(page);
+  let serverId: number | undefined;
+  try {
+    serverId = await setUp(page.request, provider.url, everything.url);
+    await openChat(page);
+
+    // Shift+Enter is a new line; Enter sends.
+    await page.getByLabel('Model').selectOption(LLM);
+    const box = page.getByLabel('Message', { exact: true });
+    await box.fill('first line');
+    await box.press('Shift+Enter');
+    await box.pressSequentially('second line');
+    await box.press('Enter');
+    const answers = page.locator('[data-testid="message"][data-role="assistant"]');
+    await expect(answers).toHaveText(/You said: first line\s+second line/);
+
+    // Regenerate replaces the answer; it asks the provider again.
+    const before = provider.requests.length;
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await expect.poll(() => provider.requests.length).toBe(before + 1);
+    await expect(answers).toHaveCount(1);
+
+    // Edit and resend replaces the message and what followed.
+    await page.locator('[data-testid="message"][data-role="user"]').getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Edit message').fill('an edited question');
+    await page.getByRole('button', { name: 'Send again' }).click();
+    await expect(answers).toHaveCount(1);
+    await expect(answers).toContainText('You said: an edited question');
+    await expect(page.locator('[data-testid="message"][data-role="user"]')).toHaveText(/an edited question/);
+
+    // Rename, search, delete.
+    const item = page.getByTestId('conversation').filter({ hasText: 'first line' });
+    page.once('dialog', (d) => d.accept('Renamed by e2e'));
+    await item.getByRole('button', { name: 'Rename' }).click();
+    const renamed = page.getByTestId('conversation').filter({ hasText: 'Renamed by e2e' });
+    await expect(renamed).toBeVisible();
+    await page.getByLabel('Search conversations').fill('renamed by');
+    await expect(page.getByTestId('conversation')).toHaveCount(1);
+    await page.getByLabel('Search conversations').fill('no such title');
+    await expect(page.getByTestId('conversation')).toHaveCount(0);
+    await page.getByLabel('Search conversations').fill('');
+    page.once('dialog', (d) => d.accept());
+    await renamed.getByRole('button', { name: 'Delete' }).click();
+    await expect(renamed).toHaveCount(0);
+
+    // A conversation of 500 messages, saved through the API, rendered when opened.
+    const created = await (await page.request.post('/v1/conversations', { headers: AUTH, data: { title: 'Five hundred' } })).json();
+    for (let i = 0; i < 250; i++) {
+      await page.request.post(`/v1/conversations/${created.id}/messages`, { headers: AUTH, data: { role: 'user', content: `Question ${i}: how does **this** work?` } });
+      await page.request.post(`/v1/conversations/${created.id}/messages`, {
+        headers: AUTH,
+        data: { role: 'assistant', content: `Answer ${i}, with a list:\n\n- one\n- two\n\n\`\`\`rust\nfn main() { println!("{}", ${i}); }\n\`\`\`\n`, model: LLM },
+      });
+    }
+    await page.reload();
+    const started = Date.now();
+    await page.getByTestId('conversation').filter({ hasText: 'Five hundred' }).click();
+    await expect(page.getByTestId('message')).toHaveCount(500);
+    await expect(page.getByTestId('message').last()).toContainText('Answer 249');
+    const clicked = Date.now() - started;
+    const inPage = await page.evaluate(() => {
+      const t0 = performance.now();
+      document.querySelectorAll('[data-testid="message"]').forEach((m) => m.getBoundingClientRect());
+      return performance.now() - t0;
+    });
+    const loadStarted = Date.now();
+    await page.goto(`/chat?c=${created.id}`);
+    await expect(page.getByTestId('message')).toHaveCount(500);
+    const fromLoad = Date.now() - loadStarted;
+    console.log(`500-message conversation: ${clicked} ms from click to rendered; ${fromLoad} ms from page load (wasm included); layout pass ${inPage.toFixed(1)} ms`);
+    expect(problems).toEqual([]);
+  } finally {
+    await tearDown(page.request, serverId);
+    await provider.stop();
+    await everything.stop();
+  }
+});

@@ -114,22 +114,7 @@ mod tests {
     use crate::api::{ChatToolCall, ToolRun};
 
     fn message(role: ChatRole, content: &str) -> ChatMessage {
-        ChatMessage {
-            id: 0,
-            role,
-            content: content.into(),
-            reasoning: None,
-            model: None,
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-            tool_run: None,
-            error: None,
-            stopped: false,
-            duration_ms: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            created_at: 0,
-        }
+        serde_json::from_value(json!({ "id": 0, "role": role, "content": content, "created_at": 0 })).unwrap()
     }
 
     #[test]

@@ -116,7 +116,6 @@ impl Chat {
     pub fn open(&self, id: Option<i64>) {
         let chat = *self;
         chat.stop();
-        chat.decide(Decision::Deny);
         chat.error.set(None);
         chat.current.set(id);
         set_address(id);

@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * - with an `…__echo` tool on offer and a user asking to echo, it calls that tool;
  * - after a tool result, it streams "The echo said: <result>" and a code block, slowly;
  * - asked for a long story, it streams words until the client hangs up;
- * - otherwise it answers "You said: <text>".
+ * - otherwise it reasons briefly (`reasoning_content`) and answers "You said: <text>".
  */
 async function startProvider(): Promise<Provider> {
   const requests: any[] = [];
@@ -71,7 +71,9 @@ async function startProvider(): Promise<Provider> {
       }
       send({}, 'stop');
     } else {
-      send({ role: 'assistant', content: 'You said: ' });
+      send({ role: 'assistant', reasoning_content: 'The user wrote something; ' });
+    send({ reasoning_content: 'repeat it.' });
+    send({ content: 'You said: ' });
       send({ content: last.content });
       send({}, 'stop');
     }
@@ -240,6 +242,12 @@ test('conversations are renamed, searched, edited, regenerated and deleted; 500 
   await box.press('Enter');
   const answers = page.locator('[data-testid="message"][data-role="assistant"]');
   await expect(answers).toHaveText(/You said: first line\s+second line/);
+  // The reasoning is there, collapsed.
+  const reasoning = answers.getByTestId('reasoning');
+  await expect(reasoning).not.toHaveAttribute('open');
+  await expect(reasoning.getByText('The user wrote something; repeat it.')).toBeHidden();
+  await reasoning.getByText('Reasoning').click();
+  await expect(reasoning.getByText('The user wrote something; repeat it.')).toBeVisible();
 
   // Regenerate replaces the answer; it asks the provider again.
   const before = provider.requests.length;

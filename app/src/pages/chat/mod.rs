@@ -4,6 +4,9 @@
 //! The thread renders each saved message once (a keyed list); the answer being streamed is a
 //! separate element below it, so a token re-renders that one element only.
 
+mod composer;
+mod head;
+mod list;
 #[cfg(feature = "hydrate")]
 mod run;
 mod thread;
@@ -12,8 +15,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{client, ChatMessage, ConversationSummary, PersonalMcpServer};
+#[cfg(feature = "hydrate")]
 use crate::connections::{use_connections, Status};
-use thread::{LiveAnswer, MessageView, PendingCard};
+use composer::ChatComposer;
+use head::ChatHead;
+use list::ConversationList;
+use thread::Thread;
 
 /// How many model turns a single send may take with tools before it stops and asks.
 pub const DEFAULT_MAX_TURNS: u32 = 20;
@@ -221,274 +228,9 @@ pub fn ChatPage() -> impl IntoView {
             <section class="chat-main">
                 <ChatHead/>
                 <Thread/>
-                <Composer/>
+                <ChatComposer/>
             </section>
         </div>
-    }
-    .into_any()
-}
-
-#[component]
-fn ConversationList() -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let on_search = move |ev| {
-        chat.search.set(event_target_value(&ev));
-        chat.refresh_list();
-    };
-    let rename = move |summary: ConversationSummary| {
-        #[cfg(feature = "hydrate")]
-        {
-            let Some(title) = web_sys::window()
-                .and_then(|w| w.prompt_with_message_and_default("Rename the conversation", &summary.title).ok().flatten())
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-            else {
-                return;
-            };
-            spawn_local(async move {
-                let input = crate::api::ConversationInput { title: Some(title), model: None };
-                match client::update_conversation(summary.id, &input).await {
-                    Ok(_) => chat.refresh_list(),
-                    Err(e) => chat.error.set(Some(e.message)),
-                }
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = summary;
-    };
-    let delete = move |summary: ConversationSummary| {
-        #[cfg(feature = "hydrate")]
-        {
-            let question = format!("Delete the conversation “{}”? This cannot be undone.", summary.title);
-            if !web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false) {
-                return;
-            }
-            spawn_local(async move {
-                match client::delete_conversation(summary.id).await {
-                    Ok(()) => {
-                        if chat.current.get_untracked() == Some(summary.id) {
-                            chat.open(None);
-                        }
-                        chat.refresh_list();
-                    }
-                    Err(e) => chat.error.set(Some(e.message)),
-                }
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = summary;
-    };
-    view! {
-        <aside class="chat-list" aria-label="Conversations">
-            <button type="button" class="button primary" on:click=move |_| chat.open(None)>"New chat"</button>
-            <input type="search" placeholder="Search titles" aria-label="Search conversations" prop:value=move || chat.search.get() on:input=on_search/>
-            <ul>
-                <For
-                    each=move || chat.conversations.get()
-                    key=|c| (c.id, c.title.clone(), c.updated_at)
-                    children=move |summary| {
-                        let id = summary.id;
-                        let (for_rename, for_delete) = (summary.clone(), summary.clone());
-                        view! {
-                            <li class="conversation" class:active=move || chat.current.get() == Some(id) data-testid="conversation">
-                                <a href=format!("/chat?c={id}") on:click=move |ev| {
-                                    ev.prevent_default();
-                                    chat.open(Some(id));
-                                }>{summary.title.clone()}</a>
-                                <span class="conversation-actions">
-                                    <button type="button" class="link" title="Rename" on:click=move |_| rename(for_rename.clone())>"Rename"</button>
-                                    <button type="button" class="link" title="Delete" on:click=move |_| delete(for_delete.clone())>"Delete"</button>
-                                </span>
-                            </li>
-                        }
-                    }
-                />
-            </ul>
-            <Show when=move || chat.conversations.with(Vec::is_empty)>
-                <p class="muted small">{move || if chat.search.with(String::is_empty) { "No conversations yet." } else { "No conversation has that in its title." }}</p>
-            </Show>
-        </aside>
-    }
-    .into_any()
-}
-
-/// The model selector, the tools on offer and the turn limit.
-#[component]
-fn ChatHead() -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let connections = use_connections();
-    let tools_line = move || {
-        let servers = chat.servers.get();
-        if servers.is_empty() {
-            return "No MCP servers: add some on the MCP servers page to use their tools here.".to_owned();
-        }
-        servers
-            .iter()
-            .map(|s| {
-                let runtime = connections.runtime(s.id);
-                match runtime.status.get() {
-                    Status::Connected => {
-                        let n = runtime.tools.with(|t| t.iter().filter(|t| s.tool_enabled(&t.name)).count());
-                        format!("{}: {n} tools", s.name)
-                    }
-                    Status::Connecting => format!("{}: connecting…", s.name),
-                    Status::Disconnected => format!("{}: not connected", s.name),
-                    Status::Failed(_) => format!("{}: failed to connect", s.name),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" · ")
-    };
-    let on_turns = move |ev| {
-        let Ok(turns) = event_target_value(&ev).parse::<u32>() else { return };
-        let turns = turns.clamp(1, 100);
-        chat.max_turns.set(turns);
-        #[cfg(feature = "hydrate")]
-        if let Some(storage) = storage() {
-            let _ = storage.set_item(MAX_TURNS_KEY, &turns.to_string());
-        }
-    };
-    view! {
-        <div class="chat-head">
-            <label class="inline">
-                "Model "
-                <select aria-label="Model" on:change=move |ev| chat.model.set(event_target_value(&ev))>
-                    {move || match chat.models.get() {
-                        None => view! { <option value="">"Loading…"</option> }.into_any(),
-                        Some(models) if models.is_empty() => view! { <option value="">"No LLM available"</option> }.into_any(),
-                        Some(models) => models
-                            .into_iter()
-                            .map(|m| {
-                                let (value, selected) = (m.clone(), m.clone());
-                                view! { <option value=value selected=move || chat.model.get() == selected>{m}</option> }
-                            })
-                            .collect_view()
-                            .into_any(),
-                    }}
-                </select>
-            </label>
-            <span class="muted small" data-testid="chat-tools">{tools_line}</span>
-            <label class="inline small">
-                "Tool turns "
-                <input type="number" min="1" max="100" class="turns" aria-label="Tool turns" prop:value=move || chat.max_turns.get().to_string() on:change=on_turns/>
-            </label>
-        </div>
-    }
-    .into_any()
-}
-
-#[component]
-fn Thread() -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let connections = use_connections();
-    let thread = NodeRef::<leptos::html::Div>::new();
-    // Follow the answer as it grows, unless the user scrolled up to read.
-    Effect::new(move |_| {
-        chat.live_content.track();
-        chat.messages.track();
-        chat.pending.track();
-        if let Some(el) = thread.get() {
-            if el.scroll_height() - el.scroll_top() - el.client_height() < 160 || !chat.running.get_untracked() {
-                el.set_scroll_top(el.scroll_height());
-            }
-        }
-    });
-    let regenerate = move |_| {
-        #[cfg(feature = "hydrate")]
-        spawn_local(run::regenerate(chat, connections));
-        #[cfg(not(feature = "hydrate"))]
-        let _ = connections;
-    };
-    let can_regenerate = move || !chat.running.get() && chat.messages.with(|m| m.last().is_some_and(|m| m.role != crate::api::ChatRole::User));
-    view! {
-        <div class="thread" node_ref=thread on:click=copy_code>
-            <Show when=move || chat.loading.get()>
-                <p class="muted">"Loading the conversation…"</p>
-            </Show>
-            <Show when=move || chat.current.get().is_none() && chat.messages.with(Vec::is_empty) && !chat.running.get()>
-                <div class="chat-empty muted">
-                    <h1>"What can I help with?"</h1>
-                    <p>"Answers stream in from the model you pick above; tools of your connected MCP servers are offered to it, and each call asks you first unless you said “Always allow”."</p>
-                </div>
-            </Show>
-            <For each=move || chat.messages.get() key=|m| m.id children=|message| view! { <MessageView message/> }/>
-            <Show when=move || chat.streaming.get()>
-                <LiveAnswer/>
-            </Show>
-            {move || chat.pending.get().map(|call| view! { <PendingCard call/> })}
-            {move || chat.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <Show when=can_regenerate>
-                <div class="actions">
-                    <button type="button" class="button secondary" on:click=regenerate>"Regenerate"</button>
-                </div>
-            </Show>
-        </div>
-    }
-    .into_any()
-}
-
-/// The copy buttons of code blocks, which live in rendered markdown.
-fn copy_code(ev: leptos::ev::MouseEvent) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let Some(button) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|t| t.closest("[data-copy]").ok().flatten()) else {
-            return;
-        };
-        let code = button.closest(".code").ok().flatten().and_then(|block| block.query_selector("pre code").ok().flatten());
-        if let Some(text) = code.and_then(|c| c.text_content()) {
-            thread::copy_text(&text);
-            button.set_text_content(Some("Copied"));
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = ev;
-}
-
-#[component]
-fn Composer() -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let connections = use_connections();
-    let draft = RwSignal::new(String::new());
-    let send = move || {
-        if chat.running.get_untracked() {
-            return;
-        }
-        let text = draft.get_untracked();
-        if text.trim().is_empty() {
-            return;
-        }
-        draft.set(String::new());
-        #[cfg(feature = "hydrate")]
-        spawn_local(run::send(chat, connections, text));
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (connections, text);
-    };
-    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-            ev.prevent_default();
-            send();
-        }
-    };
-    view! {
-        <form class="composer" on:submit=move |ev| {
-            ev.prevent_default();
-            send();
-        }>
-            <textarea
-                rows="3"
-                aria-label="Message"
-                placeholder="Message (Enter sends, Shift+Enter for a new line)"
-                prop:value=move || draft.get()
-                on:input=move |ev| draft.set(event_target_value(&ev))
-                on:keydown=on_keydown
-            ></textarea>
-            {move || if chat.running.get() {
-                view! { <button type="button" class="button secondary" on:click=move |_| chat.stop()>"Stop"</button> }.into_any()
-            } else {
-                view! { <button type="submit" class="button primary" disabled=move || chat.models.with(|m| m.as_ref().is_none_or(Vec::is_empty))>"Send"</button> }.into_any()
-            }}
-        </form>
     }
     .into_any()
 }

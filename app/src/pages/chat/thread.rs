@@ -2,10 +2,13 @@
 //! cards, the answer being streamed and the call waiting for approval.
 
 use leptos::prelude::*;
+#[cfg(feature = "hydrate")]
+use leptos::task::spawn_local;
 
 use super::{Chat, Decision, PendingCall};
 use crate::api::{ChatMessage, ChatRole};
 use crate::chat::markdown;
+use crate::connections::use_connections;
 
 /// Puts `text` on the clipboard.
 pub fn copy_text(text: &str) {
@@ -18,11 +21,11 @@ pub fn copy_text(text: &str) {
 }
 
 #[component]
-pub fn MessageView(message: ChatMessage) -> impl IntoView {
+fn MessageView(message: ChatMessage) -> impl IntoView {
     match message.role {
         ChatRole::User | ChatRole::System => view! { <UserMessage message/> }.into_any(),
         ChatRole::Assistant => view! { <AssistantMessage message/> }.into_any(),
-        ChatRole::Tool => view! { <ToolCard message/> }.into_any(),
+        ChatRole::Tool => view! { <ToolCallCard message/> }.into_any(),
     }
 }
 
@@ -123,7 +126,7 @@ fn pretty(arguments: &str) -> String {
 }
 
 #[component]
-fn ToolCard(message: ChatMessage) -> impl IntoView {
+fn ToolCallCard(message: ChatMessage) -> impl IntoView {
     let chat = expect_context::<Chat>();
     // The call this result answers: found once, when the card is made.
     let arguments = message.tool_call_id.as_ref().and_then(|id| {
@@ -152,7 +155,7 @@ fn ToolCard(message: ChatMessage) -> impl IntoView {
 }
 
 #[component]
-pub fn PendingCard(call: PendingCall) -> impl IntoView {
+fn PendingToolCallCard(call: PendingCall) -> impl IntoView {
     let chat = expect_context::<Chat>();
     view! {
         <div class="tool-card pending" data-testid="tool-card" data-state="pending">
@@ -176,7 +179,7 @@ pub fn PendingCard(call: PendingCall) -> impl IntoView {
 
 /// The answer as it streams in: only this element changes per token.
 #[component]
-pub fn LiveAnswer() -> impl IntoView {
+fn LiveAnswer() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let html = move || markdown::to_html(&chat.live_content.get());
     view! {
@@ -191,4 +194,72 @@ pub fn LiveAnswer() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+#[component]
+pub fn Thread() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connections = use_connections();
+    let thread = NodeRef::<leptos::html::Div>::new();
+    // Follow the answer as it grows, unless the user scrolled up to read.
+    Effect::new(move |_| {
+        chat.live_content.track();
+        chat.messages.track();
+        chat.pending.track();
+        if let Some(el) = thread.get() {
+            if el.scroll_height() - el.scroll_top() - el.client_height() < 160 || !chat.running.get_untracked() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        }
+    });
+    let regenerate = move |_| {
+        #[cfg(feature = "hydrate")]
+        spawn_local(super::run::regenerate(chat, connections));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = connections;
+    };
+    let can_regenerate = move || !chat.running.get() && chat.messages.with(|m| m.last().is_some_and(|m| m.role != crate::api::ChatRole::User));
+    view! {
+        <div class="thread" node_ref=thread on:click=copy_code>
+            <Show when=move || chat.loading.get()>
+                <p class="muted">"Loading the conversation…"</p>
+            </Show>
+            <Show when=move || chat.current.get().is_none() && chat.messages.with(Vec::is_empty) && !chat.running.get()>
+                <div class="chat-empty muted">
+                    <h1>"What can I help with?"</h1>
+                    <p>"Answers stream in from the model you pick above; tools of your connected MCP servers are offered to it, and each call asks you first unless you said “Always allow”."</p>
+                </div>
+            </Show>
+            <For each=move || chat.messages.get() key=|m| m.id children=|message| view! { <MessageView message/> }/>
+            <Show when=move || chat.streaming.get()>
+                <LiveAnswer/>
+            </Show>
+            {move || chat.pending.get().map(|call| view! { <PendingToolCallCard call/> })}
+            {move || chat.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <Show when=can_regenerate>
+                <div class="actions">
+                    <button type="button" class="button secondary" on:click=regenerate>"Regenerate"</button>
+                </div>
+            </Show>
+        </div>
+    }
+    .into_any()
+}
+
+/// The copy buttons of code blocks, which live in rendered markdown.
+fn copy_code(ev: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(button) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|t| t.closest("[data-copy]").ok().flatten()) else {
+            return;
+        };
+        let code = button.closest(".code").ok().flatten().and_then(|block| block.query_selector("pre code").ok().flatten());
+        if let Some(text) = code.and_then(|c| c.text_content()) {
+            copy_text(&text);
+            button.set_text_content(Some("Copied"));
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }

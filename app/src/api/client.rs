@@ -168,11 +168,28 @@ fn message_for(path: &str, status: u16, server_message: Option<String>) -> Strin
     }
 }
 
+/// This page's origin: every API call is same-origin.
+#[cfg(feature = "hydrate")]
+pub(crate) fn origin() -> String {
+    web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default()
+}
+
+#[cfg(feature = "hydrate")]
+fn unreachable(e: reqwest::Error) -> ApiError {
+    ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") }
+}
+
+/// An error answer from Hearth, with the message of its OpenAI-shaped body when it has one.
+#[cfg(feature = "hydrate")]
+fn refused(path: &str, status: u16, body: &[u8]) -> ApiError {
+    let server_message = serde_json::from_slice::<super::ErrorBody>(body).ok().map(|b| b.error.message);
+    ApiError { status, message: message_for(path, status, server_message) }
+}
+
 #[cfg(feature = "hydrate")]
 async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -> Result<T, ApiError> {
-    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
     let client = reqwest::Client::new();
-    let url = format!("{origin}{path}");
+    let url = format!("{}{path}", origin());
     let mut request = match verb {
         Verb::Get => client.get(url),
         Verb::Post => client.post(url),
@@ -183,18 +200,14 @@ async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str
     if let Some(body) = body {
         request = request.json(body);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") })?;
+    let response = request.send().await.map_err(unreachable)?;
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(|e| ApiError { status, message: format!("The answer was cut off ({e}).") })?;
     if (200..300).contains(&status) {
         let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         serde_json::from_slice(text).map_err(|e| ApiError { status, message: format!("Unexpected answer from Hearth ({e}).") })
     } else {
-        let server_message = serde_json::from_slice::<super::ErrorBody>(&bytes).ok().map(|b| b.error.message);
-        Err(ApiError { status, message: message_for(path, status, server_message) })
+        Err(refused(path, status, &bytes))
     }
 }
 
@@ -206,19 +219,11 @@ pub async fn stream_chat(body: &serde_json::Value, mut on_data: impl FnMut(&str)
     use eventsource_stream::Eventsource;
     use futures::StreamExt;
 
-    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
     let path = "/v1/chat/completions";
-    let response = reqwest::Client::new()
-        .post(format!("{origin}{path}"))
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") })?;
+    let response = reqwest::Client::new().post(format!("{}{path}", origin())).json(body).send().await.map_err(unreachable)?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
-        let bytes = response.bytes().await.unwrap_or_default();
-        let server_message = serde_json::from_slice::<super::ErrorBody>(&bytes).ok().map(|b| b.error.message);
-        return Err(ApiError { status, message: message_for(path, status, server_message) });
+        return Err(refused(path, status, &response.bytes().await.unwrap_or_default()));
     }
     let mut events = response.bytes_stream().eventsource();
     while let Some(event) = events.next().await {

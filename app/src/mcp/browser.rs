@@ -19,8 +19,7 @@ pub struct FetchTransport {
 
 impl FetchTransport {
     pub fn new(use_proxy: bool) -> FetchTransport {
-        let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-        FetchTransport { client: reqwest::Client::new(), proxy_origin: use_proxy.then_some(origin) }
+        FetchTransport { client: reqwest::Client::new(), proxy_origin: use_proxy.then(crate::api::client::origin) }
     }
 }
 

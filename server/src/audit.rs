@@ -44,6 +44,25 @@ pub struct Record {
     pub status: u16,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+    /// What was acted on (`key:12`, `llm:cheap`, …), for events other than LLM calls.
+    pub target: Option<String>,
+    /// The client's address, for sign-ins.
+    pub client: Option<String>,
+}
+
+impl Record {
+    /// `principal` did `kind` to `target`, answered with `status`.
+    pub fn action(kind: &'static str, principal: &Principal, target: impl Into<String>, status: u16) -> Record {
+        Record {
+            kind,
+            principal: principal.name.clone(),
+            user_id: principal.user_id,
+            key_hash_prefix: principal.key_hash_prefix.clone(),
+            status,
+            target: Some(target.into()),
+            ..Record::default()
+        }
+    }
 }
 
 enum Message {
@@ -79,6 +98,8 @@ impl Audit {
             status = record.status,
             prompt_tokens = record.prompt_tokens,
             completion_tokens = record.completion_tokens,
+            target = record.target.as_deref(),
+            client = record.client.as_deref(),
             "audit event"
         );
         if let Err(e) = self.queue.try_send(Message::Event(record, crate::db::now())) {
@@ -125,7 +146,7 @@ async fn writer(db: Db, mut inbox: mpsc::Receiver<Message>) {
     }
 }
 
-/// Rows per `INSERT` statement: 12 parameters each, well under SQLite's limit of 32,766.
+/// Rows per `INSERT` statement: 14 parameters each, well under SQLite's limit of 32,766.
 const ROWS_PER_STATEMENT: usize = 256;
 
 /// Writes `events` in one transaction, many rows per statement: one statement per row would
@@ -136,7 +157,7 @@ async fn insert(db: &Db, events: &[(Record, i64)]) -> sqlx::Result<()> {
         for rows in events.chunks(ROWS_PER_STATEMENT) {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO audit_events (at, kind, principal, user_id, key_hash_prefix, llm, model, streaming, duration_ms, \
-                 status, prompt_tokens, completion_tokens) ",
+                 status, prompt_tokens, completion_tokens, target, client) ",
             );
             query.push_values(rows, |mut row, (r, at)| {
                 row.push_bind(*at)
@@ -150,7 +171,9 @@ async fn insert(db: &Db, events: &[(Record, i64)]) -> sqlx::Result<()> {
                     .push_bind(r.duration_ms)
                     .push_bind(i64::from(r.status))
                     .push_bind(r.prompt_tokens)
-                    .push_bind(r.completion_tokens);
+                    .push_bind(r.completion_tokens)
+                    .push_bind(r.target.clone())
+                    .push_bind(r.client.clone());
             });
             query.build().execute(&mut *tx).await?;
         }
@@ -176,6 +199,8 @@ struct EventRow {
     status: i64,
     prompt_tokens: Option<i64>,
     completion_tokens: Option<i64>,
+    target: Option<String>,
+    client: Option<String>,
 }
 
 impl EventRow {
@@ -193,6 +218,8 @@ impl EventRow {
             status: u16::try_from(self.status).unwrap_or_default(),
             prompt_tokens: self.prompt_tokens,
             completion_tokens: self.completion_tokens,
+            target: self.target,
+            client: self.client,
         }
     }
 }
@@ -205,7 +232,7 @@ async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(quer
     }
     // Every filter is a bound parameter; an absent one matches everything.
     let sql = "SELECT id, at, kind, principal, key_hash_prefix, llm, model, streaming, duration_ms, status, prompt_tokens, \
-               completion_tokens FROM audit_events \
+               completion_tokens, target, client FROM audit_events \
                WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR llm = $2) AND ($3 IS NULL OR principal = $3) \
                AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
                AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8";

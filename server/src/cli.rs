@@ -58,7 +58,7 @@ pub async fn key(config: &Config, command: KeyCommand) -> CliResult {
         KeyCommand::Create { user, name, expires_in_days, llms } => {
             let (db, _) = open(config).await?;
             let owner = users::by_name(&db, &user).await?.ok_or_else(|| format!("there is no user named {user:?}"))?;
-            let created = keys::create_for(&db, &owner, &name, expires_in_days, (!llms.is_empty()).then_some(llms)).await?;
+            let created = keys::create_for(&db, &owner, &name, keys::expiry(expires_in_days)?, (!llms.is_empty()).then_some(llms)).await?;
             db.close().await;
             eprintln!("created API key {:?} for {:?}; it is shown only this once:", created.info.name, owner.name);
             println!("{}", created.key);

@@ -60,6 +60,11 @@ pub struct Options {
     /// giving up with 504 [default: 300]
     #[arg(long, env = "HEARTH_LLM_TIMEOUT", global = true, value_name = "SECONDS")]
     pub llm_timeout: Option<u64>,
+    /// Directory whose files LLM key references (`api_key_ref: "file:…"`) may read; repeat for
+    /// several [default: none, file references are off]. Environment references may read
+    /// only variables named HEARTH_KEY_*
+    #[arg(long = "key-ref-dir", env = "HEARTH_KEY_REF_DIR", global = true, value_name = "DIR", value_delimiter = ',')]
+    pub key_ref_dirs: Vec<PathBuf>,
     /// Log filter, e.g. `info` or `hearth=debug,tower_http=debug` [default: info]
     #[arg(long, env = "HEARTH_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
@@ -184,6 +189,8 @@ struct FileConfig {
     #[serde(default)]
     cors_proxy_allow: Vec<String>,
     llm_timeout: Option<u64>,
+    #[serde(default)]
+    key_ref_dirs: Vec<PathBuf>,
     log: Option<String>,
     workers: Option<usize>,
 }
@@ -198,10 +205,15 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     pub cors_proxy_allow: Vec<String>,
     pub llm_timeout: std::time::Duration,
+    /// Directories LLM key references may read files in (absolute).
+    pub key_ref_dirs: Vec<PathBuf>,
     pub log: String,
     /// Worker threads of the runtime; `None` for one per CPU.
     pub workers: Option<usize>,
 }
+
+/// The shortest master key Hearth accepts.
+pub const MIN_MASTER_KEY: usize = 16;
 
 /// Environment variables Hearth reads; any other `HEARTH_*` variable is probably a typo.
 const KNOWN_ENV: &[&str] = &[
@@ -215,6 +227,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_SECRET_KEY_FILE",
     "HEARTH_CORS_PROXY_ALLOW",
     "HEARTH_LLM_TIMEOUT",
+    "HEARTH_KEY_REF_DIR",
     "HEARTH_LOG",
     "HEARTH_WORKERS",
 ];
@@ -271,6 +284,13 @@ impl Config {
             if key.is_empty() {
                 return Err(ConfigError::Invalid("an API key given with --api-key is empty".into()));
             }
+            if key.chars().count() < MIN_MASTER_KEY {
+                // Said without the key, which may be most of a real one.
+                return Err(ConfigError::Invalid(format!(
+                    "a master key given with --api-key or --api-key-file is shorter than {MIN_MASTER_KEY} characters: \
+                     short keys can be guessed; use a long random one (e.g. `openssl rand -hex 32`)"
+                )));
+            }
             master_keys.push(SecretString::from(key));
         }
 
@@ -288,7 +308,13 @@ impl Config {
             secs => std::time::Duration::from_secs(secs),
         };
 
+        let key_ref_dirs = if options.key_ref_dirs.is_empty() { file.key_ref_dirs } else { options.key_ref_dirs.clone() };
+        if let Some(relative) = key_ref_dirs.iter().find(|d| !d.is_absolute()) {
+            return Err(ConfigError::Invalid(format!("--key-ref-dir must be an absolute path, not {}", relative.display())));
+        }
+
         Ok(Config {
+            key_ref_dirs,
             addr: SocketAddr::new(host, port),
             data_dir,
             database_url,
@@ -310,9 +336,13 @@ impl Config {
     }
 }
 
-/// Names of `HEARTH_*` variables in `vars` that Hearth does not know.
+/// Names of `HEARTH_*` variables in `vars` that Hearth does not know. `HEARTH_KEY_*` ones
+/// are provider keys for LLM key references.
 pub fn unknown_env_vars(vars: impl Iterator<Item = String>) -> Vec<String> {
-    vars.filter(|k| k.starts_with("HEARTH_") && !KNOWN_ENV.contains(&k.as_str())).collect()
+    vars.filter(|k| {
+        k.starts_with("HEARTH_") && !KNOWN_ENV.contains(&k.as_str()) && !k.starts_with(crate::llm::key_ref::ENV_PREFIX)
+    })
+    .collect()
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -349,26 +379,26 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hearth.toml");
-        std::fs::write(&file, "port = 9000\nhost = \"127.0.0.2\"\napi_keys = [\"from-file\"]\n").unwrap();
+        std::fs::write(&file, "port = 9000\nhost = \"127.0.0.2\"\napi_keys = [\"from-file-0123456789\"]\n").unwrap();
         let config_arg = file.to_str().unwrap();
 
         let from_file = Config::load(&options(&["--config", config_arg])).unwrap();
         assert_eq!(from_file.addr.port(), 9000);
         assert_eq!(from_file.addr.ip().to_string(), "127.0.0.2");
-        assert_eq!(from_file.master_key_strs().collect::<Vec<_>>(), ["from-file"]);
+        assert_eq!(from_file.master_key_strs().collect::<Vec<_>>(), ["from-file-0123456789"]);
 
-        let flags = Config::load(&options(&["--config", config_arg, "--port", "9001", "--api-key", "a", "--api-key", "b"])).unwrap();
+        let flags = Config::load(&options(&["--config", config_arg, "--port", "9001", "--api-key", "a-0123456789abcdef", "--api-key", "b-0123456789abcdef"])).unwrap();
         assert_eq!(flags.addr.port(), 9001);
-        assert_eq!(flags.master_key_strs().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(flags.master_key_strs().collect::<Vec<_>>(), ["a-0123456789abcdef", "b-0123456789abcdef"]);
     }
 
     #[test]
     fn a_key_file_holds_one_key_per_line_and_ignores_comments() {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
-        std::fs::write(&keys, "# admins\nfirst\n\n  second  \n").unwrap();
+        std::fs::write(&keys, "# admins\nfirst-key-0123456789\n\n  second-key-0123456789  \n").unwrap();
         let config = Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).unwrap();
-        assert_eq!(config.master_key_strs().collect::<Vec<_>>(), ["first", "second"]);
+        assert_eq!(config.master_key_strs().collect::<Vec<_>>(), ["first-key-0123456789", "second-key-0123456789"]);
     }
 
     #[test]
@@ -390,8 +420,19 @@ mod tests {
     }
 
     #[test]
+    fn a_short_master_key_is_refused_without_being_shown() {
+        let err = Config::load(&options(&["--api-key", "hunter2-short"])).unwrap_err().to_string();
+        assert!(err.contains("16 characters"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::write(&keys, "long-enough-key-0123\nshort\n").unwrap();
+        assert!(Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).is_err(), "one short key in a file is enough");
+    }
+
+    #[test]
     fn unknown_hearth_variables_are_reported() {
-        let vars = ["HEARTH_PORT", "HEARTH_PROT", "PATH"].map(String::from).into_iter();
+        let vars = ["HEARTH_PORT", "HEARTH_PROT", "PATH", "HEARTH_KEY_OPENAI"].map(String::from).into_iter();
         assert_eq!(unknown_env_vars(vars), ["HEARTH_PROT"]);
     }
 }

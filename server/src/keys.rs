@@ -68,6 +68,7 @@ pub struct ActiveKey {
     #[sqlx(try_from = "String")]
     pub role: Role,
     pub key_hash: String,
+    pub expires_at: Option<i64>,
     llms: Option<String>,
     last_used_at: Option<i64>,
 }
@@ -80,7 +81,7 @@ impl ActiveKey {
     }
 }
 
-const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.key_hash, k.llms, k.last_used_at \
+const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.key_hash, k.expires_at, k.llms, k.last_used_at \
                              FROM api_keys k JOIN users u ON u.id = k.user_id";
 
 /// Finds the unexpired key `key`, and notes its use (at most once a minute, off the request path).
@@ -109,27 +110,40 @@ pub async fn find_active_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ActiveKe
     with_pool!(db, pool => sqlx::query_as(&sql).bind(id).bind(db::now()).fetch_optional(pool).await)
 }
 
+/// When a key asked to last `days` expires: `None` for never.
+pub fn expiry(days: Option<u32>) -> Result<Option<i64>> {
+    match days {
+        None => Ok(None),
+        Some(days @ 1..=3650) => Ok(Some(db::now() + i64::from(days) * 86_400)),
+        Some(_) => Err(AppError::BadRequest("expires_in_days must be between 1 and 3650".into())),
+    }
+}
+
+/// `names`, sorted and without repeats, when the key is narrowed to some.
+fn normalized(llms: Option<Vec<String>>) -> Option<Vec<String>> {
+    llms.map(|mut names| {
+        names.sort();
+        names.dedup();
+        names
+    })
+}
+
 /// Creates a key for `user`; the only place a key string is ever made.
 #[tracing::instrument(skip_all, fields(user = %user.name))]
 pub async fn create_for(
     db: &Db,
     user: &users::UserRow,
     name: &str,
-    expires_in_days: Option<u32>,
+    expires_at: Option<i64>,
     llms: Option<Vec<String>>,
 ) -> Result<CreatedApiKey> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::BadRequest("a key's name must be 1 to 100 characters".into()));
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("a key's name must be 1 to 100 characters, none of them control characters".into()));
     }
-    let llms = match llms {
+    let llms = match normalized(llms) {
         Some(names) => Some(known_llms(db, names).await?),
         None => None,
-    };
-    let expires_at = match expires_in_days {
-        None => None,
-        Some(days @ 1..=3650) => Some(db::now() + i64::from(days) * 86_400),
-        Some(_) => return Err(AppError::BadRequest("expires_in_days must be between 1 and 3650".into())),
     };
     let key = format!("{PREFIX}{}", random_token(32));
     let prefix: String = key.chars().take(DISPLAY_LEN).collect();
@@ -152,9 +166,7 @@ pub async fn create_for(
 }
 
 /// `names`, sorted and without repeats, once each is checked to be a registered LLM.
-async fn known_llms(db: &Db, mut names: Vec<String>) -> Result<Vec<String>> {
-    names.sort();
-    names.dedup();
+async fn known_llms(db: &Db, names: Vec<String>) -> Result<Vec<String>> {
     if names.len() > 100 {
         return Err(AppError::BadRequest("a key can be narrowed to at most 100 LLMs".into()));
     }
@@ -197,8 +209,10 @@ async fn create(
             ))
         }
     };
-    authorize(&principal, Action::Write, Resource::ApiKey { owner: owner.id })?;
-    let created = create_for(&state.db, &owner, &body.name, body.expires_in_days, body.llms).await?;
+    let expires_at = expiry(body.expires_in_days)?;
+    let llms = normalized(body.llms);
+    authorize(&principal, Action::Write, Resource::NewApiKey { owner: owner.id, llms: llms.as_deref(), expires_at })?;
+    let created = create_for(&state.db, &owner, &body.name, expires_at, llms).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -82,6 +82,8 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    // The peer's address is what failed sign-ins are counted by.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     audit.flush().await;
     served

@@ -30,7 +30,11 @@ pub struct Inner {
     pub llm_client: reqwest::Client,
     /// The longest wait for a provider's answer, and between two chunks of a stream.
     pub llm_timeout: std::time::Duration,
+    /// Where LLM key references may point.
+    pub key_refs: crate::llm::key_ref::KeyRefs,
     pub audit: Audit,
+    /// Bounds password hashing and slows down failed sign-ins.
+    pub sign_in: crate::auth::throttle::SignInGuard,
     /// The LLMs as the gateway calls them, cached.
     pub llm_catalog: crate::llm::Catalog,
     /// `cors_proxy.allow` entries from the configuration (the admin setting adds to them).
@@ -53,14 +57,23 @@ impl AppState {
             .build();
         AppState(Arc::new(Inner {
             audit: Audit::spawn(db.clone()),
+            sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,
+            key_refs: crate::llm::key_ref::KeyRefs::new(
+                config.key_ref_dirs.clone(),
+                vec![absolute(&config.data_dir), absolute(&config.secret_key_file)],
+            ),
             llm_catalog: Default::default(),
             db,
             secrets,
             master_keys,
             local_mode_possible: config.addr.ip().is_loopback() && !config.has_master_keys(),
             assets,
+            // Provider calls carry Hearth's key for that provider: they follow no redirect
+            // (which could take the key to another host) and send no Referer.
             llm_client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
                 .tcp_nodelay(true)
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .build()
@@ -81,4 +94,9 @@ impl Deref for AppState {
     fn deref(&self) -> &Inner {
         &self.0
     }
+}
+
+/// `path` made absolute against the working directory, for comparisons with other paths.
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }

@@ -27,13 +27,21 @@ pub enum CreateUserError {
     Db(#[from] sqlx::Error),
 }
 
-/// Names are what appear in URLs, logs and key listings: keep them plain.
+/// Names that stand for principals other than users in the audit trail and the UI (`local`
+/// is local mode; `admin` was the master key's name): no user may take them.
+const RESERVED: &[&str] = &["local", "admin"];
+
+/// Names are what appear in URLs, logs and key listings: keep them plain. They never hold a
+/// `:`, which marks other kinds of principal (`master-key:…`).
 pub fn validate_name(name: &str) -> Result<(), String> {
     let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if name.is_empty() || name.len() > 64 || !ok_chars {
         return Err(format!(
             "invalid user name {name:?}: use 1 to 64 letters, digits, `.`, `_` or `-`"
         ));
+    }
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(format!("{name:?} is reserved (it names local mode or the master key in the audit trail); choose another name"));
     }
     Ok(())
 }
@@ -78,7 +86,7 @@ mod tests {
         for good in ["ana", "a.b-c_d", "X9"] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(65)] {
+        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(65), "local", "Admin", "master-key:abc"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

@@ -3,8 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of the one event recorded so far: a call to `/v1/chat/completions`.
+/// A call to `/v1/chat/completions`.
 pub const LLM_INFERENCE_CALL: &str = "llm_inference_call";
+/// A sign-in that worked (`/auth/login`).
+pub const SIGN_IN: &str = "sign_in";
+/// A sign-in or a key that was refused: the name tried (never the password) or `api-key`.
+pub const SIGN_IN_FAILED: &str = "sign_in_failed";
+/// An API key created or revoked; `target` is `key:<id>`.
+pub const KEY_CREATED: &str = "key_created";
+pub const KEY_REVOKED: &str = "key_revoked";
+/// The configuration changed; `target` names what (`llm:<name>`, `team:<name>`,
+/// `setting:cors_proxy.allow`).
+pub const CONFIG_CREATED: &str = "config_created";
+pub const CONFIG_UPDATED: &str = "config_updated";
+pub const CONFIG_DELETED: &str = "config_deleted";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -12,7 +24,8 @@ pub struct AuditEvent {
     /// Seconds since the Unix epoch.
     pub at: i64,
     pub kind: String,
-    /// Who called: a user's name, `admin` for a master key, `local` in local mode.
+    /// Who called: a user's name, `master-key:<fingerprint prefix>` for a master key, `local`
+    /// in local mode (user names never contain `:` and `local` is reserved).
     pub principal: String,
     /// The first characters of the hash of the key used, when a key was used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +44,12 @@ pub struct AuditEvent {
     pub prompt_tokens: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<i64>,
+    /// What was acted on, for events other than LLM calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The client's address, for sign-ins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// `GET /v1/audit`: newest first. `next_before` pages on (`?before=`).

@@ -124,7 +124,10 @@ fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
                 <tr data-testid="audit-row">
                     <td>{format::date_time(e.at)}</td>
                     <td>{e.principal.clone()}{e.key_hash_prefix.clone().map(|k| view! { <div class="muted small"><code>{k}</code></div> })}</td>
-                    <td>{e.llm.clone().unwrap_or_default()}</td>
+                    <td>
+                        {e.llm.clone().or_else(|| e.target.clone()).unwrap_or_default()}
+                        {(e.kind != crate::api::LLM_INFERENCE_CALL).then(|| view! { <div class="muted small">{e.kind.clone()}</div> })}
+                    </td>
                     <td><code>{e.model.clone().unwrap_or_default()}</code></td>
                     <td>{if e.streaming == Some(true) { "stream" } else { "whole" }}</td>
                     <td><span class=class>{outcome(e.status)}</span></td>
@@ -178,6 +181,8 @@ mod tests {
             status: 200,
             prompt_tokens: Some(3),
             completion_tokens: None,
+            target: None,
+            client: None,
         };
         assert_eq!(tokens(&event), "3 → ?");
         event.prompt_tokens = None;

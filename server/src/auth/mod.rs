@@ -7,7 +7,8 @@ pub mod password;
 mod policy;
 mod principal;
 mod routes;
+pub mod throttle;
 
 pub use policy::{allowed, authorize, Action, Resource};
-pub use principal::{check_origin, Channel, MaybePrincipal, Principal};
+pub use principal::{check_origin, client_address, Channel, MaybePrincipal, Principal};
 pub use routes::router;

@@ -18,10 +18,16 @@ pub enum Action {
 pub enum Resource<'a> {
     /// One API key, owned by the given user.
     ApiKey { owner: i64 },
+    /// A key about to be created for `owner`, narrowed to `llms` (`None`: every LLM its user
+    /// may run) and expiring at `expires_at` (Unix seconds; `None`: never). A key never
+    /// creates a key wider than itself.
+    NewApiKey { owner: i64, llms: Option<&'a [String]>, expires_at: Option<i64> },
     /// Every user's API keys at once (the admin listing).
     AllApiKeys,
     /// The caller's own personal MCP servers (rows are always scoped to their owner).
     OwnMcpServers,
+    /// The header values stored with the caller's own MCP servers (credentials, often).
+    OwnMcpSecrets,
     /// The caller's own conversations (rows are always scoped to their owner).
     OwnConversations,
     /// Server-wide settings (`/v1/settings/...`).
@@ -39,22 +45,73 @@ pub enum Resource<'a> {
     /// key, its name on the key's list; every role alike, for editing the catalogue never
     /// implies running what is in it.
     Llm { name: &'a str, grants: &'a Grants, teams: &'a [String] },
+    /// `/cors-proxy`: reaching an MCP server for the browser.
+    CorsProxy,
+    /// Loopback and private addresses through `/cors-proxy` without the admin's allow list:
+    /// admins only (local mode included). The proxy's address policy still refuses them on a
+    /// public bind, whoever asks.
+    PrivateNetwork,
 }
 
-/// Decides whether `principal` may perform `action` on `resource`.
+/// Decides whether `principal` may perform `action` on `resource`; a refusal says why.
 pub fn authorize(principal: &Principal, action: Action, resource: Resource<'_>) -> Result<(), AppError> {
     if allowed(principal, action, resource) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!(
-            "your role ({}) does not allow this",
-            principal.role
-        )))
+        return Ok(());
     }
+    let message = if principal.llms.is_some() && !narrowed_key_may(action, resource) {
+        "this API key is narrowed to LLMs: it may run them, and nothing else (no keys, users, settings or stored \
+         MCP credentials)"
+            .to_owned()
+    } else if let Resource::NewApiKey { llms, expires_at, .. } = resource {
+        match within_ceiling(principal, llms, expires_at) {
+            false => match principal.key_expires_at {
+                Some(own) => format!(
+                    "this API key expires at {own} (Unix time): a key it creates must expire no later \
+                     (set expires_in_days) and run no more LLMs than it may"
+                ),
+                None => "a key can only create keys that run no more LLMs than it may".to_owned(),
+            },
+            true => format!("your role ({}) does not allow this", principal.role),
+        }
+    } else {
+        format!("your role ({}) does not allow this", principal.role)
+    };
+    Err(AppError::Forbidden(message))
+}
+
+/// What a key narrowed to LLMs may still do: run them (its list decides which), keep the
+/// conversations it runs them in, read its user's MCP servers without their stored header
+/// values, use the CORS proxy, and see its user's teams (which grants depend on).
+fn narrowed_key_may(action: Action, resource: Resource<'_>) -> bool {
+    matches!(
+        (action, resource),
+        (Action::Run, Resource::Llm { .. } | Resource::CorsProxy)
+            | (_, Resource::OwnConversations)
+            | (Action::Read, Resource::OwnMcpServers | Resource::Team { .. })
+    )
+}
+
+/// A key creating a key: the new one runs no LLM the creator may not, and expires no later.
+/// Callers that are not keys (passwords, master keys, local mode) have no ceiling.
+fn within_ceiling(principal: &Principal, llms: Option<&[String]>, expires_at: Option<i64>) -> bool {
+    let llms_ok = match (&principal.llms, llms) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(own), Some(new)) => new.iter().all(|n| own.contains(n)),
+    };
+    let expiry_ok = match (principal.key_expires_at, expires_at) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(own), Some(new)) => new <= own,
+    };
+    llms_ok && expiry_ok
 }
 
 /// The same decision as a boolean, for views that adapt (a listing narrowed to one's own).
 pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) -> bool {
+    if principal.llms.is_some() && !narrowed_key_may(action, resource) {
+        return false;
+    }
     let own = |owner: i64| principal.user_id == Some(owner);
     match (principal.role, action, resource) {
         (_, Action::Run, Resource::Llm { name, grants, teams }) => {
@@ -64,13 +121,20 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
             let key_allows = principal.llms.as_ref().is_none_or(|llms| llms.iter().any(|l| l == name));
             granted && key_allows
         }
+        (_, Action::Run, Resource::CorsProxy) => true,
+        (role, Action::Run, Resource::PrivateNetwork) => role == Role::Admin,
         (_, Action::Run, _) => false,
+        (_, Action::Write, Resource::NewApiKey { owner, llms, expires_at }) => {
+            within_ceiling(principal, llms, expires_at) && allowed(principal, Action::Write, Resource::ApiKey { owner })
+        }
+        (_, Action::Read, Resource::NewApiKey { .. }) => false,
+        (_, _, Resource::CorsProxy | Resource::PrivateNetwork) => false,
         (Role::Admin, _, _) => true,
         (_, Action::Read, Resource::Team { members }) => {
             principal.role == Role::Viewer || principal.user_id.is_some() && members.contains(&principal.name)
         }
         (_, Action::Write, Resource::Team { .. }) => false,
-        (_, _, Resource::OwnMcpServers | Resource::OwnConversations) => true,
+        (_, _, Resource::OwnMcpServers | Resource::OwnMcpSecrets | Resource::OwnConversations) => true,
         (_, _, Resource::Llm { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
@@ -103,6 +167,7 @@ mod tests {
             key_id: None,
             channel: Channel::Header,
             llms: None,
+            key_expires_at: None,
             key_hash_prefix: None,
         }
     }
@@ -165,6 +230,57 @@ mod tests {
         assert!(allowed(&user(3, Role::Viewer), Action::Read, team));
         assert!(!allowed(&user(1, Role::Member), Action::Write, Resource::Teams));
         assert!(allowed(&user(4, Role::Admin), Action::Write, Resource::Teams));
+    }
+
+    #[test]
+    fn a_key_narrowed_to_llms_only_runs_them_whatever_its_role() {
+        let everyone = Grants { all_members: true, ..Grants::default() };
+        for role in Role::ALL {
+            let narrowed = Principal { llms: Some(vec!["cheap".into()]), key_id: Some(5), ..user(1, role) };
+            assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "cheap", grants: &everyone, teams: &[] }));
+            assert!(allowed(&narrowed, Action::Write, Resource::OwnConversations));
+            assert!(allowed(&narrowed, Action::Read, Resource::OwnMcpServers));
+            for (action, resource) in [
+                (Action::Write, Resource::NewApiKey { owner: 1, llms: Some(&["cheap".to_owned()][..]), expires_at: Some(1) }),
+                (Action::Read, Resource::ApiKey { owner: 1 }),
+                (Action::Write, Resource::ApiKey { owner: 1 }),
+                (Action::Read, Resource::Settings),
+                (Action::Write, Resource::Settings),
+                (Action::Write, Resource::Llms),
+                (Action::Read, Resource::Audit),
+                (Action::Write, Resource::Teams),
+                (Action::Read, Resource::OwnMcpSecrets),
+                (Action::Write, Resource::OwnMcpServers),
+                (Action::Run, Resource::PrivateNetwork),
+            ] {
+                assert!(!allowed(&narrowed, action, resource), "{role}: {action:?} {resource:?}");
+                let err = authorize(&narrowed, action, resource).unwrap_err();
+                assert!(err.to_string().contains("narrowed"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_never_creates_a_key_that_outlives_it() {
+        let expiring = Principal { key_id: Some(3), key_expires_at: Some(1_000), ..user(1, Role::Admin) };
+        let new = |expires_at| Resource::NewApiKey { owner: 2, llms: None, expires_at };
+        assert!(allowed(&expiring, Action::Write, new(Some(999))));
+        assert!(allowed(&expiring, Action::Write, new(Some(1_000))));
+        assert!(!allowed(&expiring, Action::Write, new(Some(1_001))));
+        assert!(!allowed(&expiring, Action::Write, new(None)), "a key that never expires is wider");
+        assert!(authorize(&expiring, Action::Write, new(None)).unwrap_err().to_string().contains("expire no later"));
+        let password = user(1, Role::Admin);
+        assert!(allowed(&password, Action::Write, new(None)), "a signed-in user has no ceiling");
+        let member = Principal { key_id: Some(4), key_expires_at: Some(1_000), ..user(1, Role::Member) };
+        assert!(!allowed(&member, Action::Write, Resource::NewApiKey { owner: 2, llms: None, expires_at: Some(10) }), "the role still decides whose");
+    }
+
+    #[test]
+    fn private_networks_through_the_proxy_are_for_admins() {
+        for role in Role::ALL {
+            assert!(allowed(&user(1, role), Action::Run, Resource::CorsProxy));
+            assert_eq!(allowed(&user(1, role), Action::Run, Resource::PrivateNetwork), role == Role::Admin, "{role}");
+        }
     }
 
     #[test]

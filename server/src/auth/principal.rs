@@ -5,14 +5,17 @@
 //! unsafe method authenticated that way must come from our own origin. Header keys are not
 //! ambient and need no such check.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use app::api::{AuthMethod, Me, Role};
+use app::api::{AuthMethod, Me, Role, SIGN_IN_FAILED};
 
+use crate::audit::Record;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::{keys, users};
@@ -38,6 +41,9 @@ pub struct Principal {
     pub channel: Channel,
     /// The LLMs the key in use may run, when it is narrowed to some.
     pub llms: Option<Vec<String>>,
+    /// When the key in use expires (Unix seconds), if it does: the keys it creates may not
+    /// outlive it.
+    pub key_expires_at: Option<i64>,
     /// The first characters of the hash of the key in use (for the audit trail), never the key.
     pub key_hash_prefix: Option<String>,
 }
@@ -66,19 +72,22 @@ impl Principal {
             key_id: None,
             channel: Channel::Ambient,
             llms: None,
+            key_expires_at: None,
             key_hash_prefix: None,
         }
     }
 
     fn master(channel: Channel, fingerprint: &str) -> Principal {
         Principal {
-            name: "admin".into(),
+            // Marked by kind: no user name holds a `:`.
+            name: format!("master-key:{}", hash_prefix(fingerprint)),
             role: Role::Admin,
             user_id: None,
             auth: AuthMethod::MasterKey,
             key_id: None,
             channel,
             llms: None,
+            key_expires_at: None,
             key_hash_prefix: Some(hash_prefix(fingerprint)),
         }
     }
@@ -92,6 +101,7 @@ impl Principal {
             key_id: None,
             channel,
             llms: None,
+            key_expires_at: None,
             key_hash_prefix: None,
         }
     }
@@ -99,6 +109,7 @@ impl Principal {
     fn from_key(key: keys::ActiveKey, channel: Channel) -> Principal {
         Principal {
             llms: key.llms(),
+            key_expires_at: key.expires_at,
             key_hash_prefix: Some(hash_prefix(&key.key_hash)),
             name: key.user_name,
             role: key.role,
@@ -171,13 +182,59 @@ fn header_credential(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     }
 }
 
+/// The client's address, as the connection tells it (a reverse proxy's own, behind one).
+pub fn client_address(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+}
+
+/// A name someone tried to sign in as, fit for the log and the audit trail: a name that could
+/// not be a user's (it may be a password typed in the wrong field) is not kept.
+pub fn shown_name(name: &str) -> String {
+    match users::validate_name(name) {
+        Ok(()) => name.to_owned(),
+        Err(_) => "(not a user name)".to_owned(),
+    }
+}
+
+/// Logs and audits a refused credential; never the credential itself. The audit trail takes
+/// at most a steady trickle of them, so that a flood of bad keys cannot fill the database.
+pub fn record_failure(state: &AppState, client: IpAddr, tried: String) {
+    tracing::warn!(client = %client, tried = ?tried, "sign-in failed");
+    if state.sign_in.may_audit_failure() {
+        state.audit.record(Record {
+            kind: SIGN_IN_FAILED,
+            principal: tried,
+            status: 401,
+            client: Some(client.to_string()),
+            ..Record::default()
+        });
+    }
+}
+
 /// Who made this request, or `None` when nobody is signed in and local mode does not apply.
-/// A key that is presented but wrong is an error, never an anonymous request.
+/// A key that is presented but wrong is an error, never an anonymous request. A key that
+/// could be guessed (anything but Hearth's own `hk-` keys) is refused while its client is
+/// blocked for failing too often.
 pub async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<Principal>, AppError> {
     if let Some(key) = header_credential(&parts.headers)? {
+        let guessable = !key.starts_with(keys::PREFIX);
+        let client = client_address(parts);
+        if guessable {
+            state.sign_in.check(client, None)?;
+        }
         return match principal_for_key(state, key, Channel::Header).await? {
             Some((principal, _)) => Ok(Some(principal)),
-            None => Err(AppError::invalid_api_key()),
+            None => {
+                if guessable {
+                    state.sign_in.failed(client, None);
+                }
+                record_failure(state, client, "api-key".to_owned());
+                Err(AppError::invalid_api_key())
+            }
         };
     }
 

@@ -10,10 +10,11 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use tower_sessions::Session;
 
-use app::api::{LoginRequest, Me};
+use app::api::{LoginRequest, Me, SIGN_IN};
 
 use super::password;
-use super::principal::{check_origin, principal_for_key, Channel, Principal, SessionAuth, SESSION_KEY};
+use super::principal::{check_origin, client_address, principal_for_key, record_failure, shown_name, Channel, Principal, SessionAuth, SESSION_KEY};
+use crate::audit::Record;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
 use crate::users;
@@ -60,6 +61,7 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
     if parts.headers.contains_key(header::ORIGIN) {
         check_origin(&parts, Channel::Cookie)?;
     }
+    let client = client_address(&parts);
     let request = Request::from_parts(parts, body);
     let LoginRequest { username, password, api_key } = if form {
         Form::<LoginRequest>::from_request(request, &()).await.map_err(|e| AppError::BadRequest(e.body_text()))?.0
@@ -69,17 +71,33 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
     let (principal, auth) = match (non_empty(api_key), non_empty(username), non_empty(password)) {
-        (Some(key), _, _) => principal_for_key(state, key.trim(), Channel::Cookie).await?.ok_or_else(AppError::invalid_api_key)?,
+        (Some(key), _, _) => {
+            state.sign_in.check(client, None)?;
+            match principal_for_key(state, key.trim(), Channel::Cookie).await? {
+                Some(found) => found,
+                None => {
+                    failed(state, client, None);
+                    return Err(AppError::invalid_api_key());
+                }
+            }
+        }
         (None, Some(name), Some(pass)) => {
-            let user = users::by_name(&state.db, name.trim()).await?;
+            let name = name.trim().to_owned();
+            state.sign_in.check(client, Some(&name))?;
+            let user = users::by_name(&state.db, &name).await?;
             let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-            let ok = tokio::task::spawn_blocking(move || password::verify(&pass, stored.as_deref()))
-                .await
-                .map_err(AppError::internal)?;
+            let slot = state.sign_in.hashing_slot().await?;
+            let ok = tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                password::verify(&pass, stored.as_deref())
+            })
+            .await
+            .map_err(AppError::internal)?;
             match user {
                 Some(user) if ok => (Principal::from_user(&user, Channel::Cookie), SessionAuth::Password { user_id: user.id }),
                 _ => {
-                    return Err(AppError::Unauthorized { message: "Invalid username or password".into(), code: "invalid_credentials" })
+                    failed(state, client, Some(&name));
+                    return Err(AppError::Unauthorized { message: "Invalid username or password".into(), code: "invalid_credentials" });
                 }
             }
         }
@@ -90,7 +108,14 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
     session.cycle_id().await.map_err(AppError::internal)?;
     session.insert(SESSION_KEY, auth).await.map_err(AppError::internal)?;
     tracing::info!(user = %principal.name, method = ?principal.auth, "signed in");
+    state.audit.record(Record { client: Some(client.to_string()), ..Record::action(SIGN_IN, &principal, "session", 200) });
     Ok(principal.me())
+}
+
+/// A refused sign-in: counted against the client (and the name tried), logged and audited.
+fn failed(state: &AppState, client: std::net::IpAddr, name: Option<&str>) {
+    state.sign_in.failed(client, name);
+    record_failure(state, client, name.map_or_else(|| "api-key".to_owned(), shown_name));
 }
 
 async fn logout(session: Session, request: Request) -> Result<Response> {

@@ -6,6 +6,12 @@
 //! Never forwards the caller's `Authorization`, `Cookie` or `X-Api-Key`, never returns an
 //! upstream cookie, and never reaches an address that [`policy::Policy`] refuses: the check
 //! runs on the resolved addresses and again on every redirect.
+//!
+//! A proxied answer is MCP data, never a document on Hearth's origin: navigations are
+//! refused, a request on ambient authority (cookie, local mode) must carry
+//! [`REQUEST_HEADER`] (which no navigation, form or `no-cors` fetch can), only JSON and SSE
+//! keep their content type (anything else is a download), every answer is sandboxed by its
+//! CSP, only an allow-list of upstream headers comes back, and a redirect never does.
 
 pub mod policy;
 pub mod settings;
@@ -15,12 +21,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use crate::auth::Principal;
+use crate::auth::{allowed, authorize, Action, Channel, Principal, Resource};
+use policy::Caller;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
 
@@ -31,19 +38,19 @@ const FORWARDED: &[&str] =
     &["accept", "content-type", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"];
 /// Prefixes a client puts before a header meant for the upstream.
 const WRAP_PREFIXES: &[&str] = &["x-proxy-header-", "x-llama-server-proxy-header-"];
-/// Headers that describe one hop, or that the upstream must not set on Hearth's origin.
-const NEVER_RETURNED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "set-cookie",
-    "content-length",
-];
+/// The upstream's answer headers that come back: what an MCP client reads. Everything else
+/// (cookies, `Location`, `Refresh`, `Link`, CSPs, `Clear-Site-Data`, hop-by-hop headers, …) is
+/// the upstream's to set on its own origin, not on Hearth's.
+const RETURNED: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "www-authenticate", "retry-after", "date"];
+/// Content types MCP answers come in: the only ones served as such.
+const MCP_CONTENT_TYPES: &[&str] = &["application/json", "text/event-stream"];
+/// The request header that marks a request as the browser's MCP client's own. Required when
+/// the authority is ambient (cookie or local mode); a navigation can never carry it.
+pub const REQUEST_HEADER: &str = "hearth-proxy-request";
+/// Navigation destinations: a proxied answer must never become one.
+const DOCUMENT_DESTINATIONS: &[&str] = &["document", "iframe", "frame", "embed", "object"];
+/// On every proxied answer: were it opened as a page anyway, it would run nothing.
+const SANDBOX_CSP: &str = "sandbox; default-src 'none'";
 /// Headers a client may not set on the upstream even when wrapped.
 const NEVER_UNWRAPPED: &[&str] =
     &["host", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "proxy-authorization"];
@@ -60,13 +67,16 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/cors-proxy", get(proxy).post(proxy).delete(proxy)).merge(settings::router())
 }
 
-async fn proxy(State(state): State<AppState>, _caller: Principal, RawQuery(query): RawQuery, request: Request) -> Result<Response> {
+async fn proxy(State(state): State<AppState>, caller: Principal, RawQuery(query): RawQuery, request: Request) -> Result<Response> {
+    authorize(&caller, Action::Run, Resource::CorsProxy)?;
+    refuse_documents(request.headers(), caller.channel)?;
     let target = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "url")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| AppError::BadRequest("name the MCP server as `?url=<http(s) URL>`".into()))?;
     let url = url::Url::parse(&target).map_err(|e| AppError::BadRequest(format!("the url parameter is not a URL: {e}")))?;
-    state.cors_proxy.policy().check_url(&url).map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
+    let reach = if allowed(&caller, Action::Run, Resource::PrivateNetwork) { Caller::Trusted } else { Caller::Untrusted };
+    state.cors_proxy.policy().check_url(&url, reach).map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
 
     let (parts, body) = request.into_parts();
     let method = match parts.method {
@@ -77,8 +87,25 @@ async fn proxy(State(state): State<AppState>, _caller: Principal, RawQuery(query
     };
     let headers = upstream_headers(&parts.headers);
     let body = Body::new(http_body_util::Limited::new(body, BODY_LIMIT));
-    let answer = state.cors_proxy.send(method, url, headers, body).await?;
-    Ok(downstream_response(answer))
+    let answer = state.cors_proxy.send(reach, method, url, headers, body).await?;
+    downstream_response(answer)
+}
+
+/// Refuses what a browser sends when it would show the answer as a page (a link followed, a
+/// frame, an embed), and, on ambient authority, anything without [`REQUEST_HEADER`].
+fn refuse_documents(headers: &HeaderMap, channel: Channel) -> Result<()> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let navigation = value("sec-fetch-mode").is_some_and(|m| m == "navigate")
+        || value("sec-fetch-dest").is_some_and(|d| DOCUMENT_DESTINATIONS.contains(&d.as_str()));
+    if navigation {
+        return Err(AppError::Forbidden("the CORS proxy answers MCP clients, not pages: it cannot be opened in a tab or a frame".into()));
+    }
+    if channel != Channel::Header && !headers.contains_key(REQUEST_HEADER) {
+        return Err(AppError::Forbidden(format!(
+            "a request to the CORS proxy signed in by cookie must carry the `{REQUEST_HEADER}: 1` header (Hearth's MCP client sends it)"
+        )));
+    }
+    Ok(())
 }
 
 /// What goes upstream: the protocol headers, and the wrapped ones unwrapped. Nothing else of
@@ -101,27 +128,44 @@ fn upstream_headers(incoming: &HeaderMap) -> reqwest::header::HeaderMap {
     out
 }
 
-fn downstream_response(answer: reqwest::Response) -> Response {
-    let mut response = Response::builder().status(StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+fn downstream_response(answer: reqwest::Response) -> Result<Response> {
+    let status = answer.status();
+    if status.is_redirection() {
+        // A browser would follow it on Hearth's origin, with the session cookie.
+        return Err(AppError::BadGateway(format!(
+            "the MCP server answered with a redirect (HTTP {}) that the proxy does not pass on",
+            status.as_u16()
+        )));
+    }
+    let mut response = Response::builder().status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
     if let Some(headers) = response.headers_mut() {
         for (name, value) in answer.headers() {
-            let name_str = name.as_str();
-            if NEVER_RETURNED.contains(&name_str) || name_str.starts_with("access-control-") {
-                continue;
+            if RETURNED.contains(&name.as_str()) {
+                headers.append(name.clone(), value.clone());
             }
-            headers.append(name.clone(), value.clone());
         }
+        let is_mcp = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|essence| MCP_CONTENT_TYPES.iter().any(|t| essence.trim().eq_ignore_ascii_case(t)));
+        if !is_mcp {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+        }
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // Tells the browser this status is the upstream's, not Hearth's own (a 401 here means
         // the MCP server refused its credentials, not that the session expired).
-        headers.insert(UPSTREAM_MARK, axum::http::HeaderValue::from_static("1"));
+        headers.insert(UPSTREAM_MARK, HeaderValue::from_static("1"));
     }
-    response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| Response::new(Body::empty()))
+    response.body(Body::from_stream(answer.bytes_stream())).map_err(AppError::internal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn only_protocol_and_wrapped_headers_go_upstream() {

@@ -1,5 +1,7 @@
-//! The proxy's HTTP client: one pooled client whose DNS resolver applies the address policy,
-//! so every connection (the first and each redirect's) goes only to an address that passed.
+//! The proxy's HTTP clients: pooled clients whose DNS resolver applies the address policy,
+//! so every connection (the first and each redirect's) goes only to an address that passed;
+//! one for trusted callers, one for the rest, as the policy tells them apart. Redirects are
+//! followed within the origin the caller named only, and no `Referer` is ever sent.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -7,39 +9,30 @@ use std::sync::{Arc, PoisonError, RwLock};
 use axum::body::Body;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::policy::{Policy, Refusal};
+use super::policy::{Caller, Policy, Refusal};
 use super::{CONNECT_TIMEOUT, IDLE_TIMEOUT};
 use crate::error::AppError;
 
 const MAX_REDIRECTS: usize = 5;
 
+/// A redirect to another origin than the one the caller named: not followed, for the
+/// caller's wrapped headers (often credentials) are meant for that origin alone.
+#[derive(Debug, thiserror::Error)]
+#[error("the MCP server redirected to another origin ({0}); connect to that address directly")]
+pub struct OffOrigin(String);
+
 #[derive(Clone)]
 pub struct Upstream {
-    client: reqwest::Client,
+    /// For callers that may reach private addresses without the allow list (admins).
+    trusted: reqwest::Client,
+    untrusted: reqwest::Client,
     policy: Arc<RwLock<Arc<Policy>>>,
 }
 
 impl Upstream {
     pub fn new(policy: Policy) -> Upstream {
         let policy = Arc::new(RwLock::new(Arc::new(policy)));
-        let redirect_policy = policy.clone();
-        let client = reqwest::Client::builder()
-            .dns_resolver(CheckedResolver { policy: policy.clone() })
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= MAX_REDIRECTS {
-                    return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-                }
-                match current(&redirect_policy).check_url(attempt.url()) {
-                    Ok(()) => attempt.follow(),
-                    Err(refusal) => attempt.error(refusal),
-                }
-            }))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(IDLE_TIMEOUT)
-            .tcp_nodelay(true)
-            .build()
-            .expect("the CORS proxy's HTTP client builds");
-        Upstream { client, policy }
+        Upstream { trusted: client(&policy, Caller::Trusted), untrusted: client(&policy, Caller::Untrusted), policy }
     }
 
     /// The policy in force now.
@@ -52,13 +45,53 @@ impl Upstream {
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
     }
 
-    pub async fn send(&self, method: reqwest::Method, url: url::Url, headers: reqwest::header::HeaderMap, body: Body) -> Result<reqwest::Response, AppError> {
-        let mut request = self.client.request(method.clone(), url).headers(headers);
+    pub async fn send(
+        &self,
+        caller: Caller,
+        method: reqwest::Method,
+        url: url::Url,
+        headers: reqwest::header::HeaderMap,
+        body: Body,
+    ) -> Result<reqwest::Response, AppError> {
+        let client = match caller {
+            Caller::Trusted => &self.trusted,
+            Caller::Untrusted => &self.untrusted,
+        };
+        let mut request = client.request(method.clone(), url).headers(headers);
         if method != reqwest::Method::GET {
             request = request.body(reqwest::Body::wrap_stream(body.into_data_stream()));
         }
         request.send().await.map_err(upstream_error)
     }
+}
+
+/// One pooled client for `caller`: its resolver applies the policy to every address, and it
+/// follows redirects only within the origin first named, each hop checked again. It never
+/// sends a `Referer` (the previous URL may carry a token in its query).
+fn client(policy: &Arc<RwLock<Arc<Policy>>>, caller: Caller) -> reqwest::Client {
+    let redirect_policy = policy.clone();
+    reqwest::Client::builder()
+        .dns_resolver(CheckedResolver { policy: policy.clone(), caller })
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            let first = attempt.previous().first().map(|u| u.origin());
+            if first.as_ref().is_some_and(|origin| *origin != attempt.url().origin()) {
+                let to = attempt.url().origin().ascii_serialization();
+                return attempt.error(OffOrigin(to));
+            }
+            match current(&redirect_policy).check_url(attempt.url(), caller) {
+                Ok(()) => attempt.follow(),
+                Err(refusal) => attempt.error(refusal),
+            }
+        }))
+        .referer(false)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(IDLE_TIMEOUT)
+        .tcp_nodelay(true)
+        .build()
+        .expect("the CORS proxy's HTTP client builds")
 }
 
 /// The policy in force. A poisoned lock still holds the last policy set, which stays in
@@ -70,16 +103,18 @@ fn current(policy: &RwLock<Arc<Policy>>) -> Arc<Policy> {
 /// Resolves a name and refuses it if any of its addresses is refused.
 struct CheckedResolver {
     policy: Arc<RwLock<Arc<Policy>>>,
+    caller: Caller,
 }
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = current(&self.policy);
+        let caller = self.caller;
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             for addr in &addrs {
-                policy.check_addr(&host, addr.ip())?;
+                policy.check_addr(&host, addr.ip(), caller)?;
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -93,6 +128,9 @@ fn upstream_error(error: reqwest::Error) -> AppError {
     while let Some(e) = source {
         if let Some(refusal) = e.downcast_ref::<Refusal>() {
             return AppError::Forbidden(refusal.to_string());
+        }
+        if let Some(off) = e.downcast_ref::<OffOrigin>() {
+            return AppError::BadGateway(off.to_string());
         }
         if e.is::<http_body_util::LengthLimitError>() {
             return AppError::PayloadTooLarge(format!("the request body is larger than {} bytes", super::BODY_LIMIT));

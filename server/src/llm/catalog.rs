@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use app::api::{Grants, Provider};
 
 use super::probe::endpoint;
-use super::resources::{fetch, resolve_key_ref, LlmRow};
+use super::resources::{fetch, LlmRow};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
 
@@ -42,7 +42,7 @@ impl Target {
         match &self.key {
             Key::None => Ok(None),
             Key::Sealed(sealed) => state.secrets.open(sealed).map(Some).map_err(AppError::internal),
-            Key::Reference(reference) => resolve_key_ref(reference).map(Some).map_err(|why| {
+            Key::Reference(reference) => state.key_refs.resolve(reference).map(Some).map_err(|why| {
                 tracing::error!(llm = %self.name, %why, "the LLM's key reference cannot be resolved");
                 AppError::BadGateway(format!(
                     "Hearth cannot read the provider key of LLM {:?} (its key reference does not resolve); an admin must fix the LLM",

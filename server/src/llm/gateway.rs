@@ -285,6 +285,15 @@ async fn refusal(target: &Target, answer: reqwest::Response, key: Option<&str>) 
             status.as_u16()
         ));
     }
+    if status.is_redirection() {
+        // Redirects are never followed (the key would go wherever the provider points).
+        tracing::warn!(llm = %name, status = status.as_u16(), "the provider redirected; its base URL is misconfigured");
+        return AppError::BadGateway(format!(
+            "the provider of LLM {name:?} answered with a redirect (HTTP {}), which Hearth does not follow with its key; \
+             an admin must set the LLM's base URL to where it points",
+            status.as_u16()
+        ));
+    }
     let message = provider_message(answer, key).await;
     let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
     match status {

@@ -4,6 +4,7 @@
 pub mod anthropic;
 mod catalog;
 mod gateway;
+pub mod key_ref;
 pub mod probe;
 mod resources;
 

@@ -50,6 +50,14 @@ pub async fn probe(client: &reqwest::Client, provider: Provider, base: &str, mod
             let status = answer.status().as_u16();
             match status {
                 200..=299 => ProbeReport { outcome: ProbeOutcome::Ok, status: Some(status), message: "The provider accepted the key.".into() },
+                300..=399 => ProbeReport {
+                    outcome: ProbeOutcome::Unexpected,
+                    status: Some(status),
+                    message: format!(
+                        "The provider answered the check with a redirect (HTTP {status}), which Hearth does not follow with \
+                         the key: set the base URL to where it points — saved anyway."
+                    ),
+                },
                 401 | 403 => ProbeReport {
                     outcome: ProbeOutcome::Auth,
                     status: Some(status),

@@ -108,31 +108,6 @@ fn validate_name(name: &str) -> Result<()> {
     }
 }
 
-/// `env:NAME` or `file:/absolute/path`.
-fn validate_key_ref(reference: &str) -> Result<()> {
-    let ok = match reference.split_once(':') {
-        Some(("env", name)) => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-        Some(("file", path)) => path.starts_with('/'),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest("api_key_ref must be `env:NAME` or `file:/absolute/path`".into()))
-    }
-}
-
-/// The key a reference points at. The message names the reference, never its value.
-pub fn resolve_key_ref(reference: &str) -> std::result::Result<String, String> {
-    match reference.split_once(':') {
-        Some(("env", name)) => std::env::var(name).map_err(|_| format!("the environment variable {name} is not set")),
-        Some(("file", path)) => std::fs::read_to_string(path)
-            .map(|s| s.trim().to_owned())
-            .map_err(|e| format!("cannot read the key file {path}: {}", e.kind())),
-        _ => Err("api_key_ref must be `env:NAME` or `file:/absolute/path`".into()),
-    }
-}
-
 fn validate_base_url(input: &LlmInput) -> Result<String> {
     let given = input.base_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
     let url = given.or(input.provider.default_base_url()).ok_or_else(|| {
@@ -235,13 +210,13 @@ async fn check_key(
 }
 
 /// What a request says about the key, checked; and the key to probe with, if it changed.
-fn key_change(input: &LlmInput, options: &SaveOptions) -> Result<(KeyChange, Option<String>, Option<String>)> {
+fn key_change(state: &AppState, input: &LlmInput, options: &SaveOptions) -> Result<(KeyChange, Option<String>, Option<String>)> {
     if input.api_key.as_deref().is_some_and(|k| !k.is_empty()) && input.api_key_ref.is_some() {
         return Err(AppError::BadRequest("give api_key or api_key_ref, not both".into()));
     }
     let reference = input.api_key_ref.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     if let Some(r) = &reference {
-        validate_key_ref(r)?;
+        state.key_refs.validate(r).map_err(AppError::BadRequest)?;
     }
     let (change, probe_key) = match input.api_key.as_deref() {
         Some("") => (KeyChange::Remove, None),
@@ -250,7 +225,7 @@ fn key_change(input: &LlmInput, options: &SaveOptions) -> Result<(KeyChange, Opt
         None => (KeyChange::Keep, None),
     };
     let probe_key = match (&reference, probe_key) {
-        (Some(r), _) => match resolve_key_ref(r) {
+        (Some(r), _) => match state.key_refs.resolve(r) {
             Ok(key) => Some(key),
             Err(_) if options.skip_auth_check => None,
             Err(why) => return Err(AppError::BadRequest(format!("{why} (register with ?skip_auth_check=true to save it anyway)"))),
@@ -278,7 +253,7 @@ pub(crate) async fn register(state: &AppState, input: &LlmInput, options: &SaveO
     validate_name(&input.name)?;
     let fields = validate_fields(input)?;
     check_grantees(state, &input.grants).await?;
-    let (change, reference, probe_key) = key_change(input, options)?;
+    let (change, reference, probe_key) = key_change(state, input, options)?;
     if fetch(state, &input.name).await?.is_some() {
         return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name)));
     }
@@ -329,7 +304,7 @@ async fn replace(
     }
     let fields = validate_fields(&input)?;
     check_grantees(&state, &input.grants).await?;
-    let (change, reference, probe_key) = key_change(&input, &options)?;
+    let (change, reference, probe_key) = key_change(&state, &input, &options)?;
     let url_changed = fields.base_url != stored.base_url;
     let ref_changed = reference != stored.api_key_ref;
     let keeps_key = matches!(change, KeyChange::Keep);

@@ -15,7 +15,7 @@ use sqlx::FromRow;
 
 use app::api::{HeaderEntry, McpServerInput, McpTransport, PersonalMcpServer, PersonalMcpServerList};
 
-use crate::auth::{authorize, Action, Principal, Resource};
+use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::error::{AppError, Result};
@@ -68,15 +68,20 @@ struct ServerRow {
 }
 
 impl ServerRow {
-    /// The owner's view, with the headers decrypted.
-    fn view(self, secrets: &SecretBox) -> Result<PersonalMcpServer> {
+    /// The owner's view, with the headers decrypted; for a caller that may not read stored
+    /// credentials (a key narrowed to LLMs), their names with empty values.
+    fn view(self, secrets: &SecretBox, principal: &Principal) -> Result<PersonalMcpServer> {
         let headers = secrets.open(&self.headers_sealed).map_err(AppError::internal)?;
+        let mut headers: Vec<HeaderEntry> = serde_json::from_str(&headers).map_err(AppError::internal)?;
+        if !allowed(principal, Action::Read, Resource::OwnMcpSecrets) {
+            headers.iter_mut().for_each(|h| h.value.clear());
+        }
         Ok(PersonalMcpServer {
             id: self.id,
             name: self.name,
             url: self.url,
             transport: self.transport,
-            headers: serde_json::from_str(&headers).map_err(AppError::internal)?,
+            headers,
             use_proxy: self.use_proxy,
             tools: serde_json::from_str(&self.tools).map_err(AppError::internal)?,
             approvals: serde_json::from_str(&self.approvals).map_err(AppError::internal)?,
@@ -167,7 +172,7 @@ async fn list(State(state): State<AppState>, principal: Principal) -> Result<Jso
     let sql = format!("{SELECT} WHERE owner = $1 ORDER BY name, id");
     let rows: Vec<ServerRow> =
         with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(principal.owner_key()).fetch_all(pool).await)?;
-    let data = rows.into_iter().map(|r| r.view(&state.secrets)).collect::<Result<_>>()?;
+    let data = rows.into_iter().map(|r| r.view(&state.secrets, &principal)).collect::<Result<_>>()?;
     Ok(Json(PersonalMcpServerList { data }))
 }
 
@@ -178,7 +183,7 @@ async fn fetch(state: &AppState, principal: &Principal, id: &str) -> Result<Pers
         .bind(principal.owner_key())
         .fetch_optional(pool)
         .await)?;
-    row.ok_or_else(|| not_found(id))?.view(&state.secrets)
+    row.ok_or_else(|| not_found(id))?.view(&state.secrets, principal)
 }
 
 async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<PersonalMcpServer>> {

@@ -8,7 +8,7 @@ use crate::harness::{error_body, TestApp};
 
 #[tokio::test]
 async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_saved() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     app.add_user("ana", Role::Member, "password ana").await;
     app.add_user("bob", Role::Admin, "password bob").await;
     let ana = app.browser();
@@ -67,7 +67,7 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
 
     // It survives a restart, in order, with everything that was saved.
     let dir = app.stop().await;
-    let app = TestApp::spawn_in(dir, &["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn_in(dir, &["--api-key", "master-secret-0123456789"]).await;
     let ana = app.browser();
     app.sign_in(&ana, "ana", "password ana").await;
     let base = app.url(&format!("/v1/conversations/{}", conversation.id));
@@ -96,9 +96,9 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
 
 #[tokio::test]
 async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
-    let post = |title: &str| client.post(app.url("/v1/conversations")).bearer_auth("master-secret").json(&json!({"title": title})).send();
+    let post = |title: &str| client.post(app.url("/v1/conversations")).bearer_auth("master-secret-0123456789").json(&json!({"title": title})).send();
     let first: Value = post("Rust lifetimes").await.unwrap().json().await.unwrap();
     post("100% coverage").await.unwrap();
     post("Soup recipes").await.unwrap();
@@ -107,7 +107,7 @@ async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
         let (app, client) = (&app, &client);
         async move {
             let list: ConversationList =
-                client.get(app.url(&format!("/v1/conversations{query}"))).bearer_auth("master-secret").send().await.unwrap().json().await.unwrap();
+                client.get(app.url(&format!("/v1/conversations{query}"))).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
             list.data.into_iter().map(|c| c.title).collect::<Vec<_>>()
         }
     };
@@ -117,7 +117,7 @@ async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
 
     let renamed = client
         .patch(app.url(&format!("/v1/conversations/{}", first["id"])))
-        .bearer_auth("master-secret")
+        .bearer_auth("master-secret-0123456789")
         .json(&json!({"title": "Borrow checker"}))
         .send()
         .await
@@ -125,8 +125,8 @@ async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
     assert_eq!(renamed.status(), 200);
     assert_eq!(list("").await, ["Soup recipes", "100% coverage", "Borrow checker"], "a rename keeps the conversation's place");
 
-    let deleted = client.delete(app.url(&format!("/v1/conversations/{}", first["id"]))).bearer_auth("master-secret").send().await.unwrap();
+    let deleted = client.delete(app.url(&format!("/v1/conversations/{}", first["id"]))).bearer_auth("master-secret-0123456789").send().await.unwrap();
     assert_eq!(deleted.status(), 204);
     assert_eq!(list("").await.len(), 2);
-    error_body(client.get(app.url("/v1/conversations/abc")).bearer_auth("master-secret").send().await.unwrap(), 404).await;
+    error_body(client.get(app.url("/v1/conversations/abc")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
 }

@@ -95,7 +95,7 @@ fn proxied(app: &TestApp, url: &str) -> String {
 
 #[tokio::test]
 async fn the_cors_proxy_needs_credentials() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (_, base) = Upstream::start().await;
     let refused = app.client().post(proxied(&app, &format!("{base}/mcp"))).body("{}").send().await.unwrap();
     assert!(refused.headers().get("hearth-proxy-upstream").is_none(), "Hearth's own 401 is not marked as the upstream's");
@@ -105,10 +105,10 @@ async fn the_cors_proxy_needs_credentials() {
 
 #[tokio::test]
 async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapped_headers() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (upstream, base) = Upstream::start().await;
     let browser = app.browser();
-    app.sign_in_with_key(&browser, "master-secret").await;
+    app.sign_in_with_key(&browser, "master-secret-0123456789").await;
     let url = proxied(&app, &format!("{base}/mcp"));
 
     // By cookie (a browser on our page), by bearer, by X-Api-Key.
@@ -141,7 +141,7 @@ async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapp
     let by_bearer = app
         .client()
         .post(&url)
-        .bearer_auth("master-secret")
+        .bearer_auth("master-secret-0123456789")
         .header("mcp-session-id", "session-123")
         .body("{}")
         .send()
@@ -152,21 +152,21 @@ async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapp
     assert_eq!(seen["mcp-session-id"], "session-123", "the session id goes back upstream");
     assert!(seen.get("authorization").is_none(), "Hearth's key stays with Hearth");
 
-    let by_x_api_key = app.client().delete(&url).header("x-api-key", "master-secret").send().await.unwrap();
+    let by_x_api_key = app.client().delete(&url).header("x-api-key", "master-secret-0123456789").send().await.unwrap();
     assert_eq!(by_x_api_key.status(), 200);
     let seen = upstream.last();
     assert!(seen.get("x-api-key").is_none() && seen.get("authorization").is_none());
     for value in seen.values() {
-        assert!(!value.to_str().unwrap_or("").contains("master-secret"), "the key leaked upstream: {seen:?}");
+        assert!(!value.to_str().unwrap_or("").contains("master-secret-0123456789"), "the key leaked upstream: {seen:?}");
     }
     app.stop().await;
 }
 
 #[tokio::test]
 async fn server_sent_events_arrive_one_by_one() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (upstream, base) = Upstream::start().await;
-    let mut response = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth("master-secret").send().await.unwrap();
+    let mut response = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth("master-secret-0123456789").send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let first = response.chunk().await.unwrap().expect("a first event");
@@ -180,10 +180,10 @@ async fn server_sent_events_arrive_one_by_one() {
 
 #[tokio::test]
 async fn the_upstream_stream_is_cancelled_when_the_browser_goes_away() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (upstream, base) = Upstream::start().await;
     let abandoned = upstream.stream_abandoned.notified();
-    let mut response = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth("master-secret").send().await.unwrap();
+    let mut response = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth("master-secret-0123456789").send().await.unwrap();
     response.chunk().await.unwrap().expect("a first event");
     drop(response);
     tokio::time::timeout(std::time::Duration::from_secs(10), abandoned)
@@ -194,7 +194,7 @@ async fn the_upstream_stream_is_cancelled_when_the_browser_goes_away() {
 
 #[tokio::test]
 async fn urls_that_are_never_proxied_are_refused_with_a_reason() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (_, base) = Upstream::start().await;
     let client = app.client();
     for (url, reason) in [
@@ -206,36 +206,36 @@ async fn urls_that_are_never_proxied_are_refused_with_a_reason() {
         ("http://169.254.10.10/".to_owned(), "link-local"),
         (format!("{base}/redirect?to=http://169.254.169.254/"), "metadata"),
     ] {
-        let response = client.get(proxied(&app, &url)).bearer_auth("master-secret").send().await.unwrap();
+        let response = client.get(proxied(&app, &url)).bearer_auth("master-secret-0123456789").send().await.unwrap();
         let body = error_body(response, 403).await;
         assert!(body["error"]["message"].as_str().unwrap().contains(reason), "{url}: {body}");
     }
-    error_body(client.get(app.url("/cors-proxy?url=not%20a%20url")).bearer_auth("master-secret").send().await.unwrap(), 400).await;
-    error_body(client.get(app.url("/cors-proxy")).bearer_auth("master-secret").send().await.unwrap(), 400).await;
+    error_body(client.get(app.url("/cors-proxy?url=not%20a%20url")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 400).await;
+    error_body(client.get(app.url("/cors-proxy")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 400).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn listening_beyond_loopback_closes_loopback_and_private_upstreams_unless_allowed() {
-    let closed = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret"]).await;
+    let closed = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret-0123456789"]).await;
     let (_, base) = Upstream::start().await;
     let port = base.rsplit(':').next().unwrap().to_owned();
     let client = closed.client();
     for url in [format!("{base}/mcp"), format!("http://localhost:{port}/mcp"), "http://10.1.2.3/".to_owned()] {
-        let response = client.post(proxied(&closed, &url)).bearer_auth("master-secret").body("{}").send().await.unwrap();
+        let response = client.post(proxied(&closed, &url)).bearer_auth("master-secret-0123456789").body("{}").send().await.unwrap();
         let body = error_body(response, 403).await;
         assert!(body["error"]["message"].as_str().unwrap().contains("cors_proxy.allow"), "{url}: {body}");
     }
     closed.stop().await;
 
-    let open = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret", "--cors-proxy-allow", "127.0.0.1"]).await;
+    let open = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret-0123456789", "--cors-proxy-allow", "127.0.0.1"]).await;
     let client = open.client();
-    let ok = client.post(proxied(&open, &format!("http://localhost:{port}/mcp"))).bearer_auth("master-secret").body("{}").send().await.unwrap();
+    let ok = client.post(proxied(&open, &format!("http://localhost:{port}/mcp"))).bearer_auth("master-secret-0123456789").body("{}").send().await.unwrap();
     assert_eq!(ok.status(), 200, "allowed by the admin");
     // A redirect to a private address that is not allowed is refused on the way.
     let redirected = client
         .get(proxied(&open, &format!("{base}/redirect?to=http://10.1.2.3/")))
-        .bearer_auth("master-secret")
+        .bearer_auth("master-secret-0123456789")
         .send()
         .await
         .unwrap();
@@ -245,10 +245,10 @@ async fn listening_beyond_loopback_closes_loopback_and_private_upstreams_unless_
 
 #[tokio::test]
 async fn a_cookie_authenticated_proxy_write_from_another_origin_is_refused() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (upstream, base) = Upstream::start().await;
     let browser = app.browser();
-    app.sign_in_with_key(&browser, "master-secret").await;
+    app.sign_in_with_key(&browser, "master-secret-0123456789").await;
     let foreign = browser.post(proxied(&app, &format!("{base}/mcp"))).header(ORIGIN, "http://evil.example").body("{}").send().await.unwrap();
     error_body(foreign, 403).await;
     assert!(upstream.seen.lock().unwrap().is_empty(), "nothing reached the upstream");
@@ -257,12 +257,12 @@ async fn a_cookie_authenticated_proxy_write_from_another_origin_is_refused() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_502_and_an_oversized_body_a_413() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let response = app
         .client()
         .get(proxied(&app, &format!("http://{unused}/mcp?token=very-secret")))
-        .bearer_auth("master-secret")
+        .bearer_auth("master-secret-0123456789")
         .send()
         .await
         .unwrap();
@@ -271,17 +271,17 @@ async fn an_unreachable_upstream_is_a_502_and_an_oversized_body_a_413() {
 
     let (_, base) = Upstream::start().await;
     let huge = vec![b'x'; server::cors_proxy::BODY_LIMIT + 1024];
-    let response = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret").body(huge).send().await.unwrap();
+    let response = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret-0123456789").body(huge).send().await.unwrap();
     error_body(response, 413).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_admin_opens_a_private_upstream_at_run_time_and_the_setting_survives_a_restart() {
-    let app = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", "master-secret-0123456789"]).await;
     let (_, base) = Upstream::start().await;
     let client = app.client();
-    let call = || client.post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret").body("{}").send();
+    let call = || client.post(proxied(&app, &format!("{base}/mcp"))).bearer_auth("master-secret-0123456789").body("{}").send();
     error_body(call().await.unwrap(), 403).await;
 
     // Members may neither read nor change it; a malformed entry changes nothing.
@@ -291,20 +291,20 @@ async fn an_admin_opens_a_private_upstream_at_run_time_and_the_setting_survives_
     error_body(ana.get(app.url("/v1/settings/cors-proxy")).send().await.unwrap(), 403).await;
     let settings = app.url("/v1/settings/cors-proxy");
     error_body(ana.put(&settings).json(&serde_json::json!({"allow": ["127.0.0.1"]})).send().await.unwrap(), 403).await;
-    let bad = client.put(&settings).bearer_auth("master-secret").json(&serde_json::json!({"allow": ["not a host!"]}));
+    let bad = client.put(&settings).bearer_auth("master-secret-0123456789").json(&serde_json::json!({"allow": ["not a host!"]}));
     let body = error_body(bad.send().await.unwrap(), 400).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("not a host"), "{body}");
     error_body(call().await.unwrap(), 403).await;
 
-    let put = client.put(&settings).bearer_auth("master-secret").json(&serde_json::json!({"allow": [" 127.0.0.0/8 "]}));
+    let put = client.put(&settings).bearer_auth("master-secret-0123456789").json(&serde_json::json!({"allow": [" 127.0.0.0/8 "]}));
     let saved: app::api::CorsProxySettings = put.send().await.unwrap().json().await.unwrap();
     assert_eq!(saved.allow, ["127.0.0.0/8"]);
     assert_eq!(call().await.unwrap().status(), 200, "allowed from the next request on");
 
     // The same data directory, served again: the setting is still in force.
     let keep = app.stop().await;
-    let again = TestApp::spawn_in(keep, &["--host", "0.0.0.0", "--api-key", "master-secret"]).await;
-    let response = again.client().post(proxied(&again, &format!("{base}/mcp"))).bearer_auth("master-secret").body("{}").send().await.unwrap();
+    let again = TestApp::spawn_in(keep, &["--host", "0.0.0.0", "--api-key", "master-secret-0123456789"]).await;
+    let response = again.client().post(proxied(&again, &format!("{base}/mcp"))).bearer_auth("master-secret-0123456789").body("{}").send().await.unwrap();
     assert_eq!(response.status(), 200);
     again.stop().await;
 }

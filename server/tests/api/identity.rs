@@ -54,10 +54,10 @@ async fn a_wrong_password_or_unknown_user_is_a_401_and_starts_no_session() {
 
 #[tokio::test]
 async fn signing_in_with_a_master_key_or_a_user_key_acts_as_their_owner() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let browser = app.browser();
     let response =
-        browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret"})).send().await.unwrap();
+        browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret-0123456789"})).send().await.unwrap();
     let me: Me = response.json().await.unwrap();
     assert_eq!((me.role, me.auth), (Role::Admin, AuthMethod::MasterKey));
 
@@ -77,9 +77,9 @@ async fn signing_in_with_a_master_key_or_a_user_key_acts_as_their_owner() {
 
 #[tokio::test]
 async fn the_sign_in_form_works_without_javascript() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let browser = app.browser();
-    let ok = browser.post(app.url("/auth/login")).form(&[("username", ""), ("password", ""), ("api_key", "master-secret")]).send().await.unwrap();
+    let ok = browser.post(app.url("/auth/login")).form(&[("username", ""), ("password", ""), ("api_key", "master-secret-0123456789")]).send().await.unwrap();
     assert_eq!(ok.status(), 303);
     assert_eq!(ok.headers()["location"], "/");
     let me: Me = browser.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
@@ -104,9 +104,9 @@ async fn signing_out_ends_the_session() {
 
 #[tokio::test]
 async fn bearer_and_x_api_key_headers_authenticate_without_a_session() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
-    for (name, value) in [(AUTHORIZATION.as_str(), "Bearer master-secret"), ("x-api-key", "master-secret")] {
+    for (name, value) in [(AUTHORIZATION.as_str(), "Bearer master-secret-0123456789"), ("x-api-key", "master-secret-0123456789")] {
         let response = client.get(app.url("/v1/me")).header(name, value).send().await.unwrap();
         assert_eq!(response.status(), 200, "{name}");
         assert!(response.headers().get("set-cookie").is_none(), "a header key starts no session");
@@ -117,7 +117,7 @@ async fn bearer_and_x_api_key_headers_authenticate_without_a_session() {
     app.add_user("ana", Role::Member, "correct horse").await;
     let created = client
         .post(app.url("/v1/keys"))
-        .bearer_auth("master-secret")
+        .bearer_auth("master-secret-0123456789")
         .json(&serde_json::json!({"name": "ci", "user": "ana"}))
         .send()
         .await
@@ -128,7 +128,7 @@ async fn bearer_and_x_api_key_headers_authenticate_without_a_session() {
 
 #[tokio::test]
 async fn missing_or_wrong_credentials_get_a_401_in_the_openai_shape_with_www_authenticate() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
 
     let missing = client.get(app.url("/v1/me")).send().await.unwrap();
@@ -213,7 +213,7 @@ async fn local_mode_makes_the_visitor_the_local_admin_until_a_user_exists() {
 
 #[tokio::test]
 async fn a_master_key_turns_local_mode_off() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     error_body(app.client().get(app.url("/v1/me")).send().await.unwrap(), 401).await;
     app.stop().await;
 }
@@ -241,12 +241,12 @@ async fn instances_sharing_a_database_share_sessions() {
 
 #[tokio::test]
 async fn the_session_cookie_is_secure_when_the_request_came_over_https() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let response = app
         .client()
         .post(app.url("/auth/login"))
         .header("x-forwarded-proto", "https")
-        .json(&serde_json::json!({"api_key": "master-secret"}))
+        .json(&serde_json::json!({"api_key": "master-secret-0123456789"}))
         .send()
         .await
         .unwrap();

@@ -20,7 +20,7 @@ use app::api::{AuditList, ModelList, Role};
 
 use crate::harness::{error_body, TestApp};
 
-const MASTER: &str = "master-secret";
+const MASTER: &str = "master-secret-0123456789";
 const PROVIDER_KEY: &str = "sk-provider-3f9a1c77";
 
 #[derive(Default)]

@@ -35,7 +35,7 @@ async fn a_key_is_shown_once_stored_only_as_a_hash_and_works_as_its_owner() {
 
 #[tokio::test]
 async fn members_see_and_revoke_only_their_own_keys() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     app.add_user("ana", Role::Member, "password ana").await;
     app.add_user("bo", Role::Member, "password bo").await;
     app.add_user("vi", Role::Viewer, "password vi").await;
@@ -65,18 +65,18 @@ async fn members_see_and_revoke_only_their_own_keys() {
     error_body(app.client().get(app.url("/v1/me")).bearer_auth(&bos.key).send().await.unwrap(), 401).await;
     // An admin reaches every key.
     let admin = app.client();
-    let gone = admin.delete(app.url(&format!("/v1/keys/{}", anas.info.id))).bearer_auth("master-secret").send().await.unwrap();
+    let gone = admin.delete(app.url(&format!("/v1/keys/{}", anas.info.id))).bearer_auth("master-secret-0123456789").send().await.unwrap();
     assert_eq!(gone.status(), 204);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn bad_key_requests_get_clear_errors_and_change_nothing() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     app.add_user("ana", Role::Member, "password ana").await;
     let client = app.client();
     let post = |body: &'static str, content_type: &'static str| {
-        client.post(app.url("/v1/keys")).bearer_auth("master-secret").header("content-type", content_type).body(body).send()
+        client.post(app.url("/v1/keys")).bearer_auth("master-secret-0123456789").header("content-type", content_type).body(body).send()
     };
 
     error_body(post("{not json", "application/json").await.unwrap(), 400).await;
@@ -86,23 +86,23 @@ async fn bad_key_requests_get_clear_errors_and_change_nothing() {
     error_body(post(r#"{"name": "x", "user": "ana", "expires_in_days": 0}"#, "application/json").await.unwrap(), 400).await;
     let no_owner = error_body(post(r#"{"name": "x"}"#, "application/json").await.unwrap(), 400).await;
     assert!(no_owner["error"]["message"].as_str().unwrap().contains("user"));
-    error_body(client.delete(app.url("/v1/keys/not-a-number")).bearer_auth("master-secret").send().await.unwrap(), 404).await;
-    error_body(client.delete(app.url("/v1/keys/999")).bearer_auth("master-secret").send().await.unwrap(), 404).await;
-    error_body(client.put(app.url("/v1/keys")).bearer_auth("master-secret").send().await.unwrap(), 405).await;
+    error_body(client.delete(app.url("/v1/keys/not-a-number")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
+    error_body(client.delete(app.url("/v1/keys/999")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
+    error_body(client.put(app.url("/v1/keys")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 405).await;
 
-    let listed: ApiKeyList = client.get(app.url("/v1/keys")).bearer_auth("master-secret").send().await.unwrap().json().await.unwrap();
+    let listed: ApiKeyList = client.get(app.url("/v1/keys")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
     assert!(listed.data.is_empty(), "nothing was written: {listed:?}");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_expired_key_no_longer_authenticates() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     app.add_user("ana", Role::Member, "password ana").await;
     let response = app
         .client()
         .post(app.url("/v1/keys"))
-        .bearer_auth("master-secret")
+        .bearer_auth("master-secret-0123456789")
         .json(&serde_json::json!({"name": "short", "user": "ana", "expires_in_days": 1}))
         .send()
         .await

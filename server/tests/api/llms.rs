@@ -43,10 +43,10 @@ fn llm(name: &str, base: &str, key: &str) -> Value {
 
 #[tokio::test]
 async fn a_rejected_key_is_a_422_and_nothing_is_saved_while_other_outcomes_save_with_a_warning() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (base, calls) = start_provider().await;
     let client = app.client();
-    let post = |body: Value, query: &str| client.post(app.url(&format!("/v1/llms{query}"))).bearer_auth("master-secret").json(&body).send();
+    let post = |body: Value, query: &str| client.post(app.url(&format!("/v1/llms{query}"))).bearer_auth("master-secret-0123456789").json(&body).send();
 
     for (key, status) in [("sk-bad", 401), ("sk-forbidden", 403)] {
         let response = post(llm("rejected", &base, key), "").await.unwrap();
@@ -56,7 +56,7 @@ async fn a_rejected_key_is_a_422_and_nothing_is_saved_while_other_outcomes_save_
         assert!(body["error"]["message"].as_str().unwrap().contains(&format!("rejected this key ({status})")), "{body}");
         assert!(!body.to_string().contains(key), "the key is never echoed");
     }
-    let listed: LlmList = client.get(app.url("/v1/llms")).bearer_auth("master-secret").send().await.unwrap().json().await.unwrap();
+    let listed: LlmList = client.get(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
     assert!(listed.data.is_empty(), "nothing written on `auth`");
 
     let ok: SavedLlm = post(llm("good", &base, GOOD), "").await.unwrap().json().await.unwrap();
@@ -73,11 +73,11 @@ async fn a_rejected_key_is_a_422_and_nothing_is_saved_while_other_outcomes_save_
     let offline = post(llm("offline", &base, "sk-bad"), "?skip_auth_check=true").await.unwrap();
     assert_eq!(offline.status(), 201);
     assert_eq!(calls.load(Ordering::SeqCst), before);
-    let text = client.get(app.url("/v1/llms/offline")).bearer_auth("master-secret").send().await.unwrap().text().await.unwrap();
+    let text = client.get(app.url("/v1/llms/offline")).bearer_auth("master-secret-0123456789").send().await.unwrap().text().await.unwrap();
     assert!(!text.contains("skip"), "{text}");
 
     // Keys never appear in any answer, nor in the database.
-    let all = client.get(app.url("/v1/llms")).bearer_auth("master-secret").send().await.unwrap().text().await.unwrap();
+    let all = client.get(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").send().await.unwrap().text().await.unwrap();
     assert!(!all.contains(GOOD) && !all.contains("sk-typo"), "{all}");
     app.db.close().await;
     for file in ["hearth.db", "hearth.db-wal"] {
@@ -89,11 +89,11 @@ async fn a_rejected_key_is_a_422_and_nothing_is_saved_while_other_outcomes_save_
 
 #[tokio::test]
 async fn an_update_probes_only_when_the_key_or_the_url_changes() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (base, calls) = start_provider().await;
     let client = app.client();
-    let put = |body: Value| client.put(app.url("/v1/llms/m")).bearer_auth("master-secret").json(&body).send();
-    let created = client.post(app.url("/v1/llms")).bearer_auth("master-secret").json(&llm("m", &base, GOOD)).send().await.unwrap();
+    let put = |body: Value| client.put(app.url("/v1/llms/m")).bearer_auth("master-secret-0123456789").json(&body).send();
+    let created = client.post(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").json(&llm("m", &base, GOOD)).send().await.unwrap();
     assert_eq!(created.status(), 201);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
@@ -108,7 +108,7 @@ async fn an_update_probes_only_when_the_key_or_the_url_changes() {
     let rejected = put(llm("m", &base, "sk-bad")).await.unwrap();
     assert_eq!(rejected.status(), 422);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let kept: Value = client.get(app.url("/v1/llms/m")).bearer_auth("master-secret").send().await.unwrap().json().await.unwrap();
+    let kept: Value = client.get(app.url("/v1/llms/m")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
     assert_eq!(kept["description"], "now with a description");
 
     // A new URL is checked with the stored key.
@@ -121,7 +121,7 @@ async fn an_update_probes_only_when_the_key_or_the_url_changes() {
 
 #[tokio::test]
 async fn members_cannot_edit_and_see_only_what_they_may_run_without_its_url() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (base, _) = start_provider().await;
     app.add_user("ana", Role::Member, "password ana").await;
     let ana = app.browser();
@@ -130,7 +130,7 @@ async fn members_cannot_edit_and_see_only_what_they_may_run_without_its_url() {
     for (name, grants) in [("open", json!({"all_members": true})), ("named", json!({"users": ["ana"]})), ("closed", json!({}))] {
         let mut body = llm(name, &base, GOOD);
         body["grants"] = grants;
-        assert_eq!(admin.post(app.url("/v1/llms")).bearer_auth("master-secret").json(&body).send().await.unwrap().status(), 201);
+        assert_eq!(admin.post(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").json(&body).send().await.unwrap().status(), 201);
     }
     let seen: LlmList = ana.get(app.url("/v1/llms")).send().await.unwrap().json().await.unwrap();
     assert_eq!(seen.data.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["named", "open"]);
@@ -147,10 +147,10 @@ async fn members_cannot_edit_and_see_only_what_they_may_run_without_its_url() {
         (json!({"name": "x", "provider": "openai", "model": "m", "api_key_ref": "vault:x"}), "api_key_ref"),
         (json!({"name": "x", "provider": "openai", "model": "m", "api_key_ref": "env:HEARTH_TEST_UNSET_KEY"}), "not set"),
     ] {
-        let response = admin.post(app.url("/v1/llms")).bearer_auth("master-secret").json(&body).send().await.unwrap();
+        let response = admin.post(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").json(&body).send().await.unwrap();
         let error = error_body(response, 400).await;
         assert!(error["error"]["message"].as_str().unwrap().contains(says), "{body}: {error}");
     }
-    let all: LlmList = admin.get(app.url("/v1/llms")).bearer_auth("master-secret").send().await.unwrap().json().await.unwrap();
+    let all: LlmList = admin.get(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
     assert_eq!(all.data.len(), 3);
 }

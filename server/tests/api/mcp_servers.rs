@@ -63,7 +63,7 @@ async fn a_server_follows_its_owner_and_its_headers_are_encrypted_at_rest() {
 
 #[tokio::test]
 async fn another_users_server_answers_404_on_every_route() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     app.add_user("ana", Role::Member, "password ana").await;
     app.add_user("root", Role::Admin, "password root").await;
     let (ana, root) = (app.browser(), app.browser());
@@ -82,7 +82,7 @@ async fn another_users_server_answers_404_on_every_route() {
     error_body(root.delete(&path).send().await.unwrap(), 404).await;
     error_body(root.get(app.url("/v1/me/mcp-servers/not-a-number")).send().await.unwrap(), 404).await;
     // The master key is an owner of its own too.
-    let master = app.client().get(app.url("/v1/me/mcp-servers")).bearer_auth("master-secret").send().await.unwrap();
+    let master = app.client().get(app.url("/v1/me/mcp-servers")).bearer_auth("master-secret-0123456789").send().await.unwrap();
     let master: PersonalMcpServerList = master.json().await.unwrap();
     assert!(master.data.is_empty());
 

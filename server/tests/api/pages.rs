@@ -6,7 +6,7 @@ use crate::harness::{error_body, TestApp};
 
 #[tokio::test]
 async fn a_visitor_who_is_not_signed_in_is_sent_to_the_sign_in_page() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
     for path in ["/", "/keys"] {
         let response = client.get(app.url(path)).send().await.unwrap();
@@ -52,7 +52,7 @@ async fn local_mode_is_said_on_the_page() {
 
 #[tokio::test]
 async fn unknown_api_paths_answer_json_and_unknown_pages_say_so() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
     error_body(client.get(app.url("/v1/nothing-here")).send().await.unwrap(), 404).await;
     error_body(client.post(app.url("/auth/nothing")).send().await.unwrap(), 404).await;
@@ -61,11 +61,11 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_say_so() {
 
     error_body(client.get(app.url("/mcp/unknown")).send().await.unwrap(), 404).await;
     // A page whose name merely starts like an API prefix is a page.
-    let servers = client.get(app.url("/mcp-servers")).bearer_auth("master-secret").send().await.unwrap();
+    let servers = client.get(app.url("/mcp-servers")).bearer_auth("master-secret-0123456789").send().await.unwrap();
     assert_eq!(servers.status(), 200);
     assert!(servers.text().await.unwrap().contains("MCP servers"));
 
-    let page = client.get(app.url("/no/such/page")).bearer_auth("master-secret").send().await.unwrap();
+    let page = client.get(app.url("/no/such/page")).bearer_auth("master-secret-0123456789").send().await.unwrap();
     assert_eq!(page.status(), 404);
     assert!(page.text().await.unwrap().contains("Page not found"));
     app.stop().await;
@@ -73,7 +73,7 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_say_so() {
 
 #[tokio::test]
 async fn healthz_answers_without_credentials() {
-    let app = TestApp::spawn(&["--api-key", "master-secret"]).await;
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let response = app.client().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let health: app::api::Health = response.json().await.unwrap();

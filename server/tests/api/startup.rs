@@ -105,12 +105,12 @@ async fn users_and_keys_are_added_from_the_command_line_while_the_server_runs() 
 #[tokio::test]
 async fn the_secret_key_file_is_generated_on_first_start_and_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, base) = start_server(dir.path(), &["--api-key", "k"]);
+    let (mut server, base) = start_server(dir.path(), &["--api-key", "k-0123456789abcdef"]);
     assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
     assert!(terminate(&mut server).success());
     let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
 
-    let (mut again, _) = start_server(dir.path(), &["--api-key", "k"]);
+    let (mut again, _) = start_server(dir.path(), &["--api-key", "k-0123456789abcdef"]);
     assert!(terminate(&mut again).success());
     assert_eq!(std::fs::read_to_string(dir.path().join("secret.key")).unwrap(), key);
 }

@@ -6,7 +6,7 @@ use app::api::{Role, Team, TeamList};
 
 use crate::harness::{error_body, TestApp};
 
-const MASTER: &str = "master-secret";
+const MASTER: &str = "master-secret-0123456789";
 
 #[tokio::test]
 async fn admins_manage_teams_members_see_their_own_and_a_team_grant_lets_its_members_run_an_llm() {

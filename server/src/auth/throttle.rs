@@ -1,0 +1,198 @@
+//! Sign-in under bounds: password hashing never runs more than once per core at a time (each
+//! argon2 check holds ~19 MiB), and failed sign-ins slow down whoever keeps failing.
+//!
+//! Failures are counted per client address and per user name by `governor` limiters, each
+//! with a short and a long tier, so the delay grows from none to seconds to minutes as
+//! failures go on. Once a limiter refuses, that address (or name) is refused every attempt,
+//! right or wrong, until the limiter would allow one again: a guess that happens to be right
+//! is worth nothing while blocked. Keys Hearth generates (`hk-`, 256 random bits) cannot be
+//! guessed, so their failures are logged but never block: behind a reverse proxy every
+//! client shares one address, and one bad client must not lock the others out of the API.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::AppError;
+
+/// How long a sign-in waits for a hashing slot before it is told to come back.
+const HASH_WAIT: Duration = Duration::from_secs(2);
+/// How many sign-ins may wait for a slot, per core; beyond that they are refused at once.
+const WAITING_PER_CORE: usize = 4;
+/// User names longer than this are counted by their first characters.
+const MAX_NAME: usize = 64;
+
+/// `burst` failures at once, then one more every `every`.
+fn quota(burst: u32, every: Duration) -> Quota {
+    Quota::with_period(every).expect("a non-zero period").allow_burst(NonZeroU32::new(burst).expect("a non-zero burst"))
+}
+
+/// Failures of one kind of key (address or name): two tiers and who is blocked until when.
+struct Failures<K: Hash + Eq + Clone> {
+    short: DefaultKeyedRateLimiter<K>,
+    long: DefaultKeyedRateLimiter<K>,
+    blocked: Mutex<HashMap<K, Instant>>,
+}
+
+impl<K: Hash + Eq + Clone> Failures<K> {
+    fn new(short: Quota, long: Quota) -> Self {
+        Failures { short: DefaultKeyedRateLimiter::keyed(short), long: DefaultKeyedRateLimiter::keyed(long), blocked: Mutex::default() }
+    }
+
+    /// How long `key` must still wait, if it is blocked.
+    fn wait(&self, key: &K) -> Option<Duration> {
+        let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        blocked.get(key).and_then(|until| until.checked_duration_since(Instant::now()))
+    }
+
+    /// Counts one failure of `key`; blocks it when either tier is spent.
+    fn failed(&self, key: &K) {
+        let clock = DefaultClock::default();
+        let now = clock.now();
+        let waits = [self.short.check_key(key), self.long.check_key(key)]
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|not_until| not_until.wait_time_from(now))
+            .max();
+        if let Some(wait) = waits {
+            self.blocked.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), Instant::now() + wait);
+        }
+    }
+
+    /// Forgets what no longer matters: expired blocks, limiter states back to full.
+    fn prune(&self) {
+        let now = Instant::now();
+        self.blocked.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, until| *until > now);
+        self.short.retain_recent();
+        self.long.retain_recent();
+    }
+}
+
+/// The sign-in guard every credential check goes through; one per server.
+#[derive(Clone)]
+pub struct SignInGuard(Arc<Inner>);
+
+struct Inner {
+    hashing: Arc<Semaphore>,
+    waiters: AtomicUsize,
+    waiting_limit: usize,
+    by_address: Failures<IpAddr>,
+    by_name: Failures<String>,
+    /// Failures written to the audit trail: 60 at once, then one a second (all are logged).
+    audited_failures: DefaultDirectRateLimiter,
+}
+
+/// A refusal to even try: too many failures lately, or too many sign-ins at once.
+pub fn too_many(wait: Duration, message: &str) -> AppError {
+    AppError::TooManyRequests { message: message.to_owned(), retry_after_secs: wait.as_secs().max(1) }
+}
+
+impl SignInGuard {
+    pub fn new() -> SignInGuard {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let guard = SignInGuard(Arc::new(Inner {
+            hashing: Arc::new(Semaphore::new(cores)),
+            waiters: AtomicUsize::new(0),
+            waiting_limit: cores * WAITING_PER_CORE,
+            // An address: 20 failures at once, then one every 3 s; past 200, one every 30 s.
+            by_address: Failures::new(quota(20, Duration::from_secs(3)), quota(200, Duration::from_secs(30))),
+            // A user name: 5 failures at once, then one every 12 s; past 30, one every 2 min.
+            by_name: Failures::new(quota(5, Duration::from_secs(12)), quota(30, Duration::from_secs(120))),
+            audited_failures: DefaultDirectRateLimiter::direct(quota(60, Duration::from_secs(1))),
+        }));
+        let weak = Arc::downgrade(&guard.0);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    inner.by_address.prune();
+                    inner.by_name.prune();
+                }
+            });
+        }
+        guard
+    }
+
+    /// Refuses at once when `address` (or `name`, when given) has failed too often lately.
+    pub fn check(&self, address: IpAddr, name: Option<&str>) -> Result<(), AppError> {
+        let by_address = self.0.by_address.wait(&client_key(address));
+        let by_name = name.and_then(|n| self.0.by_name.wait(&name_key(n)));
+        match by_address.into_iter().chain(by_name).max() {
+            Some(wait) => Err(too_many(wait, "too many failed sign-ins: wait before trying again")),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed sign-in from `address` (as `name`, when one was given).
+    pub fn failed(&self, address: IpAddr, name: Option<&str>) {
+        self.0.by_address.failed(&client_key(address));
+        if let Some(name) = name {
+            self.0.by_name.failed(&name_key(name));
+        }
+    }
+
+    /// Whether one more failure may go to the audit trail now.
+    pub fn may_audit_failure(&self) -> bool {
+        self.0.audited_failures.check().is_ok()
+    }
+
+    /// A slot to hash a password in: at once if one is free, after a short wait otherwise, or
+    /// a 503 when too many sign-ins are already waiting.
+    pub async fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        let busy = || AppError::ServiceUnavailable { message: "too many sign-ins at once: try again in a moment".into(), retry_after_secs: 1 };
+        if let Ok(permit) = self.0.hashing.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        // Waiters hold no argon2 memory, only their request; still, not without bound.
+        if self.0.waiters.fetch_add(1, Ordering::Relaxed) >= self.0.waiting_limit {
+            self.0.waiters.fetch_sub(1, Ordering::Relaxed);
+            return Err(busy());
+        }
+        let _waiting = Waiting(&self.0.waiters);
+        match tokio::time::timeout(HASH_WAIT, self.0.hashing.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+}
+
+impl Default for SignInGuard {
+    fn default() -> Self {
+        SignInGuard::new()
+    }
+}
+
+/// Counts one waiter for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An IPv6 client is counted by its /64: one host usually holds the whole network.
+fn client_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked above")),
+        v4 => v4,
+    }
+}
+
+fn name_key(name: &str) -> String {
+    name.trim().chars().take(MAX_NAME).collect::<String>().to_lowercase()
+}

@@ -1,8 +1,9 @@
 //! The router: every capability's `router()` merged, the layers applied once.
 
-use axum::http::Request;
+use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use app::api::Health;
@@ -18,7 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/pkg/{*path}", get(ui::asset))
         .route("/favicon.ico", get(ui::asset));
-    Router::new()
+    let router = Router::new()
         .merge(auth::router())
         .merge(keys::router())
         .merge(cors_proxy::router())
@@ -31,7 +32,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(sessions::layer(&state.db))
         .layer(axum::middleware::from_fn(sessions::secure_over_https))
-        .merge(sessionless)
+        .merge(sessionless);
+    with_security_headers(router)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // Named by the matched route, not the raw path: low cardinality, no ids or queries.
             let route = request
@@ -42,6 +44,18 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), route)
         }))
         .with_state(state)
+}
+
+/// Headers on every answer, unless the route set its own (pages set a CSP with their nonce;
+/// proxied answers a sandbox): nothing of Hearth's is framed by another site, sniffed into
+/// another type, or tells other origins where the user was.
+fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
+    let default = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    router
+        .layer(default(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
+        .layer(default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(default(header::REFERRER_POLICY, "same-origin"))
+        .layer(default(header::X_FRAME_OPTIONS, "DENY"))
 }
 
 async fn healthz() -> Json<Health> {

@@ -9,7 +9,9 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use sqlx::FromRow;
 
-use app::api::{ApiKey, ApiKeyList, CreateApiKey, CreatedApiKey, Role};
+use app::api::{ApiKey, ApiKeyList, CreateApiKey, CreatedApiKey, Role, KEY_CREATED, KEY_REVOKED};
+
+use crate::audit::Record;
 
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::crypto::{hash_api_key, random_token};
@@ -213,6 +215,7 @@ async fn create(
     let llms = normalized(body.llms);
     authorize(&principal, Action::Write, Resource::NewApiKey { owner: owner.id, llms: llms.as_deref(), expires_at })?;
     let created = create_for(&state.db, &owner, &body.name, expires_at, llms).await?;
+    state.audit.record(Record::action(KEY_CREATED, &principal, format!("key:{} of {}", created.info.id, owner.name), 201));
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -227,5 +230,6 @@ async fn revoke(State(state): State<AppState>, principal: Principal, Path(id): P
     let sql = "DELETE FROM api_keys WHERE id = $1";
     with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await)?;
     tracing::info!(key_id, by = %principal.name, "API key revoked");
+    state.audit.record(Record::action(KEY_REVOKED, &principal, format!("key:{key_id}"), 204));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ pub mod cors_proxy;
 pub mod crypto;
 pub mod db;
 pub mod error;
+mod files;
 mod extract;
 pub mod http;
 pub mod keys;
@@ -51,6 +52,8 @@ pub enum StartError {
 
 /// Opens and migrates the database and loads the secret key: what every command needs.
 pub async fn open(config: &Config) -> Result<(Db, SecretBox), StartError> {
+    files::private_dir(&config.data_dir)
+        .map_err(|source| DbError::Directory { path: config.data_dir.display().to_string(), source })?;
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let secrets = SecretBox::load_or_create(&config.secret_key_file)?;

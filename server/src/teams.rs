@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use app::api::{Team, TeamInput, TeamList};
+use app::api::{Team, TeamInput, TeamList, CONFIG_CREATED, CONFIG_DELETED, CONFIG_UPDATED};
 
+use crate::audit::Record;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::db::{self, Db};
 use crate::error::{AppError, Result};
@@ -109,7 +110,7 @@ async fn set_members(tx: &mut sqlx::SqliteConnection, team_id: i64, ids: &[i64])
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
 async fn create(State(state): State<AppState>, principal: Principal, ApiJson(input): ApiJson<TeamInput>) -> Result<(StatusCode, Json<Team>)> {
     authorize(&principal, Action::Write, Resource::Teams)?;
-    users::validate_name(&input.name).map_err(|e| AppError::BadRequest(e.replace("user name", "team name")))?;
+    users::validate_plain(&input.name).map_err(|e| AppError::BadRequest(e.replace("user name", "team name")))?;
     let ids = member_ids(&state.db, &input.members).await?;
     let created: std::result::Result<(), sqlx::Error> = with_pool!(&state.db, pool => async {
         let mut tx = pool.begin().await?;
@@ -127,6 +128,7 @@ async fn create(State(state): State<AppState>, principal: Principal, ApiJson(inp
         Err(e) => return Err(e.into()),
     }
     tracing::info!(team = %input.name, members = ids.len(), "team created");
+    state.audit.record(Record::action(CONFIG_CREATED, &principal, format!("team:{}", input.name), 201));
     Ok((StatusCode::CREATED, Json(one(&state.db, &input.name).await?)))
 }
 
@@ -150,6 +152,7 @@ async fn replace(
         tx.commit().await
     }.await)?;
     tracing::info!(team = %name, members = ids.len(), "team members replaced");
+    state.audit.record(Record::action(CONFIG_UPDATED, &principal, format!("team:{name}"), 200));
     Ok(Json(one(&state.db, &name).await?))
 }
 
@@ -161,5 +164,6 @@ async fn remove(State(state): State<AppState>, principal: Principal, Path(name):
         return Err(not_found(&name));
     }
     tracing::info!(team = %name, "team deleted");
+    state.audit.record(Record::action(CONFIG_DELETED, &principal, format!("team:{name}"), 204));
     Ok(StatusCode::NO_CONTENT)
 }

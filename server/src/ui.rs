@@ -3,8 +3,9 @@
 //! wasm runs). Pages hold no data; the browser loads it through the public API.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use leptos::nonce::Nonce;
 use leptos::prelude::provide_context;
 
 use app::session::InitialSession;
@@ -47,13 +48,33 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
 
     let session = InitialSession(principal.map(|p| p.me()));
     let options = state.leptos.clone();
+    // Every script the page runs carries this nonce; the CSP allows no other.
+    let nonce = Nonce::new();
+    let csp = page_csp(&nonce);
     let render = leptos_axum::render_app_to_stream_with_context(
-        move || provide_context(session.clone()),
+        move || {
+            provide_context(session.clone());
+            provide_context(nonce.clone());
+        },
         move || app::shell(options.clone()),
     );
     let mut response = render(Request::from_parts(parts, body)).await;
     if !state.pages.iter().any(|p| *p == path) {
         *response.status_mut() = StatusCode::NOT_FOUND;
     }
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
     response
+}
+
+/// The pages' Content-Security-Policy: scripts only from Hearth with this page's nonce (and
+/// its own wasm), styles and images from Hearth (images also inline, as `data:`), no frames
+/// of or around it, forms posting only to Hearth. `connect-src` is open: the browser's MCP
+/// client connects to the user's MCP servers directly unless they use the proxy.
+fn page_csp(nonce: &Nonce) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }

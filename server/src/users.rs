@@ -34,14 +34,20 @@ const RESERVED: &[&str] = &["local", "admin"];
 /// Names are what appear in URLs, logs and key listings: keep them plain. They never hold a
 /// `:`, which marks other kinds of principal (`master-key:…`).
 pub fn validate_name(name: &str) -> Result<(), String> {
+    validate_plain(name)?;
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(format!("{name:?} is reserved (it names local mode or the master key in the audit trail); choose another name"));
+    }
+    Ok(())
+}
+
+/// 1 to 64 letters, digits, `.`, `_` or `-` (user and team names alike).
+pub fn validate_plain(name: &str) -> Result<(), String> {
     let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if name.is_empty() || name.len() > 64 || !ok_chars {
         return Err(format!(
             "invalid user name {name:?}: use 1 to 64 letters, digits, `.`, `_` or `-`"
         ));
-    }
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-        return Err(format!("{name:?} is reserved (it names local mode or the master key in the audit trail); choose another name"));
     }
     Ok(())
 }

@@ -74,6 +74,9 @@ pub trait Transport {
 pub const PROXY_UPSTREAM_HEADER: &str = "hearth-proxy-upstream";
 /// The prefix under which headers meant for the upstream travel through the proxy.
 pub const PROXY_WRAP_PREFIX: &str = "x-proxy-header-";
+/// The header that marks a proxied request as this client's own: the proxy refuses
+/// cookie-authenticated requests without it (a navigation or a foreign page cannot send it).
+pub const PROXY_REQUEST_HEADER: &str = "hearth-proxy-request";
 
 /// Headers the client always sends as they are: the proxy forwards them itself.
 const PROTOCOL_HEADERS: &[&str] = &["accept", "content-type", "mcp-session-id", "mcp-protocol-version", "last-event-id"];
@@ -94,6 +97,7 @@ pub fn through_proxy(origin: &str, request: Outgoing) -> Outgoing {
                 (format!("{PROXY_WRAP_PREFIX}{lower}"), value)
             }
         })
+        .chain([(PROXY_REQUEST_HEADER.to_owned(), "1".to_owned())])
         .collect();
     Outgoing { url, headers, ..request }
 }
@@ -145,6 +149,7 @@ mod tests {
                 ("accept".to_owned(), "application/json, text/event-stream".to_owned()),
                 ("x-proxy-header-authorization".to_owned(), "Bearer upstream".to_owned()),
                 ("mcp-session-id".to_owned(), "s1".to_owned()),
+                ("hearth-proxy-request".to_owned(), "1".to_owned()),
             ]
         );
         assert_eq!(proxied.body.as_deref(), Some("{}"));

@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use app::api::CorsProxySettings;
+use app::api::{CorsProxySettings, CONFIG_UPDATED};
+
+use crate::audit::Record;
 
 use super::policy::Policy;
 use crate::auth::{authorize, Action, Principal, Resource};
@@ -60,5 +62,6 @@ async fn replace(
     settings::put(&state.db, KEY, &allow).await?;
     state.cors_proxy.set_policy(policy);
     tracing::info!(entries = allow.len(), "cors_proxy.allow changed");
+    state.audit.record(Record::action(CONFIG_UPDATED, &principal, format!("setting:{KEY}"), 200));
     Ok(Json(CorsProxySettings { allow, configured: state.cors_proxy_configured.clone() }))
 }

@@ -32,7 +32,7 @@ pub enum DbError {
     UnsupportedUrl(String),
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
-    #[error("cannot create the database directory {path}: {source}")]
+    #[error("cannot create {path}: {source}")]
     Directory { path: String, source: std::io::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -51,8 +51,12 @@ impl Db {
                 .foreign_keys(true);
             let path = options.get_filename();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
+                crate::files::private_dir(dir).map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
+            }
+            // Created here first, so that SQLite opens a file only its owner can read (its
+            // journal files take the same mode).
+            if path != std::path::Path::new(":memory:") && !path.as_os_str().is_empty() {
+                crate::files::private_file(path).map_err(|source| DbError::Directory { path: path.display().to_string(), source })?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

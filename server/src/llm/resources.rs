@@ -11,9 +11,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use sqlx::FromRow;
 
-use app::api::{Grants, Llm, LlmInput, LlmList, ProbeOutcome, Provider, SavedLlm};
+use app::api::{Grants, Llm, LlmInput, LlmList, ProbeOutcome, Provider, SavedLlm, CONFIG_CREATED, CONFIG_DELETED, CONFIG_UPDATED};
 
 use super::probe::probe;
+use crate::audit::Record;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::db;
 use crate::error::{AppError, Result};
@@ -244,6 +245,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<SavedLlm>)> {
     authorize(&principal, Action::Write, Resource::Llms)?;
     let (row, warning) = register(&state, &input, &options).await?;
+    state.audit.record(Record::action(CONFIG_CREATED, &principal, format!("llm:{}", row.name), 201));
     Ok((StatusCode::CREATED, Json(SavedLlm { llm: row.view(&principal), warning })))
 }
 
@@ -340,6 +342,7 @@ async fn replace(
         .await)?;
     state.llm_catalog.forget(&name);
     tracing::info!(llm = %name, "LLM updated");
+    state.audit.record(Record::action(CONFIG_UPDATED, &principal, format!("llm:{name}"), 200));
     let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
     Ok(Json(SavedLlm { llm: row.view(&principal), warning }))
 }
@@ -348,6 +351,7 @@ async fn replace(
 async fn remove(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::Llms)?;
     unregister(&state, &name).await?;
+    state.audit.record(Record::action(CONFIG_DELETED, &principal, format!("llm:{name}"), 204));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -141,8 +141,8 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
         }
         headers.push(HeaderEntry { name, value });
     }
-    if input.tools.len() > MAX_TOOLS || input.tools.keys().any(|t| t.is_empty() || t.len() > 256) {
-        return bad(format!("tool switches: at most {MAX_TOOLS} tools, each name 1 to 256 bytes"));
+    if input.tools.len() > MAX_TOOLS || input.tools.keys().any(|t| !valid_tool_name(t)) {
+        return bad(format!("tool switches: at most {MAX_TOOLS} tools; {TOOL_NAME_RULE}"));
     }
     let tools: BTreeMap<String, bool> = input.tools;
     Ok(Valid {
@@ -153,6 +153,14 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
         use_proxy: input.use_proxy,
         tools: serde_json::to_string(&tools).map_err(AppError::internal)?,
     })
+}
+
+const TOOL_NAME_RULE: &str = "a tool name is 1 to 256 bytes without control characters";
+
+/// Tool names come from MCP servers, which name them freely; what they may never hold is a
+/// control character (a newline would forge a log line).
+fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 256 && !name.chars().any(char::is_control)
 }
 
 fn name_taken(name: &str) -> AppError {
@@ -344,8 +352,8 @@ async fn set_approval(
 ) -> Result<Json<PersonalMcpServer>> {
     authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
     let mut server = fetch(&state, &principal, &id).await?;
-    if tool.is_empty() || tool.len() > 256 {
-        return Err(AppError::BadRequest("a tool name is 1 to 256 bytes".into()));
+    if !valid_tool_name(&tool) {
+        return Err(AppError::BadRequest(TOOL_NAME_RULE.into()));
     }
     match input.approval {
         app::api::ToolApproval::Ask => {
@@ -361,6 +369,6 @@ async fn set_approval(
     let approvals = serde_json::to_string(&server.approvals).map_err(AppError::internal)?;
     let sql = "UPDATE user_mcp_servers SET approvals = $1 WHERE id = $2 AND owner = $3";
     with_pool!(&state.db, pool => sqlx::query(sql).bind(approvals).bind(server.id).bind(principal.owner_key()).execute(pool).await)?;
-    tracing::info!(server = server.id, %tool, approval = ?input.approval, "tool approval set");
+    tracing::info!(server = server.id, tool = ?tool, approval = ?input.approval, "tool approval set");
     Ok(Json(server))
 }

@@ -130,3 +130,25 @@ async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
     assert_eq!(list("").await.len(), 2);
     error_body(client.get(app.url("/v1/conversations/abc")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
 }
+
+#[tokio::test]
+async fn a_tool_result_keeps_only_inline_images() {
+    let app = TestApp::spawn(&[]).await;
+    let client = app.client();
+    let created: serde_json::Value =
+        client.post(app.url("/v1/conversations")).json(&serde_json::json!({"title": "t"})).send().await.unwrap().json().await.unwrap();
+    let messages = app.url(&format!("/v1/conversations/{}/messages", created["id"]));
+    let tool = |image: &str| {
+        serde_json::json!({"role": "tool", "content": "ok", "tool_call_id": "c1",
+            "tool_run": {"server": "s", "tool": "t", "images": [image]}})
+    };
+    for image in ["https://evil.example/x.png?q=secret", "javascript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "data:image/png,raw", "data:image/png;base64,@@"] {
+        error_body(client.post(&messages).json(&tool(image)).send().await.unwrap(), 400).await;
+    }
+    let kept = client.post(&messages).json(&tool("data:image/png;base64,iVBORw0KGgo=")).send().await.unwrap();
+    assert_eq!(kept.status(), 201);
+    let conversation: serde_json::Value =
+        client.get(app.url(&format!("/v1/conversations/{}", created["id"]))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(conversation["messages"].as_array().unwrap().len(), 1, "only the good message was saved");
+    app.stop().await;
+}

@@ -26,7 +26,8 @@ impl Upstream {
         let app = Router::new()
             .route("/mcp", post(mcp).get(mcp).delete(mcp))
             .route("/sse", get(sse))
-            .route("/redirect", get(redirect))
+            .route("/redirect", get(redirect).post(redirect_307))
+            .route("/page", get(page))
             // Only Hearth's own body limit may decide the oversized-body test.
             .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(upstream.clone());
@@ -88,6 +89,32 @@ async fn redirect(Query(to): Query<To>) -> Response {
     (StatusCode::FOUND, [("location", to.to)]).into_response()
 }
 
+async fn redirect_307(Query(to): Query<To>) -> Response {
+    (StatusCode::TEMPORARY_REDIRECT, [("location", to.to)]).into_response()
+}
+
+/// A page that would run script on whatever origin serves it, with every header an upstream
+/// could use to act on that origin.
+async fn page(State(up): State<Upstream>, headers: HeaderMap) -> Response {
+    up.seen.lock().unwrap().push(headers);
+    (
+        [
+            ("content-type", "text/html; charset=utf-8"),
+            ("refresh", "0; url=http://evil.example/"),
+            ("clear-site-data", "\"cookies\""),
+            ("link", "<http://evil.example/x.css>; rel=stylesheet"),
+            ("content-security-policy", "script-src *"),
+            ("content-security-policy-report-only", "default-src *"),
+            ("location", "/v1/keys"),
+            ("x-frame-options", "ALLOWALL"),
+        ],
+        "<script>fetch('/v1/me/mcp-servers')</script>",
+    )
+        .into_response()
+}
+
+const MASTER: &str = "master-secret-0123456789";
+
 fn proxied(app: &TestApp, url: &str) -> String {
     app.url(&format!("/cors-proxy?url={}", url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()))
 }
@@ -119,6 +146,7 @@ async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapp
         .header("x-proxy-header-authorization", "Bearer upstream-own-token")
         .header("x-llama-server-proxy-header-x-team", "blue")
         .header("x-proxy-header-host", "evil.example")
+        .header("hearth-proxy-request", "1")
         .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#)
         .send()
         .await
@@ -137,6 +165,7 @@ async fn the_cors_proxy_never_forwards_the_callers_credentials_but_unwraps_wrapp
     assert_eq!(seen["accept"], "application/json, text/event-stream");
     assert_ne!(seen["host"], "evil.example");
     assert!(seen.get("cookie").is_none() && seen.get("x-api-key").is_none() && seen.get("origin").is_none());
+    assert!(seen.get("hearth-proxy-request").is_none(), "the client's marker stays with Hearth");
 
     let by_bearer = app
         .client()
@@ -307,4 +336,155 @@ async fn an_admin_opens_a_private_upstream_at_run_time_and_the_setting_survives_
     let response = again.client().post(proxied(&again, &format!("{base}/mcp"))).bearer_auth("master-secret-0123456789").body("{}").send().await.unwrap();
     assert_eq!(response.status(), 200);
     again.stop().await;
+}
+
+#[tokio::test]
+async fn a_proxied_answer_is_mcp_data_or_a_download_never_a_page() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (_, base) = Upstream::start().await;
+    let html = app.client().get(proxied(&app, &format!("{base}/page"))).bearer_auth(MASTER).send().await.unwrap();
+    assert_eq!(html.status(), 200);
+    let h = html.headers();
+    assert_eq!(h["content-type"], "application/octet-stream", "HTML is never served as HTML");
+    assert_eq!(h["content-disposition"], "attachment");
+    assert_eq!(h["content-security-policy"], "sandbox; default-src 'none'");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    for dropped in ["refresh", "clear-site-data", "link", "content-security-policy-report-only", "location", "x-frame-options"] {
+        assert!(h.get(dropped).is_none(), "the upstream's {dropped} header came through");
+    }
+
+    let json = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth(MASTER).body("{}").send().await.unwrap();
+    assert_eq!(json.headers()["content-type"], "application/json", "MCP's own types are kept");
+    assert_eq!(json.headers()["content-security-policy"], "sandbox; default-src 'none'");
+    assert!(json.headers().get("content-disposition").is_none());
+    let sse = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth(MASTER).send().await.unwrap();
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn navigations_and_cookie_requests_without_the_clients_header_are_refused() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (upstream, base) = Upstream::start().await;
+    let browser = app.browser();
+    app.sign_in_with_key(&browser, MASTER).await;
+    let url = proxied(&app, &format!("{base}/page"));
+
+    // A link followed, a frame, an embed: what a browser sends when it would show a page.
+    for (name, value) in [("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document"), ("sec-fetch-dest", "iframe"), ("sec-fetch-dest", "embed")] {
+        let refused = browser.get(&url).header("hearth-proxy-request", "1").header(name, value).send().await.unwrap();
+        let body = error_body(refused, 403).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("not pages"), "{name}: {body}");
+    }
+    // The cookie alone is ambient authority: without the client's header, nothing happens.
+    let body = error_body(browser.get(&url).send().await.unwrap(), 403).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("hearth-proxy-request"), "{body}");
+    error_body(browser.post(proxied(&app, &format!("{base}/mcp"))).body("{}").send().await.unwrap(), 403).await;
+    assert!(upstream.seen.lock().unwrap().is_empty(), "nothing reached the upstream");
+
+    let fetched = browser.get(&url).header("hearth-proxy-request", "1").header("sec-fetch-mode", "cors").send().await.unwrap();
+    assert_eq!(fetched.status(), 200, "the browser's own MCP client gets through");
+    assert_eq!(upstream.seen.lock().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn loopback_and_private_upstreams_are_for_admins_and_the_allow_list_only() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (upstream, base) = Upstream::start().await;
+    app.add_user("ana", app::api::Role::Member, "password ana").await;
+    app.add_user("ada", app::api::Role::Admin, "password ada").await;
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let ada = app.browser();
+    app.sign_in(&ada, "ada", "password ada").await;
+    let call = |client: &reqwest::Client, url: &str| {
+        client.post(proxied(&app, url)).header("hearth-proxy-request", "1").body("{}").send()
+    };
+    let port = base.rsplit(':').next().unwrap().to_owned();
+
+    // A member probes the host's own services: every answer is the same refusal, so ports
+    // cannot be told apart, and nothing is reached.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    for url in [format!("{base}/mcp"), format!("http://localhost:{port}/mcp"), format!("http://{closed}/"), "http://10.1.2.3/".into(), "http://[::ffff:127.0.0.1]/".into()] {
+        let body = error_body(call(&ana, &url).await.unwrap(), 403).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("cors_proxy.allow"), "{url}: {body}");
+    }
+    assert!(upstream.seen.lock().unwrap().is_empty());
+
+    // An admin on a loopback bind reaches them.
+    assert_eq!(call(&ada, &format!("{base}/mcp")).await.unwrap().status(), 200);
+    assert_eq!(app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth(MASTER).body("{}").send().await.unwrap().status(), 200);
+
+    // The admin's allow list opens them to members.
+    let put = app.client().put(app.url("/v1/settings/cors-proxy")).bearer_auth(MASTER).json(&serde_json::json!({"allow": ["127.0.0.1"]}));
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    assert_eq!(call(&ana, &format!("{base}/mcp")).await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+/// Records the headers of every request, to see what a redirect carried where.
+async fn recorder() -> (Arc<Mutex<Vec<HeaderMap>>>, String) {
+    let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+    let keep = seen.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap| {
+        let keep = keep.clone();
+        async move {
+            keep.lock().unwrap().push(headers);
+            ([("content-type", "application/json")], "{}")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (seen, base)
+}
+
+#[tokio::test]
+async fn redirects_are_followed_within_the_named_origin_only_and_carry_no_referer() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (upstream, base) = Upstream::start().await;
+    let (elsewhere, other) = recorder().await;
+    let get = |url: String| {
+        app.client().get(proxied(&app, &url)).bearer_auth(MASTER).header("x-proxy-header-authorization", "Bearer for-the-first-origin").send()
+    };
+    let hop = |to: &str| format!("{base}/redirect?to={}", url::form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>());
+
+    // One hop and two hops (the second from a same-origin page) to another origin.
+    for url in [hop(&format!("{other}/collect")), hop(&hop(&format!("{other}/collect")))] {
+        let body = error_body(get(format!("{url}&token=in-the-query")).await.unwrap(), 502).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("another origin"), "{body}");
+    }
+    assert!(elsewhere.lock().unwrap().is_empty(), "nothing, credentials least of all, reached the other origin");
+
+    // Within the origin: followed, with the wrapped header, and without a Referer.
+    let followed = get(format!("{}&token=in-the-query", hop(&format!("{base}/mcp")))).await.unwrap();
+    assert_eq!(followed.status(), 200);
+    let seen = upstream.last();
+    assert_eq!(seen["authorization"], "Bearer for-the-first-origin");
+    assert!(seen.get("referer").is_none(), "the previous URL (and its token) is never sent on");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_passed_back_to_the_browser() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (upstream, base) = Upstream::start().await;
+    let browser = app.browser();
+    app.sign_in_with_key(&browser, MASTER).await;
+    // A 307 on a POST would make the browser send the POST (and its cookie) to Hearth's own API.
+    let response = browser
+        .post(proxied(&app, &format!("{base}/redirect?to=/v1/conversations")))
+        .header("hearth-proxy-request", "1")
+        .body(r#"{"title":"planted"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("location").is_none());
+    let body = error_body(response, 502).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("redirect"), "{body}");
+    assert!(upstream.seen.lock().unwrap().is_empty());
+    let list: serde_json::Value = browser.get(app.url("/v1/conversations")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "nothing was created on Hearth");
+    app.stop().await;
 }

@@ -254,3 +254,99 @@ async fn the_session_cookie_is_secure_when_the_request_came_over_https() {
     assert!(cookie.contains("; Secure"), "{cookie}");
     app.stop().await;
 }
+
+/// The audit trail's events of `kind`, once there are at least `count` (or after 10 s).
+async fn audited(app: &TestApp, kind: &str, count: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list: serde_json::Value = app
+            .client()
+            .get(app.url(&format!("/v1/audit?kind={kind}")))
+            .bearer_auth("master-secret-0123456789")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events = list["data"].as_array().unwrap().clone();
+        if events.len() >= count || std::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn failed_sign_ins_slow_down_per_name_even_the_right_password_and_are_audited() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    app.add_user("ana", Role::Member, "correct horse").await;
+    app.add_user("bo", Role::Member, "password bo").await;
+    let login = |name: &str, password: &str| {
+        app.client().post(app.url("/auth/login")).json(&serde_json::json!({"username": name, "password": password})).send()
+    };
+    // Five failures at once are let through (typos happen); the sixth spends the allowance.
+    for _ in 0..6 {
+        error_body(login("ana", "wrong horse").await.unwrap(), 401).await;
+    }
+    let throttled = login("ana", "wrong horse").await.unwrap();
+    let wait: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=120).contains(&wait), "Retry-After: {wait}");
+    let body = error_body(throttled, 429).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("too many failed sign-ins"), "{body}");
+    // While the name is blocked, the right password is refused too: a lucky guess is worth nothing.
+    error_body(login("ana", "correct horse").await.unwrap(), 429).await;
+    // Another user from the same address is not locked out.
+    assert_eq!(login("bo", "password bo").await.unwrap().status(), 200);
+    // A password typed as the name is not kept.
+    error_body(login("correct horse battery", "x").await.unwrap(), 401).await;
+
+    let failed = audited(&app, "sign_in_failed", 7).await;
+    assert_eq!(failed.len(), 7, "{failed:?}");
+    assert_eq!(failed.iter().filter(|e| e["principal"] == "ana").count(), 6);
+    assert!(failed.iter().all(|e| e["client"] == "127.0.0.1" && e["status"] == 401));
+    assert!(failed.iter().any(|e| e["principal"] == "(not a user name)"));
+    let text = serde_json::to_string(&failed).unwrap();
+    assert!(!text.contains("wrong horse") && !text.contains("battery"), "{text}");
+    let signed_in = audited(&app, "sign_in", 1).await;
+    assert_eq!(signed_in[0]["principal"], "bo");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn guessing_a_master_key_is_slowed_down_while_hearths_own_keys_keep_working() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    app.add_user("bo", Role::Member, "password bo").await;
+    let browser = app.browser();
+    app.sign_in_with_key(&browser, "master-secret-0123456789").await;
+    let bos = app.create_key(&browser, Some("bo")).await;
+    let me = |key: String| app.client().get(app.url("/v1/me")).bearer_auth(key).send();
+
+    let mut refused = 0;
+    for guess in 0..40 {
+        match me(format!("master-guess-{guess:06}")).await.unwrap().status().as_u16() {
+            401 => refused += 1,
+            429 => break,
+            other => panic!("a wrong guess got {other}"),
+        }
+    }
+    assert_eq!(refused, 21, "twenty guesses at once and the one that spends the allowance, then the address must wait");
+    error_body(me("master-secret-0123456789".into()).await.unwrap(), 429).await;
+    let login = app.client().post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret-0123456789"}));
+    error_body(login.send().await.unwrap(), 429).await;
+    // A generated key cannot be guessed, and still works from the same address.
+    assert_eq!(me(bos.key.clone()).await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_master_key_and_local_mode_are_marked_as_such_and_their_names_are_reserved() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    let me: Me = app.client().get(app.url("/v1/me")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
+    assert!(me.name.starts_with("master-key:"), "{}", me.name);
+    for reserved in ["admin", "local"] {
+        let err = server::users::create(&app.db, reserved, None, Role::Member).await.unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{err}");
+    }
+    app.stop().await;
+}

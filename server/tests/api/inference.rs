@@ -265,10 +265,11 @@ async fn sse_data(response: reqwest::Response) -> Vec<String> {
 
 /// The audit events so far, once at least `count` are written (they are written in the
 /// background).
+/// The audit trail's LLM calls, once there are at least `count` (or after 10 s).
 async fn audit_events(app: &TestApp, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list: Value = app.client().get(app.url("/v1/audit")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
+        let list: Value = app.client().get(app.url("/v1/audit?kind=llm_inference_call")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
         let events = list["data"].as_array().unwrap().clone();
         if events.len() >= count || Instant::now() > deadline {
             return events;
@@ -322,7 +323,8 @@ async fn openai_family_providers_get_the_body_unchanged_but_for_model_and_answer
     assert_eq!(whole["kind"], "llm_inference_call");
     assert_eq!(whole["llm"], "house-chat");
     assert_eq!(whole["model"], "gpt-ok");
-    assert_eq!(whole["principal"], "admin");
+    let principal = whole["principal"].as_str().unwrap();
+    assert!(principal.starts_with("master-key:") && principal.len() == "master-key:".len() + 12, "{principal}");
     assert_eq!(whole["status"], 200);
     assert_eq!(whole["prompt_tokens"], 11);
     assert_eq!(whole["completion_tokens"], 2);
@@ -593,4 +595,28 @@ async fn the_official_openai_python_sdk_works_against_the_gateway() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "the SDK script failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("ok: house-tools, claude"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_provider_that_redirects_gets_no_key_and_the_client_a_502_that_says_so() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (elsewhere, anthropic_elsewhere, seen) = start_providers().await;
+    // Redirects every path to the same path on the real provider (a 307 keeps the POST).
+    let redirecting = Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{elsewhere}{}", uri.path());
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+    register(&app, openai_llm("moved", &base, "gpt-ok")).await;
+    let _ = anthropic_elsewhere;
+
+    for stream in [false, true] {
+        let response = chat(&app, MASTER, json!({"model": "moved", "stream": stream, "messages": [{"role": "user", "content": "hi"}]})).await;
+        let body = error_body(response, 502).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("redirect"), "{body}");
+    }
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0, "the provider key never followed the redirect");
+    app.stop().await;
 }

@@ -117,3 +117,88 @@ async fn an_expired_key_no_longer_authenticates() {
     error_body(app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap(), 401).await;
     app.stop().await;
 }
+
+const MASTER: &str = "master-secret-0123456789";
+
+/// Creates a key through the API with `auth` (a bearer key) and returns the answer.
+async fn create_with(app: &TestApp, auth: &str, body: serde_json::Value) -> reqwest::Response {
+    app.client().post(app.url("/v1/keys")).bearer_auth(auth).json(&body).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_key_narrowed_to_llms_runs_them_and_manages_nothing_whatever_its_role() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    app.add_user("ada", Role::Admin, "password ada").await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let llm = serde_json::json!({"name": "cheap", "provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "model": "m",
+        "grants": {"all_members": true}});
+    let registered = app.client().post(app.url("/v1/llms?skip_auth_check=true")).bearer_auth(MASTER).json(&llm).send().await.unwrap();
+    assert_eq!(registered.status(), 201);
+    let narrowed: CreatedApiKey =
+        create_with(&app, MASTER, serde_json::json!({"name": "cheap only", "user": "ada", "llms": ["cheap"]})).await.json().await.unwrap();
+    let key = narrowed.key.as_str();
+
+    // It may not mint a key, narrowed or not, for itself or anyone.
+    for body in [
+        serde_json::json!({"name": "wider"}),
+        serde_json::json!({"name": "same", "llms": ["cheap"]}),
+        serde_json::json!({"name": "for ana", "user": "ana", "llms": ["cheap"], "expires_in_days": 1}),
+    ] {
+        let refused = error_body(create_with(&app, key, body.clone()).await, 403).await;
+        assert!(refused["error"]["message"].as_str().unwrap().contains("narrowed"), "{body}: {refused}");
+    }
+    // Nor manage keys, settings, LLMs, teams, or read the audit trail, although ada is an admin.
+    let client = app.client();
+    for request in [
+        client.get(app.url("/v1/keys")),
+        client.delete(app.url(&format!("/v1/keys/{}", narrowed.info.id))),
+        client.get(app.url("/v1/settings/cors-proxy")),
+        client.put(app.url("/v1/settings/cors-proxy")).json(&serde_json::json!({"allow": ["10.0.0.0/8"]})),
+        client.delete(app.url("/v1/llms/cheap")),
+        client.post(app.url("/v1/teams")).json(&serde_json::json!({"name": "t", "members": []})),
+        client.get(app.url("/v1/audit")),
+        client.post(app.url("/v1/me/mcp-servers")).json(&serde_json::json!({"name": "x", "url": "http://127.0.0.1:1/mcp"})),
+    ] {
+        let response = request.bearer_auth(key).send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(status == 403 || status == 404, "a narrowed key got {status}");
+    }
+    let keys: ApiKeyList = client.get(app.url("/v1/keys")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
+    assert_eq!(keys.data.len(), 1, "no key was created and none revoked");
+    let settings: serde_json::Value = client.get(app.url("/v1/settings/cors-proxy")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
+    assert_eq!(settings["allow"], serde_json::json!([]));
+
+    // ada's personal MCP servers are listed to it without their stored header values.
+    let ada = app.browser();
+    app.sign_in(&ada, "ada", "password ada").await;
+    let server = serde_json::json!({"name": "s", "url": "http://127.0.0.1:1/mcp", "headers": [{"name": "Authorization", "value": "Bearer stored-secret"}]});
+    assert_eq!(ada.post(app.url("/v1/me/mcp-servers")).json(&server).send().await.unwrap().status(), 201);
+    let seen = client.get(app.url("/v1/me/mcp-servers")).bearer_auth(key).send().await.unwrap().text().await.unwrap();
+    assert!(seen.contains("Authorization") && !seen.contains("stored-secret"), "{seen}");
+    let own = ada.get(app.url("/v1/me/mcp-servers")).send().await.unwrap().text().await.unwrap();
+    assert!(own.contains("stored-secret"), "its user, signed in, still reads them");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expiring_key_creates_only_keys_that_expire_no_later() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    app.add_user("ada", Role::Admin, "password ada").await;
+    let expiring: CreatedApiKey =
+        create_with(&app, MASTER, serde_json::json!({"name": "3 days", "user": "ada", "expires_in_days": 3})).await.json().await.unwrap();
+    let key = expiring.key.as_str();
+    for body in [serde_json::json!({"name": "forever"}), serde_json::json!({"name": "longer", "user": "ada", "expires_in_days": 30})] {
+        let refused = error_body(create_with(&app, key, body.clone()).await, 403).await;
+        assert!(refused["error"]["message"].as_str().unwrap().contains("expire no later"), "{body}: {refused}");
+    }
+    let shorter = create_with(&app, key, serde_json::json!({"name": "shorter", "expires_in_days": 1})).await;
+    assert_eq!(shorter.status(), 201);
+    let created: CreatedApiKey = shorter.json().await.unwrap();
+    assert!(created.info.expires_at.unwrap() <= expiring.info.expires_at.unwrap());
+    // The same ceiling holds for a browser signed in with that key.
+    let browser = app.browser();
+    app.sign_in_with_key(&browser, key).await;
+    let through_session = browser.post(app.url("/v1/keys")).json(&serde_json::json!({"name": "forever"})).send().await.unwrap();
+    error_body(through_session, 403).await;
+    app.stop().await;
+}

@@ -145,7 +145,7 @@ async fn members_cannot_edit_and_see_only_what_they_may_run_without_its_url() {
         (json!({"name": "x", "provider": "gemini-cli", "model": "m"}), "provider"),
         (json!({"name": "x", "provider": "openai-compatible", "model": "m"}), "base_url"),
         (json!({"name": "x", "provider": "openai", "model": "m", "api_key_ref": "vault:x"}), "api_key_ref"),
-        (json!({"name": "x", "provider": "openai", "model": "m", "api_key_ref": "env:HEARTH_TEST_UNSET_KEY"}), "not set"),
+        (json!({"name": "x", "provider": "openai", "model": "m", "api_key_ref": "env:HEARTH_KEY_TEST_UNSET"}), "could not be resolved"),
     ] {
         let response = admin.post(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").json(&body).send().await.unwrap();
         let error = error_body(response, 400).await;
@@ -153,4 +153,81 @@ async fn members_cannot_edit_and_see_only_what_they_may_run_without_its_url() {
     }
     let all: LlmList = admin.get(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
     assert_eq!(all.data.len(), 3);
+}
+
+#[tokio::test]
+async fn key_references_resolve_only_where_the_operator_allowed_and_say_nothing_of_the_server() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let keys = root.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("provider"), format!("{GOOD}\n")).unwrap();
+    // The key-ref directory holds the data directory: its files stay out of reach anyway.
+    let app = TestApp::spawn(&[
+        "--api-key",
+        "master-secret-0123456789",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--key-ref-dir",
+        root.path().to_str().unwrap(),
+    ])
+    .await;
+    let (base, calls) = start_provider().await;
+    let post = |name: &str, reference: String| {
+        let body = json!({"name": name, "provider": "openai-compatible", "base_url": base, "model": "m", "api_key_ref": reference});
+        app.client().post(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").json(&body).send()
+    };
+
+    let secret_key = data.join("secret.key");
+    assert!(secret_key.exists());
+    for (reference, says) in [
+        (format!("file:{}", secret_key.display()), "--key-ref-dir"),
+        (format!("file:{}", data.join("hearth.db").display()), "--key-ref-dir"),
+        (format!("file:{}/../keys/provider", data.display()), "`..`"),
+        ("env:HOME".to_owned(), "HEARTH_KEY_"),
+        ("env:HEARTH_KEY_REF_DIR".to_owned(), "HEARTH_KEY_"),
+    ] {
+        let body = error_body(post("x", reference.clone()).await.unwrap(), 400).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains(says), "{reference}: {body}");
+    }
+    // A file that is missing and one that cannot be read read alike: nothing is learnt.
+    std::fs::create_dir(keys.join("a-directory")).unwrap();
+    let mut messages = Vec::new();
+    for reference in [format!("file:{}", keys.join("missing").display()), format!("file:{}", keys.join("a-directory").display())] {
+        let body = error_body(post("x", reference).await.unwrap(), 400).await;
+        messages.push(body["error"]["message"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(messages[0], messages[1]);
+    assert!(messages[0].starts_with("the key reference could not be resolved"), "{}", messages[0]);
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "no refused reference was sent to a provider");
+
+    // Inside the allowed directory, it resolves and is checked with the provider.
+    let saved = post("by-file", format!("file:{}", keys.join("provider").display())).await.unwrap();
+    assert_eq!(saved.status(), 201, "{}", saved.text().await.unwrap());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_provider_redirect_is_reported_and_never_followed_with_the_key() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    let (elsewhere, calls) = start_provider().await;
+    let redirecting = Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{elsewhere}{}", uri.path());
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+
+    for provider in ["openai-compatible", "anthropic"] {
+        let body = json!({"name": format!("r-{provider}"), "provider": provider, "base_url": base, "model": "m", "api_key": GOOD,
+            "grants": {"all_members": true}});
+        let response = app.client().post(app.url("/v1/llms")).bearer_auth("master-secret-0123456789").json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let saved: SavedLlm = response.json().await.unwrap();
+        assert!(saved.warning.unwrap().message.contains("redirect"), "{provider}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the key never reached where the redirect pointed");
+    app.stop().await;
 }

@@ -144,8 +144,12 @@ async fn a_tools_approval_is_kept_for_its_owner_across_browsers_and_restarts() {
     assert_eq!(server.approval("echo"), app::api::ToolApproval::Always);
     assert_eq!(server.approval("get-env"), app::api::ToolApproval::Never);
 
-    // Bad input and other owners change nothing.
+    // Bad input and other owners change nothing; a control character in a tool name (which
+    // would forge a log line) is refused where it enters.
     error_body(ana.put(approval("echo")).json(&json!({"approval": "sometimes"})).send().await.unwrap(), 400).await;
+    for forged in ["echo%0Aaudit%20event%20principal%3Dadmin", "echo%0D", "echo%1B%5B31m"] {
+        error_body(ana.put(approval(forged)).json(&json!({"approval": "always"})).send().await.unwrap(), 400).await;
+    }
     let bob = app.browser();
     app.sign_in(&bob, "bob", "password bob").await;
     error_body(bob.put(approval("echo")).json(&json!({"approval": "never"})).send().await.unwrap(), 404).await;

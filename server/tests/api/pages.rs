@@ -80,3 +80,37 @@ async fn healthz_answers_without_credentials() {
     assert_eq!(health.status, "ok");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts_and_nothing_is_framed_or_sniffed() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let page = app.client().get(app.url("/login")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'") && csp.contains("base-uri 'none'"), "{csp}");
+        let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the CSP").to_owned();
+        assert!(nonce.len() >= 16, "{nonce}");
+        assert!(!csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"), "{csp}");
+        assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(page.headers()["referrer-policy"], "same-origin");
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+        let html = page.text().await.unwrap();
+        let scripts = html.matches("<script").count();
+        assert!(scripts >= 1, "the page hydrates with a script");
+        assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "every script carries the nonce: {html}");
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1], "a new nonce for every page");
+
+    // API answers and assets are never documents to frame or sniff either.
+    for path in ["/v1/me", "/healthz", "/v1/nothing-here"] {
+        let response = app.client().get(app.url(path)).send().await.unwrap();
+        let h = response.headers();
+        assert_eq!(h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+    app.stop().await;
+}

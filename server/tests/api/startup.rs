@@ -56,7 +56,7 @@ fn help_documents_every_option() {
     let output = Command::new(HEARTH).arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "--llm-timeout", "--workers", "HEARTH_PORT"] {
+    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "--llm-timeout", "--workers", "--key-ref-dir", "HEARTH_PORT"] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
 }
@@ -179,4 +179,38 @@ async fn llms_are_registered_from_the_command_line_with_the_key_checked_unless_t
     assert!(run(vec!["llm".into(), "remove".into(), "offline".into()], "").await.status.success());
     let missing = run(vec!["llm".into(), "remove".into(), "offline".into()], "").await;
     assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("no LLM named"));
+}
+
+#[test]
+fn a_short_master_key_is_refused_at_start_without_being_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = hearth(dir.path()).args(["--port", "0", "--api-key", "letmein-123"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("16 characters"), "{stderr}");
+    assert!(!stderr.contains("letmein"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_database_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("new/data");
+    let listed = hearth(&data).args(["llm", "list"]).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("hearth.db")), 0o600);
+    assert_eq!(mode(&data.join("secret.key")), 0o600);
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(!stderr.contains("other users"), "{stderr}");
+
+    // A directory someone opened up is warned about at start (and left as it is).
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("hearth.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let listed = hearth(&data).args(["llm", "list"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert_eq!(stderr.matches("other users of this machine may read it").count(), 2, "{stderr}");
+    assert_eq!(mode(&data), 0o755);
 }

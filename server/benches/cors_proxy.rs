@@ -78,6 +78,8 @@ impl Route {
             .header("accept", "application/json, text/event-stream")
             .header("content-type", "application/json")
             .header("mcp-protocol-version", "2025-11-25")
+            // What the UI's MCP client sends through the proxy (harmless on the direct route).
+            .header("hearth-proxy-request", "1")
             .body(body.to_owned());
         if let Some(auth) = &self.auth {
             request = request.bearer_auth(auth);

@@ -284,6 +284,13 @@ impl Config {
             if key.is_empty() {
                 return Err(ConfigError::Invalid("an API key given with --api-key is empty".into()));
             }
+            if key.starts_with(crate::keys::PREFIX) {
+                // Guesses at generated keys are not throttled; a master key must not look like one.
+                return Err(ConfigError::Invalid(format!(
+                    "a master key may not start with `{}`, the prefix of the keys Hearth generates",
+                    crate::keys::PREFIX
+                )));
+            }
             if key.chars().count() < MIN_MASTER_KEY {
                 // Said without the key, which may be most of a real one.
                 return Err(ConfigError::Invalid(format!(
@@ -428,6 +435,7 @@ mod tests {
         let keys = dir.path().join("keys");
         std::fs::write(&keys, "long-enough-key-0123\nshort\n").unwrap();
         assert!(Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).is_err(), "one short key in a file is enough");
+        assert!(Config::load(&options(&["--api-key", "hk-looks-like-a-generated-key"])).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -55,8 +55,7 @@ impl<K: Hash + Eq + Clone> Failures<K> {
 
     /// Counts one failure of `key`; blocks it when either tier is spent.
     fn failed(&self, key: &K) {
-        let clock = DefaultClock::default();
-        let now = clock.now();
+        let now = self.short.clock().now();
         let waits = [self.short.check_key(key), self.long.check_key(key)]
             .into_iter()
             .filter_map(Result::err)

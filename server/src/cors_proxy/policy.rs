@@ -164,9 +164,11 @@ fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
         // NAT64: the well-known prefix 64:ff9b::/96, and the local-use 64:ff9b:1::/48 with the
         // address at the /96 or the /48 position (RFC 6052).
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => out.push(last32),
+        // Which position a local-use prefix uses is the operator's choice: an all-zero one is
+        // the position not in use.
         [0x64, 0xff9b, 1, a, b, c, _, _] => {
-            out.push(last32);
-            out.push(Ipv4Addr::from(((a as u32) << 16) | ((b & 0x00ff) as u32) << 8 | (c >> 8) as u32));
+            let at48 = Ipv4Addr::from(((a as u32) << 16) | ((b & 0x00ff) as u32) << 8 | (c >> 8) as u32);
+            out.extend([last32, at48].into_iter().filter(|v4| !v4.is_unspecified()));
         }
         // 6to4: 2002:AABB:CCDD::/48.
         [0x2002, hi, lo, ..] => out.push(Ipv4Addr::from(((hi as u32) << 16) | lo as u32)),

@@ -76,15 +76,15 @@ fn client(policy: &Arc<RwLock<Arc<Policy>>>, caller: Caller) -> reqwest::Client 
             if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
+            if let Err(refusal) = current(&redirect_policy).check_url(attempt.url(), caller) {
+                return attempt.error(refusal);
+            }
             let first = attempt.previous().first().map(|u| u.origin());
             if first.as_ref().is_some_and(|origin| *origin != attempt.url().origin()) {
                 let to = attempt.url().origin().ascii_serialization();
                 return attempt.error(OffOrigin(to));
             }
-            match current(&redirect_policy).check_url(attempt.url(), caller) {
-                Ok(()) => attempt.follow(),
-                Err(refusal) => attempt.error(refusal),
-            }
+            attempt.follow()
         }))
         .referer(false)
         .connect_timeout(CONNECT_TIMEOUT)

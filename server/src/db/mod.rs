@@ -50,7 +50,7 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             let path = options.get_filename();
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
                 crate::files::private_dir(dir).map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
             }
             // Created here first, so that SQLite opens a file only its owner can read (its

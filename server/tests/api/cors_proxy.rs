@@ -349,9 +349,10 @@ async fn a_proxied_answer_is_mcp_data_or_a_download_never_a_page() {
     assert_eq!(h["content-disposition"], "attachment");
     assert_eq!(h["content-security-policy"], "sandbox; default-src 'none'");
     assert_eq!(h["x-content-type-options"], "nosniff");
-    for dropped in ["refresh", "clear-site-data", "link", "content-security-policy-report-only", "location", "x-frame-options"] {
+    for dropped in ["refresh", "clear-site-data", "link", "content-security-policy-report-only", "location"] {
         assert!(h.get(dropped).is_none(), "the upstream's {dropped} header came through");
     }
+    assert_eq!(h["x-frame-options"], "DENY", "Hearth's own, not the upstream's");
 
     let json = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth(MASTER).body("{}").send().await.unwrap();
     assert_eq!(json.headers()["content-type"], "application/json", "MCP's own types are kept");
@@ -359,6 +360,7 @@ async fn a_proxied_answer_is_mcp_data_or_a_download_never_a_page() {
     assert!(json.headers().get("content-disposition").is_none());
     let sse = app.client().get(proxied(&app, &format!("{base}/sse"))).bearer_auth(MASTER).send().await.unwrap();
     assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    drop(sse);
     app.stop().await;
 }
 

@@ -105,7 +105,7 @@ async fn main() {
     println!("  RSS idle                      {}", mib(idle));
     println!("  RSS after the burst           {}   (budget: under 100 MB)", mib(after));
     println!("  peak RSS (VmHWM)              {}", mib(peak));
-    println!("  answers                       {statuses:?}   (401 checked, 429 throttled, 503 busy)");
+    println!("  answers                       {statuses:?}   (401 checked, 429 throttled or busy)");
     println!("  burst answered in             {burst_ms:.0} ms");
     println!("  a right sign-in meanwhile     HTTP {honest_status} in {honest_ms:.0} ms (from another address)");
     let _ = child.kill();

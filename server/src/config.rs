@@ -107,7 +107,8 @@ pub enum LlmCommand {
         /// Read the provider key from the first line of stdin
         #[arg(long)]
         api_key_stdin: bool,
-        /// Where the key is read at each call instead: `env:NAME` or `file:/absolute/path`
+        /// Where the key is read at each call instead: `env:HEARTH_KEY_<NAME>`, or `file:/path` inside
+        /// a --key-ref-dir
         #[arg(long, value_name = "REF", conflicts_with = "api_key_stdin")]
         api_key_ref: Option<String>,
         #[arg(long)]

@@ -40,12 +40,10 @@ pub enum AppError {
     /// The provider is rate limiting; its `Retry-After` is passed on.
     #[error("{message}")]
     RateLimited { message: String, retry_after: Option<HeaderValue> },
-    /// Hearth refuses to try now (failed sign-ins from this client); `Retry-After` says when.
+    /// Hearth refuses to try now (failed sign-ins from this client, or too many sign-ins at
+    /// once); `Retry-After` says when.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
-    /// Hearth is too busy for this request now; `Retry-After` says when to come back.
-    #[error("{message}")]
-    ServiceUnavailable { message: String, retry_after_secs: u64 },
     /// The provider refused the request itself (a 4xx other than auth or rate limiting): the
     /// client's to fix, so its status is kept.
     #[error("{message}")]
@@ -92,7 +90,6 @@ impl AppError {
             AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::UpstreamRefused { status, .. } => *status,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -114,7 +111,6 @@ impl AppError {
             AppError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
             AppError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
             AppError::TooManyRequests { .. } => ("rate_limit_error", "too_many_attempts"),
-            AppError::ServiceUnavailable { .. } => ("server_error", "busy"),
             AppError::UpstreamRefused { .. } => ("invalid_request_error", "upstream_refused"),
             AppError::BadGateway(_) => ("upstream_error", "bad_gateway"),
             AppError::GatewayTimeout(_) => ("upstream_error", "gateway_timeout"),
@@ -151,7 +147,7 @@ impl IntoResponse for AppError {
             AppError::RateLimited { retry_after: Some(value), .. } => {
                 response.headers_mut().insert(header::RETRY_AFTER, value.clone());
             }
-            AppError::TooManyRequests { retry_after_secs, .. } | AppError::ServiceUnavailable { retry_after_secs, .. } => {
+            AppError::TooManyRequests { retry_after_secs, .. } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}

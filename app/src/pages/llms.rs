@@ -288,7 +288,7 @@ fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn(
                 </Show>
                 <div class="field">
                     <label for="llm-key-ref">"Or a key reference"</label>
-                    <input id="llm-key-ref" placeholder="env:OPENAI_API_KEY or file:/run/secrets/key" bind:value=key_ref/>
+                    <input id="llm-key-ref" placeholder="env:HEARTH_KEY_OPENAI or file:/run/secrets/key" bind:value=key_ref/>
                 </div>
                 <div class="field">
                     <label for="llm-description">"Description"</label>

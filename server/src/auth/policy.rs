@@ -109,8 +109,14 @@ fn within_ceiling(principal: &Principal, llms: Option<&[String]>, expires_at: Op
 
 /// The same decision as a boolean, for views that adapt (a listing narrowed to one's own).
 pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) -> bool {
-    if principal.llms.is_some() && !narrowed_key_may(action, resource) {
-        return false;
+    if principal.llms.is_some() {
+        if !narrowed_key_may(action, resource) {
+            return false;
+        }
+        // Whatever its role, a narrowed key sees only its own user's teams.
+        if let (Action::Read, Resource::Team { members }) = (action, resource) {
+            return principal.user_id.is_some() && members.contains(&principal.name);
+        }
     }
     let own = |owner: i64| principal.user_id == Some(owner);
     match (principal.role, action, resource) {
@@ -240,6 +246,8 @@ mod tests {
             assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "cheap", grants: &everyone, teams: &[] }));
             assert!(allowed(&narrowed, Action::Write, Resource::OwnConversations));
             assert!(allowed(&narrowed, Action::Read, Resource::OwnMcpServers));
+            assert!(allowed(&narrowed, Action::Read, Resource::Team { members: &["u1".to_owned()] }));
+            assert!(!allowed(&narrowed, Action::Read, Resource::Team { members: &["u9".to_owned()] }), "{role}");
             for (action, resource) in [
                 (Action::Write, Resource::NewApiKey { owner: 1, llms: Some(&["cheap".to_owned()][..]), expires_at: Some(1) }),
                 (Action::Read, Resource::ApiKey { owner: 1 }),

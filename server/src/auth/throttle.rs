@@ -146,9 +146,11 @@ impl SignInGuard {
     }
 
     /// A slot to hash a password in: at once if one is free, after a short wait otherwise, or
-    /// a 503 when too many sign-ins are already waiting.
+    /// a 429 when too many sign-ins are already waiting.
     pub async fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        let busy = || AppError::ServiceUnavailable { message: "too many sign-ins at once: try again in a moment".into(), retry_after_secs: 1 };
+        // A 429, not a 503: the refusal is cheap and expected under a burst, not a failure of
+        // Hearth's to log as one.
+        let busy = || too_many(Duration::from_secs(1), "too many sign-ins at once: try again in a moment");
         if let Ok(permit) = self.0.hashing.clone().try_acquire_owned() {
             return Ok(permit);
         }

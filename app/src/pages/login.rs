@@ -14,6 +14,7 @@ fn form_error_text(code: &str) -> &'static str {
     match code {
         "invalid" => "Sign-in failed: check the username and password, or the API key.",
         "origin" => "Sign-in refused: the form was not sent from this Hearth's own page.",
+        "wait" => "Too many sign-in attempts: wait a minute, then try again.",
         _ => "Enter a username and password, or an API key.",
     }
 }

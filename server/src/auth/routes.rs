@@ -46,6 +46,7 @@ async fn login(State(state): State<AppState>, session: Session, request: Request
             let reason = match e {
                 AppError::Unauthorized { .. } => "invalid",
                 AppError::Forbidden(_) => "origin",
+                AppError::TooManyRequests { .. } => "wait",
                 _ => "incomplete",
             };
             Redirect::to(&format!("/login?error={reason}")).into_response()

@@ -296,6 +296,10 @@ async fn failed_sign_ins_slow_down_per_name_even_the_right_password_and_are_audi
     assert!(body["error"]["message"].as_str().unwrap().contains("too many failed sign-ins"), "{body}");
     // While the name is blocked, the right password is refused too: a lucky guess is worth nothing.
     error_body(login("ana", "correct horse").await.unwrap(), 429).await;
+    // The sign-in form (no JavaScript) is told in words on the page.
+    let form = app.client().post(app.url("/auth/login")).form(&[("username", "ana"), ("password", "correct horse")]).send().await.unwrap();
+    assert_eq!(form.status(), 303);
+    assert_eq!(form.headers()["location"], "/login?error=wait");
     // Another user from the same address is not locked out.
     assert_eq!(login("bo", "password bo").await.unwrap().status(), 200);
     // A password typed as the name is not kept.

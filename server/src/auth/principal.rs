@@ -200,11 +200,13 @@ pub fn shown_name(name: &str) -> String {
     }
 }
 
-/// Logs and audits a refused credential; never the credential itself. The audit trail takes
-/// at most a steady trickle of them, so that a flood of bad keys cannot fill the database.
+/// Logs and audits a refused credential; never the credential itself. The log and the audit
+/// trail take a steady trickle of them at most (60 at once, then one a second), so that a
+/// flood of bad keys fills neither the disk nor the database; the log line that follows a
+/// flood says how many were left out.
 pub fn record_failure(state: &AppState, client: IpAddr, tried: String) {
-    tracing::warn!(client = %client, tried = ?tried, "sign-in failed");
-    if state.sign_in.may_audit_failure() {
+    if let Some(left_out) = state.sign_in.may_record_failure() {
+        tracing::warn!(client = %client, tried = ?tried, left_out, "sign-in failed");
         state.audit.record(Record {
             kind: SIGN_IN_FAILED,
             principal: tried,

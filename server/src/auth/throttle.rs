@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -85,8 +85,10 @@ struct Inner {
     waiting_limit: usize,
     by_address: Failures<IpAddr>,
     by_name: Failures<String>,
-    /// Failures written to the audit trail: 60 at once, then one a second (all are logged).
-    audited_failures: DefaultDirectRateLimiter,
+    /// Failures logged and audited: 60 at once, then one a second.
+    recorded_failures: DefaultDirectRateLimiter,
+    /// Failures left out of the log and the audit trail since the last recorded one.
+    left_out: AtomicU64,
 }
 
 /// A refusal to even try: too many failures lately, or too many sign-ins at once.
@@ -105,7 +107,8 @@ impl SignInGuard {
             by_address: Failures::new(quota(20, Duration::from_secs(3)), quota(200, Duration::from_secs(30))),
             // A user name: 5 failures at once, then one every 12 s; past 30, one every 2 min.
             by_name: Failures::new(quota(5, Duration::from_secs(12)), quota(30, Duration::from_secs(120))),
-            audited_failures: DefaultDirectRateLimiter::direct(quota(60, Duration::from_secs(1))),
+            recorded_failures: DefaultDirectRateLimiter::direct(quota(60, Duration::from_secs(1))),
+            left_out: AtomicU64::new(0),
         }));
         let weak = Arc::downgrade(&guard.0);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -140,9 +143,16 @@ impl SignInGuard {
         }
     }
 
-    /// Whether one more failure may go to the audit trail now.
-    pub fn may_audit_failure(&self) -> bool {
-        self.0.audited_failures.check().is_ok()
+    /// Whether one more failure may go to the log and the audit trail now: `Some` with how
+    /// many were left out since the last one that did, `None` to leave this one out.
+    pub fn may_record_failure(&self) -> Option<u64> {
+        match self.0.recorded_failures.check() {
+            Ok(()) => Some(self.0.left_out.swap(0, Ordering::Relaxed)),
+            Err(_) => {
+                self.0.left_out.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
     }
 
     /// A slot to hash a password in: at once if one is free, after a short wait otherwise, or
@@ -196,4 +206,39 @@ fn client_key(address: IpAddr) -> IpAddr {
 
 fn name_key(name: &str) -> String {
     name.trim().chars().take(MAX_NAME).collect::<String>().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_is_blocked_once_its_allowance_is_spent_and_others_are_not() {
+        let guard = SignInGuard::new();
+        let here: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..6 {
+            assert!(guard.check(here, Some("ana")).is_ok());
+            guard.failed(here, Some("ana"));
+        }
+        let refused = guard.check(here, Some("ANA ")).unwrap_err();
+        assert_eq!(refused.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(guard.check(here, Some("bo")).is_ok(), "another name from the same address");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_a_mapped_one_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_eq!(client_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_failures_is_recorded_as_a_trickle_that_counts_what_it_left_out() {
+        let guard = SignInGuard::new();
+        let recorded = (0..100).filter_map(|_| guard.may_record_failure()).count();
+        assert_eq!(recorded, 60);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(guard.may_record_failure(), Some(40), "the next line says how many were left out");
+    }
 }

@@ -2,6 +2,7 @@
 
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::routing::get;
+use axum::response::IntoResponse;
 use axum::{Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(sessions::secure_over_https))
         .merge(sessionless);
     with_security_headers(router)
+        .layer(axum::middleware::from_fn(one_host))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // Named by the matched route, not the raw path: low cardinality, no ids or queries.
             let route = request
@@ -56,6 +58,15 @@ fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
         .layer(default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(default(header::REFERRER_POLICY, "same-origin"))
         .layer(default(header::X_FRAME_OPTIONS, "DENY"))
+}
+
+/// A request with two `Host` headers is refused: the origin checks read one, a proxy in
+/// front may have routed by the other.
+async fn one_host(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    if request.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        return AppError::BadRequest("a request carries one Host header".into()).into_response();
+    }
+    next.run(request).await
 }
 
 async fn healthz() -> Json<Health> {

@@ -52,8 +52,25 @@ const DOCUMENT_DESTINATIONS: &[&str] = &["document", "iframe", "frame", "embed",
 /// On every proxied answer: were it opened as a page anyway, it would run nothing.
 const SANDBOX_CSP: &str = "sandbox; default-src 'none'";
 /// Headers a client may not set on the upstream even when wrapped.
-const NEVER_UNWRAPPED: &[&str] =
-    &["host", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "proxy-authorization"];
+/// Hop-by-hop headers, headers that describe the body Hearth sends, and method overrides
+/// (which would turn the GET, POST or DELETE the caller was allowed into another).
+const NEVER_UNWRAPPED: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "content-length",
+    "content-encoding",
+    "proxy-authorization",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// Set on every answer that comes from the upstream; absent on Hearth's own answers.
 pub const UPSTREAM_MARK: &str = "hearth-proxy-upstream";
@@ -110,20 +127,27 @@ fn refuse_documents(headers: &HeaderMap, channel: Channel) -> Result<()> {
 
 /// What goes upstream: the protocol headers, and the wrapped ones unwrapped. Nothing else of
 /// the caller's, least of all its credentials.
+/// A wrapped header replaces the native header of the same name: the client wrapped it to
+/// say what the upstream gets.
 fn upstream_headers(incoming: &HeaderMap) -> reqwest::header::HeaderMap {
     let mut out = reqwest::header::HeaderMap::new();
     for (name, value) in incoming {
-        let name_str = name.as_str();
-        if FORWARDED.contains(&name_str) {
+        if FORWARDED.contains(&name.as_str()) {
             out.append(name.clone(), value.clone());
-        } else if let Some(inner) = WRAP_PREFIXES.iter().find_map(|p| name_str.strip_prefix(p)) {
-            if NEVER_UNWRAPPED.contains(&inner) {
-                continue;
-            }
-            if let Ok(inner) = HeaderName::from_bytes(inner.as_bytes()) {
-                out.append(inner, value.clone());
-            }
         }
+    }
+    let mut wrapped: Vec<HeaderName> = Vec::new();
+    for (name, value) in incoming {
+        let Some(inner) = WRAP_PREFIXES.iter().find_map(|p| name.as_str().strip_prefix(p)) else { continue };
+        if NEVER_UNWRAPPED.contains(&inner) {
+            continue;
+        }
+        let Ok(inner) = HeaderName::from_bytes(inner.as_bytes()) else { continue };
+        if !wrapped.contains(&inner) {
+            out.remove(&inner);
+            wrapped.push(inner.clone());
+        }
+        out.append(inner, value.clone());
     }
     out
 }
@@ -180,6 +204,12 @@ mod tests {
             ("x-llama-server-proxy-header-x-team", "blue"),
             ("x-proxy-header-host", "evil.example"),
             ("user-agent", "browser"),
+            ("content-type", "application/json"),
+            ("x-proxy-header-content-type", "application/json; charset=utf-8"),
+            ("x-proxy-header-expect", "100-continue"),
+            ("x-proxy-header-proxy-connection", "keep-alive"),
+            ("x-proxy-header-content-encoding", "gzip"),
+            ("x-proxy-header-x-http-method-override", "PUT"),
         ] {
             h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
@@ -188,7 +218,8 @@ mod tests {
         assert_eq!(out.get_all("authorization").iter().count(), 1);
         assert_eq!(out["x-team"], "blue");
         assert_eq!(out["mcp-session-id"], "s1");
-        for absent in ["cookie", "x-api-key", "host", "user-agent"] {
+        assert_eq!(out.get_all("content-type").iter().collect::<Vec<_>>(), ["application/json; charset=utf-8"], "the wrapped one replaces the native one");
+        for absent in ["cookie", "x-api-key", "host", "user-agent", "expect", "proxy-connection", "content-encoding", "x-http-method-override"] {
             assert!(out.get(absent).is_none(), "{absent} went upstream");
         }
     }

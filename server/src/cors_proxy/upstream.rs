@@ -23,16 +23,28 @@ pub struct OffOrigin(String);
 
 #[derive(Clone)]
 pub struct Upstream {
+    clients: Arc<RwLock<Clients>>,
+    policy: Arc<RwLock<Arc<Policy>>>,
+}
+
+/// The clients and their pools of open connections, replaced together with the policy.
+#[derive(Clone)]
+struct Clients {
     /// For callers that may reach private addresses without the allow list (admins).
     trusted: reqwest::Client,
     untrusted: reqwest::Client,
-    policy: Arc<RwLock<Arc<Policy>>>,
+}
+
+impl Clients {
+    fn new(policy: &Arc<RwLock<Arc<Policy>>>) -> Clients {
+        Clients { trusted: client(policy, Caller::Trusted), untrusted: client(policy, Caller::Untrusted) }
+    }
 }
 
 impl Upstream {
     pub fn new(policy: Policy) -> Upstream {
         let policy = Arc::new(RwLock::new(Arc::new(policy)));
-        Upstream { trusted: client(&policy, Caller::Trusted), untrusted: client(&policy, Caller::Untrusted), policy }
+        Upstream { clients: Arc::new(RwLock::new(Clients::new(&policy))), policy }
     }
 
     /// The policy in force now.
@@ -41,8 +53,11 @@ impl Upstream {
     }
 
     /// Replaces the policy (the admin changed `cors_proxy.allow`).
+    /// Pooled connections were checked under the old policy when they opened: they go with
+    /// it, so a host taken off the allow list is refused from the next request on.
     pub fn set_policy(&self, policy: Policy) {
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        *self.clients.write().unwrap_or_else(PoisonError::into_inner) = Clients::new(&self.policy);
     }
 
     pub async fn send(
@@ -53,12 +68,15 @@ impl Upstream {
         headers: reqwest::header::HeaderMap,
         body: Body,
     ) -> Result<reqwest::Response, AppError> {
+        let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner).clone();
         let client = match caller {
-            Caller::Trusted => &self.trusted,
-            Caller::Untrusted => &self.untrusted,
+            Caller::Trusted => &clients.trusted,
+            Caller::Untrusted => &clients.untrusted,
         };
         let mut request = client.request(method.clone(), url).headers(headers);
-        if method != reqwest::Method::GET {
+        // MCP sends a body with POST only; a GET or DELETE goes without one (and without
+        // `Transfer-Encoding: chunked`).
+        if method == reqwest::Method::POST {
             request = request.body(reqwest::Body::wrap_stream(body.into_data_stream()));
         }
         request.send().await.map_err(upstream_error)

@@ -490,3 +490,47 @@ async fn a_redirect_is_never_passed_back_to_the_browser() {
     assert_eq!(list["data"].as_array().unwrap().len(), 0, "nothing was created on Hearth");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_host_taken_off_the_allow_list_is_refused_at_once_even_over_a_pooled_connection() {
+    let app = TestApp::spawn(&["--host", "0.0.0.0", "--api-key", MASTER]).await;
+    let (_, base) = Upstream::start().await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let settings = app.url("/v1/settings/cors-proxy");
+    let allow = |entries: serde_json::Value| app.client().put(&settings).bearer_auth(MASTER).json(&serde_json::json!({"allow": entries})).send();
+    let call = || app.client().post(proxied(&app, &format!("http://localhost:{port}/mcp"))).bearer_auth(MASTER).body("{}").send();
+
+    assert_eq!(allow(serde_json::json!(["localhost"])).await.unwrap().status(), 200);
+    for _ in 0..3 {
+        assert_eq!(call().await.unwrap().status(), 200, "allowed, and the connection pooled");
+    }
+    assert_eq!(allow(serde_json::json!([])).await.unwrap().status(), 200);
+    error_body(call().await.unwrap(), 403).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_goes_upstream_without_a_body() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (upstream, base) = Upstream::start().await;
+    let response = app.client().delete(proxied(&app, &format!("{base}/mcp"))).bearer_auth(MASTER).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = upstream.last();
+    assert!(seen.get("transfer-encoding").is_none(), "{seen:?}");
+    assert!(seen.get("content-length").is_none_or(|v| v == "0"), "{seen:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_with_two_host_headers_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(&[]).await;
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!("GET /v1/me HTTP/1.1\r\nHost: {}\r\nHost: evil.example\r\nConnection: close\r\n\r\n", app.addr);
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("one Host header"), "{answer}");
+    app.stop().await;
+}

@@ -10,5 +10,5 @@ mod routes;
 pub mod throttle;
 
 pub use policy::{allowed, authorize, Action, Resource};
-pub use principal::{check_origin, client_address, Channel, MaybePrincipal, Principal};
+pub use principal::{check_origin, Channel, MaybePrincipal, Principal};
 pub use routes::router;

@@ -92,7 +92,7 @@ struct Inner {
 }
 
 /// A refusal to even try: too many failures lately, or too many sign-ins at once.
-pub fn too_many(wait: Duration, message: &str) -> AppError {
+fn too_many(wait: Duration, message: &str) -> AppError {
     AppError::TooManyRequests { message: message.to_owned(), retry_after_secs: wait.as_secs().max(1) }
 }
 
@@ -174,12 +174,6 @@ impl SignInGuard {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(busy()),
         }
-    }
-}
-
-impl Default for SignInGuard {
-    fn default() -> Self {
-        SignInGuard::new()
     }
 }
 

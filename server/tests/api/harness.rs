@@ -140,3 +140,31 @@ pub async fn error_body(response: reqwest::Response, status: u16) -> serde_json:
     }
     body
 }
+
+/// The audit trail's events of `kind` (read with the master key `master`), once there are at
+/// least `count` of them or 10 s have passed: events are written in batches off the request.
+pub async fn audit_events(app: &TestApp, master: &str, kind: &str, count: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let url = app.url(&format!("/v1/audit?kind={kind}"));
+        let list: serde_json::Value = app.client().get(url).bearer_auth(master).send().await.unwrap().json().await.unwrap();
+        let events = list["data"].as_array().unwrap().clone();
+        if events.len() >= count || std::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A server on loopback that answers every request with a 307 to the same path on `to`;
+/// returns its base URL.
+pub async fn redirecting_to(to: String) -> String {
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let location = format!("{to}{}", uri.path());
+        async move { (axum::http::StatusCode::TEMPORARY_REDIRECT, [("location", location)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}

@@ -3,7 +3,7 @@
 use app::api::{AuthMethod, Me, Role};
 use reqwest::header::{AUTHORIZATION, ORIGIN, WWW_AUTHENTICATE};
 
-use crate::harness::{error_body, session_cookie, TestApp};
+use crate::harness::{audit_events, error_body, session_cookie, TestApp};
 
 #[tokio::test]
 async fn a_password_sign_in_starts_a_session_that_later_requests_reuse() {
@@ -255,28 +255,6 @@ async fn the_session_cookie_is_secure_when_the_request_came_over_https() {
     app.stop().await;
 }
 
-/// The audit trail's events of `kind`, once there are at least `count` (or after 10 s).
-async fn audited(app: &TestApp, kind: &str, count: usize) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let list: serde_json::Value = app
-            .client()
-            .get(app.url(&format!("/v1/audit?kind={kind}")))
-            .bearer_auth("master-secret-0123456789")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let events = list["data"].as_array().unwrap().clone();
-        if events.len() >= count || std::time::Instant::now() > deadline {
-            return events;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn failed_sign_ins_slow_down_per_name_even_the_right_password_and_are_audited() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
@@ -305,14 +283,14 @@ async fn failed_sign_ins_slow_down_per_name_even_the_right_password_and_are_audi
     // A password typed as the name is not kept.
     error_body(login("correct horse battery", "x").await.unwrap(), 401).await;
 
-    let failed = audited(&app, "sign_in_failed", 7).await;
+    let failed = audit_events(&app, "master-secret-0123456789", "sign_in_failed", 7).await;
     assert_eq!(failed.len(), 7, "{failed:?}");
     assert_eq!(failed.iter().filter(|e| e["principal"] == "ana").count(), 6);
     assert!(failed.iter().all(|e| e["client"] == "127.0.0.1" && e["status"] == 401));
     assert!(failed.iter().any(|e| e["principal"] == "(not a user name)"));
     let text = serde_json::to_string(&failed).unwrap();
     assert!(!text.contains("wrong horse") && !text.contains("battery"), "{text}");
-    let signed_in = audited(&app, "sign_in", 1).await;
+    let signed_in = audit_events(&app, "master-secret-0123456789", "sign_in", 1).await;
     assert_eq!(signed_in[0]["principal"], "bo");
     app.stop().await;
 }

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use app::api::{AuditList, ModelList, Role};
+use app::api::{AuditList, ModelList, Role, LLM_INFERENCE_CALL};
 
 use crate::harness::{error_body, TestApp};
 
@@ -267,15 +267,7 @@ async fn sse_data(response: reqwest::Response) -> Vec<String> {
 /// background).
 /// The audit trail's LLM calls, once there are at least `count` (or after 10 s).
 async fn audit_events(app: &TestApp, count: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list: Value = app.client().get(app.url("/v1/audit?kind=llm_inference_call")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
-        let events = list["data"].as_array().unwrap().clone();
-        if events.len() >= count || Instant::now() > deadline {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::harness::audit_events(app, MASTER, LLM_INFERENCE_CALL, count).await
 }
 
 #[tokio::test]
@@ -600,17 +592,10 @@ async fn the_official_openai_python_sdk_works_against_the_gateway() {
 #[tokio::test]
 async fn a_provider_that_redirects_gets_no_key_and_the_client_a_502_that_says_so() {
     let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let (elsewhere, anthropic_elsewhere, seen) = start_providers().await;
-    // Redirects every path to the same path on the real provider (a 307 keeps the POST).
-    let redirecting = Router::new().fallback(move |uri: axum::http::Uri| {
-        let to = format!("{elsewhere}{}", uri.path());
-        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+    let (elsewhere, _, seen) = start_providers().await;
+    // Every path redirected to the same path on the real provider (a 307 keeps the POST).
+    let base = crate::harness::redirecting_to(elsewhere).await;
     register(&app, openai_llm("moved", &base, "gpt-ok")).await;
-    let _ = anthropic_elsewhere;
 
     for stream in [false, true] {
         let response = chat(&app, MASTER, json!({"model": "moved", "stream": stream, "messages": [{"role": "user", "content": "hi"}]})).await;

@@ -212,13 +212,7 @@ async fn key_references_resolve_only_where_the_operator_allowed_and_say_nothing_
 async fn a_provider_redirect_is_reported_and_never_followed_with_the_key() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let (elsewhere, calls) = start_provider().await;
-    let redirecting = Router::new().fallback(move |uri: axum::http::Uri| {
-        let to = format!("{elsewhere}{}", uri.path());
-        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, redirecting).await });
+    let base = crate::harness::redirecting_to(elsewhere).await;
 
     for provider in ["openai-compatible", "anthropic"] {
         let body = json!({"name": format!("r-{provider}"), "provider": provider, "base_url": base, "model": "m", "api_key": GOOD,

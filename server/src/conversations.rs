@@ -274,21 +274,13 @@ fn validate(input: &MessageInput) -> Result<()> {
         }
     }
     if let Some(run) = &input.tool_run {
-        if run.images.iter().any(|image| !is_image_data_url(image)) {
+        if run.images.iter().any(|image| !app::api::is_inline_image(image)) {
             return Err(AppError::BadRequest("tool_run.images takes only `data:image/<type>;base64,…` URLs".into()));
         }
     }
     Ok(())
 }
 
-/// `data:image/<type>;base64,<data>`: an image inline, never a reference to elsewhere.
-fn is_image_data_url(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("data:image/") else { return false };
-    let Some((subtype, data)) = rest.split_once(";base64,") else { return false };
-    !subtype.is_empty()
-        && subtype.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
-        && data.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-}
 
 async fn append(
     State(state): State<AppState>,

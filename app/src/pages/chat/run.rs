@@ -324,6 +324,7 @@ async fn run_tool(chat: Chat, connections: Connections, offered: &[Offered], cal
                     let mime = c.get("mimeType")?.as_str().filter(|m| m.starts_with("image/"))?;
                     Some(format!("data:{mime};base64,{}", c.get("data")?.as_str()?))
                 })
+                .filter(|url| crate::api::is_inline_image(url))
                 .collect();
         }
         Err(message) => {

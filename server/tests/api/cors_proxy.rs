@@ -534,3 +534,27 @@ async fn a_request_with_two_host_headers_is_refused() {
     assert!(answer.contains("one Host header"), "{answer}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_narrowed_to_llms_reaches_no_private_upstream_whatever_its_role() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (upstream, base) = Upstream::start().await;
+    app.add_user("ada", app::api::Role::Admin, "password ada").await;
+    let llm = serde_json::json!({"name": "cheap", "provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "model": "m"});
+    let registered = app.client().post(app.url("/v1/llms?skip_auth_check=true")).bearer_auth(MASTER).json(&llm).send().await.unwrap();
+    assert_eq!(registered.status(), 201);
+    let created = app
+        .client()
+        .post(app.url("/v1/keys"))
+        .bearer_auth(MASTER)
+        .json(&serde_json::json!({"name": "cheap only", "user": "ada", "llms": ["cheap"]}))
+        .send()
+        .await
+        .unwrap();
+    let key: app::api::CreatedApiKey = created.json().await.unwrap();
+    let response = app.client().post(proxied(&app, &format!("{base}/mcp"))).bearer_auth(&key.key).body("{}").send().await.unwrap();
+    let body = error_body(response, 403).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("cors_proxy.allow"), "{body}");
+    assert!(upstream.seen.lock().unwrap().is_empty());
+    app.stop().await;
+}

@@ -68,6 +68,26 @@ pub struct Options {
     /// Log filter, e.g. `info` or `hearth=debug,tower_http=debug` [default: info]
     #[arg(long, env = "HEARTH_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Largest whole (not streamed) answer read from an LLM provider, in MiB; a larger one is
+    /// refused with 502 [default: 32]
+    #[arg(long, env = "HEARTH_LLM_MAX_ANSWER_MIB", global = true, value_name = "MIB")]
+    pub llm_max_answer_mib: Option<u64>,
+    /// Seconds a connection may take to send a request's headers, and may stay idle between two
+    /// requests, before it is closed [default: 10]
+    #[arg(long, env = "HEARTH_HEADER_TIMEOUT", global = true, value_name = "SECONDS")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client may leave an answer unread (nothing of it can be written) before its
+    /// connection is closed [default: 30]
+    #[arg(long, env = "HEARTH_WRITE_TIMEOUT", global = true, value_name = "SECONDS")]
+    pub write_timeout: Option<u64>,
+    /// Connections served at once; more wait until one closes [default: half the open-file
+    /// limit, at most 4096]
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS", global = true, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Seconds requests in flight get to finish after SIGTERM or SIGINT; streams still running
+    /// then end with an error event [default: 10]
+    #[arg(long, env = "HEARTH_SHUTDOWN_GRACE", global = true, value_name = "SECONDS")]
+    pub shutdown_grace: Option<u64>,
     /// Threads serving requests [default: one per CPU]. On a small machine shared with other
     /// busy processes, fewer threads can mean lower latency (see `make bench`)
     #[arg(long, env = "HEARTH_WORKERS", global = true, value_name = "N")]
@@ -190,6 +210,11 @@ struct FileConfig {
     #[serde(default)]
     cors_proxy_allow: Vec<String>,
     llm_timeout: Option<u64>,
+    llm_max_answer_mib: Option<u64>,
+    header_timeout: Option<u64>,
+    write_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace: Option<u64>,
     #[serde(default)]
     key_ref_dirs: Vec<PathBuf>,
     log: Option<String>,
@@ -206,11 +231,24 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     pub cors_proxy_allow: Vec<String>,
     pub llm_timeout: std::time::Duration,
+    /// The largest whole answer read from a provider, in bytes.
+    pub llm_max_answer: usize,
+    pub connections: Connections,
     /// Directories LLM key references may read files in (absolute).
     pub key_ref_dirs: Vec<PathBuf>,
     pub log: String,
     /// Worker threads of the runtime; `None` for one per CPU.
     pub workers: Option<usize>,
+}
+
+/// How connections are held and let go (see `serve`).
+#[derive(Clone, Debug)]
+pub struct Connections {
+    pub header_timeout: std::time::Duration,
+    pub write_timeout: std::time::Duration,
+    /// `None`: derived from the open-file limit once it is raised.
+    pub max_connections: Option<usize>,
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// The shortest master key Hearth accepts.
@@ -228,6 +266,11 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_SECRET_KEY_FILE",
     "HEARTH_CORS_PROXY_ALLOW",
     "HEARTH_LLM_TIMEOUT",
+    "HEARTH_LLM_MAX_ANSWER_MIB",
+    "HEARTH_HEADER_TIMEOUT",
+    "HEARTH_WRITE_TIMEOUT",
+    "HEARTH_MAX_CONNECTIONS",
+    "HEARTH_SHUTDOWN_GRACE",
     "HEARTH_KEY_REF_DIR",
     "HEARTH_LOG",
     "HEARTH_WORKERS",
@@ -316,6 +359,24 @@ impl Config {
             secs => std::time::Duration::from_secs(secs),
         };
 
+        let llm_max_answer = match options.llm_max_answer_mib.or(file.llm_max_answer_mib).unwrap_or(32) {
+            0 => return Err(ConfigError::Invalid("llm_max_answer_mib must be at least 1".into())),
+            mib => usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        };
+        let seconds = |value: Option<u64>, default: u64, name: &str| match value.unwrap_or(default) {
+            0 => Err(ConfigError::Invalid(format!("{name} must be at least 1 second"))),
+            secs => Ok(std::time::Duration::from_secs(secs)),
+        };
+        let connections = Connections {
+            header_timeout: seconds(options.header_timeout.or(file.header_timeout), 10, "header_timeout")?,
+            write_timeout: seconds(options.write_timeout.or(file.write_timeout), 30, "write_timeout")?,
+            max_connections: match options.max_connections.or(file.max_connections) {
+                Some(0) => return Err(ConfigError::Invalid("max_connections must be at least 1".into())),
+                other => other,
+            },
+            shutdown_grace: std::time::Duration::from_secs(options.shutdown_grace.or(file.shutdown_grace).unwrap_or(10)),
+        };
+
         let key_ref_dirs = if options.key_ref_dirs.is_empty() { file.key_ref_dirs } else { options.key_ref_dirs.clone() };
         if let Some(relative) = key_ref_dirs.iter().find(|d| !d.is_absolute()) {
             return Err(ConfigError::Invalid(format!("--key-ref-dir must be an absolute path, not {}", relative.display())));
@@ -330,6 +391,8 @@ impl Config {
             secret_key_file,
             cors_proxy_allow,
             llm_timeout,
+            llm_max_answer,
+            connections,
             log,
             workers,
         })

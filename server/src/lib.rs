@@ -15,6 +15,7 @@ mod files;
 mod extract;
 pub mod http;
 pub mod keys;
+pub mod serve;
 pub mod llm;
 pub mod mcp;
 pub mod sessions;
@@ -26,7 +27,6 @@ pub mod users;
 
 use std::future::Future;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -74,20 +74,8 @@ pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
     Ok(state)
 }
 
-/// Serves the API and the UI on `listener` until `shutdown` completes, then finishes the
-/// requests in flight and writes the audit events still queued.
+/// Serves the API and the UI on `listener` until `shutdown` completes, then lets the requests
+/// in flight finish within the shutdown grace and writes the audit events still queued.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let audit = state.audit.clone();
-    let app = http::router(state);
-    let listener = listener.tap_io(|tcp| {
-        // Without it every streamed chunk can wait ~40 ms for a delayed ACK.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // The peer's address is what failed sign-ins are counted by.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    audit.flush().await;
-    served
+    serve::run(listener, state, shutdown).await
 }

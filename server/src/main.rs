@@ -73,6 +73,7 @@ fn return_large_allocations() {
 
 async fn run_server(config: Config) -> server::cli::CliResult {
     let started = std::time::Instant::now();
+    server::serve::raise_open_file_limit();
     let state = server::prepare(&config).await?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.addr)

@@ -30,6 +30,12 @@ pub struct Inner {
     pub llm_client: reqwest::Client,
     /// The longest wait for a provider's answer, and between two chunks of a stream.
     pub llm_timeout: std::time::Duration,
+    /// The largest whole answer read from a provider, in bytes.
+    pub llm_max_answer: usize,
+    pub connections: crate::config::Connections,
+    /// Cancelled when the shutdown grace is over: streams still running end with an error
+    /// event, and calls cut then are audited as 503.
+    pub streams_end: tokio_util::sync::CancellationToken,
     /// Where LLM key references may point.
     pub key_refs: crate::llm::key_ref::KeyRefs,
     pub audit: Audit,
@@ -59,6 +65,9 @@ impl AppState {
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,
+            llm_max_answer: config.llm_max_answer,
+            connections: config.connections.clone(),
+            streams_end: Default::default(),
             key_refs: crate::llm::key_ref::KeyRefs::new(
                 config.key_ref_dirs.clone(),
                 vec![absolute(&config.data_dir), absolute(&config.secret_key_file)],

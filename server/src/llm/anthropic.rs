@@ -217,13 +217,25 @@ fn finish_reason(stop_reason: Option<&str>) -> Value {
     }
 }
 
-/// Anthropic usage as OpenAI usage (cache reads and writes count as prompt tokens).
-fn usage(usage: &Value) -> Option<Value> {
-    let number = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
-    usage.get("input_tokens")?;
-    let prompt = number("input_tokens") + number("cache_read_input_tokens") + number("cache_creation_input_tokens");
-    let completion = number("output_tokens");
-    Some(json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}))
+/// Anthropic usage as (prompt, completion) tokens: cache reads and writes count as prompt
+/// tokens. A count that is absent or not believable makes its side unknown.
+fn token_counts(usage: &Value) -> (Option<u64>, Option<u64>) {
+    let count = |k: &str| match usage.get(k) {
+        None => Some(0),
+        value => super::token_count(value),
+    };
+    let prompt = super::token_count(usage.get("input_tokens"))
+        .zip(count("cache_read_input_tokens"))
+        .and_then(|(a, b)| a.checked_add(b))
+        .zip(count("cache_creation_input_tokens"))
+        .and_then(|(a, b)| a.checked_add(b));
+    (prompt, super::token_count(usage.get("output_tokens")))
+}
+
+/// OpenAI's `usage`, when both counts are known.
+fn openai_usage(prompt: Option<u64>, completion: Option<u64>) -> Option<Value> {
+    let (prompt, completion) = (prompt?, completion?);
+    Some(json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt.checked_add(completion)?}))
 }
 
 /// The OpenAI answer for an Anthropic message; `name` is the model the client asked for.
@@ -256,7 +268,10 @@ pub fn response(anthropic: &Value, name: &str, created: i64) -> Value {
             "finish_reason": finish_reason(anthropic.get("stop_reason").and_then(Value::as_str)),
         }],
     });
-    if let Some(usage) = anthropic.get("usage").and_then(usage) {
+    if let Some(usage) = anthropic.get("usage").and_then(|u| {
+        let (prompt, completion) = token_counts(u);
+        openai_usage(prompt, completion)
+    }) {
         out["usage"] = usage;
     }
     out
@@ -275,8 +290,8 @@ pub struct StreamTranslator {
     id: String,
     /// Anthropic content-block index → OpenAI tool-call index, for tool-use blocks.
     tool_blocks: Vec<(u64, usize)>,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
     finished: bool,
 }
 
@@ -295,14 +310,14 @@ impl StreamTranslator {
             include_usage,
             id: String::new(),
             tool_blocks: Vec::new(),
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            prompt_tokens: None,
+            completion_tokens: None,
             finished: false,
         }
     }
 
-    /// Tokens counted so far: (prompt, completion).
-    pub fn usage(&self) -> (u64, u64) {
+    /// Tokens counted so far, as far as they are known: (prompt, completion).
+    pub fn usage(&self) -> (Option<u64>, Option<u64>) {
         (self.prompt_tokens, self.completion_tokens)
     }
 
@@ -332,9 +347,7 @@ impl StreamTranslator {
                 let message = &data["message"];
                 self.id = message.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
                 if let Some(u) = message.get("usage") {
-                    let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-                    self.prompt_tokens = n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
-                    self.completion_tokens = n("output_tokens");
+                    (self.prompt_tokens, self.completion_tokens) = token_counts(u);
                 }
                 Step::Chunks(vec![self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)])
             }
@@ -372,8 +385,8 @@ impl StreamTranslator {
                 }
             }
             "message_delta" => {
-                if let Some(n) = data.pointer("/usage/output_tokens").and_then(Value::as_u64) {
-                    self.completion_tokens = n;
+                if let Some(n) = data.pointer("/usage/output_tokens") {
+                    self.completion_tokens = super::token_count(Some(n));
                 }
                 let reason = finish_reason(data.pointer("/delta/stop_reason").and_then(Value::as_str));
                 if reason.is_null() {
@@ -389,7 +402,10 @@ impl StreamTranslator {
                 let (prompt, completion) = self.usage();
                 let mut last = self.chunk(json!({}), Value::Null);
                 last["choices"] = json!([]);
-                last["usage"] = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+                // Unknown counts are left out rather than guessed.
+                if let Some(usage) = openai_usage(prompt, completion) {
+                    last["usage"] = usage;
+                }
                 Step::Chunks(vec![last])
             }
             "error" => Step::Error(error_message(&data).unwrap_or("the provider reported an error").to_owned()),
@@ -509,6 +525,18 @@ mod tests {
     }
 
     /// Runs a recorded Anthropic stream through the translator: what the client would read.
+    #[test]
+    fn counts_no_provider_can_mean_are_unknown_not_wrapped() {
+        let answer = json!({"content": [], "usage": {"input_tokens": u64::MAX, "cache_read_input_tokens": u64::MAX, "output_tokens": 5}});
+        assert_eq!(response(&answer, "c", 0).get("usage"), None, "no usage rather than a wrapped one");
+        let mut translator = StreamTranslator::new("c", 0, true);
+        translator.on_event("message_start", &json!({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": u64::MAX, "cache_creation_input_tokens": 2}}}).to_string());
+        translator.on_event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7}}).to_string());
+        assert_eq!(translator.usage(), (None, Some(7)));
+        let Step::Chunks(last) = translator.on_event("message_stop", "{\"type\":\"message_stop\"}") else { panic!("chunks") };
+        assert_eq!(last[0].get("usage"), None);
+    }
+
     fn translate_stream(events: &[(&str, Value)], include_usage: bool) -> Vec<Value> {
         let mut translator = StreamTranslator::new("claude", 1_700_000_000, include_usage);
         let mut out = Vec::new();

@@ -20,7 +20,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value};
 
@@ -30,6 +29,8 @@ use super::anthropic::{self, StreamTranslator};
 use super::catalog::Target;
 use super::probe::ANTHROPIC_VERSION;
 use super::resources::fetch_all;
+use super::sse::{self, Event, SseError};
+use super::token_count;
 use crate::audit::Record;
 use crate::auth::{allowed, Action, Principal, Resource};
 use crate::error::{AppError, Result};
@@ -40,6 +41,11 @@ use crate::state::AppState;
 const MAX_BODY: usize = 32 << 20;
 /// How much of a provider's error answer is read to find its message.
 const MAX_ERROR_BODY: usize = 64 << 10;
+/// The largest event a provider's stream may send (a whole tool call's arguments, say).
+const MAX_EVENT: usize = 8 << 20;
+/// Events larger than this are translated on a blocking thread, so that no request waits
+/// behind one while the JSON is read and written.
+const OFF_THREAD: usize = 1 << 20;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -105,10 +111,12 @@ impl Call {
         Call { state: state.clone(), record: Some(record), started }
     }
 
+    /// Counts already checked with [`token_count`]; a count that is not known keeps the last.
     fn tokens(&mut self, prompt: Option<u64>, completion: Option<u64>) {
         if let Some(record) = &mut self.record {
-            record.prompt_tokens = prompt.map(|n| n as i64).or(record.prompt_tokens);
-            record.completion_tokens = completion.map(|n| n as i64).or(record.completion_tokens);
+            let count = |n: Option<u64>| n.and_then(|n| i64::try_from(n).ok());
+            record.prompt_tokens = count(prompt).or(record.prompt_tokens);
+            record.completion_tokens = count(completion).or(record.completion_tokens);
         }
     }
 
@@ -122,8 +130,9 @@ impl Call {
 }
 
 impl Drop for Call {
+    /// The client went away (499), or Hearth cut the call when it shut down (503).
     fn drop(&mut self) {
-        self.finish(499);
+        self.finish(if self.state.streams_end.is_cancelled() { 503 } else { 499 });
     }
 }
 
@@ -146,9 +155,16 @@ async fn chat_completions(State(state): State<AppState>, principal: Principal, A
     match complete(&state, &target, body, streaming, &mut call).await {
         Ok(Answer::Whole(json)) => {
             call.finish(200);
+            if streaming {
+                // The client asked for a stream and the provider answered at once: a stream
+                // of one chunk is still a stream.
+                let mut bytes = frame(&as_chunk(json));
+                bytes.extend_from_slice(DONE);
+                return event_stream(Body::from(bytes));
+            }
             Json(json).into_response()
         }
-        Ok(Answer::Stream(events, mode)) => stream_response(events, mode, call, state.llm_timeout),
+        Ok(Answer::Stream(events, mode)) => stream_response(&state, events, mode, call),
         Err(e) => {
             call.finish(e.status().as_u16());
             e.into_response()
@@ -156,7 +172,7 @@ async fn chat_completions(State(state): State<AppState>, principal: Principal, A
     }
 }
 
-type Events = Pin<Box<dyn Stream<Item = std::result::Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+type Events = Pin<Box<dyn Stream<Item = std::result::Result<Event, SseError>> + Send>>;
 
 enum Answer {
     Whole(Value),
@@ -212,7 +228,7 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
     }
 
     if streaming && is_event_stream(&answer) {
-        let events: Events = Box::pin(answer.bytes_stream().eventsource());
+        let events: Events = Box::pin(sse::events(answer.bytes_stream(), MAX_EVENT));
         let mode = match target.provider {
             Provider::Anthropic => {
                 let include_usage = body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
@@ -223,9 +239,17 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
         return Ok(Answer::Stream(events, mode));
     }
 
-    let bytes = match tokio::time::timeout(state.llm_timeout, answer.bytes()).await {
+    let bytes = match tokio::time::timeout(state.llm_timeout, read_whole(answer, state.llm_max_answer)).await {
         Err(_) => return Err(timed_out(target, state.llm_timeout)),
-        Ok(Err(e)) => return Err(AppError::BadGateway(format!("the answer from the provider of LLM {:?} broke off: {}", target.name, kind_of(&e)))),
+        Ok(Err(None)) => {
+            tracing::warn!(llm = %target.name, limit = state.llm_max_answer, "a provider's answer was larger than the limit");
+            return Err(AppError::BadGateway(format!(
+                "the answer from the provider of LLM {:?} is larger than {} MiB, the most Hearth reads (--llm-max-answer-mib)",
+                target.name,
+                state.llm_max_answer >> 20
+            )));
+        }
+        Ok(Err(Some(e))) => return Err(AppError::BadGateway(format!("the answer from the provider of LLM {:?} broke off: {}", target.name, kind_of(&e)))),
         Ok(Ok(bytes)) => bytes,
     };
     let upstream: Value = serde_json::from_slice(&bytes)
@@ -237,9 +261,41 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
     if let Some(object) = json.as_object_mut() {
         object.insert("model".into(), Value::String(target.name.clone()));
     }
-    let count = |k: &str| json.pointer(&format!("/usage/{k}")).and_then(Value::as_u64);
+    let count = |k: &str| token_count(json.pointer(&format!("/usage/{k}")));
     call.tokens(count("prompt_tokens"), count("completion_tokens"));
     Ok(Answer::Whole(json))
+}
+
+/// A whole answer's body, or `Err(None)` past `limit` bytes (told by its length, or counted).
+async fn read_whole(answer: reqwest::Response, limit: usize) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {
+    if answer.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(None);
+    }
+    let mut body = Vec::new();
+    let mut chunks = answer.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(Some)?;
+        if body.len() + chunk.len() > limit {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A whole `chat.completion` as the one `chat.completion.chunk` of a stream.
+fn as_chunk(mut json: Value) -> Value {
+    if let Some(object) = json.as_object_mut() {
+        object.insert("object".into(), "chat.completion.chunk".into());
+        if let Some(Value::Array(choices)) = object.get_mut("choices") {
+            for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
+                if let Some(message) = choice.remove("message") {
+                    choice.insert("delta".into(), message);
+                }
+            }
+        }
+    }
+    json
 }
 
 fn is_event_stream(answer: &reqwest::Response) -> bool {
@@ -339,6 +395,8 @@ struct Relay {
     mode: Mode,
     call: Call,
     idle: Duration,
+    /// Cancelled when the shutdown grace is over.
+    end: tokio_util::sync::CancellationToken,
     done: bool,
 }
 
@@ -352,75 +410,106 @@ fn frame(json: &Value) -> Vec<u8> {
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-impl Relay {
-    /// `data: {"error": …}` then `data: [DONE]`, and the call recorded as failed with `status`.
-    fn error_frames(&mut self, status: StatusCode, message: String) -> Vec<u8> {
-        self.done = true;
-        let (prompt, completion) = self.usage();
-        self.call.tokens(prompt, completion);
-        self.call.finish(status.as_u16());
-        let kind = if status == StatusCode::GATEWAY_TIMEOUT { "gateway_timeout" } else { "stream_interrupted" };
-        let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
-        out.extend_from_slice(DONE);
-        out
-    }
+/// What one upstream event becomes.
+#[derive(Default)]
+struct Translated {
+    bytes: Vec<u8>,
+    /// Token counts it reported: (prompt, completion).
+    tokens: Option<(Option<u64>, Option<u64>)>,
+    end: Option<End>,
+}
 
-    fn usage(&self) -> (Option<u64>, Option<u64>) {
-        match &self.mode {
-            Mode::Anthropic(t) => {
-                let (p, c) = t.usage();
-                (Some(p), Some(c))
-            }
-            Mode::Passthrough { .. } => (None, None),
-        }
-    }
+enum End {
+    /// The provider's own end marker.
+    Done,
+    /// The provider reported an error: its message.
+    Failed(String),
+}
 
-    /// What to send for one upstream event (possibly nothing).
-    fn on_event(&mut self, event: Event) -> Vec<u8> {
-        match &mut self.mode {
+impl Mode {
+    /// One event in the client's terms. Pure work on the event, so that it can run anywhere.
+    fn translate(&mut self, event: Event) -> Translated {
+        match self {
             Mode::Passthrough { name } => {
                 if event.data.trim() == "[DONE]" {
-                    self.done = true;
-                    self.call.finish(200);
-                    return DONE.to_vec();
+                    return Translated { bytes: DONE.to_vec(), tokens: None, end: Some(End::Done) };
                 }
                 let Ok(mut json) = serde_json::from_str::<Value>(&event.data) else {
-                    // Not ours to judge: passed on as it came.
-                    return format!("data: {}\n\n", event.data).into_bytes();
+                    // Not ours to judge: passed on as it came, every line a `data:` line again
+                    // (one prefix for several lines would let the rest be read as other fields).
+                    let mut bytes = Vec::with_capacity(event.data.len() + 16);
+                    for line in event.data.split('\n') {
+                        bytes.extend_from_slice(b"data: ");
+                        bytes.extend_from_slice(line.as_bytes());
+                        bytes.push(b'\n');
+                    }
+                    bytes.push(b'\n');
+                    return Translated { bytes, ..Translated::default() };
                 };
+                let mut tokens = None;
                 if let Some(object) = json.as_object_mut() {
                     if object.contains_key("model") {
                         object.insert("model".into(), Value::String(name.clone()));
                     }
                     if let Some(usage) = object.get("usage") {
-                        let n = |k: &str| usage.get(k).and_then(Value::as_u64);
-                        let (p, c) = (n("prompt_tokens"), n("completion_tokens"));
-                        self.call.tokens(p, c);
+                        tokens = Some((token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))));
                     }
                 }
-                frame(&json)
+                Translated { bytes: frame(&json), tokens, end: None }
             }
             Mode::Anthropic(translator) => match translator.on_event(&event.event, &event.data) {
                 anthropic::Step::Chunks(chunks) => {
-                    let mut out: Vec<u8> = chunks.iter().flat_map(frame).collect();
-                    if translator.finished() {
-                        out.extend_from_slice(DONE);
-                        self.done = true;
-                        let (p, c) = translator.usage();
-                        self.call.tokens(Some(p), Some(c));
-                        self.call.finish(200);
+                    let mut bytes: Vec<u8> = chunks.iter().flat_map(frame).collect();
+                    if !translator.finished() {
+                        return Translated { bytes, ..Translated::default() };
                     }
-                    out
+                    bytes.extend_from_slice(DONE);
+                    Translated { bytes, tokens: Some(translator.usage()), end: Some(End::Done) }
                 }
-                anthropic::Step::Error(message) => {
-                    self.error_frames(StatusCode::BAD_GATEWAY, format!("the provider of LLM {:?} reported an error: {message}", self.call_name()))
-                }
+                anthropic::Step::Error(message) => Translated { end: Some(End::Failed(message)), ..Translated::default() },
             },
         }
+    }
+}
+
+impl Relay {
+    /// `data: {"error": …}` then `data: [DONE]`, and the call recorded as failed with `status`.
+    fn error_frames(&mut self, status: StatusCode, message: String) -> Vec<u8> {
+        self.done = true;
+        if let Mode::Anthropic(t) = &self.mode {
+            let (prompt, completion) = t.usage();
+            self.call.tokens(prompt, completion);
+        }
+        self.call.finish(status.as_u16());
+        let kind = match status {
+            StatusCode::GATEWAY_TIMEOUT => "gateway_timeout",
+            StatusCode::SERVICE_UNAVAILABLE => "shutting_down",
+            _ => "stream_interrupted",
+        };
+        let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
+        out.extend_from_slice(DONE);
+        out
     }
 
     fn call_name(&self) -> String {
         self.call.record.as_ref().and_then(|r| r.llm.clone()).unwrap_or_default()
+    }
+
+    /// Translates `event`, a large one on a blocking thread.
+    async fn translate(&mut self, event: Event) -> Option<Translated> {
+        if event.data.len() <= OFF_THREAD {
+            return Some(self.mode.translate(event));
+        }
+        // The mode goes to the blocking thread and back; a placeholder holds its place.
+        let mut mode = std::mem::replace(&mut self.mode, Mode::Passthrough { name: String::new() });
+        let (mode, translated) = tokio::task::spawn_blocking(move || {
+            let translated = mode.translate(event);
+            (mode, translated)
+        })
+        .await
+        .ok()?;
+        self.mode = mode;
+        Some(translated)
     }
 
     /// The next bytes for the client, or `None` once the stream is over.
@@ -429,47 +518,75 @@ impl Relay {
             if self.done {
                 return None;
             }
-            match tokio::time::timeout(self.idle, self.events.next()).await {
+            let next = tokio::select! {
+                biased;
+                () = self.end.cancelled() => {
+                    let message = format!("Hearth is shutting down: the answer from LLM {:?} was cut off", self.call_name());
+                    return Some(self.error_frames(StatusCode::SERVICE_UNAVAILABLE, message));
+                }
+                next = tokio::time::timeout(self.idle, self.events.next()) => next,
+            };
+            let event = match next {
                 Err(_) => {
                     let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), self.idle.as_secs());
                     return Some(self.error_frames(StatusCode::GATEWAY_TIMEOUT, message));
                 }
                 Ok(None) => {
-                    // The provider ended without its own end marker.
-                    if matches!(self.mode, Mode::Anthropic(_)) {
-                        let message = format!("the stream from the provider of LLM {:?} ended early", self.call_name());
-                        return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
-                    }
-                    self.done = true;
-                    self.call.finish(200);
-                    return Some(DONE.to_vec());
+                    tracing::warn!(llm = %self.call_name(), "an LLM stream ended without its end marker");
+                    let message = format!("the stream from the provider of LLM {:?} ended before its end", self.call_name());
+                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
-                Ok(Some(Err(e))) => {
-                    tracing::warn!(llm = %self.call_name(), error = %e, "LLM stream broke off");
+                Ok(Some(Err(SseError::TooLarge(limit)))) => {
+                    tracing::warn!(llm = %self.call_name(), limit, "an LLM stream sent an event past the limit");
+                    let message = format!("the provider of LLM {:?} sent an event larger than {} MiB", self.call_name(), limit >> 20);
+                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
+                }
+                Ok(Some(Err(SseError::Transport(e)))) => {
+                    tracing::warn!(llm = %self.call_name(), error = %crate::error::ErrorChain(&e), "LLM stream broke off");
                     let message = format!("the stream from the provider of LLM {:?} broke off", self.call_name());
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
-                Ok(Some(Ok(event))) => {
-                    let out = self.on_event(event);
-                    if !out.is_empty() {
-                        return Some(out);
-                    }
+                Ok(Some(Ok(event))) => event,
+            };
+            let Some(translated) = self.translate(event).await else {
+                let message = format!("an event from the provider of LLM {:?} could not be read", self.call_name());
+                return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
+            };
+            if let Some((prompt, completion)) = translated.tokens {
+                self.call.tokens(prompt, completion);
+            }
+            match translated.end {
+                Some(End::Failed(message)) => {
+                    let message = format!("the provider of LLM {:?} reported an error: {message}", self.call_name());
+                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
+                Some(End::Done) => {
+                    self.done = true;
+                    self.call.finish(200);
+                }
+                None => {}
+            }
+            if !translated.bytes.is_empty() {
+                return Some(translated.bytes);
             }
         }
     }
 }
 
-fn stream_response(events: Events, mode: Mode, call: Call, idle: Duration) -> Response {
-    let relay = Relay { events, mode, call, idle, done: false };
+fn stream_response(state: &AppState, events: Events, mode: Mode, call: Call) -> Response {
+    let relay = Relay { events, mode, call, idle: state.llm_timeout, end: state.streams_end.clone(), done: false };
     let body = futures_util::stream::unfold(relay, |mut relay| async move {
         let bytes = relay.next_bytes().await?;
         Some((Ok::<_, Infallible>(Bytes::from(bytes)), relay))
     });
+    event_stream(Body::from_stream(body))
+}
+
+fn event_stream(body: Body) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"))
         .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
         .header("x-accel-buffering", HeaderValue::from_static("no"))
-        .body(Body::from_stream(body))
+        .body(body)
         .expect("a streaming response builds")
 }

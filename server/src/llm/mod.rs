@@ -7,6 +7,7 @@ mod gateway;
 pub mod key_ref;
 pub mod probe;
 mod resources;
+mod sse;
 
 use axum::Router;
 
@@ -14,6 +15,12 @@ pub use catalog::Catalog;
 pub(crate) use resources::{fetch_all, register, unregister, SaveOptions};
 
 use crate::state::AppState;
+
+/// A token count as a provider reported it, if it is one: a count past 2^40 (a thousand
+/// billion tokens in one call) is a provider's bug, and counts as unknown.
+pub(crate) fn token_count(value: Option<&serde_json::Value>) -> Option<u64> {
+    value.and_then(serde_json::Value::as_u64).filter(|&n| n <= 1 << 40)
+}
 
 pub fn router() -> Router<AppState> {
     resources::router().merge(gateway::router())

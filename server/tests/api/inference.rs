@@ -20,20 +20,20 @@ use app::api::{AuditList, ModelList, Role, LLM_INFERENCE_CALL};
 
 use crate::harness::{error_body, TestApp};
 
-const MASTER: &str = "master-secret-0123456789";
-const PROVIDER_KEY: &str = "sk-provider-3f9a1c77";
+pub(crate) const MASTER: &str = "master-secret-0123456789";
+pub(crate) const PROVIDER_KEY: &str = "sk-provider-3f9a1c77";
 
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     bodies: Mutex<Vec<Value>>,
     headers: Mutex<Vec<HeaderMap>>,
     /// Set when an endless stream is dropped (the gateway closed the connection).
-    stream_dropped: AtomicBool,
+    pub(crate) stream_dropped: AtomicBool,
     calls: AtomicUsize,
 }
 
 /// Sets a flag when dropped: the provider side of a stream that the gateway abandoned.
-struct DropFlag(Arc<Seen>);
+pub(crate) struct DropFlag(pub(crate) Arc<Seen>);
 
 impl Drop for DropFlag {
     fn drop(&mut self) {
@@ -49,7 +49,7 @@ fn sse(frames: Vec<String>, gap: Duration) -> Response {
     ([("content-type", "text/event-stream")], Body::from_stream(stream)).into_response()
 }
 
-fn chunk(model: &str, content: &str) -> String {
+pub(crate) fn chunk(model: &str, content: &str) -> String {
     let chunk = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
         "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]});
     format!("data: {chunk}\n\n")
@@ -225,7 +225,7 @@ async fn anthropic_provider(State(seen): State<Arc<Seen>>, headers: HeaderMap, J
 }
 
 /// Starts both fake providers; returns their base URLs and what they saw.
-async fn start_providers() -> (String, String, Arc<Seen>) {
+pub(crate) async fn start_providers() -> (String, String, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let app = Router::new()
         .route("/v1/chat/completions", post(openai_provider))
@@ -242,31 +242,29 @@ async fn start_providers() -> (String, String, Arc<Seen>) {
 }
 
 /// Registers an LLM as the master key (offline: the fakes have no `/v1/models`).
-async fn register(app: &TestApp, body: Value) {
+pub(crate) async fn register(app: &TestApp, body: Value) {
     let response = app.client().post(app.url("/v1/llms?skip_auth_check=true")).bearer_auth(MASTER).json(&body).send().await.unwrap();
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
 
-fn openai_llm(name: &str, base: &str, model: &str) -> Value {
+pub(crate) fn openai_llm(name: &str, base: &str, model: &str) -> Value {
     json!({"name": name, "provider": "openai-compatible", "base_url": base, "model": model, "api_key": PROVIDER_KEY, "grants": {"all_members": true}})
 }
 
-async fn chat(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn chat(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
     app.client().post(app.url("/v1/chat/completions")).bearer_auth(key).json(&body).send().await.unwrap()
 }
 
 /// The `data:` payloads of a whole SSE answer.
-async fn sse_data(response: reqwest::Response) -> Vec<String> {
+pub(crate) async fn sse_data(response: reqwest::Response) -> Vec<String> {
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let text = response.text().await.unwrap();
     text.split("\n\n").filter_map(|frame| frame.strip_prefix("data: ")).map(str::to_owned).collect()
 }
 
-/// The audit events so far, once at least `count` are written (they are written in the
-/// background).
 /// The audit trail's LLM calls, once there are at least `count` (or after 10 s).
-async fn audit_events(app: &TestApp, count: usize) -> Vec<Value> {
+pub(crate) async fn audit_events(app: &TestApp, count: usize) -> Vec<Value> {
     crate::harness::audit_events(app, MASTER, LLM_INFERENCE_CALL, count).await
 }
 

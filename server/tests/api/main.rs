@@ -11,5 +11,6 @@ mod keys;
 mod llms;
 mod mcp_servers;
 mod pages;
+mod robustness;
 mod startup;
 mod teams;

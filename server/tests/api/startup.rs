@@ -15,9 +15,15 @@ fn hearth(data_dir: &std::path::Path) -> Command {
 
 /// Starts `hearth` serving on an ephemeral loopback port; returns it and its base URL.
 fn start_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
-    let mut child = hearth(data_dir)
+    let mut command = hearth(data_dir);
+    command.args(extra);
+    start(command)
+}
+
+/// Starts `command` (a `hearth` one) on an ephemeral loopback port.
+fn start(mut command: Command) -> (Child, String) {
+    let mut child = command
         .args(["--port", "0"])
-        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -56,7 +62,7 @@ fn help_documents_every_option() {
     let output = Command::new(HEARTH).arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "--llm-timeout", "--workers", "--key-ref-dir", "HEARTH_PORT"] {
+    for option in ["--host", "--port", "--data-dir", "--database-url", "--api-key", "--api-key-file", "--secret-key-file", "--config", "--llm-timeout", "--workers", "--key-ref-dir", "--header-timeout", "--write-timeout", "--max-connections", "--shutdown-grace", "--llm-max-answer-mib", "HEARTH_PORT"] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
 }
@@ -213,4 +219,79 @@ fn the_data_directory_and_database_are_readable_by_their_owner_only() {
     let stderr = String::from_utf8_lossy(&listed.stderr);
     assert_eq!(stderr.matches("other users of this machine may read it").count(), 2, "{stderr}");
     assert_eq!(mode(&data), 0o755);
+}
+
+/// SIGTERM with streams running and a request half sent: within the grace nothing is cut;
+/// after it each stream ends with an error event and `[DONE]`, each call is audited as 503,
+/// and hearth exits 0 without waiting on any client.
+#[tokio::test]
+async fn sigterm_ends_the_streams_still_running_after_the_grace_audits_them_and_exits_cleanly() {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    use crate::inference::{openai_llm, start_providers, MASTER};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start_server(dir.path(), &["--api-key", MASTER, "--shutdown-grace", "1"]);
+    let (provider, _, _) = start_providers().await;
+    let client = reqwest::Client::new();
+    let registered = client.post(format!("{base}/v1/llms?skip_auth_check=true")).bearer_auth(MASTER).json(&openai_llm("endless", &provider, "gpt-endless")).send().await.unwrap();
+    assert_eq!(registered.status(), 201);
+
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let body = serde_json::json!({"model": "endless", "stream": true, "messages": []});
+        let response = client.post(format!("{base}/v1/chat/completions")).bearer_auth(MASTER).json(&body).send().await.unwrap();
+        let mut chunks = response.bytes_stream();
+        chunks.next().await.unwrap().unwrap();
+        streams.push(chunks);
+    }
+    let mut half_sent = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+    half_sent.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-").await.unwrap();
+
+    let pid = server.id().to_string();
+    let exited = tokio::task::spawn_blocking(move || {
+        Command::new("kill").arg("-TERM").arg(pid).status().unwrap();
+        server.wait().unwrap()
+    });
+    for mut chunks in streams {
+        let mut text = Vec::new();
+        while let Some(Ok(chunk)) = chunks.next().await {
+            text.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("\"code\":\"shutting_down\""), "{}", &text[text.len().saturating_sub(300)..]);
+        assert!(text.ends_with("data: [DONE]\n\n"));
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), exited).await.expect("hearth exits").unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(half_sent);
+
+    let app = crate::harness::TestApp::spawn_in(dir, &["--api-key", MASTER]).await;
+    let events = crate::harness::audit_events(&app, MASTER, app::api::LLM_INFERENCE_CALL, 3).await;
+    let statuses: Vec<u64> = events.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [503, 503, 503]);
+}
+
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = hearth(dir.path());
+    // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 256, rlim_max: 4096 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (mut server, _) = start(command);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_owned();
+    assert!(terminate(&mut server).success());
+    let numbers: Vec<&str> = line.split_whitespace().filter(|w| w.parse::<u64>().is_ok()).collect();
+    assert_eq!(numbers, ["4096", "4096"], "{line}");
 }

@@ -161,6 +161,20 @@ impl IntoResponse for AppError {
     }
 }
 
+/// A value the caller sent, quoted for an error message and cut to its first 64 characters:
+/// an answer never echoes a megabyte back.
+pub struct Echo<'a>(pub &'a str);
+
+impl std::fmt::Display for Echo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 64;
+        match self.0.char_indices().nth(SHOWN) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}… ({} characters)", &self.0[..cut], self.0.chars().count()),
+        }
+    }
+}
+
 /// Formats an error with all its sources, `outer: inner: innermost`.
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 

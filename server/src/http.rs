@@ -1,10 +1,13 @@
 //! The router: every capability's `router()` merged, the layers applied once.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::trace::TraceLayer;
 
 use app::api::Health;
@@ -44,6 +47,16 @@ pub fn router(state: AppState) -> Router {
                 .map(|m| m.as_str().to_owned())
                 .unwrap_or_else(|| "fallback".into());
             tracing::info_span!("request", method = %request.method(), route)
+        })
+        .on_failure(|failure: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
+            let latency_ms = latency.as_millis() as u64;
+            match failure {
+                // A provider or upstream failing is expected; the handler has said why at WARN.
+                ServerErrorsFailureClass::StatusCode(status) if matches!(status.as_u16(), 502..=504) => {
+                    tracing::warn!(status = status.as_u16(), latency_ms, "answered with an upstream failure")
+                }
+                failure => tracing::error!(%failure, latency_ms, "request failed"),
+            }
         }))
         .with_state(state)
 }

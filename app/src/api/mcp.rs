@@ -158,6 +158,7 @@ fn yes() -> bool {
 /// proxy may reach although they are loopback or private. Entries from the configuration file
 /// or `--cors-proxy-allow` apply as well and are listed separately.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CorsProxySettings {
     pub allow: Vec<String>,
     /// From the configuration; read-only here.

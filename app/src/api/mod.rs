@@ -134,6 +134,7 @@ pub struct ApiKeyList {
 
 /// `POST /v1/keys`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// A label to recognise the key by.
     pub name: String,

@@ -64,10 +64,15 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
     }
     let client = client_address(&parts);
     let request = Request::from_parts(parts, body);
+    // The same faults get the same answers as on every other route (415, 413, 400).
     let LoginRequest { username, password, api_key } = if form {
-        Form::<LoginRequest>::from_request(request, &()).await.map_err(|e| AppError::BadRequest(e.body_text()))?.0
+        Form::<LoginRequest>::from_request(request, &()).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(e.body_text()),
+            _ => AppError::BadRequest(e.body_text()),
+        })?
+        .0
     } else {
-        Json::<LoginRequest>::from_request(request, &()).await.map_err(|e| AppError::BadRequest(e.body_text()))?.0
+        crate::extract::ApiJson::<LoginRequest>::from_request(request, &()).await?.0
     };
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 

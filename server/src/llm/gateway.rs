@@ -33,7 +33,7 @@ use super::sse::{self, Event, SseError};
 use super::token_count;
 use crate::audit::Record;
 use crate::auth::{allowed, Action, Principal, Resource};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Echo, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -67,7 +67,7 @@ async fn models(State(state): State<AppState>, principal: Principal) -> Result<J
 /// The LLM `name`, if `principal` may run it. An LLM the caller may not even see is answered
 /// as absent; catalogue readers are told why they may not run it, and the refusal is audited.
 async fn runnable(state: &AppState, principal: &Principal, name: &str, started: Instant, streaming: bool) -> Result<Arc<Target>> {
-    let not_found = || AppError::ModelNotFound(format!("there is no LLM named {name:?} that you may use; GET /v1/models lists them"));
+    let not_found = || AppError::ModelNotFound(format!("there is no LLM named {} that you may use; GET /v1/models lists them", Echo(name)));
     let target = state.llm_catalog.get(state, name).await?.ok_or_else(not_found)?;
     // The caller's teams matter only to an LLM granted to teams: looked up then only.
     let teams = if target.grants.teams.is_empty() { Vec::new() } else { crate::teams::of(state, principal).await? };

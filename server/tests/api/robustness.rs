@@ -258,3 +258,32 @@ async fn a_whole_answer_past_the_size_limit_is_a_502_that_says_so() {
         assert!(error["error"]["message"].as_str().unwrap().contains("larger than 1 MiB"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn every_route_answers_the_same_fault_with_the_same_status_and_echoes_no_megabyte() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let client = app.client();
+    let post = |path: &str| client.post(app.url(path)).bearer_auth(MASTER);
+
+    // Sign-in, like every JSON route: 415 without a JSON content type, 413 past the limit.
+    error_body(client.post(app.url("/auth/login")).body(r#"{"username":"a","password":"b"}"#).send().await.unwrap(), 415).await;
+    error_body(post("/v1/keys").body(r#"{"name":"a"}"#).send().await.unwrap(), 415).await;
+    let huge = json!({"username": "a", "password": "x".repeat(3 << 20)});
+    error_body(client.post(app.url("/auth/login")).json(&huge).send().await.unwrap(), 413).await;
+    error_body(post("/v1/keys").json(&json!({"name": "x".repeat(3 << 20)})).send().await.unwrap(), 413).await;
+
+    // A body that is not an object is not an empty object.
+    let error = error_body(post("/v1/conversations").json(&json!([])).send().await.unwrap(), 400).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("JSON object"), "{error}");
+    // Keys take the fields they document, and a name without control characters.
+    app.add_user("ana", app::api::Role::Member, "correct horse").await;
+    error_body(post("/v1/keys").json(&json!({"name": "k", "user": "ana", "scope": "all"})).send().await.unwrap(), 400).await;
+    error_body(post("/v1/keys").json(&json!({"name": "k\u{0}", "user": "ana"})).send().await.unwrap(), 400).await;
+
+    // A megabyte-long model name is not sent back whole.
+    let model = "m".repeat(1 << 20);
+    let response = post("/v1/chat/completions").json(&json!({"model": model, "messages": []})).send().await.unwrap();
+    let error = error_body(response, 404).await;
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.len() < 300 && message.contains("1048576 characters"), "{} bytes", message.len());
+}

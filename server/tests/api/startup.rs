@@ -17,11 +17,15 @@ fn hearth(data_dir: &std::path::Path) -> Command {
 fn start_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut command = hearth(data_dir);
     command.args(extra);
-    start(command)
+    let (child, base, _) = start(command);
+    (child, base)
 }
 
-/// Starts `command` (a `hearth` one) on an ephemeral loopback port.
-fn start(mut command: Command) -> (Child, String) {
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts `command` (a `hearth` one) on an ephemeral loopback port; returns it, its base URL
+/// and its log lines as they come.
+fn start(mut command: Command) -> (Child, String, Log) {
     let mut child = command
         .args(["--port", "0"])
         .stderr(Stdio::piped())
@@ -32,15 +36,18 @@ fn start(mut command: Command) -> (Child, String) {
     // test instead of hanging it.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = Log::default();
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(at) = line.find("address=http://") {
                 let _ = tx.send(line[at + "address=".len()..].split_whitespace().next().unwrap_or_default().to_owned());
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let base = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("hearth reports its address");
-    (child, base)
+    (child, base, log)
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
@@ -288,10 +295,29 @@ fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
             Ok(())
         });
     }
-    let (mut server, _) = start(command);
+    let (mut server, _, _) = start(command);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
     let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_owned();
     assert!(terminate(&mut server).success());
     let numbers: Vec<&str> = line.split_whitespace().filter(|w| w.parse::<u64>().is_ok()).collect();
     assert_eq!(numbers, ["4096", "4096"], "{line}");
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_is_logged_as_a_warning_not_an_error() {
+    use crate::inference::{openai_llm, MASTER};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = hearth(dir.path());
+    command.args(["--api-key", MASTER]);
+    let (mut server, base, log) = start(command);
+    let client = reqwest::Client::new();
+    let registered = client.post(format!("{base}/v1/llms?skip_auth_check=true")).bearer_auth(MASTER).json(&openai_llm("gone", "http://127.0.0.1:9", "m")).send().await.unwrap();
+    assert_eq!(registered.status(), 201);
+    let body = serde_json::json!({"model": "gone", "messages": []});
+    let answer = client.post(format!("{base}/v1/chat/completions")).bearer_auth(MASTER).json(&body).send().await.unwrap();
+    assert_eq!(answer.status(), 502);
+    assert!(terminate(&mut server).success());
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("WARN") && log.contains("status=502"), "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
 }

@@ -11,8 +11,6 @@
 //! memory can be read from `/proc`; `BENCH_HEARTH_WORKERS=N` starts it with `--workers N`. The mock runs in this process on a runtime of its own; its
 //! behaviour is chosen by the upstream model name: `d<delay ms>-c<chunks>-g<gap ms>`.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +23,8 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-const KEY: &str = "bench-master-key";
+mod support;
+use support::{percentile, Hearth, KEY};
 const LATENCY_ROUNDS: usize = 10;
 const LATENCY_PER_ROUND: usize = 300;
 const SATURATION_CONNECTIONS: usize = 32;
@@ -108,54 +107,10 @@ fn start_mock() -> String {
 
 // ---- Hearth, the real binary ----
 
-struct Hearth {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Hearth {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Hearth {
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
 async fn start_hearth(mock: &str) -> Hearth {
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/hearth");
-    assert!(binary.exists(), "{} is missing: run `make build` (or `make bench`)", binary.display());
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut command = Command::new(binary);
-    if let Ok(workers) = std::env::var("BENCH_HEARTH_WORKERS") {
-        command.args(["--workers", &workers]);
-    }
-    let child = command
-        .args(["--port", &port.to_string(), "--api-key", KEY, "--log", "warn"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("hearth starts");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{url}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "hearth did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let hearth = Hearth { child, url, _dir: dir };
+    let workers = std::env::var("BENCH_HEARTH_WORKERS").ok();
+    let args: Vec<&str> = workers.iter().flat_map(|w| ["--workers", w.as_str()]).collect();
+    let hearth = Hearth::start(&args).await;
     let client = reqwest::Client::new();
     for model in ["d0-c0-g0", "d0-c5-g0", "d0-c50-g100"] {
         let body = json!({"name": model, "provider": "openai-compatible", "base_url": mock, "model": model, "grants": {"all_members": true}});
@@ -209,11 +164,6 @@ impl Side {
         }
         first.expect("a stream with chunks")
     }
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort_unstable();
-    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn us(d: Duration) -> f64 {

@@ -8,38 +8,17 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "bench-master-key";
+mod support;
+use support::{binary, mib, status_kib, Hearth};
+
 const BURST: usize = 128;
-
-fn binary() -> PathBuf {
-    let path = std::env::var_os("BENCH_HEARTH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/hearth"));
-    assert!(path.exists(), "{} is missing: run `make build` (or `make bench`)", path.display());
-    path
-}
-
-/// A `/proc/<pid>/status` field in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = support::data_dir();
     let mut add = Command::new(binary())
         .args(["user", "add", "bench", "--role", "member", "--log", "warn"])
         .arg("--data-dir")
@@ -50,22 +29,8 @@ async fn main() {
     add.stdin.take().unwrap().write_all(b"the right password\n").unwrap();
     assert!(add.wait().unwrap().success());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(binary())
-        .args(["--port", &port.to_string(), "--api-key", KEY, "--log", "error"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("hearth starts");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{url}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "hearth did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let pid = child.id();
+    let hearth = Hearth::start_with(&["--log", "error"], dir, |_| {}).await;
+    let (url, pid) = (hearth.url.clone(), hearth.pid());
     let idle = status_kib(pid, "VmRSS:");
 
     // The burst, each with a name of its own (so no one name's throttle hides the cost).
@@ -108,6 +73,4 @@ async fn main() {
     println!("  answers                       {statuses:?}   (401 checked, 429 throttled or busy)");
     println!("  burst answered in             {burst_ms:.0} ms");
     println!("  a right sign-in meanwhile     HTTP {honest_status} in {honest_ms:.0} ms (from another address)");
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -20,7 +20,7 @@ use app::api::{
 
 use crate::auth::{authorize, Action, Principal, Resource};
 use crate::db;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Echo, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::with_pool;
@@ -98,7 +98,7 @@ struct Search {
 }
 
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("no conversation with id {id:?}"))
+    AppError::NotFound(format!("no conversation with id {}", Echo(id)))
 }
 
 /// The caller's conversation `id`, or a 404 (also for another owner's).
@@ -349,7 +349,7 @@ async fn append(
 async fn truncate(State(state): State<AppState>, principal: Principal, Path((id, message_id)): Path<(String, String)>) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
-    let missing = || AppError::NotFound(format!("no message with id {message_id:?} in this conversation"));
+    let missing = || AppError::NotFound(format!("no message with id {} in this conversation", Echo(&message_id)));
     let from: i64 = message_id.parse().map_err(|_| missing())?;
     let exists: bool = with_pool!(&state.db, pool => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2)")
         .bind(from)

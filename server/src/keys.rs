@@ -16,7 +16,7 @@ use crate::audit::Record;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::crypto::{hash_api_key, random_token};
 use crate::db::{self, Db};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Echo, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::{users, with_pool};
@@ -175,7 +175,7 @@ async fn known_llms(db: &Db, names: Vec<String>) -> Result<Vec<String>> {
     let sql = "SELECT name FROM llms";
     let registered: Vec<String> = with_pool!(db, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
     match names.iter().find(|n| !registered.contains(n)) {
-        Some(unknown) => Err(AppError::BadRequest(format!("there is no LLM named {unknown:?} to narrow the key to"))),
+        Some(unknown) => Err(AppError::BadRequest(format!("there is no LLM named {} to narrow the key to", Echo(unknown)))),
         None => Ok(names),
     }
 }
@@ -201,7 +201,7 @@ async fn create(
     let owner = match (body.user.as_deref().map(str::trim).filter(|u| !u.is_empty()), principal.user_id) {
         (Some(name), _) => users::by_name(&state.db, name)
             .await?
-            .ok_or_else(|| AppError::BadRequest(format!("there is no user named {name:?}")))?,
+            .ok_or_else(|| AppError::BadRequest(format!("there is no user named {}", Echo(name))))?,
         (None, Some(id)) => users::by_id(&state.db, id).await?.ok_or_else(|| AppError::NotFound("your user no longer exists".into()))?,
         (None, None) => {
             return Err(AppError::BadRequest(
@@ -220,7 +220,7 @@ async fn create(
 }
 
 async fn revoke(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode> {
-    let not_found = || AppError::NotFound(format!("no API key with id {id:?}"));
+    let not_found = || AppError::NotFound(format!("no API key with id {}", Echo(&id)));
     let key_id: i64 = id.parse().map_err(|_| not_found())?;
     let sql = "SELECT user_id FROM api_keys WHERE id = $1";
     let owner: Option<i64> = with_pool!(&state.db, pool => sqlx::query_scalar(sql).bind(key_id).fetch_optional(pool).await)?;

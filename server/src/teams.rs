@@ -14,7 +14,7 @@ use app::api::{Team, TeamInput, TeamList, CONFIG_CREATED, CONFIG_DELETED, CONFIG
 use crate::audit::Record;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::db::{self, Db};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Echo, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::{users, with_pool};
@@ -61,7 +61,7 @@ pub async fn unknown(db: &Db, names: &[String]) -> sqlx::Result<Option<String>> 
 }
 
 fn not_found(name: &str) -> AppError {
-    AppError::NotFound(format!("no team named {name:?}"))
+    AppError::NotFound(format!("no team named {}", Echo(name)))
 }
 
 async fn one(db: &Db, name: &str) -> Result<Team> {
@@ -90,7 +90,7 @@ async fn member_ids(db: &Db, names: &[String]) -> Result<Vec<i64>> {
     }
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        let user = users::by_name(db, name.trim()).await?.ok_or_else(|| AppError::BadRequest(format!("there is no user named {name:?}")))?;
+        let user = users::by_name(db, name.trim()).await?.ok_or_else(|| AppError::BadRequest(format!("there is no user named {}", Echo(name))))?;
         ids.push(user.id);
     }
     ids.sort_unstable();

@@ -17,7 +17,7 @@ use super::probe::probe;
 use crate::audit::Record;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::db;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Echo, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::with_pool;
@@ -91,7 +91,7 @@ pub(super) async fn fetch(state: &AppState, name: &str) -> Result<Option<LlmRow>
 }
 
 fn not_found(name: &str) -> AppError {
-    AppError::NotFound(format!("no LLM named {name:?}"))
+    AppError::NotFound(format!("no LLM named {}", Echo(name)))
 }
 
 /// Names appear in URLs and as an OpenAI `model`.
@@ -152,11 +152,11 @@ fn validate_fields(input: &LlmInput) -> Result<Fields> {
 async fn check_grantees(state: &AppState, grants: &Grants) -> Result<()> {
     for user in &grants.users {
         if crate::users::by_name(&state.db, user).await?.is_none() {
-            return Err(AppError::BadRequest(format!("grants name the user {user:?}, who does not exist")));
+            return Err(AppError::BadRequest(format!("grants name the user {}, who does not exist", Echo(user))));
         }
     }
     if let Some(team) = crate::teams::unknown(&state.db, &grants.teams).await? {
-        return Err(AppError::BadRequest(format!("grants name the team {team:?}, which does not exist")));
+        return Err(AppError::BadRequest(format!("grants name the team {}, which does not exist", Echo(&team))));
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use app::api::{HeaderEntry, McpServerInput, McpTransport, PersonalMcpServer, Per
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::crypto::SecretBox;
 use crate::db;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, Echo, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::with_pool;
@@ -172,7 +172,7 @@ fn parse_id(id: &str) -> Result<i64> {
 }
 
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("you have no MCP server with id {id:?}"))
+    AppError::NotFound(format!("you have no MCP server with id {}", Echo(id)))
 }
 
 async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<PersonalMcpServerList>> {

@@ -1,0 +1,252 @@
+//! `make bench`: what misbehaving clients and providers cost Hearth.
+//!
+//! 1. **Half-open connections.** Hearth starts under the common soft limit of 1,024 open
+//!    files (its hard limit left as it is); 2,000 connections then send nothing, half a
+//!    request line or half the headers. Prints Hearth's RSS before and with them, `/healthz`
+//!    latency (p50, p99, failures) over 200 fresh connections meanwhile, and how many of the
+//!    2,000 are still open once the header timeout (10 s by default) has passed.
+//! 2. **Shutdown.** 20 endless streams run; Hearth gets SIGTERM. Prints the time to exit, how
+//!    the streams ended, and how many of their audit rows were written.
+//! 3. **One 8 MiB SSE line** from a provider, sent in 16 KiB pieces: Hearth's CPU time for
+//!    it, and `/healthz` latency while two such lines are read at once.
+//!
+//! Run against another build with `BENCH_HEARTH_BIN=/path/to/hearth`.
+
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+mod support;
+use support::{mib, percentile, Hearth, KEY};
+
+const HALF_OPEN: usize = 2000;
+const STREAMS: usize = 20;
+const LINE: usize = 8 << 20;
+
+fn chunk(content: &str) -> String {
+    let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]});
+    format!("data: {chunk}\n\n")
+}
+
+/// The provider: `endless` streams a chunk every 50 ms forever; `long-line` sends one event
+/// just under 8 MiB in 16 KiB pieces, then `[DONE]`.
+async fn provider(Json(body): Json<Value>) -> Response {
+    let stream = match body["model"].as_str() {
+        Some("endless") => futures_util::stream::unfold(0u64, |i| async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from(chunk(&i.to_string()))), i + 1))
+        })
+        .boxed(),
+        _ => {
+            let line = chunk(&"y".repeat(LINE - 4096)).into_bytes();
+            let pieces: Vec<_> = line.chunks(16 << 10).map(Bytes::copy_from_slice).chain([Bytes::from("data: [DONE]\n\n")]).map(Ok).collect();
+            futures_util::stream::iter(pieces).boxed()
+        }
+    };
+    ([("content-type", "text/event-stream")], Body::from_stream(stream)).into_response()
+}
+
+/// The provider on a runtime thread of its own, so that it never competes with the bench.
+fn start_provider() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, Router::new().route("/v1/chat/completions", post(provider))).await.unwrap();
+        });
+    });
+    format!("http://{addr}")
+}
+
+async fn register(hearth: &Hearth, provider: &str, model: &str) {
+    let body = json!({"name": model, "provider": "openai-compatible", "base_url": provider, "model": model, "grants": {"all_members": true}});
+    let response = reqwest::Client::new().post(format!("{}/v1/llms?skip_auth_check=true", hearth.url)).bearer_auth(KEY).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+fn stream_request(hearth: &Hearth, client: &reqwest::Client, model: &str) -> reqwest::RequestBuilder {
+    let body = json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    client.post(format!("{}/v1/chat/completions", hearth.url)).bearer_auth(KEY).json(&body)
+}
+
+/// `/healthz` `n` times, each on a fresh connection: (p50, p99, failures).
+async fn healthz(url: &str, n: usize) -> (Duration, Duration, usize) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(2)).build().unwrap();
+    let mut samples = Vec::with_capacity(n);
+    let mut failures = 0;
+    for _ in 0..n {
+        let started = Instant::now();
+        match client.get(format!("{url}/healthz")).send().await {
+            Ok(r) if r.status() == 200 => samples.push(started.elapsed()),
+            _ => failures += 1,
+        }
+    }
+    if samples.is_empty() {
+        return (Duration::ZERO, Duration::ZERO, failures);
+    }
+    (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99), failures)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn half_open_connections() {
+    let hearth = Hearth::start_with(&[], support::data_dir(), |command| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: getrlimit and setrlimit are async-signal-safe; this runs before exec.
+        unsafe {
+            command.pre_exec(|| {
+                let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                limit.rlim_cur = limit.rlim_max.min(1024);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                Ok(())
+            });
+        }
+    })
+    .await;
+    let idle = hearth.rss_kib();
+    let address = hearth.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::with_capacity(HALF_OPEN);
+    for i in 0..HALF_OPEN {
+        let Ok(Ok(mut stream)) = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&address)).await else { continue };
+        let partial: &[u8] = match i % 3 {
+            0 => b"",
+            1 => b"GET /healthz HTT",
+            _ => b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAccept: ",
+        };
+        let _ = stream.write_all(partial).await;
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with = hearth.rss_kib();
+    let (p50, p99, failures) = healthz(&hearth.url, 200).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let open = held.iter().filter(|s| {
+        let mut byte = [0u8; 1];
+        matches!(s.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    });
+    let still_open = open.count();
+    println!("{HALF_OPEN} half-open connections (Hearth started with a soft limit of 1,024 open files):");
+    println!("  connected                     {}", held.len());
+    println!("  RSS idle                      {}", mib(idle));
+    println!("  RSS with them open            {}", mib(with));
+    println!("  /healthz meanwhile            p50 {}  p99 {}  failed {failures} of 200", ms(p50), ms(p99));
+    println!("  still open 12 s later         {still_open}");
+}
+
+async fn shutdown_with_streams(provider: &str) {
+    let hearth = Hearth::start(&[]).await;
+    register(&hearth, provider, "endless").await;
+    let client = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..STREAMS {
+        let mut body = stream_request(&hearth, &client, "endless").send().await.unwrap().bytes_stream();
+        body.next().await.unwrap().unwrap();
+        streams.push(body);
+    }
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut body| {
+            tokio::spawn(async move {
+                let mut tail = Vec::new();
+                while let Some(Ok(bytes)) = body.next().await {
+                    tail.extend_from_slice(&bytes);
+                    let keep = tail.len().saturating_sub(512);
+                    tail.drain(..keep);
+                }
+                let tail = String::from_utf8_lossy(&tail).into_owned();
+                tail.contains("\"error\"") && tail.ends_with("data: [DONE]\n\n")
+            })
+        })
+        .collect();
+    let mut hearth = hearth;
+    let started = Instant::now();
+    std::process::Command::new("kill").arg("-TERM").arg(hearth.pid().to_string()).status().unwrap();
+    let deadline = started + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(status) = hearth.child.try_wait().unwrap() {
+            break Some((started.elapsed(), status));
+        }
+        if Instant::now() > deadline {
+            let _ = hearth.child.kill();
+            let _ = hearth.child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let mut ended_well = 0;
+    for reader in readers {
+        ended_well += usize::from(reader.await.unwrap_or(false));
+    }
+    // The same data directory, to read the audit trail the first one left.
+    let dir = std::mem::replace(&mut hearth.dir, support::data_dir());
+    drop(hearth);
+    let again = Hearth::start_with(&[], dir, |_| {}).await;
+    let audit: Value = client.get(format!("{}/v1/audit?kind={}", again.url, app::api::LLM_INFERENCE_CALL)).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    let rows = audit["data"].as_array().map_or(0, Vec::len);
+    println!("SIGTERM with {STREAMS} endless streams running (default grace):");
+    match exit {
+        Some((after, status)) => println!("  exited after                  {}  ({status})", ms(after)),
+        None => println!("  exited after                  did not exit within 60 s (killed)"),
+    }
+    println!("  streams ended with an error event and [DONE]   {ended_well} of {STREAMS}");
+    println!("  audit rows written            {rows} of {STREAMS}");
+}
+
+async fn one_long_line(provider: &str) {
+    let hearth = Hearth::start(&[]).await;
+    register(&hearth, provider, "long-line").await;
+    let client = reqwest::Client::new();
+    let read = |client: reqwest::Client| {
+        let request = stream_request(&hearth, &client, "long-line");
+        async move { request.send().await.unwrap().bytes().await.map(|b| b.len()).unwrap_or(0) }
+    };
+    let cpu = hearth.cpu();
+    let started = Instant::now();
+    let bytes = read(client.clone()).await;
+    let wall = started.elapsed();
+    let cpu = hearth.cpu().saturating_sub(cpu);
+
+    let two = futures_util::future::join(read(client.clone()), read(client.clone()));
+    let probe = async {
+        let mut worst = Duration::ZERO;
+        let mut samples = Vec::new();
+        let plain = reqwest::Client::new();
+        let until = Instant::now() + wall * 2;
+        while Instant::now() < until {
+            let started = Instant::now();
+            let _ = plain.get(format!("{}/healthz", hearth.url)).send().await;
+            let took = started.elapsed();
+            worst = worst.max(took);
+            samples.push(took);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (percentile(&mut samples, 0.99), worst)
+    };
+    let (_, (p99, worst)) = futures_util::future::join(two, probe).await;
+    println!("one SSE line of {} MiB from a provider, in 16 KiB pieces:", LINE >> 20);
+    println!("  Hearth CPU time               {}  (wall {}, {} bytes to the client)", ms(cpu), ms(wall), bytes);
+    println!("  /healthz while two are read   p99 {}  worst {}", ms(p99), ms(worst));
+}
+
+#[tokio::main]
+async fn main() {
+    support::raise_own_open_file_limit();
+    let provider = start_provider();
+    half_open_connections().await;
+    shutdown_with_streams(&provider).await;
+    one_long_line(&provider).await;
+}

@@ -228,7 +228,7 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
     }
 
     if streaming && is_event_stream(&answer) {
-        let events: Events = Box::pin(sse::events(answer.bytes_stream(), MAX_EVENT));
+        let events: Events = Box::pin(sse::events(answer.bytes_stream(), MAX_EVENT, state.llm_timeout));
         let mode = match target.provider {
             Provider::Anthropic => {
                 let include_usage = body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
@@ -394,7 +394,6 @@ struct Relay {
     events: Events,
     mode: Mode,
     call: Call,
-    idle: Duration,
     /// Cancelled when the shutdown grace is over.
     end: tokio_util::sync::CancellationToken,
     done: bool,
@@ -524,29 +523,29 @@ impl Relay {
                     let message = format!("Hearth is shutting down: the answer from LLM {:?} was cut off", self.call_name());
                     return Some(self.error_frames(StatusCode::SERVICE_UNAVAILABLE, message));
                 }
-                next = tokio::time::timeout(self.idle, self.events.next()) => next,
+                next = self.events.next() => next,
             };
             let event = match next {
-                Err(_) => {
-                    let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), self.idle.as_secs());
+                Some(Err(SseError::Idle(idle))) => {
+                    let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), idle.as_secs());
                     return Some(self.error_frames(StatusCode::GATEWAY_TIMEOUT, message));
                 }
-                Ok(None) => {
+                None => {
                     tracing::warn!(llm = %self.call_name(), "an LLM stream ended without its end marker");
                     let message = format!("the stream from the provider of LLM {:?} ended before its end", self.call_name());
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
-                Ok(Some(Err(SseError::TooLarge(limit)))) => {
+                Some(Err(SseError::TooLarge(limit))) => {
                     tracing::warn!(llm = %self.call_name(), limit, "an LLM stream sent an event past the limit");
                     let message = format!("the provider of LLM {:?} sent an event larger than {} MiB", self.call_name(), limit >> 20);
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
-                Ok(Some(Err(SseError::Transport(e)))) => {
+                Some(Err(SseError::Transport(e))) => {
                     tracing::warn!(llm = %self.call_name(), error = %crate::error::ErrorChain(&e), "LLM stream broke off");
                     let message = format!("the stream from the provider of LLM {:?} broke off", self.call_name());
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
-                Ok(Some(Ok(event))) => event,
+                Some(Ok(event)) => event,
             };
             let Some(translated) = self.translate(event).await else {
                 let message = format!("an event from the provider of LLM {:?} could not be read", self.call_name());
@@ -574,7 +573,7 @@ impl Relay {
 }
 
 fn stream_response(state: &AppState, events: Events, mode: Mode, call: Call) -> Response {
-    let relay = Relay { events, mode, call, idle: state.llm_timeout, end: state.streams_end.clone(), done: false };
+    let relay = Relay { events, mode, call, end: state.streams_end.clone(), done: false };
     let body = futures_util::stream::unfold(relay, |mut relay| async move {
         let bytes = relay.next_bytes().await?;
         Some((Ok::<_, Infallible>(Bytes::from(bytes)), relay))

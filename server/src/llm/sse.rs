@@ -5,13 +5,17 @@
 //! where the last scan stopped. An event (its lines up to the blank line that dispatches it)
 //! larger than the limit is an error, not an ever-growing buffer. Fields follow the
 //! EventSource rules: `event`, `data` (lines joined with `\n`), comments and other fields
-//! ignored, lines ended by CRLF, LF or CR.
+//! ignored, lines ended by CRLF, LF or CR. Silence is timed by bytes, not events: a long event
+//! that is still arriving is not a provider that sent nothing.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::Stream;
+use tokio::time::Sleep;
 
 /// One dispatched event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,6 +29,9 @@ pub struct Event {
 pub enum SseError {
     #[error("an event is larger than {0} bytes")]
     TooLarge(usize),
+    /// No byte arrived for this long (bytes of an unfinished event count).
+    #[error("nothing arrived for {0:?}")]
+    Idle(std::time::Duration),
     #[error("the stream broke off: {0}")]
     Transport(#[from] reqwest::Error),
 }
@@ -121,13 +128,24 @@ pub struct Events<S> {
     decoder: Decoder,
     ready: std::collections::VecDeque<Event>,
     failed: bool,
+    idle: Duration,
+    /// When the body will have been silent for `idle`; moved on by every chunk.
+    silent_until: Pin<Box<Sleep>>,
 }
 
-pub fn events<S>(body: S, max_event: usize) -> Events<S>
+/// The events of `body`, each at most `max_event` bytes; silence for `idle` is an error.
+pub fn events<S>(body: S, max_event: usize, idle: Duration) -> Events<S>
 where
     S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
-    Events { body, decoder: Decoder::new(max_event), ready: Default::default(), failed: false }
+    Events {
+        body,
+        decoder: Decoder::new(max_event),
+        ready: Default::default(),
+        failed: false,
+        idle,
+        silent_until: Box::pin(tokio::time::sleep(idle)),
+    }
 }
 
 impl<S> Stream for Events<S>
@@ -145,8 +163,17 @@ where
             if this.failed {
                 return Poll::Ready(None);
             }
+            let polled = Pin::new(&mut this.body).poll_next(cx);
+            if polled.is_pending() {
+                if this.silent_until.as_mut().poll(cx).is_ready() {
+                    this.failed = true;
+                    return Poll::Ready(Some(Err(SseError::Idle(this.idle))));
+                }
+                return Poll::Pending;
+            }
             // An event left unfinished at the end is dropped, as EventSource does.
-            let Some(chunk) = std::task::ready!(Pin::new(&mut this.body).poll_next(cx)) else { return Poll::Ready(None) };
+            let Poll::Ready(Some(chunk)) = polled else { return Poll::Ready(None) };
+            this.silent_until.as_mut().reset(tokio::time::Instant::now() + this.idle);
             let mut out = Vec::new();
             let fed = chunk.map_err(SseError::from).and_then(|chunk| this.decoder.feed(&chunk, &mut out));
             this.ready.extend(out);

@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -62,6 +63,25 @@ async fn provider(State(seen): State<Arc<Seen>>, Json(body): Json<Value>) -> Res
             let line = chunk(&model, &content).into_bytes();
             let pieces: Vec<Bytes> = line.chunks(16 << 10).map(Bytes::copy_from_slice).chain([Bytes::from("data: [DONE]\n\n")]).collect();
             event_stream(Body::from_stream(futures_util::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>))))
+        }
+        // One line in four pieces 400 ms apart (the test's LLM timeout is 1 s), or one chunk and
+        // then silence.
+        "slow-line" => {
+            let line = chunk(&model, &"s".repeat(1000)).into_bytes();
+            let pieces: Vec<Bytes> = line.chunks(line.len() / 4 + 1).map(Bytes::copy_from_slice).chain([Bytes::from("data: [DONE]\n\n")]).collect();
+            let paced = futures_util::stream::iter(pieces).then(|piece| async move {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                Ok::<_, std::io::Error>(piece)
+            });
+            event_stream(Body::from_stream(paced))
+        }
+        "stalled" => {
+            let first = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(chunk(&model, "Hel")))]);
+            let silence = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Bytes::from("data: [DONE]\n\n"))
+            });
+            event_stream(Body::from_stream(first.chain(silence)))
         }
         // Usage no count can be: the audit must not wrap it.
         "huge-usage" if body["stream"] == true => {
@@ -286,4 +306,25 @@ async fn every_route_answers_the_same_fault_with_the_same_status_and_echoes_no_m
     let error = error_body(response, 404).await;
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.len() < 300 && message.contains("1048576 characters"), "{} bytes", message.len());
+}
+
+#[tokio::test]
+async fn a_long_event_still_arriving_is_not_silence_but_silence_is_a_timeout() {
+    let app = TestApp::spawn(&["--api-key", MASTER, "--llm-timeout", "1"]).await;
+    let (base, _) = start_provider().await;
+    register(&app, openai_llm("slow-line", &base, "slow-line")).await;
+    register(&app, openai_llm("stalled", &base, "stalled")).await;
+
+    let data = sse_data(chat(&app, MASTER, stream_of("slow-line")).await).await;
+    assert_eq!(data.len(), 2, "{data:?}");
+    let chunk: Value = serde_json::from_str(&data[0]).unwrap();
+    assert_eq!(chunk["choices"][0]["delta"]["content"].as_str().unwrap().len(), 1000);
+
+    let data = sse_data(chat(&app, MASTER, stream_of("stalled")).await).await;
+    assert_eq!(data.len(), 3, "{data:?}");
+    assert!(data[1].contains("sent nothing for 1 s"), "{data:?}");
+    let events = audit_events(&app, 2).await;
+    let mut statuses: Vec<u64> = events.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 504]);
 }

@@ -4,23 +4,21 @@
 //! provider's key, and calls the provider: OpenAI-family providers with the client's body
 //! unchanged but for `model`, Anthropic through [`super::anthropic`]. Answers come back with
 //! `model` set to the LLM's name; streams end with `data: [DONE]`, or with an error event and
-//! `data: [DONE]` when the provider fails midway. A client that goes away drops the stream,
+//! `data: [DONE]` when the provider fails midway (see [`super::relay`]). A client that goes away drops the stream,
 //! which drops the provider's connection.
 //!
 //! Every call that reached an LLM is audited once, when it ends, however it ends.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use app::api::{Model, ModelList, Provider, LLM_INFERENCE_CALL};
@@ -28,8 +26,9 @@ use app::api::{Model, ModelList, Provider, LLM_INFERENCE_CALL};
 use super::anthropic::{self, StreamTranslator};
 use super::catalog::Target;
 use super::probe::ANTHROPIC_VERSION;
+use super::relay::{as_chunk, event_stream, frame, stream_response, Events, Mode, DONE};
 use super::resources::fetch_all;
-use super::sse::{self, Event, SseError};
+use super::sse;
 use super::token_count;
 use crate::audit::Record;
 use crate::auth::{allowed, Action, Principal, Resource};
@@ -43,10 +42,6 @@ const MAX_BODY: usize = 32 << 20;
 const MAX_ERROR_BODY: usize = 64 << 10;
 /// The largest event a provider's stream may send (a whole tool call's arguments, say).
 const MAX_EVENT: usize = 8 << 20;
-/// Events larger than this are translated on a blocking thread, so that no request waits
-/// behind one while the JSON is read and written.
-const OFF_THREAD: usize = 1 << 20;
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(models))
@@ -89,7 +84,7 @@ async fn runnable(state: &AppState, principal: &Principal, name: &str, started: 
 
 /// One call's audit event, written when the call ends. Dropped unfinished (the client went
 /// away), it records 499.
-struct Call {
+pub(super) struct Call {
     state: AppState,
     record: Option<Record>,
     started: Instant,
@@ -112,7 +107,7 @@ impl Call {
     }
 
     /// Counts already checked with [`token_count`]; a count that is not known keeps the last.
-    fn tokens(&mut self, prompt: Option<u64>, completion: Option<u64>) {
+    pub(super) fn tokens(&mut self, prompt: Option<u64>, completion: Option<u64>) {
         if let Some(record) = &mut self.record {
             let count = |n: Option<u64>| n.and_then(|n| i64::try_from(n).ok());
             record.prompt_tokens = count(prompt).or(record.prompt_tokens);
@@ -120,7 +115,12 @@ impl Call {
         }
     }
 
-    fn finish(&mut self, status: u16) {
+    /// The LLM's name.
+    pub(super) fn llm(&self) -> String {
+        self.record.as_ref().and_then(|r| r.llm.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn finish(&mut self, status: u16) {
         if let Some(mut record) = self.record.take() {
             record.status = status;
             record.duration_ms = self.started.elapsed().as_millis() as i64;
@@ -172,18 +172,9 @@ async fn chat_completions(State(state): State<AppState>, principal: Principal, A
     }
 }
 
-type Events = Pin<Box<dyn Stream<Item = std::result::Result<Event, SseError>> + Send>>;
-
 enum Answer {
     Whole(Value),
     Stream(Events, Mode),
-}
-
-/// How a stream's events become the client's.
-enum Mode {
-    /// OpenAI-family: each chunk as it is, `model` renamed.
-    Passthrough { name: String },
-    Anthropic(Box<StreamTranslator>),
 }
 
 /// Calls the provider and returns its answer, already in OpenAI form for a whole answer.
@@ -283,21 +274,6 @@ async fn read_whole(answer: reqwest::Response, limit: usize) -> std::result::Res
     Ok(body)
 }
 
-/// A whole `chat.completion` as the one `chat.completion.chunk` of a stream.
-fn as_chunk(mut json: Value) -> Value {
-    if let Some(object) = json.as_object_mut() {
-        object.insert("object".into(), "chat.completion.chunk".into());
-        if let Some(Value::Array(choices)) = object.get_mut("choices") {
-            for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
-                if let Some(message) = choice.remove("message") {
-                    choice.insert("delta".into(), message);
-                }
-            }
-        }
-    }
-    json
-}
-
 fn is_event_stream(answer: &reqwest::Response) -> bool {
     answer
         .headers()
@@ -389,203 +365,3 @@ async fn provider_message(answer: reqwest::Response, key: Option<&str>) -> Optio
     Some(message)
 }
 
-/// The state of one stream as the client reads it.
-struct Relay {
-    events: Events,
-    mode: Mode,
-    call: Call,
-    /// Cancelled when the shutdown grace is over.
-    end: tokio_util::sync::CancellationToken,
-    done: bool,
-}
-
-fn frame(json: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(b"data: ");
-    serde_json::to_writer(&mut out, json).expect("a JSON value serializes");
-    out.extend_from_slice(b"\n\n");
-    out
-}
-
-const DONE: &[u8] = b"data: [DONE]\n\n";
-
-/// What one upstream event becomes.
-#[derive(Default)]
-struct Translated {
-    bytes: Vec<u8>,
-    /// Token counts it reported: (prompt, completion).
-    tokens: Option<(Option<u64>, Option<u64>)>,
-    end: Option<End>,
-}
-
-enum End {
-    /// The provider's own end marker.
-    Done,
-    /// The provider reported an error: its message.
-    Failed(String),
-}
-
-impl Mode {
-    /// One event in the client's terms. Pure work on the event, so that it can run anywhere.
-    fn translate(&mut self, event: Event) -> Translated {
-        match self {
-            Mode::Passthrough { name } => {
-                if event.data.trim() == "[DONE]" {
-                    return Translated { bytes: DONE.to_vec(), tokens: None, end: Some(End::Done) };
-                }
-                let Ok(mut json) = serde_json::from_str::<Value>(&event.data) else {
-                    // Not ours to judge: passed on as it came, every line a `data:` line again
-                    // (one prefix for several lines would let the rest be read as other fields).
-                    let mut bytes = Vec::with_capacity(event.data.len() + 16);
-                    for line in event.data.split('\n') {
-                        bytes.extend_from_slice(b"data: ");
-                        bytes.extend_from_slice(line.as_bytes());
-                        bytes.push(b'\n');
-                    }
-                    bytes.push(b'\n');
-                    return Translated { bytes, ..Translated::default() };
-                };
-                let mut tokens = None;
-                if let Some(object) = json.as_object_mut() {
-                    if object.contains_key("model") {
-                        object.insert("model".into(), Value::String(name.clone()));
-                    }
-                    if let Some(usage) = object.get("usage") {
-                        tokens = Some((token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))));
-                    }
-                }
-                Translated { bytes: frame(&json), tokens, end: None }
-            }
-            Mode::Anthropic(translator) => match translator.on_event(&event.event, &event.data) {
-                anthropic::Step::Chunks(chunks) => {
-                    let mut bytes: Vec<u8> = chunks.iter().flat_map(frame).collect();
-                    if !translator.finished() {
-                        return Translated { bytes, ..Translated::default() };
-                    }
-                    bytes.extend_from_slice(DONE);
-                    Translated { bytes, tokens: Some(translator.usage()), end: Some(End::Done) }
-                }
-                anthropic::Step::Error(message) => Translated { end: Some(End::Failed(message)), ..Translated::default() },
-            },
-        }
-    }
-}
-
-impl Relay {
-    /// `data: {"error": …}` then `data: [DONE]`, and the call recorded as failed with `status`.
-    fn error_frames(&mut self, status: StatusCode, message: String) -> Vec<u8> {
-        self.done = true;
-        if let Mode::Anthropic(t) = &self.mode {
-            let (prompt, completion) = t.usage();
-            self.call.tokens(prompt, completion);
-        }
-        self.call.finish(status.as_u16());
-        let kind = match status {
-            StatusCode::GATEWAY_TIMEOUT => "gateway_timeout",
-            StatusCode::SERVICE_UNAVAILABLE => "shutting_down",
-            _ => "stream_interrupted",
-        };
-        let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
-        out.extend_from_slice(DONE);
-        out
-    }
-
-    fn call_name(&self) -> String {
-        self.call.record.as_ref().and_then(|r| r.llm.clone()).unwrap_or_default()
-    }
-
-    /// Translates `event`, a large one on a blocking thread.
-    async fn translate(&mut self, event: Event) -> Option<Translated> {
-        if event.data.len() <= OFF_THREAD {
-            return Some(self.mode.translate(event));
-        }
-        // The mode goes to the blocking thread and back; a placeholder holds its place.
-        let mut mode = std::mem::replace(&mut self.mode, Mode::Passthrough { name: String::new() });
-        let (mode, translated) = tokio::task::spawn_blocking(move || {
-            let translated = mode.translate(event);
-            (mode, translated)
-        })
-        .await
-        .ok()?;
-        self.mode = mode;
-        Some(translated)
-    }
-
-    /// The next bytes for the client, or `None` once the stream is over.
-    async fn next_bytes(&mut self) -> Option<Vec<u8>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let next = tokio::select! {
-                biased;
-                () = self.end.cancelled() => {
-                    let message = format!("Hearth is shutting down: the answer from LLM {:?} was cut off", self.call_name());
-                    return Some(self.error_frames(StatusCode::SERVICE_UNAVAILABLE, message));
-                }
-                next = self.events.next() => next,
-            };
-            let event = match next {
-                Some(Err(SseError::Idle(idle))) => {
-                    let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), idle.as_secs());
-                    return Some(self.error_frames(StatusCode::GATEWAY_TIMEOUT, message));
-                }
-                None => {
-                    tracing::warn!(llm = %self.call_name(), "an LLM stream ended without its end marker");
-                    let message = format!("the stream from the provider of LLM {:?} ended before its end", self.call_name());
-                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
-                }
-                Some(Err(SseError::TooLarge(limit))) => {
-                    tracing::warn!(llm = %self.call_name(), limit, "an LLM stream sent an event past the limit");
-                    let message = format!("the provider of LLM {:?} sent an event larger than {} MiB", self.call_name(), limit >> 20);
-                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
-                }
-                Some(Err(SseError::Transport(e))) => {
-                    tracing::warn!(llm = %self.call_name(), error = %crate::error::ErrorChain(&e), "LLM stream broke off");
-                    let message = format!("the stream from the provider of LLM {:?} broke off", self.call_name());
-                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
-                }
-                Some(Ok(event)) => event,
-            };
-            let Some(translated) = self.translate(event).await else {
-                let message = format!("an event from the provider of LLM {:?} could not be read", self.call_name());
-                return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
-            };
-            if let Some((prompt, completion)) = translated.tokens {
-                self.call.tokens(prompt, completion);
-            }
-            match translated.end {
-                Some(End::Failed(message)) => {
-                    let message = format!("the provider of LLM {:?} reported an error: {message}", self.call_name());
-                    return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
-                }
-                Some(End::Done) => {
-                    self.done = true;
-                    self.call.finish(200);
-                }
-                None => {}
-            }
-            if !translated.bytes.is_empty() {
-                return Some(translated.bytes);
-            }
-        }
-    }
-}
-
-fn stream_response(state: &AppState, events: Events, mode: Mode, call: Call) -> Response {
-    let relay = Relay { events, mode, call, end: state.streams_end.clone(), done: false };
-    let body = futures_util::stream::unfold(relay, |mut relay| async move {
-        let bytes = relay.next_bytes().await?;
-        Some((Ok::<_, Infallible>(Bytes::from(bytes)), relay))
-    });
-    event_stream(Body::from_stream(body))
-}
-
-fn event_stream(body: Body) -> Response {
-    Response::builder()
-        .header(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"))
-        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
-        .header("x-accel-buffering", HeaderValue::from_static("no"))
-        .body(body)
-        .expect("a streaming response builds")
-}

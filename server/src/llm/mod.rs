@@ -6,6 +6,7 @@ mod catalog;
 mod gateway;
 pub mod key_ref;
 pub mod probe;
+mod relay;
 mod resources;
 mod sse;
 

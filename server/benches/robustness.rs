@@ -110,6 +110,18 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A connection that sends nothing, half a request line or half the headers (by `i`).
+async fn connect_partly(address: &str, i: usize) -> Option<TcpStream> {
+    let mut stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(address)).await.ok()?.ok()?;
+    let partial: &[u8] = match i % 3 {
+        0 => b"",
+        1 => b"GET /healthz HTT",
+        _ => b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAccept: ",
+    };
+    stream.write_all(partial).await.ok()?;
+    Some(stream)
+}
+
 async fn half_open_connections() {
     let hearth = Hearth::start_with(&[], support::data_dir(), |command| {
         use std::os::unix::process::CommandExt;
@@ -127,16 +139,11 @@ async fn half_open_connections() {
     .await;
     let idle = hearth.rss_kib();
     let address = hearth.url.trim_start_matches("http://").to_owned();
-    let mut held = Vec::with_capacity(HALF_OPEN);
-    for i in 0..HALF_OPEN {
-        let Ok(Ok(mut stream)) = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&address)).await else { continue };
-        let partial: &[u8] = match i % 3 {
-            0 => b"",
-            1 => b"GET /healthz HTT",
-            _ => b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAccept: ",
-        };
-        let _ = stream.write_all(partial).await;
-        held.push(stream);
+    // 100 at a time (more at once would overflow the listen queue of any server), each given
+    // 2 s to connect: a server that stopped accepting leaves them waiting.
+    let mut held: Vec<TcpStream> = Vec::with_capacity(HALF_OPEN);
+    for batch in 0..HALF_OPEN / 100 {
+        held.extend(futures_util::future::join_all((0..100).map(|i| connect_partly(&address, batch * 100 + i))).await.into_iter().flatten());
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let with = hearth.rss_kib();

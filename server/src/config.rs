@@ -72,8 +72,8 @@ pub struct Options {
     /// refused with 502 [default: 32]
     #[arg(long, env = "HEARTH_LLM_MAX_ANSWER_MIB", global = true, value_name = "MIB")]
     pub llm_max_answer_mib: Option<u64>,
-    /// Seconds a connection may take to send a request's headers, and may stay idle between two
-    /// requests, before it is closed [default: 10]
+    /// Seconds a connection may take to send a request's headers, pause within a request's body,
+    /// or stay idle between two requests, before it is closed [default: 10]
     #[arg(long, env = "HEARTH_HEADER_TIMEOUT", global = true, value_name = "SECONDS")]
     pub header_timeout: Option<u64>,
     /// Seconds a client may leave an answer unread (nothing of it can be written) before its

@@ -2,7 +2,7 @@
 //!
 //! - A connection has `header_timeout` to send its request's headers, and may stay idle that
 //!   long between two requests (hyper's header-read timer, which starts as soon as a request
-//!   is awaited, bytes or none).
+//!   is awaited, bytes or none), or pause that long within a request's body.
 //! - A client that stops reading an answer is dropped once nothing could be written to it for
 //!   `write_timeout`; dropping it drops the stream, and with it the provider's connection.
 //! - At most `max_connections` are served at once; the next ones wait in the listen queue, and
@@ -28,7 +28,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_io_timeout::TimeoutStream;
-use tower::Service;
+use tower::{Layer, Service};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::state::AppState;
 
@@ -94,6 +95,8 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
             Ok(service) => service,
             Err(never) => match never {},
         };
+        // A request body that stops arriving is given up on like headers that do.
+        let service = RequestBodyTimeoutLayer::new(limits.header_timeout).layer(service);
         let connection = graceful.watch(http.serve_connection(TokioIo::new(Box::pin(io)), TowerToHyperService::new(service)));
         connections.spawn(async move {
             if let Err(e) = connection.await {

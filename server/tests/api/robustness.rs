@@ -133,13 +133,15 @@ async fn connections_that_never_finish_a_request_or_sit_idle_are_closed_after_th
     half_line.write_all(b"GET /healthz HTT").await.unwrap();
     let mut half_headers = TcpStream::connect(app.addr).await.unwrap();
     half_headers.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAccept: ").await.unwrap();
+    let mut half_body = TcpStream::connect(app.addr).await.unwrap();
+    half_body.write_all(b"POST /v1/conversations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
     let mut kept_alive = TcpStream::connect(app.addr).await.unwrap();
     kept_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
     let mut answer = vec![0u8; 4096];
     let n = kept_alive.read(&mut answer).await.unwrap();
     assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..n]));
 
-    for (what, stream) in [("silent", &mut silent), ("half a request line", &mut half_line), ("half the headers", &mut half_headers), ("idle after a request", &mut kept_alive)] {
+    for (what, stream) in [("silent", &mut silent), ("half a request line", &mut half_line), ("half the headers", &mut half_headers), ("half a body", &mut half_body), ("idle after a request", &mut kept_alive)] {
         assert!(closed_within(stream, Duration::from_secs(10)).await, "a connection with {what} is still open");
     }
     // Hearth itself is fine.

@@ -1,13 +1,11 @@
 # Hearth: `make run` sets up and starts Hearth; `make test` runs every test.
 # Build tools are installed on first use only, and never downloaded from outside the
-# package registries (crates.io, npm, Debian). cargo-leptos is built without its own
-# fat-LTO release profile: its speed hardly matters, its install time does.
+# package registries (crates.io, npm, Debian). The site and the binary are built by the
+# workspace's own `xtask` (cargo, the wasm-bindgen library, npm's wasm-opt).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-CARGO_LEPTOS_VERSION := 0.3.10
-WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION     := 132.0.0
 OPENAI_SDK_VERSION   := 3.54.0
 DATA_DIR             ?= data
@@ -16,7 +14,7 @@ TOOLS                := $(CURDIR)/.tools
 # Our wasm-opt (npm's binaryen) comes first: Debian's binaryen breaks the wasm.
 export PATH := $(TOOLS)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
-# cargo-leptos sets this for its builds and leptos reads it at compile time; setting it for
+# leptos reads this at compile time; the xtask sets it for its builds, and setting it for
 # `cargo test` too lets the tests reuse those artifacts instead of rebuilding leptos and
 # relinking target/release/hearth differently.
 export LEPTOS_OUTPUT_NAME := hearth
@@ -29,9 +27,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: build
 	./target/release/hearth --data-dir $(DATA_DIR)
 
-## build: the release binary at target/release/hearth, with the whole UI embedded
+## build: the release binary at target/release/hearth, with the whole UI embedded; a second
+## build with nothing changed rebuilds nothing
 build: tools
-	cargo leptos build --release --precompress
+	cargo run --quiet --package xtask -- build
 
 ## test: Rust unit and integration tests, then the end-to-end suite in Chromium
 test: build e2e-deps py-deps
@@ -45,12 +44,6 @@ bench: build e2e-deps
 tools:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || { \
-	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (once; it takes a while on 2 cores)"; \
-	  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads; }
-	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
-	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@[ -x "$(TOOLS)/node_modules/.bin/wasm-opt" ] || \
 	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
 

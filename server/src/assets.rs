@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 #[allow_missing = true]
 struct Site;
 
-/// The name cargo-leptos gives the build's JS, wasm and CSS (`name` in the workspace metadata).
+/// The name the build gives the site's JS, wasm and CSS (`xtask`).
 const OUTPUT_NAME: &str = "hearth";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
@@ -26,7 +26,7 @@ pub struct Assets {
     hash: String,
     /// `.<hash>`, as it appears in those URLs.
     hashed_infix: String,
-    /// Whether the hydration wasm is embedded (a binary built without `cargo leptos` lacks it).
+    /// Whether the hydration wasm is embedded (a binary built without `make build` lacks it).
     pub has_wasm: bool,
 }
 
@@ -95,7 +95,7 @@ impl Assets {
     }
 }
 
-/// leptos names the wasm `<name>_bg.wasm` in a binary not built by cargo-leptos, which
+/// leptos names the wasm `<name>_bg.wasm` unless told otherwise at build time; the build
 /// writes `<name>.wasm`: each name also answers for the other.
 fn wasm_alias(path: &str) -> Option<String> {
     match path.strip_suffix("_bg.wasm") {

@@ -1,12 +1,14 @@
 # Hearth: `make run` sets up and starts Hearth; `make test` runs every test.
 # Build tools are installed on first use only, and never downloaded from outside the
 # package registries (crates.io, npm, Debian). The site and the binary are built by the
-# workspace's own `xtask` (cargo, the wasm-bindgen library, npm's wasm-opt).
+# workspace's own `xtask` (cargo, the wasm-bindgen library, npm's wasm-opt, terser, csso).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 BINARYEN_VERSION     := 132.0.0
+TERSER_VERSION       := 5.51.4
+CSSO_VERSION         := 4.0.2
 OPENAI_SDK_VERSION   := 3.54.0
 DATA_DIR             ?= data
 TOOLS                := $(CURDIR)/.tools
@@ -44,8 +46,9 @@ bench: build e2e-deps
 tools:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@[ -x "$(TOOLS)/node_modules/.bin/wasm-opt" ] || \
-	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
+	@[ -x "$(TOOLS)/node_modules/.bin/wasm-opt" ] && [ -x "$(TOOLS)/node_modules/.bin/terser" ] && [ -x "$(TOOLS)/node_modules/.bin/csso" ] || \
+	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund \
+	    binaryen@$(BINARYEN_VERSION) terser@$(TERSER_VERSION) csso-cli@$(CSSO_VERSION)
 
 e2e-deps:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }

@@ -2,9 +2,9 @@
 //! with cargo and the `wasm-bindgen` library alone.
 //!
 //! 1. `frontend` for wasm32 (profile `wasm-release`, target dir `target/front`);
-//! 2. wasm-bindgen (the library, at the version the front end links) and `wasm-opt -Oz`
-//!    (npm's binaryen, on PATH) — skipped when the wasm is byte for byte the one the site was
-//!    made from;
+//! 2. wasm-bindgen (the library, at the version the front end links), `wasm-opt -Oz` and
+//!    terser over the JS — skipped when the wasm is byte for byte the one the site was made
+//!    from; csso over `style/main.css` likewise (the npm tools are on PATH from `.tools/`);
 //! 3. the site in `target/site`: `pkg/hearth.{js,wasm,css}` and `public/`, each with `.br` and
 //!    `.gz` beside it; a file is written only when its bytes change, and nothing else is left
 //!    there;
@@ -51,7 +51,7 @@ fn build(with_server: bool) -> Result {
     let site = root.join("target/site");
     let mut files = Site { root: site.clone(), kept: BTreeSet::new(), written: 0 };
     bindgen(&root, &wasm, &mut files)?;
-    files.put("pkg/hearth.css", &read(&root.join("style/main.css"))?)?;
+    style(&root, &mut files)?;
     for entry in read_dir(&root.join("public"))? {
         let name = entry.file_name().ok_or("a public file has no name")?.to_string_lossy().into_owned();
         files.put(&name, &read(&entry)?)?;
@@ -91,23 +91,12 @@ fn cargo(root: &Path, args: &[&str], target_dir: Option<&Path>) -> Result {
     status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
 }
 
-/// wasm-bindgen and wasm-opt, unless `wasm` is the one the site's files were made from.
+/// wasm-bindgen, wasm-opt and terser, unless `wasm` is the one the site's files were made from.
 fn bindgen(root: &Path, wasm: &Path, files: &mut Site) -> Result {
-    let input = read(wasm)?;
-    let fingerprint = {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        input.hash(&mut hasher);
-        format!("{:016x}", hasher.finish())
-    };
     let out = root.join("target/front/bindgen");
-    let stamp = out.join("input.hash");
-    let (js, optimized) = (out.join(format!("{NAME}.js")), out.join(format!("{NAME}.wasm")));
-    let fresh = std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) && js.exists() && optimized.exists();
-    if !fresh {
+    let (js, optimized) = (out.join(format!("{NAME}.min.js")), out.join(format!("{NAME}.wasm")));
+    derived(&out, &read(wasm)?, &[&js, &optimized], || {
         let started = Instant::now();
-        let _ = std::fs::remove_file(&stamp);
-        std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-        drop(input);
         wasm_bindgen_cli_support::Bindgen::new()
             .input_path(wasm)
             .out_name(NAME)
@@ -118,21 +107,44 @@ fn bindgen(root: &Path, wasm: &Path, files: &mut Site) -> Result {
             .map_err(|e| format!("wasm-bindgen failed: {e}"))?;
         step("wasm-bindgen done", started);
         let bound = out.join(format!("{NAME}_bg.wasm"));
-        let status = Command::new("wasm-opt")
-            .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"])
-            .arg(&bound)
-            .arg("-o")
-            .arg(&optimized)
-            .status()
-            .map_err(|e| format!("cannot run wasm-opt (npm's binaryen; `make tools` installs it): {e}"))?;
-        if !status.success() {
-            return Err(format!("wasm-opt failed ({status})"));
-        }
+        tool("wasm-opt", Command::new("wasm-opt").args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]).arg(&bound).arg("-o").arg(&optimized))?;
         step("wasm-opt done", started);
-        std::fs::write(&stamp, &fingerprint).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
-    }
+        tool("terser", Command::new("terser").arg(out.join(format!("{NAME}.js"))).args(["--module", "--compress", "--mangle", "-o"]).arg(&js))
+    })?;
     files.put(&format!("pkg/{NAME}.js"), &read(&js)?)?;
     files.put(&format!("pkg/{NAME}.wasm"), &read(&optimized)?)
+}
+
+/// The style sheet, minified by csso unless it is the one the site's was made from.
+fn style(root: &Path, files: &mut Site) -> Result {
+    let out = root.join("target/front/style");
+    let (source, minified) = (root.join("style/main.css"), out.join(format!("{NAME}.css")));
+    derived(&out, &read(&source)?, &[&minified], || tool("csso", Command::new("csso").arg(&source).arg("-o").arg(&minified)))?;
+    files.put(&format!("pkg/{NAME}.css"), &read(&minified)?)
+}
+
+/// Runs `make` to turn `input` into `outputs` in `dir`, unless they were made from these very
+/// bytes (a fingerprint of them is kept in `dir`).
+fn derived(dir: &Path, input: &[u8], outputs: &[&Path], make: impl FnOnce() -> Result) -> Result {
+    let fingerprint = {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        input.hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    };
+    let stamp = dir.join("input.hash");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) && outputs.iter().all(|o| o.exists()) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(&stamp);
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    make()?;
+    write(&stamp, fingerprint.as_bytes())
+}
+
+/// Runs one of the npm tools `make tools` puts in `.tools/`.
+fn tool(name: &str, command: &mut Command) -> Result {
+    let status = command.status().map_err(|e| format!("cannot run {name} (`make tools` installs it into .tools/): {e}"))?;
+    status.success().then_some(()).ok_or_else(|| format!("{name} failed ({status})"))
 }
 
 /// The site directory as it is being made: what was put there, and how much changed.

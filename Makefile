@@ -42,6 +42,7 @@ test: build e2e-deps py-deps
 ## bench: performance figures (not part of `make test`); each benchmark prints its own
 bench: build e2e-deps
 	cargo bench -p server
+	cd end2end && node bench/first-load.mjs
 
 tools:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }

@@ -1,0 +1,79 @@
+// `make bench`: the chat page's first load in Debian's Chromium, on loopback, cold cache.
+// For each of ROUNDS fresh browser contexts (no cache, signed in with the master key through
+// the API), opens /chat and reads:
+//   - time to interactive: navigation start to the moment the app marks <body> hydrated;
+//   - the bytes transferred for the page's scripts, wasm and style sheets (encoded sizes).
+// Prints the median and the spread. Runs target/release/hearth (`make build`), or
+// BENCH_HEARTH_BIN.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from '@playwright/test';
+
+const ROUNDS = 10;
+const KEY = 'bench-master-key-0123456789';
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binary = process.env.BENCH_HEARTH_BIN ?? path.join(root, 'target', 'release', 'hearth');
+const port = 18000 + Math.floor(Math.random() * 1000);
+const base = `http://127.0.0.1:${port}`;
+
+const data = mkdtempSync(path.join(tmpdir(), 'hearth-bench-'));
+chmodSync(data, 0o700);
+const hearth = spawn(binary, ['--port', String(port), '--data-dir', data, '--api-key', KEY, '--log', 'warn'], { stdio: 'inherit' });
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${base}/healthz`)).ok) break;
+  } catch {}
+  if (i > 300) throw new Error('hearth did not start');
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+// The moment the app sets data-hydrated on <body>, on the page's own clock.
+const marker = () => {
+  new MutationObserver((_, observer) => {
+    if (document.body?.dataset.hydrated === 'true') {
+      window.__hydratedAt = performance.now();
+      observer.disconnect();
+    }
+  }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-hydrated'] });
+};
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+const times = [];
+let bytes = {};
+for (let round = 0; round < ROUNDS; round++) {
+  const context = await browser.newContext({ baseURL: base });
+  const signedIn = await context.request.post('/auth/login', { data: { api_key: KEY }, headers: { origin: base } });
+  if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()}`);
+  const page = await context.newPage();
+  await page.addInitScript(marker);
+  const sizes = {};
+  page.on('requestfinished', async (request) => {
+    const type = request.resourceType();
+    if (!['script', 'stylesheet', 'fetch', 'other'].includes(type) && !request.url().endsWith('.wasm')) return;
+    const url = new URL(request.url()).pathname;
+    if (!url.startsWith('/pkg/')) return;
+    const s = await request.sizes();
+    sizes[url] = s.responseBodySize;
+  });
+  await page.goto('/chat');
+  await page.waitForFunction(() => window.__hydratedAt !== undefined, null, { timeout: 30_000 });
+  times.push(await page.evaluate(() => window.__hydratedAt));
+  bytes = sizes;
+  await context.close();
+}
+await browser.close();
+hearth.kill();
+
+times.sort((a, b) => a - b);
+const median = times[Math.floor(times.length / 2)];
+console.log(`/chat first load in Chromium, loopback, cold cache (${ROUNDS} rounds):`);
+console.log(`  time to interactive (navigation start to hydrated)   median ${median.toFixed(0)} ms   min ${times[0].toFixed(0)} ms   max ${times[times.length - 1].toFixed(0)} ms`);
+let total = 0;
+for (const [url, size] of Object.entries(bytes).sort()) {
+  console.log(`  ${url.padEnd(28)} ${String(size).padStart(9)} B transferred`);
+  total += size;
+}
+console.log(`  ${'total'.padEnd(28)} ${String(total).padStart(9)} B transferred   (budget: 300 KB)`);

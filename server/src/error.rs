@@ -189,3 +189,17 @@ impl std::fmt::Display for ErrorChain<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Echo;
+
+    #[test]
+    fn an_echoed_value_is_quoted_whole_when_short_and_cut_at_a_character_when_long() {
+        assert_eq!(Echo("gpt-4").to_string(), r#""gpt-4""#);
+        let long = "é".repeat(100);
+        let shown = Echo(&long).to_string();
+        assert!(shown.starts_with(&format!("\"{}\"", "é".repeat(64))), "{shown}");
+        assert!(shown.ends_with("… (100 characters)"), "{shown}");
+    }
+}

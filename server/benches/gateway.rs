@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -86,23 +85,6 @@ async fn mock(Json(body): Json<Value>) -> Response {
         "usage": {"prompt_tokens": 8, "completion_tokens": 5, "total_tokens": 13}
     }))
     .into_response()
-}
-
-/// Starts the mock on its own runtime thread; returns its base URL.
-fn start_mock() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap().tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, Router::new().route("/v1/chat/completions", post(mock))).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
 }
 
 // ---- Hearth, the real binary ----
@@ -266,7 +248,7 @@ fn main() {
     // The load client's threads are fixed, so that `TOKIO_WORKER_THREADS` reaches Hearth only.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let mock = start_mock();
+        let mock = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(mock)));
         let hearth = start_hearth(&mock).await;
         let sides = [
             Side { name: "direct", base: mock.clone(), key: None },

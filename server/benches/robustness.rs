@@ -54,21 +54,6 @@ async fn provider(Json(body): Json<Value>) -> Response {
     ([("content-type", "text/event-stream")], Body::from_stream(stream)).into_response()
 }
 
-/// The provider on a runtime thread of its own, so that it never competes with the bench.
-fn start_provider() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, Router::new().route("/v1/chat/completions", post(provider))).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
-}
-
 async fn register(hearth: &Hearth, provider: &str, model: &str) {
     let body = json!({"name": model, "provider": "openai-compatible", "base_url": provider, "model": model, "grants": {"all_members": true}});
     let response = reqwest::Client::new().post(format!("{}/v1/llms?skip_auth_check=true", hearth.url)).bearer_auth(KEY).json(&body).send().await.unwrap();
@@ -260,7 +245,7 @@ async fn one_long_line(provider: &str) {
 #[tokio::main]
 async fn main() {
     support::raise_own_open_file_limit();
-    let provider = start_provider();
+    let provider = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(provider)));
     half_open_connections().await;
     shutdown_with_streams(&provider).await;
     one_long_line(&provider).await;

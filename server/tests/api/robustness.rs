@@ -121,6 +121,17 @@ async fn start_provider() -> (String, Arc<Seen>) {
     (format!("http://{addr}"), seen)
 }
 
+/// Hearth with the master key and `flags`, and one LLM per (name, upstream model) on the
+/// provider of this file.
+async fn app_with(flags: &[&str], llms: &[(&str, &str)]) -> (TestApp, Arc<Seen>) {
+    let app = TestApp::spawn(&[&["--api-key", MASTER][..], flags].concat()).await;
+    let (base, seen) = start_provider().await;
+    for (name, model) in llms {
+        register(&app, openai_llm(name, &base, model)).await;
+    }
+    (app, seen)
+}
+
 fn stream_of(name: &str) -> Value {
     json!({"model": name, "stream": true, "messages": [{"role": "user", "content": "hi"}]})
 }
@@ -150,9 +161,7 @@ async fn connections_that_never_finish_a_request_or_sit_idle_are_closed_after_th
 
 #[tokio::test]
 async fn a_client_that_stops_reading_a_stream_is_dropped_with_the_providers_connection() {
-    let app = TestApp::spawn(&["--api-key", MASTER, "--write-timeout", "1"]).await;
-    let (base, seen) = start_provider().await;
-    register(&app, openai_llm("firehose", &base, "firehose")).await;
+    let (app, seen) = app_with(&["--write-timeout", "1"], &[("firehose", "firehose")]).await;
     let body = stream_of("firehose").to_string();
     let mut client = TcpStream::connect(app.addr).await.unwrap();
     let request = format!(
@@ -187,10 +196,7 @@ async fn past_the_connection_limit_new_connections_wait_until_one_closes() {
 
 #[tokio::test]
 async fn a_stream_that_ends_without_its_end_marker_ends_with_an_error_and_is_audited_as_failed() {
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("truncated", &base, "truncated")).await;
-    register(&app, openai_llm("cut", &base, "cut-mid-line")).await;
+    let (app, _) = app_with(&[], &[("truncated", "truncated"), ("cut", "cut-mid-line")]).await;
 
     let data = sse_data(chat(&app, MASTER, stream_of("truncated")).await).await;
     assert_eq!(data.len(), 4, "two chunks, an error, [DONE]: {data:?}");
@@ -208,9 +214,7 @@ async fn a_stream_that_ends_without_its_end_marker_ends_with_an_error_and_is_aud
 
 #[tokio::test]
 async fn a_non_json_event_of_several_lines_is_passed_on_with_every_line_a_data_line() {
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("multi", &base, "multi-line")).await;
+    let (app, _) = app_with(&[], &[("multi", "multi-line")]).await;
     let response = chat(&app, MASTER, stream_of("multi")).await;
     let text = response.text().await.unwrap();
     assert_eq!(text, "data: not json\ndata: event: injected\n\ndata: [DONE]\n\n");
@@ -218,10 +222,7 @@ async fn a_non_json_event_of_several_lines_is_passed_on_with_every_line_a_data_l
 
 #[tokio::test]
 async fn a_long_line_passes_whole_and_an_event_past_8_mib_ends_the_stream_with_an_error() {
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("long", &base, "long-line-4")).await;
-    register(&app, openai_llm("too-long", &base, "long-line-9")).await;
+    let (app, _) = app_with(&[], &[("long", "long-line-4"), ("too-long", "long-line-9")]).await;
 
     let data = sse_data(chat(&app, MASTER, stream_of("long")).await).await;
     assert_eq!(data.len(), 2, "the chunk, then [DONE]");
@@ -241,9 +242,7 @@ async fn a_long_line_passes_whole_and_an_event_past_8_mib_ends_the_stream_with_a
 
 #[tokio::test]
 async fn token_counts_no_provider_can_mean_are_recorded_as_unknown() {
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("huge", &base, "huge-usage")).await;
+    let (app, _) = app_with(&[], &[("huge", "huge-usage")]).await;
     let data = sse_data(chat(&app, MASTER, stream_of("huge")).await).await;
     assert_eq!(data.last().unwrap(), "[DONE]");
     let events = audit_events(&app, 1).await;
@@ -254,9 +253,7 @@ async fn token_counts_no_provider_can_mean_are_recorded_as_unknown() {
 
 #[tokio::test]
 async fn a_stream_asked_for_and_answered_with_json_comes_back_as_a_stream_of_one_chunk() {
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("json", &base, "always-json")).await;
+    let (app, _) = app_with(&[], &[("json", "always-json")]).await;
     let data = sse_data(chat(&app, MASTER, stream_of("json")).await).await;
     assert_eq!(data.len(), 2, "{data:?}");
     let chunk: Value = serde_json::from_str(&data[0]).unwrap();
@@ -270,10 +267,7 @@ async fn a_stream_asked_for_and_answered_with_json_comes_back_as_a_stream_of_one
 
 #[tokio::test]
 async fn a_whole_answer_past_the_size_limit_is_a_502_that_says_so() {
-    let app = TestApp::spawn(&["--api-key", MASTER, "--llm-max-answer-mib", "1"]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("sized", &base, "big-sized")).await;
-    register(&app, openai_llm("chunked", &base, "big-chunked")).await;
+    let (app, _) = app_with(&["--llm-max-answer-mib", "1"], &[("sized", "big-sized"), ("chunked", "big-chunked")]).await;
     for name in ["sized", "chunked"] {
         let response = chat(&app, MASTER, json!({"model": name, "messages": [{"role": "user", "content": "hi"}]})).await;
         let error = error_body(response, 502).await;
@@ -312,10 +306,7 @@ async fn every_route_answers_the_same_fault_with_the_same_status_and_echoes_no_m
 
 #[tokio::test]
 async fn a_long_event_still_arriving_is_not_silence_but_silence_is_a_timeout() {
-    let app = TestApp::spawn(&["--api-key", MASTER, "--llm-timeout", "1"]).await;
-    let (base, _) = start_provider().await;
-    register(&app, openai_llm("slow-line", &base, "slow-line")).await;
-    register(&app, openai_llm("stalled", &base, "stalled")).await;
+    let (app, _) = app_with(&["--llm-timeout", "1"], &[("slow-line", "slow-line"), ("stalled", "stalled")]).await;
 
     let data = sse_data(chat(&app, MASTER, stream_of("slow-line")).await).await;
     assert_eq!(data.len(), 2, "{data:?}");

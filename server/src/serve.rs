@@ -52,16 +52,24 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
+    // Said once each time the limit is reached, not once per connection that waits.
+    let mut at_limit = false;
 
     loop {
         while connections.try_join_next().is_some() {}
         let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
+            Ok(slot) => {
+                at_limit = false;
+                slot
+            }
             Err(_) => {
-                tracing::warn!(
-                    limit = max_connections,
-                    "connection limit reached: new connections wait until one closes (raise it with --max-connections)"
-                );
+                if !at_limit {
+                    at_limit = true;
+                    tracing::warn!(
+                        limit = max_connections,
+                        "connection limit reached: new connections wait until one closes (raise it with --max-connections)"
+                    );
+                }
                 tokio::select! {
                     slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
                     () = &mut shutdown => break,

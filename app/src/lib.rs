@@ -16,10 +16,10 @@ pub mod session;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{Lazy, StaticSegment};
 
 use crate::components::AppLayout;
-use crate::pages::{AuditPage, ChatPage, KeysPage, LlmsPage, LoginPage, McpServersPage, NotFound, OverviewPage};
+use crate::pages::{AuditRoute, ChatPage, KeysRoute, LlmsRoute, LoginPage, McpServersRoute, NotFound, OverviewPage};
 use crate::session::SessionState;
 
 /// The HTML document around the app, rendered on the server only.
@@ -59,10 +59,10 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=StaticSegment("") view=AppLayout>
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=StaticSegment("chat") view=ChatPage/>
-                    <Route path=StaticSegment("keys") view=KeysPage/>
-                    <Route path=StaticSegment("llms") view=LlmsPage/>
-                    <Route path=StaticSegment("mcp-servers") view=McpServersPage/>
-                    <Route path=StaticSegment("audit") view=AuditPage/>
+                    <Route path=StaticSegment("keys") view={Lazy::<KeysRoute>::new()}/>
+                    <Route path=StaticSegment("llms") view={Lazy::<LlmsRoute>::new()}/>
+                    <Route path=StaticSegment("mcp-servers") view={Lazy::<McpServersRoute>::new()}/>
+                    <Route path=StaticSegment("audit") view={Lazy::<AuditRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,15 +1,17 @@
 //! The site (wasm, JS, CSS, `public/`) embedded in the binary and served from memory.
 //!
-//! The build's files are addressed as `/pkg/hearth.<hash>.<ext>`, where `<hash>` is taken
-//! from their contents at start-up: those URLs are cached for a year; any other asset is
-//! revalidated by ETag. Precompressed `.br`/`.gz` variants are served when accepted.
+//! The build (`xtask`) names its files after a hash of their contents — `/pkg/hearth.<hash>.js`,
+//! `.wasm`, `.css`, the wasm chunks loaded on demand and the JS that loads them: those URLs are
+//! cached for a year; any other asset is revalidated by ETag. Precompressed `.br`/`.gz`
+//! variants are served when accepted.
 //! Never reads the filesystem in a release build, and never serves a path with `..`.
+
+use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rust_embed::Embed;
-use sha2::{Digest, Sha256};
 
 #[derive(Embed)]
 #[folder = "../target/site/"]
@@ -22,31 +24,30 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 pub struct Assets {
-    /// A digest of the build's JS, wasm and CSS; part of their URLs.
+    /// The build's hash, as it appears in its file names.
     hash: String,
-    /// `.<hash>`, as it appears in those URLs.
-    hashed_infix: String,
     /// Whether the hydration wasm is embedded (a binary built without `make build` lacks it).
     pub has_wasm: bool,
+    /// Which wasm chunks each lazily loaded part of the app needs (`pkg/split-manifest.json`),
+    /// and the JS that loads them: a page links them for preloading.
+    pub split_manifest: HashMap<String, Vec<String>>,
+    pub split_loader: Option<String>,
 }
 
 impl Assets {
     pub fn load() -> Assets {
-        let mut digest = Sha256::new();
-        let mut has_wasm = false;
-        for ext in ["js", "wasm", "css"] {
-            for file in [format!("pkg/{OUTPUT_NAME}.{ext}"), format!("pkg/{OUTPUT_NAME}_bg.{ext}")] {
-                if let Some(found) = Site::get(&file) {
-                    has_wasm |= ext == "wasm";
-                    digest.update(found.metadata.sha256_hash());
-                }
-            }
-        }
-        Assets::new(hex::encode(digest.finalize())[..12].to_owned(), has_wasm)
-    }
-
-    fn new(hash: String, has_wasm: bool) -> Assets {
-        Assets { hashed_infix: format!(".{hash}"), hash, has_wasm }
+        let built = |ext: &str| {
+            Site::iter().find_map(|path| {
+                let hash = path.strip_prefix("pkg/")?.strip_prefix(OUTPUT_NAME)?.strip_prefix('.')?.strip_suffix(ext)?.to_owned();
+                (hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
+            })
+        };
+        let wasm = built(".wasm");
+        let has_wasm = wasm.is_some();
+        let hash = wasm.or_else(|| built(".css")).unwrap_or_else(|| "0".repeat(12));
+        let split_manifest = Site::get("pkg/split-manifest.json").and_then(|f| serde_json::from_slice(&f.data).ok()).unwrap_or_default();
+        let split_loader = Site::iter().find_map(|p| p.strip_prefix("pkg/").filter(|n| n.starts_with("__wasm_split.") && n.ends_with(".js")).map(str::to_owned));
+        Assets { hash, has_wasm, split_manifest, split_loader }
     }
 
     /// The output name the page shell uses for the build's files: `hearth.<hash>`.
@@ -60,12 +61,12 @@ impl Assets {
         if path.is_empty() || path.split('/').any(|seg| seg == ".." || seg.is_empty()) || path.contains('\\') {
             return None;
         }
-        let (path, cache) = match path.starts_with("pkg/") && path.contains(&self.hashed_infix) {
-            true => (path.replacen(&self.hashed_infix, "", 1), IMMUTABLE),
-            false => (path.to_owned(), REVALIDATE),
+        let cache = match path.starts_with("pkg/") && path.contains(&self.hash) {
+            true => IMMUTABLE,
+            false => REVALIDATE,
         };
         let (path, original) =
-            [Some(path.clone()), wasm_alias(&path)].into_iter().flatten().find_map(|p| Site::get(&p).map(|f| (p, f)))?;
+            [Some(path.to_owned()), wasm_alias(path)].into_iter().flatten().find_map(|p| Site::get(&p).map(|f| (p, f)))?;
         let mime = original.metadata.mimetype().to_owned();
 
         let accepted = accepted_encodings(request_headers);
@@ -138,7 +139,7 @@ mod tests {
 
     #[test]
     fn traversal_and_empty_paths_are_never_served() {
-        let assets = Assets::new("abc".into(), false);
+        let assets = Assets { hash: "abc".into(), has_wasm: false, split_manifest: HashMap::new(), split_loader: None };
         for p in ["/", "/../Cargo.toml", "/pkg/../../etc/passwd", "/pkg//x", "/a\\b"] {
             assert!(assets.serve(p, &HeaderMap::new()).is_none(), "{p}");
         }

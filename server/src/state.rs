@@ -5,6 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
+use leptos::prelude::ArcStoredValue;
 
 use crate::assets::Assets;
 use crate::audit::Audit;
@@ -48,6 +49,8 @@ pub struct Inner {
     /// Hearth listens on a non-loopback address, so the proxy refuses private ranges.
     pub cors_proxy_restricts_private: bool,
     pub leptos: LeptosOptions,
+    /// What a page links for preloading when it needs a lazily loaded part of the app.
+    pub split_manifest: Option<leptos::WasmSplitManifest>,
     /// The app's page paths (`/`, `/login`, …); any other page path is a 404.
     pub pages: Vec<String>,
 }
@@ -60,7 +63,13 @@ impl AppState {
             .output_name(assets.output_name())
             .site_pkg_dir("pkg")
             .site_addr(config.addr)
+            // leptos would look for a split manifest under the site root on disk; Hearth's is
+            // embedded (below), and nothing is read from the working directory.
+            .site_root("/dev/null/hearth")
             .build();
+        let split_manifest = assets.split_loader.clone().map(|loader| {
+            leptos::WasmSplitManifest(ArcStoredValue::new(("/pkg".to_owned(), assets.split_manifest.clone(), loader)))
+        });
         AppState(Arc::new(Inner {
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
@@ -93,6 +102,7 @@ impl AppState {
                 Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow).expect("checked when the config loaded"),
             ),
             leptos,
+            split_manifest,
             pages: leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_owned()).collect(),
         }))
     }

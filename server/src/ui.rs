@@ -48,6 +48,7 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
 
     let session = InitialSession(principal.map(|p| p.me()));
     let options = state.leptos.clone();
+    let split_manifest = state.split_manifest.clone();
     // Every script the page runs carries this nonce; the CSP allows no other.
     let nonce = Nonce::new();
     let csp = page_csp(&nonce);
@@ -55,6 +56,9 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
         move || {
             provide_context(session.clone());
             provide_context(nonce.clone());
+            if let Some(manifest) = split_manifest.clone() {
+                provide_context(manifest);
+            }
         },
         move || app::shell(options.clone()),
     );

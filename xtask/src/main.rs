@@ -13,12 +13,14 @@
 //! Because unchanged files keep their modification times, a second build with nothing changed
 //! rebuilds nothing, and a change to `style/` or `public/` rebuilds only the server.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+use sha2::{Digest, Sha256};
 
 const NAME: &str = "hearth";
 
@@ -50,8 +52,7 @@ fn build(with_server: bool) -> Result {
     let wasm = front(&root)?;
     let site = root.join("target/site");
     let mut files = Site { root: site.clone(), kept: BTreeSet::new(), written: 0 };
-    bindgen(&root, &wasm, &mut files)?;
-    style(&root, &mut files)?;
+    hashed(bindgen(&root, &wasm)?, style(&root)?, &mut files)?;
     for entry in read_dir(&root.join("public"))? {
         let name = entry.file_name().ok_or("a public file has no name")?.to_string_lossy().into_owned();
         files.put(&name, &read(&entry)?)?;
@@ -91,36 +92,158 @@ fn cargo(root: &Path, args: &[&str], target_dir: Option<&Path>) -> Result {
     status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
 }
 
-/// wasm-bindgen, wasm-opt and terser, unless `wasm` is the one the site's files were made from.
-fn bindgen(root: &Path, wasm: &Path, files: &mut Site) -> Result {
-    let out = root.join("target/front/bindgen");
-    let (js, optimized) = (out.join(format!("{NAME}.min.js")), out.join(format!("{NAME}.wasm")));
-    derived(&out, &read(wasm)?, &[&js, &optimized], || {
+/// The name the split tool gives the module that loads split-off chunks; the 22 underscores
+/// are replaced by the build's hash, in the JS and (same length) in the wasm that imports it.
+const LOADER_PLACEHOLDER: &str = "__wasm_split.______________________.js";
+
+/// What the front end's wasm becomes, before names get the build's hash: the main module
+/// and its JS, the chunks loaded on demand (`#[lazy]` code), the JS that loads them, and which
+/// chunks each lazy function needs.
+struct Front {
+    js: Vec<u8>,
+    wasm: Vec<u8>,
+    loader: Vec<u8>,
+    chunks: Vec<(String, Vec<u8>)>,
+    manifest: BTreeMap<String, Vec<String>>,
+}
+
+/// Splits the wasm at its `#[lazy]` functions, then wasm-bindgen, wasm-opt (each module, in
+/// parallel) and terser — all skipped when `wasm` is the one the last run was made from.
+fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
+    let dir = root.join("target/front/bindgen");
+    let out = dir.join("out");
+    derived(&dir, &read(wasm)?, &[&out.join("manifest.json")], || {
         let started = Instant::now();
+        let split_dir = dir.join("split");
+        let _ = std::fs::remove_dir_all(&split_dir);
+        let _ = std::fs::remove_dir_all(&out);
+        for d in [&split_dir, &out] {
+            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+        let input = read(wasm)?;
+        let main = split_dir.join("main.wasm");
+        let link_name = format!("./{LOADER_PLACEHOLDER}");
+        let split = wasm_split_cli_support::transform({
+            let mut opts = wasm_split_cli_support::Options::new(&input);
+            opts.output_dir = &split_dir;
+            opts.main_out_path = &main;
+            opts.main_module = "./hearth.js";
+            opts.link_name = &link_name;
+            opts
+        })
+        .map_err(|e| format!("splitting the wasm failed: {e:#}"))?;
+        drop(input);
+        step(&format!("wasm split into {} chunks", split.split_modules.len()), started);
+
+        let bound = dir.join("bound");
         wasm_bindgen_cli_support::Bindgen::new()
-            .input_path(wasm)
+            .input_path(&main)
             .out_name(NAME)
             .web(true)
             .map_err(|e| e.to_string())?
             .typescript(false)
-            .generate(&out)
+            .keep_lld_exports(true)
+            .demangle(false)
+            .generate(&bound)
             .map_err(|e| format!("wasm-bindgen failed: {e}"))?;
         step("wasm-bindgen done", started);
-        let bound = out.join(format!("{NAME}_bg.wasm"));
-        tool("wasm-opt", Command::new("wasm-opt").args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]).arg(&bound).arg("-o").arg(&optimized))?;
+
+        let mut modules = vec![(bound.join(format!("{NAME}_bg.wasm")), out.join(format!("{NAME}.wasm")))];
+        for chunk in &split.split_modules {
+            let name = chunk.file_name().ok_or("a chunk has no name")?;
+            modules.push((chunk.clone(), out.join(name)));
+        }
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = modules
+                .iter()
+                .map(|(from, to)| {
+                    scope.spawn(move || {
+                        tool("wasm-opt", Command::new("wasm-opt").args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]).arg(from).arg("-o").arg(to))
+                    })
+                })
+                .collect();
+            runs.into_iter().try_for_each(|run| run.join().map_err(|_| "wasm-opt panicked".to_string())?)
+        })?;
         step("wasm-opt done", started);
-        tool("terser", Command::new("terser").arg(out.join(format!("{NAME}.js"))).args(["--module", "--compress", "--mangle", "-o"]).arg(&js))
+
+        let terser = |from: &Path, to: &Path| tool("terser", Command::new("terser").arg(from).args(["--module", "--compress", "--mangle", "-o"]).arg(to));
+        terser(&bound.join(format!("{NAME}.js")), &out.join(format!("{NAME}.js")))?;
+        terser(&split_dir.join(LOADER_PLACEHOLDER), &out.join("loader.js"))?;
+        let manifest: BTreeMap<_, _> = split.prefetch_map.into_iter().collect();
+        write(&out.join("manifest.json"), &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?)
     })?;
-    files.put(&format!("pkg/{NAME}.js"), &read(&js)?)?;
-    files.put(&format!("pkg/{NAME}.wasm"), &read(&optimized)?)
+
+    let mut chunks = Vec::new();
+    for path in read_dir(&out)? {
+        let name = path.file_name().ok_or("an output has no name")?.to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".wasm").filter(|s| *s != NAME) {
+            chunks.push((stem.to_owned(), read(&path)?));
+        }
+    }
+    Ok(Front {
+        js: read(&out.join(format!("{NAME}.js")))?,
+        wasm: read(&out.join(format!("{NAME}.wasm")))?,
+        loader: read(&out.join("loader.js"))?,
+        chunks,
+        manifest: serde_json::from_slice(&read(&out.join("manifest.json"))?).map_err(|e| format!("unreadable split manifest: {e}"))?,
+    })
+}
+
+/// Puts the front end and the style sheet in the site under names that carry the build's
+/// hash (`pkg/hearth.<hash>.js`, `.wasm`, `.css`; `pkg/<chunk>.<hash>.wasm`; the loader), with
+/// the references between them rewritten to match: those URLs can be cached for good.
+fn hashed(front: Front, css: Vec<u8>, files: &mut Site) -> Result {
+    let mut hasher = Sha256::new();
+    for part in [&front.js, &front.wasm, &front.loader, &css] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    for (name, bytes) in &front.chunks {
+        hasher.update(name.as_bytes());
+        hasher.update(bytes);
+    }
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = &digest[..12];
+    let loader_name = format!("__wasm_split.{}.js", &digest[..22]);
+    assert_eq!(loader_name.len(), LOADER_PLACEHOLDER.len());
+
+    let js = replace(&front.js, LOADER_PLACEHOLDER.as_bytes(), loader_name.as_bytes(), "the JS")?;
+    let wasm = replace(&front.wasm, LOADER_PLACEHOLDER.as_bytes(), loader_name.as_bytes(), "the wasm")?;
+    let mut loader = replace(&front.loader, format!("./{NAME}.js").as_bytes(), format!("./{NAME}.{hash}.js").as_bytes(), "the loader")?;
+    for (stem, bytes) in &front.chunks {
+        loader = replace(&loader, format!("./{stem}.wasm").as_bytes(), format!("./{stem}.{hash}.wasm").as_bytes(), "the loader")?;
+        files.put(&format!("pkg/{stem}.{hash}.wasm"), bytes)?;
+    }
+    let manifest: BTreeMap<String, Vec<String>> =
+        front.manifest.into_iter().map(|(split, stems)| (split, stems.into_iter().map(|s| format!("{s}.{hash}")).collect())).collect();
+    files.put(&format!("pkg/{NAME}.{hash}.js"), &js)?;
+    files.put(&format!("pkg/{NAME}.{hash}.wasm"), &wasm)?;
+    files.put(&format!("pkg/{loader_name}"), &loader)?;
+    files.put(&format!("pkg/{NAME}.{hash}.css"), &css)?;
+    files.put("pkg/split-manifest.json", &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?)
+}
+
+/// `haystack` with every `from` replaced by `to`; an error if there is none (the build's
+/// outputs no longer look as this tool expects).
+fn replace(haystack: &[u8], from: &[u8], to: &[u8], what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let (mut rest, mut found) = (haystack, false);
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+        found = true;
+    }
+    out.extend_from_slice(rest);
+    found.then_some(out).ok_or_else(|| format!("{what} does not mention {}", String::from_utf8_lossy(from)))
 }
 
 /// The style sheet, minified by csso unless it is the one the site's was made from.
-fn style(root: &Path, files: &mut Site) -> Result {
+fn style(root: &Path) -> Result<Vec<u8>> {
     let out = root.join("target/front/style");
     let (source, minified) = (root.join("style/main.css"), out.join(format!("{NAME}.css")));
     derived(&out, &read(&source)?, &[&minified], || tool("csso", Command::new("csso").arg(&source).arg("-o").arg(&minified)))?;
-    files.put(&format!("pkg/{NAME}.css"), &read(&minified)?)
+    read(&minified)
 }
 
 /// Runs `make` to turn `input` into `outputs` in `dir`, unless they were made from these very
@@ -129,6 +252,8 @@ fn derived(dir: &Path, input: &[u8], outputs: &[&Path], make: impl FnOnce() -> R
     let fingerprint = {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         input.hash(&mut hasher);
+        // A change to this tool may change what it makes from the same input.
+        include_str!("main.rs").hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     };
     let stamp = dir.join("input.hash");

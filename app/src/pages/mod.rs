@@ -8,16 +8,40 @@ mod login;
 mod mcp_servers;
 mod overview;
 
-pub use audit::AuditPage;
 pub use chat::ChatPage;
-pub use keys::KeysPage;
-pub use llms::LlmsPage;
 pub use login::LoginPage;
-pub use mcp_servers::McpServersPage;
 pub use overview::OverviewPage;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// Routes whose code the browser loads only when one of them is opened: each becomes its own
+/// wasm chunk (`xtask` splits them out), so the first page does not carry the admin pages.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:path),* $(,)?) => {$(
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    AuditRoute => audit::AuditPage,
+    KeysRoute => keys::KeysPage,
+    LlmsRoute => llms::LlmsPage,
+    McpServersRoute => mcp_servers::McpServersPage,
+}
 
 #[component]
 pub fn NotFound() -> impl IntoView {

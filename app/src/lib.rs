@@ -8,10 +8,13 @@ pub mod api;
 pub mod chat;
 mod components;
 pub mod connections;
+#[cfg(feature = "hydrate")]
+mod fetch;
 mod format;
 pub mod mcp;
 mod pages;
 pub mod session;
+pub mod sse;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -133,7 +133,7 @@ pub async fn delete_messages_from(id: i64, message_id: i64) -> Result<(), ApiErr
 }
 
 pub async fn list_audit(query: &AuditQuery) -> Result<AuditList, ApiError> {
-    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    let mut pairs = Vec::new();
     let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     for (key, value) in [
         ("kind", text(&query.kind)),
@@ -146,15 +146,15 @@ pub async fn list_audit(query: &AuditQuery) -> Result<AuditList, ApiError> {
         ("limit", query.limit.map(|s| s.to_string())),
     ] {
         if let Some(value) = value {
-            pairs.append_pair(key, &value);
+            pairs.push(format!("{key}={}", encode(&value)));
         }
     }
-    call(Verb::Get, &format!("/v1/audit?{}", pairs.finish()), None::<&()>).await
+    call(Verb::Get, &format!("/v1/audit?{}", pairs.join("&")), None::<&()>).await
 }
 
-/// A path segment, percent-encoded.
-fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+/// A path segment or query value, percent-encoded.
+fn encode(text: &str) -> String {
+    crate::mcp::transport::encode_component(text)
 }
 
 /// The message to show for an error answer: Hearth's own 401 on an API call means the
@@ -175,7 +175,7 @@ pub(crate) fn origin() -> String {
 }
 
 #[cfg(feature = "hydrate")]
-fn unreachable(e: reqwest::Error) -> ApiError {
+fn unreachable(e: String) -> ApiError {
     ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") }
 }
 
@@ -186,22 +186,28 @@ fn refused(path: &str, status: u16, body: &[u8]) -> ApiError {
     ApiError { status, message: message_for(path, status, server_message) }
 }
 
+/// Sends `body` as JSON to Hearth at `path`.
+#[cfg(feature = "hydrate")]
+async fn send<B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -> Result<crate::fetch::Answer, ApiError> {
+    let method = match verb {
+        Verb::Get => "GET",
+        Verb::Post => "POST",
+        Verb::Put => "PUT",
+        Verb::Patch => "PATCH",
+        Verb::Delete => "DELETE",
+    };
+    let json = body.map(serde_json::to_string).transpose().map_err(|e| ApiError { status: 0, message: format!("The request could not be written ({e}).") })?;
+    let headers = match json {
+        Some(_) => vec![("content-type".to_owned(), "application/json".to_owned())],
+        None => Vec::new(),
+    };
+    crate::fetch::send(method, &format!("{}{path}", origin()), &headers, json.as_deref()).await.map_err(unreachable)
+}
+
 #[cfg(feature = "hydrate")]
 async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -> Result<T, ApiError> {
-    let client = reqwest::Client::new();
-    let url = format!("{}{path}", origin());
-    let mut request = match verb {
-        Verb::Get => client.get(url),
-        Verb::Post => client.post(url),
-        Verb::Put => client.put(url),
-        Verb::Patch => client.patch(url),
-        Verb::Delete => client.delete(url),
-    };
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.map_err(unreachable)?;
-    let status = response.status().as_u16();
+    let response = send(verb, path, body).await?;
+    let status = response.status;
     let bytes = response.bytes().await.map_err(|e| ApiError { status, message: format!("The answer was cut off ({e}).") })?;
     if (200..300).contains(&status) {
         let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
@@ -216,16 +222,15 @@ async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str
 /// request, which ends the provider's work too.
 #[cfg(feature = "hydrate")]
 pub async fn stream_chat(body: &serde_json::Value, mut on_data: impl FnMut(&str)) -> Result<(), ApiError> {
-    use eventsource_stream::Eventsource;
     use futures::StreamExt;
 
     let path = "/v1/chat/completions";
-    let response = reqwest::Client::new().post(format!("{}{path}", origin())).json(body).send().await.map_err(unreachable)?;
-    let status = response.status().as_u16();
+    let response = send(Verb::Post, path, Some(body)).await?;
+    let status = response.status;
     if !(200..300).contains(&status) {
         return Err(refused(path, status, &response.bytes().await.unwrap_or_default()));
     }
-    let mut events = response.bytes_stream().eventsource();
+    let mut events = crate::sse::events(response.into_stream(), crate::sse::MAX_EVENT);
     while let Some(event) = events.next().await {
         match event {
             Ok(event) => on_data(&event.data),

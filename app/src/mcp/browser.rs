@@ -1,4 +1,4 @@
-//! The browser side: a [`Transport`] on reqwest's `fetch` backend, directly or through
+//! The browser side: a [`Transport`] on the browser's `fetch`, directly or through
 //! Hearth's `/cors-proxy`, and a timer for the handshake deadline.
 //!
 //! Never copies Hearth's credentials into a request: proxied requests are same-origin and the
@@ -6,20 +6,19 @@
 
 use std::future::Future;
 
-use futures::StreamExt;
 use wasm_bindgen::JsCast;
 
-use super::transport::{through_proxy, Method, Outgoing, Response, Transport, TransportError, PROXY_UPSTREAM_HEADER};
+use crate::fetch;
+use super::transport::{through_proxy, Outgoing, Response, Transport, TransportError, PROXY_UPSTREAM_HEADER};
 
 pub struct FetchTransport {
-    client: reqwest::Client,
     /// Hearth's origin when requests go through its proxy.
     proxy_origin: Option<String>,
 }
 
 impl FetchTransport {
     pub fn new(use_proxy: bool) -> FetchTransport {
-        FetchTransport { client: reqwest::Client::new(), proxy_origin: use_proxy.then(crate::api::client::origin) }
+        FetchTransport { proxy_origin: use_proxy.then(crate::api::client::origin) }
     }
 }
 
@@ -29,31 +28,9 @@ impl Transport for FetchTransport {
             Some(origin) => through_proxy(origin, request),
             None => request,
         };
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let mut builder = self.client.request(method, &request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let answer = builder.send().await.map_err(|e| TransportError::Network(e.to_string()))?;
-        let headers = answer
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-            .collect();
-        let from_proxy = self.proxy_origin.is_some() && answer.headers().get(PROXY_UPSTREAM_HEADER).is_none();
-        Ok(Response {
-            status: answer.status().as_u16(),
-            headers,
-            from_proxy,
-            body: Box::pin(answer.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec()).map_err(|e| e.to_string()))),
-        })
+        let answer = fetch::send(request.method.as_str(), &request.url, &request.headers, request.body.as_deref()).await.map_err(TransportError::Network)?;
+        let from_proxy = self.proxy_origin.is_some() && answer.header(PROXY_UPSTREAM_HEADER).is_none();
+        Ok(Response { status: answer.status, headers: answer.headers.clone(), from_proxy, body: Box::pin(answer.into_stream()) })
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 
-use eventsource_stream::{EventStream, Eventsource};
+use crate::sse::{events, EventStream, MAX_EVENT};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -226,7 +226,7 @@ impl<T: Transport> McpClient<T> {
         if !response.is_event_stream() {
             return Err(McpError::Protocol(format!("expected an event stream, got {:?}", response.content_type())));
         }
-        let mut events = response.body.eventsource();
+        let mut events = events(response.body, MAX_EVENT);
         let endpoint = loop {
             match events.next().await {
                 Some(Ok(event)) if event.event == "endpoint" => {
@@ -271,7 +271,7 @@ impl<T: Transport> McpClient<T> {
     /// The answer to request `id` in a streamable HTTP response: JSON, or an event stream.
     async fn answer(&self, response: Response, id: u64) -> Result<Value, McpError> {
         if response.is_event_stream() {
-            let mut events = response.body.eventsource();
+            let mut events = events(response.body, MAX_EVENT);
             while let Some(event) = events.next().await {
                 let event = event.map_err(|e| McpError::Network(e.to_string()))?;
                 (self.log)(LogEntry { body: Some(event.data.clone()), ..LogEntry::note(format!("event: {}", event.event)) });

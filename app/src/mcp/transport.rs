@@ -1,5 +1,5 @@
-//! What the MCP client needs from HTTP, as a trait: the browser implements it with reqwest's
-//! `fetch` backend, tests with recorded exchanges. Also the `/cors-proxy` addressing.
+//! What the MCP client needs from HTTP, as a trait: the browser implements it with its own
+//! `fetch`, tests with recorded exchanges. Also the `/cors-proxy` addressing.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -115,14 +115,30 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// Resolves the legacy SSE transport's `endpoint` (usually a path) against the stream's URL.
+/// Resolves the legacy SSE transport's `endpoint` (usually a path) against the stream's URL,
+/// by the URL standard: the browser's own `URL` in the browser, the `url` crate elsewhere.
 pub fn resolve_endpoint(base: &str, endpoint: &str) -> Result<String, String> {
-    let base = url::Url::parse(base).map_err(|e| format!("bad server URL: {e}"))?;
-    let resolved = base.join(endpoint.trim()).map_err(|e| format!("the server announced a bad endpoint: {e}"))?;
-    if resolved.origin() != base.origin() {
+    let (base_origin, resolved, origin) = join(base, endpoint.trim())?;
+    // Opaque origins (`null`) are equal to nothing, not even each other.
+    if origin == "null" || origin != base_origin {
         return Err("the server announced an endpoint on another origin, which is not followed".into());
     }
-    Ok(resolved.to_string())
+    Ok(resolved)
+}
+
+/// `(base's origin, endpoint resolved against base, its origin)`.
+#[cfg(target_arch = "wasm32")]
+fn join(base: &str, endpoint: &str) -> Result<(String, String, String), String> {
+    let base = web_sys::Url::new(base).map_err(|_| "bad server URL".to_owned())?;
+    let resolved = web_sys::Url::new_with_base(endpoint, &base.href()).map_err(|_| "the server announced a bad endpoint".to_owned())?;
+    Ok((base.origin(), resolved.href(), resolved.origin()))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn join(base: &str, endpoint: &str) -> Result<(String, String, String), String> {
+    let base = url::Url::parse(base).map_err(|e| format!("bad server URL: {e}"))?;
+    let resolved = base.join(endpoint).map_err(|e| format!("the server announced a bad endpoint: {e}"))?;
+    Ok((base.origin().ascii_serialization(), resolved.to_string(), resolved.origin().ascii_serialization()))
 }
 
 #[cfg(test)]

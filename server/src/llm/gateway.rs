@@ -40,8 +40,9 @@ use crate::state::AppState;
 const MAX_BODY: usize = 32 << 20;
 /// How much of a provider's error answer is read to find its message.
 const MAX_ERROR_BODY: usize = 64 << 10;
-/// The largest event a provider's stream may send (a whole tool call's arguments, say).
-const MAX_EVENT: usize = 8 << 20;
+/// The largest event a provider's stream may send (a whole tool call's arguments, say); the
+/// browser reads Hearth's own streams with the same bound.
+use app::sse::MAX_EVENT;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(models))

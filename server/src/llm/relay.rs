@@ -195,7 +195,7 @@ impl Relay {
                     let message = format!("the stream from the provider of LLM {:?} ended before its end", self.call_name());
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
-                Some(Err(SseError::TooLarge(limit))) => {
+                Some(Err(SseError::TooLarge(app::sse::TooLarge(limit)))) => {
                     tracing::warn!(llm = %self.call_name(), limit, "an LLM stream sent an event past the limit");
                     let message = format!("the provider of LLM {:?} sent an event larger than {} MiB", self.call_name(), limit >> 20);
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));

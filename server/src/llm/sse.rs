@@ -1,12 +1,6 @@
-//! Server-sent events read from a provider, in time linear in the bytes received and with a
-//! bound on one event's size.
-//!
-//! Each byte is scanned for a line end once: the buffer keeps only the line in progress, and
-//! where the last scan stopped. An event (its lines up to the blank line that dispatches it)
-//! larger than the limit is an error, not an ever-growing buffer. Fields follow the
-//! EventSource rules: `event`, `data` (lines joined with `\n`), comments and other fields
-//! ignored, lines ended by CRLF, LF or CR. Silence is timed by bytes, not events: a long event
-//! that is still arriving is not a provider that sent nothing.
+//! Server-sent events read from a provider, decoded by [`app::sse::Decoder`] (linear in the
+//! bytes received, one event's size bounded). Silence is timed by bytes, not events: a long
+//! event that is still arriving is not a provider that sent nothing.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,109 +11,17 @@ use axum::body::Bytes;
 use futures_util::Stream;
 use tokio::time::Sleep;
 
-/// One dispatched event.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Event {
-    /// The `event:` field, `message` when there was none.
-    pub event: String,
-    pub data: String,
-}
+pub use app::sse::{Decoder, Event};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
-    #[error("an event is larger than {0} bytes")]
-    TooLarge(usize),
+    #[error("{0}")]
+    TooLarge(app::sse::TooLarge),
     /// No byte arrived for this long (bytes of an unfinished event count).
     #[error("nothing arrived for {0:?}")]
     Idle(std::time::Duration),
     #[error("the stream broke off: {0}")]
     Transport(#[from] reqwest::Error),
-}
-
-/// The parser's state between two chunks.
-#[derive(Debug)]
-pub struct Decoder {
-    /// Bytes not yet consumed: the line in progress.
-    line: Vec<u8>,
-    /// How much of `line` is known to hold no line end.
-    scanned: usize,
-    /// The last byte consumed was a CR: an LF right after it ends nothing.
-    after_cr: bool,
-    event: String,
-    data: String,
-    /// Bytes of the event in progress, its lines' ends included.
-    size: usize,
-    max: usize,
-}
-
-impl Decoder {
-    pub fn new(max_event: usize) -> Decoder {
-        Decoder { line: Vec::new(), scanned: 0, after_cr: false, event: String::new(), data: String::new(), size: 0, max: max_event }
-    }
-
-    /// Takes one chunk; the events it completes are pushed to `out`.
-    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) -> Result<(), SseError> {
-        if self.after_cr && chunk.first() == Some(&b'\n') {
-            chunk = &chunk[1..];
-        }
-        self.after_cr = false;
-        self.line.extend_from_slice(chunk);
-        let mut start = 0;
-        while let Some(offset) = memchr::memchr2(b'\n', b'\r', &self.line[self.scanned..]) {
-            let end = self.scanned + offset;
-            let mut next = end + 1;
-            if self.line[end] == b'\r' {
-                match self.line.get(next) {
-                    Some(b'\n') => next += 1,
-                    Some(_) => {}
-                    None => self.after_cr = true,
-                }
-            }
-            self.size += next - start;
-            if self.size > self.max {
-                return Err(SseError::TooLarge(self.max));
-            }
-            let line = std::mem::take(&mut self.line);
-            self.take_line(&line[start..end], out);
-            self.line = line;
-            start = next;
-            self.scanned = next;
-        }
-        // One move per chunk, of the line in progress only.
-        self.line.drain(..start);
-        self.scanned = self.line.len();
-        if self.size + self.line.len() > self.max {
-            return Err(SseError::TooLarge(self.max));
-        }
-        Ok(())
-    }
-
-    fn take_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
-        if line.is_empty() {
-            self.size = 0;
-            let event = std::mem::take(&mut self.event);
-            if self.data.is_empty() {
-                return;
-            }
-            let mut data = std::mem::take(&mut self.data);
-            data.pop();
-            out.push(Event { event: if event.is_empty() { "message".into() } else { event }, data });
-            return;
-        }
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(0) => return,
-            Some(i) => (&line[..i], line[i + 1..].strip_prefix(b" ").unwrap_or(&line[i + 1..])),
-            None => (line, &[][..]),
-        };
-        match field {
-            b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
-            b"data" => {
-                self.data.push_str(&String::from_utf8_lossy(value));
-                self.data.push('\n');
-            }
-            _ => {}
-        }
-    }
 }
 
 /// The events of a provider's answer body.
@@ -175,7 +77,7 @@ where
             let Poll::Ready(Some(chunk)) = polled else { return Poll::Ready(None) };
             this.silent_until.as_mut().reset(tokio::time::Instant::now() + this.idle);
             let mut out = Vec::new();
-            let fed = chunk.map_err(SseError::from).and_then(|chunk| this.decoder.feed(&chunk, &mut out));
+            let fed = chunk.map_err(SseError::from).and_then(|chunk| this.decoder.feed(&chunk, &mut out).map_err(SseError::TooLarge));
             this.ready.extend(out);
             if let Err(e) = fed {
                 this.failed = true;
@@ -183,61 +85,5 @@ where
                 return Poll::Ready(Some(Err(e)));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decode(chunks: &[&[u8]], max: usize) -> Result<Vec<Event>, SseError> {
-        let mut decoder = Decoder::new(max);
-        let mut out = Vec::new();
-        for chunk in chunks {
-            decoder.feed(chunk, &mut out)?;
-        }
-        Ok(out)
-    }
-
-    fn message(data: &str) -> Event {
-        Event { event: "message".into(), data: data.into() }
-    }
-
-    #[test]
-    fn events_split_anywhere_come_out_whole() {
-        let text = b"event: ping\ndata: {\"a\":1}\n\n: comment\ndata: one\ndata: two\r\n\r\ndata:three\r\rid: 7\nretry: 5\ndata\n\n";
-        let whole = decode(&[text], 1 << 20).unwrap();
-        assert_eq!(
-            whole,
-            vec![
-                Event { event: "ping".into(), data: "{\"a\":1}".into() },
-                message("one\ntwo"),
-                message("three"),
-                message(""),
-            ]
-        );
-        for size in 1..text.len() {
-            let chunks: Vec<&[u8]> = text.chunks(size).collect();
-            assert_eq!(decode(&chunks, 1 << 20).unwrap(), whole, "split every {size} bytes");
-        }
-    }
-
-    #[test]
-    fn a_crlf_split_between_two_chunks_is_one_line_end() {
-        assert_eq!(decode(&[b"data: a\r", b"\n\r", b"\n"], 100).unwrap(), vec![message("a")]);
-    }
-
-    #[test]
-    fn an_event_with_no_data_dispatches_nothing_and_invalid_utf8_is_replaced() {
-        assert_eq!(decode(&[b"event: x\n\ndata: \xff\n\n"], 100).unwrap(), vec![message("\u{fffd}")]);
-    }
-
-    #[test]
-    fn an_event_past_the_limit_is_an_error_whether_one_line_or_many() {
-        assert!(matches!(decode(&[&[b'a'; 101]], 100), Err(SseError::TooLarge(100))), "a line in progress");
-        let many: Vec<&[u8]> = vec![b"data: 0123456789\n"; 10];
-        assert!(matches!(decode(&many, 100), Err(SseError::TooLarge(100))), "many lines");
-        let small: Vec<&[u8]> = vec![b"data: 0123456789\n\n"; 100];
-        assert_eq!(decode(&small, 100).unwrap().len(), 100, "the limit is per event");
     }
 }

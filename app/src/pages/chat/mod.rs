@@ -180,7 +180,7 @@ fn start(chat: Chat, connections: crate::connections::Connections) {
     }
     let wanted = web_sys::window()
         .and_then(|w| w.location().search().ok())
-        .and_then(|q| url::form_urlencoded::parse(q.trim_start_matches('?').as_bytes()).find(|(k, _)| k == "c").and_then(|(_, v)| v.parse::<i64>().ok()));
+        .and_then(|q| q.trim_start_matches('?').split('&').find_map(|pair| pair.strip_prefix("c=")).and_then(|v| v.parse::<i64>().ok()));
     spawn_local(async move {
         match client::list_models().await {
             Ok(list) => {

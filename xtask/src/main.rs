@@ -158,7 +158,7 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
                 .iter()
                 .map(|(from, to)| {
                     scope.spawn(move || {
-                        tool("wasm-opt", Command::new("wasm-opt").args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]).arg(from).arg("-o").arg(to))
+                        tool("wasm-opt", Command::new("wasm-opt").args(["-Os", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]).arg(from).arg("-o").arg(to))
                     })
                 })
                 .collect();
@@ -168,7 +168,15 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
 
         let terser = |from: &Path, to: &Path| tool("terser", Command::new("terser").arg(from).args(["--module", "--compress", "--mangle", "-o"]).arg(to));
         terser(&bound.join(format!("{NAME}.js")), &out.join(format!("{NAME}.js")))?;
-        terser(&split_dir.join(LOADER_PLACEHOLDER), &out.join("loader.js"))?;
+        // A chunk's fetch that fails while the chunks it depends on are still loading would be
+        // an unhandled rejection; the load reports the failure (the Rust side gets `Err`).
+        let loader = split_dir.join(LOADER_PLACEHOLDER);
+        let mut text = read(&loader)?;
+        if !split.split_modules.is_empty() {
+            text = replace(&text, b", import.meta.url));", b", import.meta.url)); src.catch(() => {});", "the loader")?;
+        }
+        write(&loader, &text)?;
+        terser(&loader, &out.join("loader.js"))?;
         let manifest: BTreeMap<_, _> = split.prefetch_map.into_iter().collect();
         write(&out.join("manifest.json"), &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?)
     })?;

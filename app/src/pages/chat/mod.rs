@@ -7,6 +7,7 @@
 mod composer;
 mod head;
 mod list;
+mod render;
 #[cfg(feature = "hydrate")]
 mod run;
 mod thread;
@@ -63,6 +64,8 @@ pub struct Chat {
     pub running: RwSignal<bool>,
     pub error: RwSignal<Option<String>>,
     pub max_turns: RwSignal<u32>,
+    /// Answers' markdown as HTML, once its code has arrived.
+    pub render: render::Renderer,
     stop: StoredValue<Option<futures::channel::oneshot::Sender<()>>>,
     decide: StoredValue<Option<futures::channel::oneshot::Sender<Decision>>>,
 }
@@ -85,6 +88,7 @@ impl Chat {
             running: RwSignal::new(false),
             error: RwSignal::new(None),
             max_turns: RwSignal::new(DEFAULT_MAX_TURNS),
+            render: render::Renderer::new(),
             stop: StoredValue::new(None),
             decide: StoredValue::new(None),
         }

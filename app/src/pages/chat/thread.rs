@@ -7,7 +7,6 @@ use leptos::task::spawn_local;
 
 use super::{Chat, Decision, PendingCall};
 use crate::api::{ChatMessage, ChatRole};
-use crate::chat::markdown;
 use crate::connections::use_connections;
 
 /// Puts `text` on the clipboard.
@@ -87,7 +86,9 @@ fn meta_line(message: &ChatMessage) -> String {
 
 #[component]
 fn AssistantMessage(message: ChatMessage) -> impl IntoView {
-    let html = markdown::to_html(&message.content);
+    let render = expect_context::<Chat>().render;
+    let content = message.content.clone();
+    let html = move || render.html(&content);
     let raw = message.content.clone();
     let meta = meta_line(&message);
     let calls = message.tool_calls.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
@@ -181,7 +182,7 @@ fn PendingToolCallCard(call: PendingCall) -> impl IntoView {
 #[component]
 fn LiveAnswer() -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let html = move || markdown::to_html(&chat.live_content.get());
+    let html = move || chat.live_content.with(|text| chat.render.html(text));
     view! {
         <div class="msg assistant live" data-testid="live-answer">
             <Show when=move || chat.live_reasoning.with(|r| !r.is_empty())>

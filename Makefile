@@ -34,8 +34,10 @@ run: build
 build: tools
 	cargo run --quiet --package xtask -- build
 
-## test: Rust unit and integration tests, then the end-to-end suite in Chromium
+## test: the first load's size against its budget, Rust unit and integration tests, then the
+## end-to-end suite in Chromium
 test: build e2e-deps py-deps
+	cargo run --quiet --package xtask -- size
 	cargo test --release
 	cd end2end && npx playwright test
 

@@ -10,6 +10,9 @@
 //!    there;
 //! 4. `server` in release, which embeds `target/site`.
 //!
+//! `cargo run -p xtask -- size` prints what the first page load weighs and fails when it is
+//! over the budget (`make test` runs it).
+//!
 //! Because unchanged files keep their modification times, a second build with nothing changed
 //! rebuilds nothing, and a change to `style/` or `public/` rebuilds only the server.
 
@@ -31,7 +34,8 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["build"] => build(true),
         ["site"] => build(false),
-        _ => Err("usage: cargo run -p xtask -- build | site\n  build  the site, then the release binary\n  site   the site only (target/site)".into()),
+        ["size"] => size(),
+        _ => Err("usage: cargo run -p xtask -- build | site | size\n  build  the site, then the release binary\n  site   the site only (target/site)\n  size   the first load's size, checked against the budget".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,6 +68,48 @@ fn build(with_server: bool) -> Result {
         step("target/release/hearth ready", started);
     }
     Ok(())
+}
+
+/// The budget for the first load: what the browser fetches before the first page is
+/// interactive, compressed (DESIGN.md).
+const FIRST_LOAD_BUDGET: u64 = 300_000;
+
+/// Prints the first load's size per file (brotli and gzip) and the chunks fetched later;
+/// fails when the first load is over the budget.
+fn size() -> Result {
+    let pkg = root().join("target/site/pkg");
+    let mut first = Vec::new();
+    let mut later = Vec::new();
+    for path in read_dir(&pkg)? {
+        let name = path.file_name().ok_or("a file has no name")?.to_string_lossy().into_owned();
+        if name.ends_with(".br") || name.ends_with(".gz") || name.ends_with(".json") {
+            continue;
+        }
+        // The main module, its JS, the style sheet, and the chunk loader the JS imports.
+        let up_front = name.starts_with(&format!("{NAME}.")) || name.starts_with("__wasm_split.");
+        let sizes = [".br", ".gz"].map(|ext| std::fs::metadata(with_suffix(&path, ext)).map(|m| m.len()).unwrap_or(0));
+        if up_front { first.push((name, sizes)) } else { later.push((name, sizes)) }
+    }
+    if !first.iter().any(|(n, _)| n.ends_with(".wasm")) {
+        return Err("no built site in target/site (run `make build`)".into());
+    }
+    let total = |files: &[(String, [u64; 2])]| files.iter().fold([0, 0], |t, (_, s)| [t[0] + s[0], t[1] + s[1]]);
+    println!("first load (before the page is interactive):");
+    for (name, [br, gz]) in &first {
+        println!("  {name:<44} {br:>9} B brotli {gz:>9} B gzip");
+    }
+    let [br, gz] = total(&first);
+    println!("  {:<44} {br:>9} B brotli {gz:>9} B gzip   (budget {FIRST_LOAD_BUDGET} B brotli)", "total");
+    let [later_br, _] = total(&later);
+    println!("fetched when needed: {} chunks, {later_br} B brotli in all; the largest:", later.len());
+    later.sort_by_key(|(_, [br, _])| std::cmp::Reverse(*br));
+    for (name, [br, _]) in later.iter().take(6) {
+        println!("  {name:<72} {br:>9} B brotli");
+    }
+    match br <= FIRST_LOAD_BUDGET {
+        true => Ok(()),
+        false => Err(format!("the first load is {br} B brotli, over the budget of {FIRST_LOAD_BUDGET} B")),
+    }
 }
 
 fn step(what: &str, since: Instant) {

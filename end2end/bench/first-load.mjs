@@ -2,7 +2,8 @@
 // For each of ROUNDS fresh browser contexts (no cache, signed in with the master key through
 // the API), opens /chat and reads:
 //   - time to interactive: navigation start to the moment the app marks <body> hydrated;
-//   - the bytes transferred for the page's scripts, wasm and style sheets (encoded sizes).
+//   - the bytes transferred for the page's scripts, wasm and style sheets (encoded sizes, with
+//     headers), those that arrived before it was interactive and those after.
 // Prints the median and the spread. Runs target/release/hearth (`make build`), or
 // BENCH_HEARTH_BIN.
 import { spawn } from 'node:child_process';
@@ -42,26 +43,26 @@ const marker = () => {
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 const times = [];
-let bytes = {};
+let files = [];
 for (let round = 0; round < ROUNDS; round++) {
   const context = await browser.newContext({ baseURL: base });
   const signedIn = await context.request.post('/auth/login', { data: { api_key: KEY }, headers: { origin: base } });
   if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()}`);
   const page = await context.newPage();
   await page.addInitScript(marker);
-  const sizes = {};
-  page.on('requestfinished', async (request) => {
-    const type = request.resourceType();
-    if (!['script', 'stylesheet', 'fetch', 'other'].includes(type) && !request.url().endsWith('.wasm')) return;
-    const url = new URL(request.url()).pathname;
-    if (!url.startsWith('/pkg/')) return;
-    const s = await request.sizes();
-    sizes[url] = s.responseBodySize;
-  });
   await page.goto('/chat');
   await page.waitForFunction(() => window.__hydratedAt !== undefined, null, { timeout: 30_000 });
-  times.push(await page.evaluate(() => window.__hydratedAt));
-  bytes = sizes;
+  // Chunks fetched as the page opens (the markdown renderer) finish after it is interactive.
+  await page.waitForTimeout(1000);
+  const round = await page.evaluate(() => ({
+    hydratedAt: window.__hydratedAt,
+    files: performance
+      .getEntriesByType('resource')
+      .filter((e) => new URL(e.name).pathname.startsWith('/pkg/'))
+      .map((e) => ({ url: new URL(e.name).pathname, bytes: e.transferSize, end: e.responseEnd })),
+  }));
+  times.push(round.hydratedAt);
+  files = round.files.map((f) => ({ ...f, before: f.end <= round.hydratedAt }));
   await context.close();
 }
 await browser.close();
@@ -71,9 +72,13 @@ times.sort((a, b) => a - b);
 const median = times[Math.floor(times.length / 2)];
 console.log(`/chat first load in Chromium, loopback, cold cache (${ROUNDS} rounds):`);
 console.log(`  time to interactive (navigation start to hydrated)   median ${median.toFixed(0)} ms   min ${times[0].toFixed(0)} ms   max ${times[times.length - 1].toFixed(0)} ms`);
-let total = 0;
-for (const [url, size] of Object.entries(bytes).sort()) {
-  console.log(`  ${url.padEnd(28)} ${String(size).padStart(9)} B transferred`);
-  total += size;
+for (const before of [true, false]) {
+  const group = files.filter((f) => f.before === before).sort((a, b) => a.url.localeCompare(b.url));
+  console.log(before ? '  fetched before the page was interactive:' : '  fetched after (chunks the page loads as it opens):');
+  let total = 0;
+  for (const { url, bytes } of group) {
+    console.log(`    ${url.padEnd(60)} ${String(bytes).padStart(9)} B transferred`);
+    total += bytes;
+  }
+  console.log(`    ${'total'.padEnd(60)} ${String(total).padStart(9)} B transferred${before ? '   (budget: 300 KB)' : ''}`);
 }
-console.log(`  ${'total'.padEnd(28)} ${String(total).padStart(9)} B transferred   (budget: 300 KB)`);

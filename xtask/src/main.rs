@@ -2,12 +2,14 @@
 //! with cargo and the `wasm-bindgen` library alone.
 //!
 //! 1. `frontend` for wasm32 (profile `wasm-release`, target dir `target/front`);
-//! 2. wasm-bindgen (the library, at the version the front end links), `wasm-opt -Oz` and
-//!    terser over the JS — skipped when the wasm is byte for byte the one the site was made
-//!    from; csso over `style/main.css` likewise (the npm tools are on PATH from `.tools/`);
-//! 3. the site in `target/site`: `pkg/hearth.{js,wasm,css}` and `public/`, each with `.br` and
-//!    `.gz` beside it; a file is written only when its bytes change, and nothing else is left
-//!    there;
+//! 2. the wasm split at its lazy functions (leptos's lazy routes, `wasm_split`) into the main
+//!    module and chunks fetched when needed, wasm-bindgen (the library, at the version the
+//!    front end links) on the main module, `wasm-opt -Os` on every module and terser over the
+//!    JS — all skipped when the wasm is byte for byte the one the site was made from; csso over
+//!    `style/main.css` likewise (the npm tools are on PATH from `.tools/`);
+//! 3. the site in `target/site`: `pkg/hearth.<hash>.{js,wasm,css}`, the chunks and their
+//!    loader, named after a hash of them all, and `public/`, each with `.br` and `.gz` beside
+//!    it; a file is written only when its bytes change, and nothing else is left there;
 //! 4. `server` in release, which embeds `target/site`.
 //!
 //! `cargo run -p xtask -- size` prints what the first page load weighs and fails when it is
@@ -258,8 +260,8 @@ fn hashed(front: Front, css: Vec<u8>, files: &mut Site) -> Result {
     }
     let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let hash = &digest[..12];
+    // The same length as the placeholder: the wasm's import section names it.
     let loader_name = format!("__wasm_split.{}.js", &digest[..22]);
-    assert_eq!(loader_name.len(), LOADER_PLACEHOLDER.len());
 
     let js = replace(&front.js, LOADER_PLACEHOLDER.as_bytes(), loader_name.as_bytes(), "the JS")?;
     let wasm = replace(&front.wasm, LOADER_PLACEHOLDER.as_bytes(), loader_name.as_bytes(), "the wasm")?;

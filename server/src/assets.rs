@@ -36,12 +36,7 @@ pub struct Assets {
 
 impl Assets {
     pub fn load() -> Assets {
-        let built = |ext: &str| {
-            Site::iter().find_map(|path| {
-                let hash = path.strip_prefix("pkg/")?.strip_prefix(OUTPUT_NAME)?.strip_prefix('.')?.strip_suffix(ext)?.to_owned();
-                (hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
-            })
-        };
+        let built = |ext: &str| Site::iter().find_map(|path| build_hash(&path, ext));
         let wasm = built(".wasm");
         let has_wasm = wasm.is_some();
         let hash = wasm.or_else(|| built(".css")).unwrap_or_else(|| "0".repeat(12));
@@ -96,6 +91,12 @@ impl Assets {
     }
 }
 
+/// The build's hash, if `path` is the build's file `pkg/hearth.<12 hex digits><ext>`.
+fn build_hash(path: &str, ext: &str) -> Option<String> {
+    let hash = path.strip_prefix("pkg/")?.strip_prefix(OUTPUT_NAME)?.strip_prefix('.')?.strip_suffix(ext)?;
+    (hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_owned())
+}
+
 /// leptos names the wasm `<name>_bg.wasm` unless told otherwise at build time; the build
 /// writes `<name>.wasm`: each name also answers for the other.
 fn wasm_alias(path: &str) -> Option<String> {
@@ -135,6 +136,14 @@ mod tests {
         assert_eq!(wasm_alias("pkg/hearth_bg.wasm").as_deref(), Some("pkg/hearth.wasm"));
         assert_eq!(wasm_alias("pkg/hearth.wasm").as_deref(), Some("pkg/hearth_bg.wasm"));
         assert_eq!(wasm_alias("pkg/hearth.js"), None);
+    }
+
+    #[test]
+    fn the_build_hash_is_read_from_the_main_files_name_only() {
+        assert_eq!(build_hash("pkg/hearth.0123456789ab.wasm", ".wasm").as_deref(), Some("0123456789ab"));
+        for other in ["pkg/hearth.wasm", "pkg/hearth.0123456789ab.js", "pkg/hearth.0123456789.wasm", "pkg/hearth.0123456789ag.wasm", "hearth.0123456789ab.wasm", "pkg/split_x.0123456789ab.wasm"] {
+            assert_eq!(build_hash(other, ".wasm"), None, "{other}");
+        }
     }
 
     #[test]

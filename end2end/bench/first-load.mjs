@@ -42,36 +42,52 @@ const marker = () => {
 };
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-const times = [];
-let files = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const context = await browser.newContext({ baseURL: base });
-  const signedIn = await context.request.post('/auth/login', { data: { api_key: KEY }, headers: { origin: base } });
-  if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()}`);
-  const page = await context.newPage();
-  await page.addInitScript(marker);
-  await page.goto('/chat');
-  await page.waitForFunction(() => window.__hydratedAt !== undefined, null, { timeout: 30_000 });
-  // Chunks fetched as the page opens (the markdown renderer) finish after it is interactive.
-  await page.waitForTimeout(1000);
-  const round = await page.evaluate(() => ({
-    hydratedAt: window.__hydratedAt,
-    files: performance
-      .getEntriesByType('resource')
-      .filter((e) => new URL(e.name).pathname.startsWith('/pkg/'))
-      .map((e) => ({ url: new URL(e.name).pathname, bytes: e.transferSize, end: e.responseEnd })),
-  }));
-  times.push(round.hydratedAt);
-  files = round.files.map((f) => ({ ...f, before: f.end <= round.hydratedAt }));
-  await context.close();
+/** Opens /chat `rounds` times in fresh contexts, on `link` (Chromium's network emulation) or loopback. */
+async function measure(rounds, link) {
+  const times = [];
+  let files = [];
+  for (let round = 0; round < rounds; round++) {
+    const context = await browser.newContext({ baseURL: base });
+    const signedIn = await context.request.post('/auth/login', { data: { api_key: KEY }, headers: { origin: base } });
+    if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()}`);
+    const page = await context.newPage();
+    await page.addInitScript(marker);
+    if (link) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, ...link });
+    }
+    await page.goto('/chat');
+    await page.waitForFunction(() => window.__hydratedAt !== undefined, null, { timeout: 60_000 });
+    // Chunks fetched as the page opens (the markdown renderer) finish after it is interactive.
+    await page.waitForTimeout(link ? 3000 : 1000);
+    const result = await page.evaluate(() => ({
+      hydratedAt: window.__hydratedAt,
+      files: performance
+        .getEntriesByType('resource')
+        .filter((e) => new URL(e.name).pathname.startsWith('/pkg/'))
+        .map((e) => ({ url: new URL(e.name).pathname, bytes: e.transferSize, end: e.responseEnd })),
+    }));
+    times.push(result.hydratedAt);
+    files = result.files.map((f) => ({ ...f, before: f.end <= result.hydratedAt }));
+    await context.close();
+  }
+  times.sort((a, b) => a - b);
+  return { times, files };
 }
+
+const loopback = await measure(ROUNDS);
+// 10 Mbit/s down, 40 ms round trip: where the bytes show.
+const slow = await measure(5, { latency: 40, downloadThroughput: 10e6 / 8, uploadThroughput: 5e6 / 8 });
 await browser.close();
 hearth.kill();
 
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
-console.log(`/chat first load in Chromium, loopback, cold cache (${ROUNDS} rounds):`);
-console.log(`  time to interactive (navigation start to hydrated)   median ${median.toFixed(0)} ms   min ${times[0].toFixed(0)} ms   max ${times[times.length - 1].toFixed(0)} ms`);
+const line = ({ times }) =>
+  `median ${times[Math.floor(times.length / 2)].toFixed(0)} ms   min ${times[0].toFixed(0)} ms   max ${times[times.length - 1].toFixed(0)} ms`;
+console.log(`/chat first load in Chromium, cold cache:`);
+console.log(`  time to interactive (navigation start to hydrated), loopback (${ROUNDS} rounds)   ${line(loopback)}`);
+console.log(`  time to interactive, 10 Mbit/s and 40 ms round trip (5 rounds)     ${line(slow)}`);
+const { files } = loopback;
 for (const before of [true, false]) {
   const group = files.filter((f) => f.before === before).sort((a, b) => a.url.localeCompare(b.url));
   console.log(before ? '  fetched before the page was interactive:' : '  fetched after (chunks the page loads as it opens):');

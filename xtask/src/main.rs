@@ -324,8 +324,15 @@ fn derived(dir: &Path, input: &[u8], outputs: &[&Path], make: impl FnOnce() -> R
 
 /// Runs one of the npm tools `make tools` puts in `.tools/`.
 fn tool(name: &str, command: &mut Command) -> Result {
-    let status = command.status().map_err(|e| format!("cannot run {name} (`make tools` installs it into .tools/): {e}"))?;
-    status.success().then_some(()).ok_or_else(|| format!("{name} failed ({status})"))
+    let output = command.output().map_err(|e| format!("cannot run {name} (`make tools` installs it into .tools/): {e}"))?;
+    std::io::stdout().write_all(&output.stdout).map_err(|e| e.to_string())?;
+    // wasm-opt does not read one kind of name subsection (id 3, label names) that the split
+    // chunks keep, and warns about it for every chunk; nothing is wrong.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in stderr.lines().filter(|l| !l.starts_with("warning: unknown name subsection with id")) {
+        eprintln!("{line}");
+    }
+    output.status.success().then_some(()).ok_or_else(|| format!("{name} failed ({})", output.status))
 }
 
 /// The site directory as it is being made: what was put there, and how much changed.

@@ -14,33 +14,76 @@ pub use overview::OverviewPage;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::{lazy_route, LazyRoute};
+use leptos_router::LazyRoute;
 
 /// Routes whose code the browser loads only when one of them is opened: each becomes its own
-/// wasm chunk (`xtask` splits them out), so the first page does not carry the admin pages.
+/// wasm chunk (`xtask` splits them out, named after `$chunk`), so the first page does not
+/// carry the admin pages. A page opened directly has its chunk preloaded by the server's HTML.
+/// If the chunk cannot be fetched (Hearth was updated since this tab loaded, or the network
+/// failed), the page says so and offers a reload instead of breaking the app.
 macro_rules! lazy_pages {
-    ($($route:ident => $page:path),* $(,)?) => {$(
+    ($($route:ident($chunk:ident) => $page:path),* $(,)?) => {$(
         pub struct $route;
 
-        #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
                 $route
             }
 
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                $page().into_any()
+            // Fetches the chunk before the route's view is built: hydrating a page opened
+            // directly needs its view at once, as the server rendered it.
+            async fn preload() {
+                #[cfg(feature = "hydrate")]
+                {
+                    let _ = split::$chunk::load().await;
+                }
+            }
+
+            async fn view(_: Self) -> AnyView {
+                #[cfg(feature = "hydrate")]
+                return split::$chunk::view().await.unwrap_or_else(|_| view! { <PageNotLoaded/> }.into_any());
+                #[cfg(not(feature = "hydrate"))]
+                {
+                    leptos::prefetch_lazy_fn_on_server(stringify!($chunk));
+                    $page().into_any()
+                }
             }
         }
-    )*};
+    )*
+        /// Each page's code, in its own chunk.
+        #[cfg(feature = "hydrate")]
+        mod split {
+            pub use leptos::wasm_split::{wasm_split, SplitLoaderError};
+            $(pub mod $chunk {
+                use super::super::*;
+                use super::{wasm_split, SplitLoaderError};
+
+                #[wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible, preload(load))]
+                pub fn view() -> Result<AnyView, SplitLoaderError> {
+                    Ok($page().into_any())
+                }
+            })*
+        }
+    };
 }
 
 lazy_pages! {
-    AuditRoute => audit::AuditPage,
-    KeysRoute => keys::KeysPage,
-    LlmsRoute => llms::LlmsPage,
-    McpServersRoute => mcp_servers::McpServersPage,
+    AuditRoute(audit_page) => audit::AuditPage,
+    KeysRoute(keys_page) => keys::KeysPage,
+    LlmsRoute(llms_page) => llms::LlmsPage,
+    McpServersRoute(mcp_servers_page) => mcp_servers::McpServersPage,
+}
+
+/// In place of a page whose code could not be fetched.
+#[component]
+fn PageNotLoaded() -> impl IntoView {
+    view! {
+        <main class="content narrow">
+            <h1>"This page could not be loaded"</h1>
+            <p role="alert">"Its code did not arrive: Hearth may have been updated since this tab was opened, or the connection failed."</p>
+            <p><a href="" rel="external">"Reload the page"</a></p>
+        </main>
+    }
 }
 
 #[component]

@@ -2,7 +2,16 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
-export const PORT = Number(process.env.HEARTH_E2E_PORT ?? 18484);
+/**
+ * The port the server under test listens on: `HEARTH_E2E_PORT`, or a free one picked when the
+ * suite starts. It is put in the environment, so the workers (started later) use the same one.
+ */
+export const PORT = Number((process.env.HEARTH_E2E_PORT ??= freePort()));
+
+function freePort(): string {
+  const script = "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })";
+  return execFileSync(process.execPath, ['-e', script]).toString().trim();
+}
 export const MASTER_KEY = 'e2e-master-key-0123456789';
 
 const tmp = path.join(__dirname, '..', '.tmp');

@@ -138,7 +138,7 @@ fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Audit events">
             <table>
                 <thead>
                     <tr>

@@ -171,7 +171,7 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
         .collect_view();
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="API keys">
             <table class="keys">
                 <thead>
                     <tr>

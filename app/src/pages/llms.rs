@@ -152,7 +152,7 @@ fn LlmTable(llms: Vec<Llm>, editable: bool, on_edit: Callback<Llm>, on_deleted: 
         .collect_view();
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="LLMs">
             <table>
                 <thead>
                     <tr>

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { addUser, MASTER_KEY } from './fixtures';
+import { addUser, MASTER_KEY, signIn } from './fixtures';
 
 test('sign in with an API key, use the hydrated shell, stay signed in across a reload, sign out', async ({ page, context }) => {
   const problems: string[] = [];
@@ -83,4 +83,26 @@ test('a password sign-in works before the wasm has loaded', async ({ browser }) 
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId('user-name')).toHaveText('e2e-nojs');
   await context.close();
+});
+
+test('each page has its own title, whether opened directly or by navigation', async ({ page }) => {
+  await page.goto('/login');
+  await expect(page).toHaveTitle('Sign in — Hearth');
+  await signIn(page);
+  await expect(page).toHaveTitle('Overview — Hearth');
+  const pages: [string, string][] = [
+    ['Chat', 'Chat — Hearth'],
+    ['LLMs', 'LLMs — Hearth'],
+    ['MCP servers', 'MCP servers — Hearth'],
+    ['API keys', 'API keys — Hearth'],
+    ['Audit', 'Audit — Hearth'],
+  ];
+  for (const [link, title] of pages) {
+    await page.getByRole('navigation').getByRole('link', { name: link }).click();
+    await expect(page).toHaveTitle(title);
+  }
+  await page.goto('/llms');
+  await expect(page).toHaveTitle('LLMs — Hearth');
+  await page.goto('/no-such-page');
+  await expect(page).toHaveTitle('Page not found — Hearth');
 });

@@ -2,6 +2,7 @@
 //! filters. Never a prompt, a completion or a key: the trail does not hold them.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos::task::spawn_local;
 
 use crate::api::{client, AuditEvent, AuditQuery};
@@ -58,6 +59,7 @@ pub fn AuditPage() -> impl IntoView {
     Effect::new(move |_| load(None));
 
     view! {
+        <Title text="Audit — Hearth"/>
         <h1>"Audit"</h1>
         <p class="muted">
             "One entry per call to the LLM gateway: who, which LLM, how long, how it ended. \

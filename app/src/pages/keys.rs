@@ -2,6 +2,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos::task::spawn_local;
 
 use crate::api::{client, ApiKey, CreateApiKey, CreatedApiKey};
@@ -24,6 +25,7 @@ pub fn KeysPage() -> impl IntoView {
     let on_revoked = Callback::new(move |_: i64| version.update(|v| *v += 1));
 
     view! {
+        <Title text="API keys — Hearth"/>
         <h1>"API keys"</h1>
         <p class="muted">
             "A key acts as its user. Send it as " <code>"Authorization: Bearer <key>"</code> " or "

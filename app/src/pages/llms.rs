@@ -2,6 +2,7 @@
 //! key is checked on save and the outcome said in words); everyone else sees what they may use.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos::task::spawn_local;
 
 use crate::api::{client, Grants, Llm, LlmInput, Provider, SavedLlm};
@@ -60,6 +61,7 @@ pub fn LlmsPage() -> impl IntoView {
     let on_deleted = Callback::new(move |_: ()| version.update(|v| *v += 1));
 
     view! {
+        <Title text="LLMs — Hearth"/>
         <div class="page-head">
             <h1>"LLMs"</h1>
             <Show when=is_admin>

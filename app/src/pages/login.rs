@@ -3,6 +3,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
@@ -50,6 +51,7 @@ pub fn LoginPage() -> impl IntoView {
 
     let shown_error = move || error.get().or_else(|| query.with(|q| q.get("error")).map(|c| form_error_text(&c).to_owned()));
     view! {
+        <Title text="Sign in — Hearth"/>
         <main class="login">
             <form class="card login-card" method="post" action="/auth/login" on:submit=on_submit>
                 <h1>"Sign in to Hearth"</h1>

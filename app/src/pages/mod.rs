@@ -13,6 +13,7 @@ pub use login::LoginPage;
 pub use overview::OverviewPage;
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::LazyRoute;
 
@@ -89,6 +90,7 @@ fn PageNotLoaded() -> impl IntoView {
 #[component]
 pub fn NotFound() -> impl IntoView {
     view! {
+        <Title text="Page not found — Hearth"/>
         <main class="content narrow">
             <h1>"Page not found"</h1>
             <p><A href="/">"Back to the overview"</A></p>

@@ -1,6 +1,7 @@
 //! The landing page: who you are and how clients authenticate.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::AuthMethod;
@@ -18,6 +19,7 @@ pub fn OverviewPage() -> impl IntoView {
         })
     };
     view! {
+        <Title text="Overview — Hearth"/>
         <h1>"Overview"</h1>
         <section class="card">
             <h2>"You"</h2>

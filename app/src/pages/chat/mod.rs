@@ -13,6 +13,7 @@ mod run;
 mod thread;
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos::task::spawn_local;
 
 use crate::api::{client, ChatMessage, ConversationSummary, PersonalMcpServer};
@@ -227,6 +228,7 @@ pub fn ChatPage() -> impl IntoView {
     }
 
     view! {
+        <Title text="Chat — Hearth"/>
         <div class="chat">
             <ConversationList/>
             <section class="chat-main">

@@ -4,6 +4,7 @@ mod card;
 mod dialog;
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::api::{client, PersonalMcpServer};
 use card::McpServerCard;
@@ -33,6 +34,7 @@ pub fn McpServersPage() -> impl IntoView {
     let on_edit = Callback::new(move |server: PersonalMcpServer| editing.set(Editing::Existing(server)));
 
     view! {
+        <Title text="MCP servers — Hearth"/>
         <div class="page-head">
             <h1>"MCP servers"</h1>
             <button type="button" class="button primary" on:click=move |_| editing.set(Editing::New)>"Add MCP server"</button>

@@ -28,9 +28,10 @@ impl Transport for FetchTransport {
             Some(origin) => through_proxy(origin, request),
             None => request,
         };
-        let answer = fetch::send(request.method.as_str(), &request.url, &request.headers, request.body.as_deref()).await.map_err(TransportError::Network)?;
+        let mut answer = fetch::send(request.method.as_str(), &request.url, &request.headers, request.body.as_deref()).await.map_err(TransportError::Network)?;
         let from_proxy = self.proxy_origin.is_some() && answer.header(PROXY_UPSTREAM_HEADER).is_none();
-        Ok(Response { status: answer.status, headers: answer.headers.clone(), from_proxy, body: Box::pin(answer.into_stream()) })
+        let headers = std::mem::take(&mut answer.headers);
+        Ok(Response { status: answer.status, headers, from_proxy, body: Box::pin(answer.into_stream()) })
     }
 }
 

@@ -11,7 +11,8 @@ use axum::body::Bytes;
 use futures_util::Stream;
 use tokio::time::Sleep;
 
-pub use app::sse::{Decoder, Event};
+use app::sse::Decoder;
+pub use app::sse::Event;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {

@@ -42,7 +42,10 @@ pub fn use_connections() -> Connections {
 
 impl Connections {
     pub fn new() -> Connections {
-        Connections { runtimes: StoredValue::new(HashMap::new()), owner: StoredValue::new(Owner::current()) }
+        Connections {
+            runtimes: StoredValue::new(HashMap::new()),
+            owner: StoredValue::new(Owner::current()),
+        }
     }
 
     /// The state of server `id`, created on first use.
@@ -50,7 +53,11 @@ impl Connections {
         if let Some(runtime) = self.runtimes.with_value(|m| m.get(&id).copied()) {
             return runtime;
         }
-        let make = || Runtime { status: RwSignal::new(Status::Disconnected), tools: RwSignal::new(Vec::new()), log: RwSignal::new(Vec::new()) };
+        let make = || Runtime {
+            status: RwSignal::new(Status::Disconnected),
+            tools: RwSignal::new(Vec::new()),
+            log: RwSignal::new(Vec::new()),
+        };
         let runtime = match self.owner.get_value() {
             Some(owner) => owner.with(make),
             None => make(),
@@ -81,7 +88,12 @@ impl Connections {
 
     /// Runs `tool` on `server` over its live connection; the error is in words.
     #[cfg(feature = "hydrate")]
-    pub async fn call_tool(&self, server: &PersonalMcpServer, tool: &str, arguments: serde_json::Value) -> Result<crate::mcp::CallToolResult, String> {
+    pub async fn call_tool(
+        &self,
+        server: &PersonalMcpServer,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<crate::mcp::CallToolResult, String> {
         live::call_tool(server, tool, arguments).await
     }
 
@@ -135,9 +147,14 @@ mod live {
         let config = ServerConfig {
             url: server.url.clone(),
             transport: server.transport,
-            headers: server.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect(),
+            headers: server
+                .headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
         };
-        let mut client = McpClient::new(FetchTransport::new(server.use_proxy), config, sink.clone());
+        let mut client =
+            McpClient::new(FetchTransport::new(server.use_proxy), config, sink.clone());
         let started = now_ms();
         let outcome = within(HANDSHAKE_TIMEOUT_MS, async {
             client.connect().await?;
@@ -156,21 +173,42 @@ mod live {
                     HANDSHAKE_TIMEOUT_MS / 1000
                 )));
             }
-            Some(Err(e)) => runtime.status.set(Status::Failed(e.explain(server.use_proxy))),
+            Some(Err(e)) => runtime
+                .status
+                .set(Status::Failed(e.explain(server.use_proxy))),
             Some(Ok(tools)) => {
-                sink(LogEntry::note(format!("connected: {} tools listed in {:.0} ms", tools.len(), now_ms() - started)));
+                sink(LogEntry::note(format!(
+                    "connected: {} tools listed in {:.0} ms",
+                    tools.len(),
+                    now_ms() - started
+                )));
                 runtime.tools.set(tools);
                 runtime.status.set(Status::Connected);
-                CLIENTS.with(|c| c.borrow_mut().insert(server.id, Rc::new(Mutex::new(client))));
+                CLIENTS.with(|c| {
+                    c.borrow_mut()
+                        .insert(server.id, Rc::new(Mutex::new(client)))
+                });
             }
         }
     }
 
-    pub async fn call_tool(server: &PersonalMcpServer, tool: &str, arguments: serde_json::Value) -> Result<crate::mcp::CallToolResult, String> {
+    pub async fn call_tool(
+        server: &PersonalMcpServer,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<crate::mcp::CallToolResult, String> {
         let client = CLIENTS.with(|c| c.borrow().get(&server.id).cloned());
-        let Some(client) = client else { return Err(format!("The MCP server “{}” is not connected.", server.name)) };
+        let Some(client) = client else {
+            return Err(format!(
+                "The MCP server “{}” is not connected.",
+                server.name
+            ));
+        };
         let mut client = client.lock().await;
-        client.call_tool(tool, arguments).await.map_err(|e| e.explain(server.use_proxy))
+        client
+            .call_tool(tool, arguments)
+            .await
+            .map_err(|e| e.explain(server.use_proxy))
     }
 
     pub async fn disconnect(id: i64) {

@@ -18,7 +18,13 @@ pub fn date(secs: i64) -> String {
 /// A Unix timestamp (seconds) as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn date_time(secs: i64) -> String {
     let of_day = secs.rem_euclid(86_400);
-    format!("{} {:02}:{:02}:{:02}", date(secs), of_day / 3600, of_day % 3600 / 60, of_day % 60)
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        date(secs),
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
 }
 
 #[cfg(test)]

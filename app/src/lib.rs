@@ -22,7 +22,9 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{Lazy, StaticSegment};
 
 use crate::components::AppLayout;
-use crate::pages::{AuditRoute, ChatPage, KeysRoute, LlmsRoute, LoginPage, McpServersRoute, NotFound, OverviewPage};
+use crate::pages::{
+    AuditRoute, ChatPage, KeysRoute, LlmsRoute, LoginPage, McpServersRoute, NotFound, OverviewPage,
+};
 use crate::session::SessionState;
 
 /// The HTML document around the app, rendered on the server only.

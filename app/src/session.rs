@@ -34,12 +34,19 @@ impl SessionState {
     }
 
     pub fn is_admin(&self) -> bool {
-        self.0.with(|m| m.as_ref().is_some_and(|m| m.role == crate::api::Role::Admin))
+        self.0.with(|m| {
+            m.as_ref()
+                .is_some_and(|m| m.role == crate::api::Role::Admin)
+        })
     }
 
     /// Admins and viewers: they read the configuration and the audit trail.
     pub fn reads_configuration(&self) -> bool {
-        self.0.with(|m| m.as_ref().is_some_and(|m| matches!(m.role, crate::api::Role::Admin | crate::api::Role::Viewer)))
+        self.0.with(|m| {
+            m.as_ref().is_some_and(|m| {
+                matches!(m.role, crate::api::Role::Admin | crate::api::Role::Viewer)
+            })
+        })
     }
 }
 
@@ -55,7 +62,10 @@ pub fn initial() -> Option<Me> {
     }
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
-        let meta = web_sys::window()?.document()?.query_selector(&format!("meta[name={META_NAME}]")).ok()??;
+        let meta = web_sys::window()?
+            .document()?
+            .query_selector(&format!("meta[name={META_NAME}]"))
+            .ok()??;
         serde_json::from_str(&meta.get_attribute("content")?).ok()?
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]

@@ -54,7 +54,15 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(max_event: usize) -> Decoder {
-        Decoder { line: Vec::new(), scanned: 0, after_cr: false, event: String::new(), data: String::new(), size: 0, max: max_event }
+        Decoder {
+            line: Vec::new(),
+            scanned: 0,
+            after_cr: false,
+            event: String::new(),
+            data: String::new(),
+            size: 0,
+            max: max_event,
+        }
     }
 
     /// Takes one chunk; the events it completes are pushed to `out`.
@@ -65,7 +73,10 @@ impl Decoder {
         self.after_cr = false;
         self.line.extend_from_slice(chunk);
         let mut start = 0;
-        while let Some(offset) = self.line[self.scanned..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(offset) = self.line[self.scanned..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
             let end = self.scanned + offset;
             let mut next = end + 1;
             if self.line[end] == b'\r' {
@@ -103,12 +114,22 @@ impl Decoder {
             }
             let mut data = std::mem::take(&mut self.data);
             data.pop();
-            out.push(Event { event: if event.is_empty() { "message".into() } else { event }, data });
+            out.push(Event {
+                event: if event.is_empty() {
+                    "message".into()
+                } else {
+                    event
+                },
+                data,
+            });
             return;
         }
         let (field, value) = match line.iter().position(|&b| b == b':') {
             Some(0) => return,
-            Some(i) => (&line[..i], line[i + 1..].strip_prefix(b" ").unwrap_or(&line[i + 1..])),
+            Some(i) => (
+                &line[..i],
+                line[i + 1..].strip_prefix(b" ").unwrap_or(&line[i + 1..]),
+            ),
             None => (line, &[][..]),
         };
         match field {
@@ -136,7 +157,12 @@ pub fn events<S>(body: S, max_event: usize) -> EventStream<S>
 where
     S: Stream<Item = Result<Vec<u8>, String>> + Unpin,
 {
-    EventStream { body, decoder: Decoder::new(max_event), ready: VecDeque::new(), done: false }
+    EventStream {
+        body,
+        decoder: Decoder::new(max_event),
+        ready: VecDeque::new(),
+        done: false,
+    }
 }
 
 impl<S> Stream for EventStream<S>
@@ -159,7 +185,11 @@ where
                 return Poll::Ready(None);
             };
             let mut out = Vec::new();
-            let fed = chunk.and_then(|chunk| this.decoder.feed(&chunk, &mut out).map_err(|e| e.to_string()));
+            let fed = chunk.and_then(|chunk| {
+                this.decoder
+                    .feed(&chunk, &mut out)
+                    .map_err(|e| e.to_string())
+            });
             this.ready.extend(out);
             if let Err(e) = fed {
                 this.done = true;
@@ -184,7 +214,10 @@ mod tests {
     }
 
     fn message(data: &str) -> Event {
-        Event { event: "message".into(), data: data.into() }
+        Event {
+            event: "message".into(),
+            data: data.into(),
+        }
     }
 
     #[test]
@@ -194,7 +227,10 @@ mod tests {
         assert_eq!(
             whole,
             vec![
-                Event { event: "ping".into(), data: "{\"a\":1}".into() },
+                Event {
+                    event: "ping".into(),
+                    data: "{\"a\":1}".into()
+                },
                 message("one\ntwo"),
                 message("three"),
                 message(""),
@@ -202,34 +238,63 @@ mod tests {
         );
         for size in 1..text.len() {
             let chunks: Vec<&[u8]> = text.chunks(size).collect();
-            assert_eq!(decode(&chunks, 1 << 20).unwrap(), whole, "split every {size} bytes");
+            assert_eq!(
+                decode(&chunks, 1 << 20).unwrap(),
+                whole,
+                "split every {size} bytes"
+            );
         }
     }
 
     #[test]
     fn a_crlf_split_between_two_chunks_is_one_line_end() {
-        assert_eq!(decode(&[b"data: a\r", b"\n\r", b"\n"], 100).unwrap(), vec![message("a")]);
+        assert_eq!(
+            decode(&[b"data: a\r", b"\n\r", b"\n"], 100).unwrap(),
+            vec![message("a")]
+        );
     }
 
     #[test]
     fn an_event_with_no_data_dispatches_nothing_and_invalid_utf8_is_replaced() {
-        assert_eq!(decode(&[b"event: x\n\ndata: \xff\n\n"], 100).unwrap(), vec![message("\u{fffd}")]);
+        assert_eq!(
+            decode(&[b"event: x\n\ndata: \xff\n\n"], 100).unwrap(),
+            vec![message("\u{fffd}")]
+        );
     }
 
     #[test]
     fn an_event_past_the_limit_is_an_error_whether_one_line_or_many() {
-        assert!(matches!(decode(&[&[b'a'; 101]], 100), Err(TooLarge(100))), "a line in progress");
+        assert!(
+            matches!(decode(&[&[b'a'; 101]], 100), Err(TooLarge(100))),
+            "a line in progress"
+        );
         let many: Vec<&[u8]> = vec![b"data: 0123456789\n"; 10];
-        assert!(matches!(decode(&many, 100), Err(TooLarge(100))), "many lines");
+        assert!(
+            matches!(decode(&many, 100), Err(TooLarge(100))),
+            "many lines"
+        );
         let small: Vec<&[u8]> = vec![b"data: 0123456789\n\n"; 100];
-        assert_eq!(decode(&small, 100).unwrap().len(), 100, "the limit is per event");
+        assert_eq!(
+            decode(&small, 100).unwrap().len(),
+            100,
+            "the limit is per event"
+        );
     }
 
     #[test]
     fn a_stream_of_chunks_gives_its_events_then_ends_on_an_error() {
         use futures::StreamExt;
-        let chunks: Vec<Result<Vec<u8>, String>> = vec![Ok(b"data: a\n\ndata: b".to_vec()), Ok(b"\n\ndata: c".to_vec()), Err("cut".into()), Ok(b"\n\n".to_vec())];
-        let got: Vec<_> = futures::executor::block_on(events(futures::stream::iter(chunks), 100).collect());
-        assert_eq!(got, vec![Ok(message("a")), Ok(message("b")), Err("cut".to_owned())]);
+        let chunks: Vec<Result<Vec<u8>, String>> = vec![
+            Ok(b"data: a\n\ndata: b".to_vec()),
+            Ok(b"\n\ndata: c".to_vec()),
+            Err("cut".into()),
+            Ok(b"\n\n".to_vec()),
+        ];
+        let got: Vec<_> =
+            futures::executor::block_on(events(futures::stream::iter(chunks), 100).collect());
+        assert_eq!(
+            got,
+            vec![Ok(message("a")), Ok(message("b")), Err("cut".to_owned())]
+        );
     }
 }

@@ -9,8 +9,12 @@ pub fn hydrate() {
     // opened is one; the executor drives that wait.
     _ = any_spawner::Executor::init_wasm_bindgen();
     leptos::task::spawn_local(async {
-        let Some(body) = leptos::prelude::document().body() else { return };
-        leptos::mount::hydrate_from_async(body.clone(), app::App).await.forget();
+        let Some(body) = leptos::prelude::document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body.clone(), app::App)
+            .await
+            .forget();
         // A marker for end-to-end tests and styles: interactive elements now work.
         let _ = body.set_attribute("data-hydrated", "true");
     });

@@ -24,13 +24,21 @@ impl Drop for Everything {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_everything() -> (Everything, String) {
     let entry = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../end2end/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(entry.exists(), "{} is missing: run `make e2e-deps`", entry.display());
+    assert!(
+        entry.exists(),
+        "{} is missing: run `make e2e-deps`",
+        entry.display()
+    );
     let port = free_port();
     let child = Command::new("node")
         .arg(entry)
@@ -42,8 +50,14 @@ async fn start_everything() -> (Everything, String) {
         .expect("node runs");
     let url = format!("http://127.0.0.1:{port}/mcp");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "the everything server did not start");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the everything server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (Everything(child), url)
@@ -51,7 +65,18 @@ async fn start_everything() -> (Everything, String) {
 
 async fn start_hearth(dir: &Path) -> String {
     let data = dir.to_str().unwrap();
-    let cli = Cli::try_parse_from(["hearth", "--port", "0", "--data-dir", data, "--api-key", KEY, "--log", "warn"]).unwrap();
+    let cli = Cli::try_parse_from([
+        "hearth",
+        "--port",
+        "0",
+        "--data-dir",
+        data,
+        "--api-key",
+        KEY,
+        "--log",
+        "warn",
+    ])
+    .unwrap();
     let config = Config::load(&cli.options).unwrap();
     let state = server::prepare(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,7 +113,12 @@ impl Route {
             request = request.header("mcp-session-id", session);
         }
         let response = request.send().await.unwrap();
-        assert!(response.status().is_success(), "{}: {}", self.name, response.status());
+        assert!(
+            response.status().is_success(),
+            "{}: {}",
+            self.name,
+            response.status()
+        );
         let headers = response.headers().clone();
         (headers, response.text().await.unwrap())
     }
@@ -96,12 +126,17 @@ impl Route {
     async fn initialize(&mut self) {
         let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
         let (headers, _) = self.post(init).await;
-        self.session = headers.get("mcp-session-id").map(|v| v.to_str().unwrap().to_owned());
-        self.post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await;
+        self.session = headers
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        self.post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
     }
 
     async fn call(&mut self, id: usize, record: bool) {
-        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hi"}}}}}}"#);
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hi"}}}}}}"#
+        );
         let started = Instant::now();
         let (_, text) = self.post(&body).await;
         let took = started.elapsed();
@@ -129,15 +164,33 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (_everything, upstream) = start_everything().await;
     let hearth = start_hearth(dir.path()).await;
-    let proxied = format!("{hearth}/cors-proxy?url={}", url::form_urlencoded::byte_serialize(upstream.as_bytes()).collect::<String>());
+    let proxied = format!(
+        "{hearth}/cors-proxy?url={}",
+        url::form_urlencoded::byte_serialize(upstream.as_bytes()).collect::<String>()
+    );
 
-    let plain = || reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+    let plain = || {
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .unwrap()
+    };
     let browser = {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("origin", hearth.parse().unwrap());
-        reqwest::Client::builder().tcp_nodelay(true).cookie_store(true).default_headers(headers).build().unwrap()
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .cookie_store(true)
+            .default_headers(headers)
+            .build()
+            .unwrap()
     };
-    let login = browser.post(format!("{hearth}/auth/login")).json(&serde_json::json!({"api_key": KEY})).send().await.unwrap();
+    let login = browser
+        .post(format!("{hearth}/auth/login"))
+        .json(&serde_json::json!({"api_key": KEY}))
+        .send()
+        .await
+        .unwrap();
     assert!(login.status().is_success());
 
     let route = |name, client, url: &str, auth: Option<&str>| Route {

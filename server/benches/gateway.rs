@@ -39,7 +39,11 @@ struct Spec {
 }
 
 fn spec(model: &str) -> Spec {
-    let mut spec = Spec { delay: Duration::ZERO, chunks: 0, gap: Duration::ZERO };
+    let mut spec = Spec {
+        delay: Duration::ZERO,
+        chunks: 0,
+        gap: Duration::ZERO,
+    };
     for part in model.split('-') {
         let (key, value) = part.split_at(1);
         let n: u64 = value.parse().unwrap_or(0);
@@ -73,11 +77,19 @@ async fn mock(Json(body): Json<Value>) -> Response {
                 if i > 0 && !gap.is_zero() {
                     tokio::time::sleep(gap).await;
                 }
-                let frame = if i < spec.chunks { chunk_frame(&model, i) } else { Bytes::from_static(b"data: [DONE]\n\n") };
+                let frame = if i < spec.chunks {
+                    chunk_frame(&model, i)
+                } else {
+                    Bytes::from_static(b"data: [DONE]\n\n")
+                };
                 Ok::<_, std::io::Error>(frame)
             }
         });
-        return ([("content-type", "text/event-stream")], Body::from_stream(frames)).into_response();
+        return (
+            [("content-type", "text/event-stream")],
+            Body::from_stream(frames),
+        )
+            .into_response();
     }
     Json(json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
@@ -91,12 +103,21 @@ async fn mock(Json(body): Json<Value>) -> Response {
 
 async fn start_hearth(mock: &str) -> Hearth {
     let workers = std::env::var("BENCH_HEARTH_WORKERS").ok();
-    let args: Vec<&str> = workers.iter().flat_map(|w| ["--workers", w.as_str()]).collect();
+    let args: Vec<&str> = workers
+        .iter()
+        .flat_map(|w| ["--workers", w.as_str()])
+        .collect();
     let hearth = Hearth::start(&args).await;
     let client = reqwest::Client::new();
     for model in ["d0-c0-g0", "d0-c5-g0", "d0-c50-g100"] {
         let body = json!({"name": model, "provider": "openai-compatible", "base_url": mock, "model": model, "grants": {"all_members": true}});
-        let response = client.post(format!("{}/v1/llms", hearth.url)).bearer_auth(KEY).json(&body).send().await.unwrap();
+        let response = client
+            .post(format!("{}/v1/llms", hearth.url))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
     hearth
@@ -105,7 +126,11 @@ async fn start_hearth(mock: &str) -> Hearth {
 // ---- the load client ----
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(1024).build().unwrap()
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(1024)
+        .build()
+        .unwrap()
 }
 
 /// One side of an A/B comparison.
@@ -116,9 +141,16 @@ struct Side {
 }
 
 impl Side {
-    fn request(&self, client: &reqwest::Client, model: &str, stream: bool) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        model: &str,
+        stream: bool,
+    ) -> reqwest::RequestBuilder {
         let body = json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "Say hello"}]});
-        let request = client.post(format!("{}/v1/chat/completions", self.base)).json(&body);
+        let request = client
+            .post(format!("{}/v1/chat/completions", self.base))
+            .json(&body);
         match self.key {
             Some(key) => request.bearer_auth(key),
             None => request,
@@ -127,7 +159,11 @@ impl Side {
 
     async fn whole(&self, client: &reqwest::Client) -> Duration {
         let started = Instant::now();
-        let response = self.request(client, "d0-c0-g0", false).send().await.unwrap();
+        let response = self
+            .request(client, "d0-c0-g0", false)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         response.bytes().await.unwrap();
         started.elapsed()
@@ -171,7 +207,12 @@ impl Side {
 }
 
 /// `per_round` samples of each side in turn, `LATENCY_ROUNDS` times, after `warm_up` each.
-async fn interleaved(sides: &[Side; 2], probe: Probe, warm_up: usize, per_round: usize) -> [Vec<Duration>; 2] {
+async fn interleaved(
+    sides: &[Side; 2],
+    probe: Probe,
+    warm_up: usize,
+    per_round: usize,
+) -> [Vec<Duration>; 2] {
     let client = client();
     let mut samples = [Vec::new(), Vec::new()];
     for side in sides {
@@ -219,7 +260,11 @@ async fn memory_with_streams(hearth: &Hearth) -> (u64, u64) {
     let idle = hearth.rss_kib();
     let client = client();
     let started = Arc::new(tokio::sync::Barrier::new(STREAMS + 1));
-    let side = Side { name: "hearth", base: hearth.url.clone(), key: Some(KEY) };
+    let side = Side {
+        name: "hearth",
+        base: hearth.url.clone(),
+        key: Some(KEY),
+    };
     let streams: Vec<_> = (0..STREAMS)
         .map(|_| {
             let request = side.request(&client, "d0-c50-g100", true);
@@ -246,7 +291,11 @@ async fn memory_with_streams(hearth: &Hearth) -> (u64, u64) {
 
 fn main() {
     // The load client's threads are fixed, so that `TOKIO_WORKER_THREADS` reaches Hearth only.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mock = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(mock)));
         let hearth = start_hearth(&mock).await;

@@ -42,33 +42,63 @@ async fn provider(Json(body): Json<Value>) -> Response {
     let stream = match body["model"].as_str() {
         Some("endless") => futures_util::stream::unfold(0u64, |i| async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            Some((Ok::<_, std::io::Error>(Bytes::from(chunk(&i.to_string()))), i + 1))
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(chunk(&i.to_string()))),
+                i + 1,
+            ))
         })
         .boxed(),
         _ => {
             let line = chunk(&"y".repeat(LINE - 4096)).into_bytes();
-            let pieces: Vec<_> = line.chunks(16 << 10).map(Bytes::copy_from_slice).chain([Bytes::from("data: [DONE]\n\n")]).map(Ok).collect();
+            let pieces: Vec<_> = line
+                .chunks(16 << 10)
+                .map(Bytes::copy_from_slice)
+                .chain([Bytes::from("data: [DONE]\n\n")])
+                .map(Ok)
+                .collect();
             futures_util::stream::iter(pieces).boxed()
         }
     };
-    ([("content-type", "text/event-stream")], Body::from_stream(stream)).into_response()
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 async fn register(hearth: &Hearth, provider: &str, model: &str) {
     let body = json!({"name": model, "provider": "openai-compatible", "base_url": provider, "model": model, "grants": {"all_members": true}});
-    let response = reqwest::Client::new().post(format!("{}/v1/llms?skip_auth_check=true", hearth.url)).bearer_auth(KEY).json(&body).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/llms?skip_auth_check=true", hearth.url))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
 
-fn stream_request(hearth: &Hearth, client: &reqwest::Client, model: &str) -> reqwest::RequestBuilder {
-    let body = json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
-    client.post(format!("{}/v1/chat/completions", hearth.url)).bearer_auth(KEY).json(&body)
+fn stream_request(
+    hearth: &Hearth,
+    client: &reqwest::Client,
+    model: &str,
+) -> reqwest::RequestBuilder {
+    let body =
+        json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    client
+        .post(format!("{}/v1/chat/completions", hearth.url))
+        .bearer_auth(KEY)
+        .json(&body)
 }
 
 /// `/healthz` up to `n` times, each on a fresh connection with a 2 s limit, stopping after 10
 /// failures in a row: (p50, p99, failures, tries).
 async fn healthz(url: &str, n: usize) -> (Duration, Duration, usize, usize) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(2)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     let mut samples = Vec::with_capacity(n);
     let (mut failures, mut in_a_row, mut tries) = (0, 0, 0);
     while tries < n && in_a_row < 10 {
@@ -88,7 +118,12 @@ async fn healthz(url: &str, n: usize) -> (Duration, Duration, usize, usize) {
     if samples.is_empty() {
         return (Duration::ZERO, Duration::ZERO, failures, tries);
     }
-    (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99), failures, tries)
+    (
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99),
+        failures,
+        tries,
+    )
 }
 
 fn ms(d: Duration) -> String {
@@ -97,7 +132,10 @@ fn ms(d: Duration) -> String {
 
 /// A connection that sends nothing, half a request line or half the headers (by `i`).
 async fn connect_partly(address: &str, i: usize) -> Option<TcpStream> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(address)).await.ok()?.ok()?;
+    let mut stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(address))
+        .await
+        .ok()?
+        .ok()?;
     let partial: &[u8] = match i % 3 {
         0 => b"",
         1 => b"GET /healthz HTT",
@@ -113,7 +151,10 @@ async fn half_open_connections() {
         // SAFETY: getrlimit and setrlimit are async-signal-safe; this runs before exec.
         unsafe {
             command.pre_exec(|| {
-                let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
                 libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
                 limit.rlim_cur = limit.rlim_max.min(1024);
                 libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
@@ -128,7 +169,14 @@ async fn half_open_connections() {
     // 2 s to connect: a server that stopped accepting leaves them waiting.
     let mut held: Vec<TcpStream> = Vec::with_capacity(HALF_OPEN);
     for batch in 0..HALF_OPEN / 100 {
-        held.extend(futures_util::future::join_all((0..100).map(|i| connect_partly(&address, batch * 100 + i))).await.into_iter().flatten());
+        held.extend(
+            futures_util::future::join_all(
+                (0..100).map(|i| connect_partly(&address, batch * 100 + i)),
+            )
+            .await
+            .into_iter()
+            .flatten(),
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let with = hearth.rss_kib();
@@ -139,11 +187,17 @@ async fn half_open_connections() {
         matches!(s.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     });
     let still_open = open.count();
-    println!("{HALF_OPEN} half-open connections (Hearth started with a soft limit of 1,024 open files):");
+    println!(
+        "{HALF_OPEN} half-open connections (Hearth started with a soft limit of 1,024 open files):"
+    );
     println!("  connected                     {}", held.len());
     println!("  RSS idle                      {}", mib(idle));
     println!("  RSS with them open            {}", mib(with));
-    println!("  /healthz meanwhile            p50 {}  p99 {}  failed {failures} of {tries}", ms(p50), ms(p99));
+    println!(
+        "  /healthz meanwhile            p50 {}  p99 {}  failed {failures} of {tries}",
+        ms(p50),
+        ms(p99)
+    );
     println!("  still open 12 s later         {still_open}");
 }
 
@@ -153,7 +207,11 @@ async fn shutdown_with_streams(provider: &str) {
     let client = reqwest::Client::new();
     let mut streams = Vec::new();
     for _ in 0..STREAMS {
-        let mut body = stream_request(&hearth, &client, "endless").send().await.unwrap().bytes_stream();
+        let mut body = stream_request(&hearth, &client, "endless")
+            .send()
+            .await
+            .unwrap()
+            .bytes_stream();
         body.next().await.unwrap().unwrap();
         streams.push(body);
     }
@@ -174,7 +232,11 @@ async fn shutdown_with_streams(provider: &str) {
         .collect();
     let mut hearth = hearth;
     let started = Instant::now();
-    std::process::Command::new("kill").arg("-TERM").arg(hearth.pid().to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(hearth.pid().to_string())
+        .status()
+        .unwrap();
     let deadline = started + Duration::from_secs(60);
     let exit = loop {
         if let Some(status) = hearth.child.try_wait().unwrap() {
@@ -195,11 +257,25 @@ async fn shutdown_with_streams(provider: &str) {
     let dir = std::mem::replace(&mut hearth.dir, support::data_dir());
     drop(hearth);
     let again = Hearth::start_with(&[], dir, |_| {}).await;
-    let audit: Value = client.get(format!("{}/v1/audit?kind={}", again.url, app::api::LLM_INFERENCE_CALL)).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
+    let audit: Value = client
+        .get(format!(
+            "{}/v1/audit?kind={}",
+            again.url,
+            app::api::LLM_INFERENCE_CALL
+        ))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let rows = audit["data"].as_array().map_or(0, Vec::len);
     println!("SIGTERM with {STREAMS} endless streams running (default grace):");
     match exit {
-        Some((after, status)) => println!("  exited after                  {}  ({status})", ms(after)),
+        Some((after, status)) => {
+            println!("  exited after                  {}  ({status})", ms(after))
+        }
         None => println!("  exited after                  did not exit within 60 s (killed)"),
     }
     println!("  streams ended with an error event and [DONE]   {ended_well} of {STREAMS}");
@@ -212,7 +288,16 @@ async fn one_long_line(provider: &str) {
     let client = reqwest::Client::new();
     let read = |client: reqwest::Client| {
         let request = stream_request(&hearth, &client, "long-line");
-        async move { request.send().await.unwrap().bytes().await.map(|b| b.len()).unwrap_or(0) }
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .map(|b| b.len())
+                .unwrap_or(0)
+        }
     };
     let cpu = hearth.cpu();
     let started = Instant::now();
@@ -237,15 +322,28 @@ async fn one_long_line(provider: &str) {
         (percentile(&mut samples, 0.99), worst)
     };
     let (_, (p99, worst)) = futures_util::future::join(two, probe).await;
-    println!("one SSE line of {} MiB from a provider, in 16 KiB pieces:", LINE >> 20);
-    println!("  Hearth CPU time               {}  (wall {}, {} bytes to the client)", ms(cpu), ms(wall), bytes);
-    println!("  /healthz while two are read   p99 {}  worst {}", ms(p99), ms(worst));
+    println!(
+        "one SSE line of {} MiB from a provider, in 16 KiB pieces:",
+        LINE >> 20
+    );
+    println!(
+        "  Hearth CPU time               {}  (wall {}, {} bytes to the client)",
+        ms(cpu),
+        ms(wall),
+        bytes
+    );
+    println!(
+        "  /healthz while two are read   p99 {}  worst {}",
+        ms(p99),
+        ms(worst)
+    );
 }
 
 #[tokio::main]
 async fn main() {
     support::raise_own_open_file_limit();
-    let provider = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(provider)));
+    let provider =
+        support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(provider)));
     half_open_connections().await;
     shutdown_with_streams(&provider).await;
     one_long_line(&provider).await;

@@ -26,7 +26,11 @@ async fn main() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    add.stdin.take().unwrap().write_all(b"the right password\n").unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"the right password\n")
+        .unwrap();
     assert!(add.wait().unwrap().success());
 
     let hearth = Hearth::start_with(&["--log", "error"], dir, |_| {}).await;
@@ -47,7 +51,10 @@ async fn main() {
         })
         .collect();
     // A right sign-in from another loopback address while the burst runs.
-    let honest = reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let honest = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
     let honest_started = Instant::now();
     let honest_status = honest
         .post(format!("{url}/auth/login"))
@@ -68,7 +75,10 @@ async fn main() {
 
     println!("sign-in under a burst of {BURST} concurrent wrong passwords (one client address):");
     println!("  RSS idle                      {}", mib(idle));
-    println!("  RSS after the burst           {}   (budget: under 100 MB)", mib(after));
+    println!(
+        "  RSS after the burst           {}   (budget: under 100 MB)",
+        mib(after)
+    );
     println!("  peak RSS (VmHWM)              {}", mib(peak));
     println!("  answers                       {statuses:?}   (401 checked, 429 throttled or busy)");
     println!("  burst answered in             {burst_ms:.0} ms");

@@ -39,10 +39,23 @@ impl Assets {
         let built = |ext: &str| Site::iter().find_map(|path| build_hash(&path, ext));
         let wasm = built(".wasm");
         let has_wasm = wasm.is_some();
-        let hash = wasm.or_else(|| built(".css")).unwrap_or_else(|| "0".repeat(12));
-        let split_manifest = Site::get("pkg/split-manifest.json").and_then(|f| serde_json::from_slice(&f.data).ok()).unwrap_or_default();
-        let split_loader = Site::iter().find_map(|p| p.strip_prefix("pkg/").filter(|n| n.starts_with("__wasm_split.") && n.ends_with(".js")).map(str::to_owned));
-        Assets { hash, has_wasm, split_manifest, split_loader }
+        let hash = wasm
+            .or_else(|| built(".css"))
+            .unwrap_or_else(|| "0".repeat(12));
+        let split_manifest = Site::get("pkg/split-manifest.json")
+            .and_then(|f| serde_json::from_slice(&f.data).ok())
+            .unwrap_or_default();
+        let split_loader = Site::iter().find_map(|p| {
+            p.strip_prefix("pkg/")
+                .filter(|n| n.starts_with("__wasm_split.") && n.ends_with(".js"))
+                .map(str::to_owned)
+        });
+        Assets {
+            hash,
+            has_wasm,
+            split_manifest,
+            split_loader,
+        }
     }
 
     /// The output name the page shell uses for the build's files: `hearth.<hash>`.
@@ -53,15 +66,20 @@ impl Assets {
     /// The response for an embedded file at `path` (URL path), or `None` if there is none.
     pub fn serve(&self, path: &str, request_headers: &HeaderMap) -> Option<Response> {
         let path = path.trim_start_matches('/');
-        if path.is_empty() || path.split('/').any(|seg| seg == ".." || seg.is_empty()) || path.contains('\\') {
+        if path.is_empty()
+            || path.split('/').any(|seg| seg == ".." || seg.is_empty())
+            || path.contains('\\')
+        {
             return None;
         }
         let cache = match path.starts_with("pkg/") && path.contains(&self.hash) {
             true => IMMUTABLE,
             false => REVALIDATE,
         };
-        let (path, original) =
-            [Some(path.to_owned()), wasm_alias(path)].into_iter().flatten().find_map(|p| Site::get(&p).map(|f| (p, f)))?;
+        let (path, original) = [Some(path.to_owned()), wasm_alias(path)]
+            .into_iter()
+            .flatten()
+            .find_map(|p| Site::get(&p).map(|f| (p, f)))?;
         let mime = original.metadata.mimetype().to_owned();
 
         let accepted = accepted_encodings(request_headers);
@@ -71,14 +89,22 @@ impl Assets {
             .find_map(|(name, ext)| Site::get(&format!("{path}{ext}")).map(|f| (f, Some(name))))
             .unwrap_or((original, None));
 
-        let etag = format!("\"{}{}\"", &hex::encode(file.metadata.sha256_hash())[..16], encoding.map(|e| format!("-{e}")).unwrap_or_default());
+        let etag = format!(
+            "\"{}{}\"",
+            &hex::encode(file.metadata.sha256_hash())[..16],
+            encoding.map(|e| format!("-{e}")).unwrap_or_default()
+        );
         let mut headers = HeaderMap::new();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         if let Ok(v) = HeaderValue::from_str(&etag) {
             headers.insert(header::ETAG, v);
         }
-        if request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        if request_headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+        {
             return Some((StatusCode::NOT_MODIFIED, headers).into_response());
         }
         if let Ok(v) = HeaderValue::from_str(&mime) {
@@ -93,7 +119,11 @@ impl Assets {
 
 /// The build's hash, if `path` is the build's file `pkg/hearth.<12 hex digits><ext>`.
 fn build_hash(path: &str, ext: &str) -> Option<String> {
-    let hash = path.strip_prefix("pkg/")?.strip_prefix(OUTPUT_NAME)?.strip_prefix('.')?.strip_suffix(ext)?;
+    let hash = path
+        .strip_prefix("pkg/")?
+        .strip_prefix(OUTPUT_NAME)?
+        .strip_prefix('.')?
+        .strip_suffix(ext)?;
     (hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_owned())
 }
 
@@ -102,19 +132,27 @@ fn build_hash(path: &str, ext: &str) -> Option<String> {
 fn wasm_alias(path: &str) -> Option<String> {
     match path.strip_suffix("_bg.wasm") {
         Some(stem) => Some(format!("{stem}.wasm")),
-        None => path.strip_suffix(".wasm").map(|stem| format!("{stem}_bg.wasm")),
+        None => path
+            .strip_suffix(".wasm")
+            .map(|stem| format!("{stem}_bg.wasm")),
     }
 }
 
 /// The content codings the client accepts (`q=0` means refused).
 fn accepted_encodings(headers: &HeaderMap) -> Vec<&str> {
-    let Some(value) = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else { return Vec::new() };
+    let Some(value) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Vec::new();
+    };
     value
         .split(',')
         .filter_map(|item| {
             let mut parts = item.split(';').map(str::trim);
             let coding = parts.next()?;
-            let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+            let refused = parts
+                .any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
             (!refused).then_some(coding)
         })
         .collect()
@@ -127,29 +165,59 @@ mod tests {
     #[test]
     fn refused_codings_are_not_accepted() {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br;q=0, deflate;q=0.5"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, br;q=0, deflate;q=0.5"),
+        );
         assert_eq!(accepted_encodings(&h), ["gzip", "deflate"]);
     }
 
     #[test]
     fn each_wasm_name_answers_for_the_other() {
-        assert_eq!(wasm_alias("pkg/hearth_bg.wasm").as_deref(), Some("pkg/hearth.wasm"));
-        assert_eq!(wasm_alias("pkg/hearth.wasm").as_deref(), Some("pkg/hearth_bg.wasm"));
+        assert_eq!(
+            wasm_alias("pkg/hearth_bg.wasm").as_deref(),
+            Some("pkg/hearth.wasm")
+        );
+        assert_eq!(
+            wasm_alias("pkg/hearth.wasm").as_deref(),
+            Some("pkg/hearth_bg.wasm")
+        );
         assert_eq!(wasm_alias("pkg/hearth.js"), None);
     }
 
     #[test]
     fn the_build_hash_is_read_from_the_main_files_name_only() {
-        assert_eq!(build_hash("pkg/hearth.0123456789ab.wasm", ".wasm").as_deref(), Some("0123456789ab"));
-        for other in ["pkg/hearth.wasm", "pkg/hearth.0123456789ab.js", "pkg/hearth.0123456789.wasm", "pkg/hearth.0123456789ag.wasm", "hearth.0123456789ab.wasm", "pkg/split_x.0123456789ab.wasm"] {
+        assert_eq!(
+            build_hash("pkg/hearth.0123456789ab.wasm", ".wasm").as_deref(),
+            Some("0123456789ab")
+        );
+        for other in [
+            "pkg/hearth.wasm",
+            "pkg/hearth.0123456789ab.js",
+            "pkg/hearth.0123456789.wasm",
+            "pkg/hearth.0123456789ag.wasm",
+            "hearth.0123456789ab.wasm",
+            "pkg/split_x.0123456789ab.wasm",
+        ] {
             assert_eq!(build_hash(other, ".wasm"), None, "{other}");
         }
     }
 
     #[test]
     fn traversal_and_empty_paths_are_never_served() {
-        let assets = Assets { hash: "abc".into(), has_wasm: false, split_manifest: HashMap::new(), split_loader: None };
-        for p in ["/", "/../Cargo.toml", "/pkg/../../etc/passwd", "/pkg//x", "/a\\b"] {
+        let assets = Assets {
+            hash: "abc".into(),
+            has_wasm: false,
+            split_manifest: HashMap::new(),
+            split_loader: None,
+        };
+        for p in [
+            "/",
+            "/../Cargo.toml",
+            "/pkg/../../etc/passwd",
+            "/pkg//x",
+            "/a\\b",
+        ] {
             assert!(assets.serve(p, &HeaderMap::new()).is_none(), "{p}");
         }
     }

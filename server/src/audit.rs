@@ -52,7 +52,12 @@ pub struct Record {
 
 impl Record {
     /// `principal` did `kind` to `target`, answered with `status`.
-    pub fn action(kind: &'static str, principal: &Principal, target: impl Into<String>, status: u16) -> Record {
+    pub fn action(
+        kind: &'static str,
+        principal: &Principal,
+        target: impl Into<String>,
+        status: u16,
+    ) -> Record {
         Record {
             kind,
             principal: principal.name.clone(),
@@ -102,7 +107,10 @@ impl Audit {
             client = record.client.as_deref(),
             "audit event"
         );
-        if let Err(e) = self.queue.try_send(Message::Event(record, crate::db::now())) {
+        if let Err(e) = self
+            .queue
+            .try_send(Message::Event(record, crate::db::now()))
+        {
             tracing::warn!(reason = %e, "an audit event was dropped: the audit queue is full or closed");
         }
     }
@@ -224,11 +232,17 @@ impl EventRow {
     }
 }
 
-async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(query): ApiQuery<AuditQuery>) -> Result<Json<AuditList>> {
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditList>> {
     authorize(&principal, Action::Read, Resource::Audit)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(AppError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
     }
     // Every filter is a bound parameter; an absent one matches everything.
     let sql = "SELECT id, at, kind, principal, key_hash_prefix, llm, model, streaming, duration_ms, status, prompt_tokens, \
@@ -248,8 +262,16 @@ async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(quer
         .fetch_all(pool)
         .await)?;
     let more = rows.len() > limit as usize;
-    let data: Vec<AuditEvent> = rows.into_iter().take(limit as usize).map(EventRow::view).collect();
-    let next_before = if more { data.last().map(|e| e.id) } else { None };
+    let data: Vec<AuditEvent> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(EventRow::view)
+        .collect();
+    let next_before = if more {
+        data.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok(Json(AuditList { data, next_before }))
 }
 
@@ -260,7 +282,12 @@ mod tests {
     #[tokio::test]
     async fn a_burst_of_events_is_written_whole_in_batches() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("audit.db").display())).await.unwrap();
+        let db = Db::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("audit.db").display()
+        ))
+        .await
+        .unwrap();
         db.migrate().await.unwrap();
         let audit = Audit::spawn(db.clone());
         // More than one batch and more than one statement per batch.

@@ -22,10 +22,16 @@ async fn add_user(config: &Config, name: &str, role: Role) -> CliResult {
     users::validate_name(name)?;
     let password = read_password()?;
     if password.chars().count() < password::MIN_LENGTH {
-        return Err(format!("the password must be at least {} characters", password::MIN_LENGTH).into());
+        return Err(format!(
+            "the password must be at least {} characters",
+            password::MIN_LENGTH
+        )
+        .into());
     }
     let (db, _) = open(config).await?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?.map_err(|e| e.to_string())?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+        .await?
+        .map_err(|e| e.to_string())?;
     let user = users::create(&db, name, Some(&hash), role).await?;
     db.close().await;
     eprintln!("added user {:?} with role {}", user.name, user.role);
@@ -55,12 +61,29 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
 
 pub async fn key(config: &Config, command: KeyCommand) -> CliResult {
     match command {
-        KeyCommand::Create { user, name, expires_in_days, llms } => {
+        KeyCommand::Create {
+            user,
+            name,
+            expires_in_days,
+            llms,
+        } => {
             let (db, _) = open(config).await?;
-            let owner = users::by_name(&db, &user).await?.ok_or_else(|| format!("there is no user named {user:?}"))?;
-            let created = keys::create_for(&db, &owner, &name, keys::expiry(expires_in_days)?, (!llms.is_empty()).then_some(llms)).await?;
+            let owner = users::by_name(&db, &user)
+                .await?
+                .ok_or_else(|| format!("there is no user named {user:?}"))?;
+            let created = keys::create_for(
+                &db,
+                &owner,
+                &name,
+                keys::expiry(expires_in_days)?,
+                (!llms.is_empty()).then_some(llms),
+            )
+            .await?;
             db.close().await;
-            eprintln!("created API key {:?} for {:?}; it is shown only this once:", created.info.name, owner.name);
+            eprintln!(
+                "created API key {:?} for {:?}; it is shown only this once:",
+                created.info.name, owner.name
+            );
             println!("{}", created.key);
             Ok(())
         }
@@ -100,9 +123,29 @@ async fn run_llm(state: &AppState, command: LlmCommand) -> CliResult {
             } else {
                 None
             };
-            let input = LlmInput { name, provider, base_url, model, api_key, api_key_ref, description, tier, grants: Grants { all_members, users, teams } };
-            let (row, warning) = llm::register(state, &input, &SaveOptions { skip_auth_check }).await?;
-            eprintln!("registered the LLM {:?} ({} {})", row.name, row.provider.as_str(), row.model);
+            let input = LlmInput {
+                name,
+                provider,
+                base_url,
+                model,
+                api_key,
+                api_key_ref,
+                description,
+                tier,
+                grants: Grants {
+                    all_members,
+                    users,
+                    teams,
+                },
+            };
+            let (row, warning) =
+                llm::register(state, &input, &SaveOptions { skip_auth_check }).await?;
+            eprintln!(
+                "registered the LLM {:?} ({} {})",
+                row.name,
+                row.provider.as_str(),
+                row.model
+            );
             if let Some(warning) = warning {
                 eprintln!("warning: {}", warning.message);
             }
@@ -114,9 +157,23 @@ async fn run_llm(state: &AppState, command: LlmCommand) -> CliResult {
         LlmCommand::List => {
             for row in llm::fetch_all(state).await? {
                 let grants = row.grants();
-                let who = if grants.all_members { "all members".to_owned() } else { grants.users.join(",") };
-                let key = if row.api_key_sealed.is_some() || row.api_key_ref.is_some() { "key" } else { "no key" };
-                println!("{}\t{}\t{}\t{}\t{key}\t{who}", row.name, row.provider.as_str(), row.model, row.base_url);
+                let who = if grants.all_members {
+                    "all members".to_owned()
+                } else {
+                    grants.users.join(",")
+                };
+                let key = if row.api_key_sealed.is_some() || row.api_key_ref.is_some() {
+                    "key"
+                } else {
+                    "no key"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{key}\t{who}",
+                    row.name,
+                    row.provider.as_str(),
+                    row.model,
+                    row.base_url
+                );
             }
             Ok(())
         }

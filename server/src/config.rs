@@ -40,45 +40,95 @@ pub struct Options {
     #[arg(long, env = "HEARTH_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL, `sqlite://PATH` [default: sqlite file `hearth.db` in the data directory]
-    #[arg(long, env = "HEARTH_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "HEARTH_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// A master API key that acts as an admin (llama-server compatible); repeat for several
-    #[arg(long = "api-key", env = "HEARTH_API_KEY", global = true, value_name = "KEY", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "api-key",
+        env = "HEARTH_API_KEY",
+        global = true,
+        value_name = "KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
     /// File of master API keys, one per line (blank lines and `#` comments are ignored)
     #[arg(long, env = "HEARTH_API_KEY_FILE", global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
     /// Key file for encrypting secrets at rest; generated on first start if absent
     /// [default: secret.key in the data directory]
-    #[arg(long, env = "HEARTH_SECRET_KEY_FILE", global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        env = "HEARTH_SECRET_KEY_FILE",
+        global = true,
+        value_name = "PATH"
+    )]
     pub secret_key_file: Option<PathBuf>,
     /// Hosts, IP addresses or CIDR networks the CORS proxy may reach although they are loopback
     /// or private; only consulted when listening on a non-loopback address. Repeatable
-    #[arg(long = "cors-proxy-allow", env = "HEARTH_CORS_PROXY_ALLOW", global = true, value_name = "HOST|CIDR", value_delimiter = ',')]
+    #[arg(
+        long = "cors-proxy-allow",
+        env = "HEARTH_CORS_PROXY_ALLOW",
+        global = true,
+        value_name = "HOST|CIDR",
+        value_delimiter = ','
+    )]
     pub cors_proxy_allow: Vec<String>,
     /// Seconds to wait for an LLM provider's answer, and between two chunks of a stream, before
     /// giving up with 504 [default: 300]
-    #[arg(long, env = "HEARTH_LLM_TIMEOUT", global = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "HEARTH_LLM_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
     pub llm_timeout: Option<u64>,
     /// Directory whose files LLM key references (`api_key_ref: "file:…"`) may read; repeat for
     /// several [default: none, file references are off]. Environment references may read
     /// only variables named HEARTH_KEY_*
-    #[arg(long = "key-ref-dir", env = "HEARTH_KEY_REF_DIR", global = true, value_name = "DIR", value_delimiter = ',')]
+    #[arg(
+        long = "key-ref-dir",
+        env = "HEARTH_KEY_REF_DIR",
+        global = true,
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
     pub key_ref_dirs: Vec<PathBuf>,
     /// Log filter, e.g. `info` or `hearth=debug,tower_http=debug` [default: info]
     #[arg(long, env = "HEARTH_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
     /// Largest whole (not streamed) answer read from an LLM provider, in MiB; a larger one is
     /// refused with 502 [default: 32]
-    #[arg(long, env = "HEARTH_LLM_MAX_ANSWER_MIB", global = true, value_name = "MIB")]
+    #[arg(
+        long,
+        env = "HEARTH_LLM_MAX_ANSWER_MIB",
+        global = true,
+        value_name = "MIB"
+    )]
     pub llm_max_answer_mib: Option<u64>,
     /// Seconds a connection may take to send a request's headers, pause within a request's body,
     /// or stay idle between two requests, before it is closed [default: 10]
-    #[arg(long, env = "HEARTH_HEADER_TIMEOUT", global = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "HEARTH_HEADER_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
     pub header_timeout: Option<u64>,
     /// Seconds a client may leave an answer unread (nothing of it can be written) before its
     /// connection is closed [default: 30]
-    #[arg(long, env = "HEARTH_WRITE_TIMEOUT", global = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "HEARTH_WRITE_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
     pub write_timeout: Option<u64>,
     /// Connections served at once; more wait until one closes [default: half the open-file
     /// limit, at most 4096]
@@ -86,7 +136,12 @@ pub struct Options {
     pub max_connections: Option<usize>,
     /// Seconds requests in flight get to finish after SIGTERM or SIGINT; streams still running
     /// then end with an error event [default: 10]
-    #[arg(long, env = "HEARTH_SHUTDOWN_GRACE", global = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "HEARTH_SHUTDOWN_GRACE",
+        global = true,
+        value_name = "SECONDS"
+    )]
     pub shutdown_grace: Option<u64>,
     /// Threads serving requests [default: one per CPU]. On a small machine shared with other
     /// busy processes, fewer threads can mean lower latency (see `make bench`)
@@ -151,9 +206,7 @@ pub enum LlmCommand {
     /// List the LLMs
     List,
     /// Delete an LLM
-    Remove {
-        name: String,
-    },
+    Remove { name: String },
 }
 
 fn parse_provider(s: &str) -> Result<Provider, String> {
@@ -279,7 +332,10 @@ const KNOWN_ENV: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid configuration file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -291,11 +347,16 @@ impl Config {
     pub fn load(options: &Options) -> Result<Config, ConfigError> {
         let file = match &options.config {
             Some(path) => read_file_config(path)?,
-            None if Path::new("hearth.toml").is_file() => read_file_config(Path::new("hearth.toml"))?,
+            None if Path::new("hearth.toml").is_file() => {
+                read_file_config(Path::new("hearth.toml"))?
+            }
             None => FileConfig::default(),
         };
 
-        let host = options.host.or(file.host).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let host = options
+            .host
+            .or(file.host)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let port = options.port.or(file.port).unwrap_or(8484);
         let data_dir = options
             .data_dir
@@ -312,21 +373,32 @@ impl Config {
             .clone()
             .or(file.secret_key_file)
             .unwrap_or_else(|| data_dir.join("secret.key"));
-        let log = options.log.clone().or(file.log).unwrap_or_else(|| "info".into());
+        let log = options
+            .log
+            .clone()
+            .or(file.log)
+            .unwrap_or_else(|| "info".into());
 
         // Master keys: flags/env replace the file's list; a key file adds to either.
-        let mut keys: Vec<String> =
-            if options.api_keys.is_empty() { file.api_keys } else { options.api_keys.clone() };
+        let mut keys: Vec<String> = if options.api_keys.is_empty() {
+            file.api_keys
+        } else {
+            options.api_keys.clone()
+        };
         if let Some(path) = options.api_key_file.as_ref().or(file.api_key_file.as_ref()) {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
             keys.extend(parse_key_file(&text));
         }
         let mut master_keys = Vec::with_capacity(keys.len());
         for key in keys {
             let key = key.trim().to_owned();
             if key.is_empty() {
-                return Err(ConfigError::Invalid("an API key given with --api-key is empty".into()));
+                return Err(ConfigError::Invalid(
+                    "an API key given with --api-key is empty".into(),
+                ));
             }
             if key.starts_with(crate::keys::PREFIX) {
                 // Guesses at generated keys are not throttled; a master key must not look like one.
@@ -345,41 +417,81 @@ impl Config {
             master_keys.push(SecretString::from(key));
         }
 
-        let cors_proxy_allow =
-            if options.cors_proxy_allow.is_empty() { file.cors_proxy_allow } else { options.cors_proxy_allow.clone() };
+        let cors_proxy_allow = if options.cors_proxy_allow.is_empty() {
+            file.cors_proxy_allow
+        } else {
+            options.cors_proxy_allow.clone()
+        };
         // Refuse a bad entry at start-up rather than at the first proxied request.
-        crate::cors_proxy::policy::Policy::new(true, &cors_proxy_allow).map_err(ConfigError::Invalid)?;
+        crate::cors_proxy::policy::Policy::new(true, &cors_proxy_allow)
+            .map_err(ConfigError::Invalid)?;
 
         let workers = match options.workers.or(file.workers) {
             Some(0) => return Err(ConfigError::Invalid("workers must be at least 1".into())),
             other => other,
         };
         let llm_timeout = match options.llm_timeout.or(file.llm_timeout).unwrap_or(300) {
-            0 => return Err(ConfigError::Invalid("llm_timeout must be at least 1 second".into())),
+            0 => {
+                return Err(ConfigError::Invalid(
+                    "llm_timeout must be at least 1 second".into(),
+                ))
+            }
             secs => std::time::Duration::from_secs(secs),
         };
 
-        let llm_max_answer = match options.llm_max_answer_mib.or(file.llm_max_answer_mib).unwrap_or(32) {
-            0 => return Err(ConfigError::Invalid("llm_max_answer_mib must be at least 1".into())),
+        let llm_max_answer = match options
+            .llm_max_answer_mib
+            .or(file.llm_max_answer_mib)
+            .unwrap_or(32)
+        {
+            0 => {
+                return Err(ConfigError::Invalid(
+                    "llm_max_answer_mib must be at least 1".into(),
+                ))
+            }
             mib => usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
         };
-        let seconds = |value: Option<u64>, default: u64, name: &str| match value.unwrap_or(default) {
-            0 => Err(ConfigError::Invalid(format!("{name} must be at least 1 second"))),
+        let seconds = |value: Option<u64>, default: u64, name: &str| match value.unwrap_or(default)
+        {
+            0 => Err(ConfigError::Invalid(format!(
+                "{name} must be at least 1 second"
+            ))),
             secs => Ok(std::time::Duration::from_secs(secs)),
         };
         let connections = Connections {
-            header_timeout: seconds(options.header_timeout.or(file.header_timeout), 10, "header_timeout")?,
-            write_timeout: seconds(options.write_timeout.or(file.write_timeout), 30, "write_timeout")?,
+            header_timeout: seconds(
+                options.header_timeout.or(file.header_timeout),
+                10,
+                "header_timeout",
+            )?,
+            write_timeout: seconds(
+                options.write_timeout.or(file.write_timeout),
+                30,
+                "write_timeout",
+            )?,
             max_connections: match options.max_connections.or(file.max_connections) {
-                Some(0) => return Err(ConfigError::Invalid("max_connections must be at least 1".into())),
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "max_connections must be at least 1".into(),
+                    ))
+                }
                 other => other,
             },
-            shutdown_grace: std::time::Duration::from_secs(options.shutdown_grace.or(file.shutdown_grace).unwrap_or(10)),
+            shutdown_grace: std::time::Duration::from_secs(
+                options.shutdown_grace.or(file.shutdown_grace).unwrap_or(10),
+            ),
         };
 
-        let key_ref_dirs = if options.key_ref_dirs.is_empty() { file.key_ref_dirs } else { options.key_ref_dirs.clone() };
+        let key_ref_dirs = if options.key_ref_dirs.is_empty() {
+            file.key_ref_dirs
+        } else {
+            options.key_ref_dirs.clone()
+        };
         if let Some(relative) = key_ref_dirs.iter().find(|d| !d.is_absolute()) {
-            return Err(ConfigError::Invalid(format!("--key-ref-dir must be an absolute path, not {}", relative.display())));
+            return Err(ConfigError::Invalid(format!(
+                "--key-ref-dir must be an absolute path, not {}",
+                relative.display()
+            )));
         }
 
         Ok(Config {
@@ -411,19 +523,29 @@ impl Config {
 /// are provider keys for LLM key references.
 pub fn unknown_env_vars(vars: impl Iterator<Item = String>) -> Vec<String> {
     vars.filter(|k| {
-        k.starts_with("HEARTH_") && !KNOWN_ENV.contains(&k.as_str()) && !k.starts_with(crate::llm::key_ref::ENV_PREFIX)
+        k.starts_with("HEARTH_")
+            && !KNOWN_ENV.contains(&k.as_str())
+            && !k.starts_with(crate::llm::key_ref::ENV_PREFIX)
     })
     .collect()
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.message().to_owned() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    })
 }
 
 fn parse_key_file(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned)
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
 }
 
 fn default_data_dir() -> PathBuf {
@@ -450,26 +572,53 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hearth.toml");
-        std::fs::write(&file, "port = 9000\nhost = \"127.0.0.2\"\napi_keys = [\"from-file-0123456789\"]\n").unwrap();
+        std::fs::write(
+            &file,
+            "port = 9000\nhost = \"127.0.0.2\"\napi_keys = [\"from-file-0123456789\"]\n",
+        )
+        .unwrap();
         let config_arg = file.to_str().unwrap();
 
         let from_file = Config::load(&options(&["--config", config_arg])).unwrap();
         assert_eq!(from_file.addr.port(), 9000);
         assert_eq!(from_file.addr.ip().to_string(), "127.0.0.2");
-        assert_eq!(from_file.master_key_strs().collect::<Vec<_>>(), ["from-file-0123456789"]);
+        assert_eq!(
+            from_file.master_key_strs().collect::<Vec<_>>(),
+            ["from-file-0123456789"]
+        );
 
-        let flags = Config::load(&options(&["--config", config_arg, "--port", "9001", "--api-key", "a-0123456789abcdef", "--api-key", "b-0123456789abcdef"])).unwrap();
+        let flags = Config::load(&options(&[
+            "--config",
+            config_arg,
+            "--port",
+            "9001",
+            "--api-key",
+            "a-0123456789abcdef",
+            "--api-key",
+            "b-0123456789abcdef",
+        ]))
+        .unwrap();
         assert_eq!(flags.addr.port(), 9001);
-        assert_eq!(flags.master_key_strs().collect::<Vec<_>>(), ["a-0123456789abcdef", "b-0123456789abcdef"]);
+        assert_eq!(
+            flags.master_key_strs().collect::<Vec<_>>(),
+            ["a-0123456789abcdef", "b-0123456789abcdef"]
+        );
     }
 
     #[test]
     fn a_key_file_holds_one_key_per_line_and_ignores_comments() {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
-        std::fs::write(&keys, "# admins\nfirst-key-0123456789\n\n  second-key-0123456789  \n").unwrap();
+        std::fs::write(
+            &keys,
+            "# admins\nfirst-key-0123456789\n\n  second-key-0123456789  \n",
+        )
+        .unwrap();
         let config = Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).unwrap();
-        assert_eq!(config.master_key_strs().collect::<Vec<_>>(), ["first-key-0123456789", "second-key-0123456789"]);
+        assert_eq!(
+            config.master_key_strs().collect::<Vec<_>>(),
+            ["first-key-0123456789", "second-key-0123456789"]
+        );
     }
 
     #[test]
@@ -492,19 +641,26 @@ mod tests {
 
     #[test]
     fn a_short_master_key_is_refused_without_being_shown() {
-        let err = Config::load(&options(&["--api-key", "hunter2-short"])).unwrap_err().to_string();
+        let err = Config::load(&options(&["--api-key", "hunter2-short"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("16 characters"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
         std::fs::write(&keys, "long-enough-key-0123\nshort\n").unwrap();
-        assert!(Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).is_err(), "one short key in a file is enough");
+        assert!(
+            Config::load(&options(&["--api-key-file", keys.to_str().unwrap()])).is_err(),
+            "one short key in a file is enough"
+        );
         assert!(Config::load(&options(&["--api-key", "hk-looks-like-a-generated-key"])).is_err());
     }
 
     #[test]
     fn unknown_hearth_variables_are_reported() {
-        let vars = ["HEARTH_PORT", "HEARTH_PROT", "PATH", "HEARTH_KEY_OPENAI"].map(String::from).into_iter();
+        let vars = ["HEARTH_PORT", "HEARTH_PROT", "PATH", "HEARTH_KEY_OPENAI"]
+            .map(String::from)
+            .into_iter();
         assert_eq!(unknown_env_vars(vars), ["HEARTH_PROT"]);
     }
 }

@@ -15,7 +15,8 @@ use axum::{Json, Router};
 use sqlx::FromRow;
 
 use app::api::{
-    ChatMessage, ChatRole, ChatToolCall, Conversation, ConversationInput, ConversationList, ConversationSummary, MessageInput, ToolRun,
+    ChatMessage, ChatRole, ChatToolCall, Conversation, ConversationInput, ConversationList,
+    ConversationSummary, MessageInput, ToolRun,
 };
 
 use crate::auth::{authorize, Action, Principal, Resource};
@@ -35,10 +36,19 @@ const DEFAULT_TITLE: &str = "New conversation";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/conversations", get(list).post(create))
-        .route("/v1/conversations/{id}", get(show).patch(update).delete(remove))
+        .route(
+            "/v1/conversations/{id}",
+            get(show).patch(update).delete(remove),
+        )
         .route("/v1/conversations/{id}/export", get(export))
-        .route("/v1/conversations/{id}/messages", post(append).layer(DefaultBodyLimit::max(MAX_BODY)))
-        .route("/v1/conversations/{id}/messages/{message_id}", delete(truncate))
+        .route(
+            "/v1/conversations/{id}/messages",
+            post(append).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route(
+            "/v1/conversations/{id}/messages/{message_id}",
+            delete(truncate),
+        )
 }
 
 #[derive(FromRow)]
@@ -77,9 +87,16 @@ impl MessageRow {
             content: self.content,
             reasoning: self.reasoning,
             model: self.model,
-            tool_calls: self.tool_calls.as_deref().and_then(|j| serde_json::from_str::<Vec<ChatToolCall>>(j).ok()).unwrap_or_default(),
+            tool_calls: self
+                .tool_calls
+                .as_deref()
+                .and_then(|j| serde_json::from_str::<Vec<ChatToolCall>>(j).ok())
+                .unwrap_or_default(),
             tool_call_id: self.tool_call_id,
-            tool_run: self.tool_run.as_deref().and_then(|j| serde_json::from_str::<ToolRun>(j).ok()),
+            tool_run: self
+                .tool_run
+                .as_deref()
+                .and_then(|j| serde_json::from_str::<ToolRun>(j).ok()),
             error: self.error,
             stopped: self.stopped,
             duration_ms: self.duration_ms,
@@ -113,8 +130,12 @@ fn title(value: Option<&str>) -> Result<Option<String>> {
     match value.map(str::trim) {
         None => Ok(None),
         Some("") => Err(AppError::BadRequest("a title cannot be empty".into())),
-        Some(t) if t.chars().count() > MAX_TITLE => Err(AppError::BadRequest(format!("a title is at most {MAX_TITLE} characters"))),
-        Some(t) if t.chars().any(char::is_control) => Err(AppError::BadRequest("a title cannot hold control characters".into())),
+        Some(t) if t.chars().count() > MAX_TITLE => Err(AppError::BadRequest(format!(
+            "a title is at most {MAX_TITLE} characters"
+        ))),
+        Some(t) if t.chars().any(char::is_control) => Err(AppError::BadRequest(
+            "a title cannot hold control characters".into(),
+        )),
         Some(t) => Ok(Some(t.to_owned())),
     }
 }
@@ -123,26 +144,48 @@ fn model(value: Option<&str>) -> Result<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(m) if m.len() <= 128 => Ok(Some(m.to_owned())),
-        Some(_) => Err(AppError::BadRequest("a model name is at most 128 characters".into())),
+        Some(_) => Err(AppError::BadRequest(
+            "a model name is at most 128 characters".into(),
+        )),
     }
 }
 
-async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(search): ApiQuery<Search>) -> Result<Json<ConversationList>> {
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(search): ApiQuery<Search>,
+) -> Result<Json<ConversationList>> {
     authorize(&principal, Action::Read, Resource::OwnConversations)?;
     // `q` is matched literally: LIKE's wildcards in it are escaped.
-    let pattern = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(|q| {
-        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = search
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
     let sql = "SELECT c.id, c.title, c.model, c.created_at, c.updated_at, \
                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count \
                FROM conversations c WHERE c.owner = $1 AND ($2 IS NULL OR c.title LIKE $2 ESCAPE '\\') \
                ORDER BY c.updated_at DESC, c.id DESC";
-    let rows: Vec<(i64, String, Option<String>, i64, i64, i64)> =
-        with_pool!(&state.db, pool => sqlx::query_as(sql).bind(principal.owner_key()).bind(pattern).fetch_all(pool).await)?;
+    let rows: Vec<(i64, String, Option<String>, i64, i64, i64)> = with_pool!(&state.db, pool => sqlx::query_as(sql).bind(principal.owner_key()).bind(pattern).fetch_all(pool).await)?;
     let data = rows
         .into_iter()
-        .map(|(id, title, model, created_at, updated_at, message_count)| ConversationSummary { id, title, model, message_count, created_at, updated_at })
+        .map(
+            |(id, title, model, created_at, updated_at, message_count)| ConversationSummary {
+                id,
+                title,
+                model,
+                message_count,
+                created_at,
+                updated_at,
+            },
+        )
         .collect();
     Ok(Json(ConversationList { data }))
 }
@@ -165,13 +208,24 @@ async fn create(
         .bind(now)
         .fetch_one(pool)
         .await)?;
-    Ok((StatusCode::CREATED, Json(Conversation { id, title, model, created_at: now, updated_at: now, messages: Vec::new() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Conversation {
+            id,
+            title,
+            model,
+            created_at: now,
+            updated_at: now,
+            messages: Vec::new(),
+        }),
+    ))
 }
 
 async fn load(state: &AppState, row: ConversationRow) -> Result<Conversation> {
     let sql = "SELECT id, role, content, reasoning, model, tool_calls, tool_call_id, tool_run, error, stopped, duration_ms, \
                prompt_tokens, completion_tokens, created_at FROM messages WHERE conversation_id = $1 ORDER BY id";
-    let messages: Vec<MessageRow> = with_pool!(&state.db, pool => sqlx::query_as(sql).bind(row.id).fetch_all(pool).await)?;
+    let messages: Vec<MessageRow> =
+        with_pool!(&state.db, pool => sqlx::query_as(sql).bind(row.id).fetch_all(pool).await)?;
     Ok(Conversation {
         id: row.id,
         title: row.title,
@@ -182,21 +236,34 @@ async fn load(state: &AppState, row: ConversationRow) -> Result<Conversation> {
     })
 }
 
-async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Conversation>> {
+async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>> {
     authorize(&principal, Action::Read, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
     Ok(Json(load(&state, row).await?))
 }
 
 /// The conversation as a JSON file to download.
-async fn export(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Response> {
+async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response> {
     authorize(&principal, Action::Read, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
     let conversation = load(&state, row).await?;
-    let disposition = format!("attachment; filename=\"conversation-{}.json\"", conversation.id);
+    let disposition = format!(
+        "attachment; filename=\"conversation-{}.json\"",
+        conversation.id
+    );
     let mut response = Json(conversation).into_response();
     if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }
@@ -231,7 +298,11 @@ async fn update(
     }))
 }
 
-async fn remove(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
     with_pool!(&state.db, pool => sqlx::query("DELETE FROM conversations WHERE id = $1").bind(row.id).execute(pool).await)?;
@@ -240,7 +311,9 @@ async fn remove(State(state): State<AppState>, principal: Principal, Path(id): P
 
 fn checked_text(value: &str, field: &str) -> Result<()> {
     if value.chars().count() > MAX_TEXT {
-        return Err(AppError::PayloadTooLarge(format!("{field} is longer than {MAX_TEXT} characters")));
+        return Err(AppError::PayloadTooLarge(format!(
+            "{field} is longer than {MAX_TEXT} characters"
+        )));
     }
     Ok(())
 }
@@ -255,32 +328,57 @@ fn validate(input: &MessageInput) -> Result<()> {
         checked_text(e, "error")?;
     }
     match input.role {
-        ChatRole::Tool if input.tool_call_id.as_deref().is_none_or(|id| id.trim().is_empty()) => {
-            Err(AppError::BadRequest("a tool message needs the `tool_call_id` it answers".into()))
+        ChatRole::Tool
+            if input
+                .tool_call_id
+                .as_deref()
+                .is_none_or(|id| id.trim().is_empty()) =>
+        {
+            Err(AppError::BadRequest(
+                "a tool message needs the `tool_call_id` it answers".into(),
+            ))
         }
         ChatRole::Assistant | ChatRole::Tool => Ok(()),
-        _ if !input.tool_calls.is_empty() => Err(AppError::BadRequest("only assistant messages carry `tool_calls`".into())),
-        _ if input.tool_run.is_some() || input.tool_call_id.is_some() => {
-            Err(AppError::BadRequest("only tool messages carry `tool_call_id` and `tool_run`".into()))
-        }
+        _ if !input.tool_calls.is_empty() => Err(AppError::BadRequest(
+            "only assistant messages carry `tool_calls`".into(),
+        )),
+        _ if input.tool_run.is_some() || input.tool_call_id.is_some() => Err(AppError::BadRequest(
+            "only tool messages carry `tool_call_id` and `tool_run`".into(),
+        )),
         _ => Ok(()),
     }?;
     if input.tool_calls.len() > 128 {
-        return Err(AppError::BadRequest("at most 128 tool calls per message".into()));
+        return Err(AppError::BadRequest(
+            "at most 128 tool calls per message".into(),
+        ));
     }
-    for n in [input.duration_ms, input.prompt_tokens, input.completion_tokens].into_iter().flatten() {
+    for n in [
+        input.duration_ms,
+        input.prompt_tokens,
+        input.completion_tokens,
+    ]
+    .into_iter()
+    .flatten()
+    {
         if n < 0 {
-            return Err(AppError::BadRequest("durations and token counts cannot be negative".into()));
+            return Err(AppError::BadRequest(
+                "durations and token counts cannot be negative".into(),
+            ));
         }
     }
     if let Some(run) = &input.tool_run {
-        if run.images.iter().any(|image| !app::api::is_inline_image(image)) {
-            return Err(AppError::BadRequest("tool_run.images takes only `data:image/<type>;base64,…` URLs".into()));
+        if run
+            .images
+            .iter()
+            .any(|image| !app::api::is_inline_image(image))
+        {
+            return Err(AppError::BadRequest(
+                "tool_run.images takes only `data:image/<type>;base64,…` URLs".into(),
+            ));
         }
     }
     Ok(())
 }
-
 
 async fn append(
     State(state): State<AppState>,
@@ -291,8 +389,16 @@ async fn append(
     authorize(&principal, Action::Write, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
     validate(&input)?;
-    let tool_calls = (!input.tool_calls.is_empty()).then(|| serde_json::to_string(&input.tool_calls)).transpose().map_err(AppError::internal)?;
-    let tool_run = input.tool_run.as_ref().map(serde_json::to_string).transpose().map_err(AppError::internal)?;
+    let tool_calls = (!input.tool_calls.is_empty())
+        .then(|| serde_json::to_string(&input.tool_calls))
+        .transpose()
+        .map_err(AppError::internal)?;
+    let tool_run = input
+        .tool_run
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(AppError::internal)?;
     let now = db::now();
     let model = model(input.model.as_deref())?;
     let inserted: i64 = with_pool!(&state.db, pool => async {
@@ -346,10 +452,19 @@ async fn append(
 }
 
 /// Deletes message `message_id` and every later message of the conversation.
-async fn truncate(State(state): State<AppState>, principal: Principal, Path((id, message_id)): Path<(String, String)>) -> Result<StatusCode> {
+async fn truncate(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, message_id)): Path<(String, String)>,
+) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
-    let missing = || AppError::NotFound(format!("no message with id {} in this conversation", Echo(&message_id)));
+    let missing = || {
+        AppError::NotFound(format!(
+            "no message with id {} in this conversation",
+            Echo(&message_id)
+        ))
+    };
     let from: i64 = message_id.parse().map_err(|_| missing())?;
     let exists: bool = with_pool!(&state.db, pool => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2)")
         .bind(from)

@@ -25,9 +25,15 @@ pub struct SecretBox {
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("cannot read the secret key file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot create the secret key file {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the secret key file {0} does not hold a base64-encoded 32-byte key")]
     Malformed(String),
     #[error("a stored secret could not be decrypted (wrong secret key, or corrupted data)")]
@@ -43,45 +49,75 @@ impl SecretBox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Aes256Gcm::generate_key(OsRng);
                 let text = format!("{}\n", STANDARD.encode(key));
-                write_private(path, &text).map_err(|source| CryptoError::Write { path: shown.clone(), source })?;
+                write_private(path, &text).map_err(|source| CryptoError::Write {
+                    path: shown.clone(),
+                    source,
+                })?;
                 tracing::info!(path = %shown, "generated a new secret key");
                 text
             }
-            Err(source) => return Err(CryptoError::Read { path: shown, source }),
+            Err(source) => {
+                return Err(CryptoError::Read {
+                    path: shown,
+                    source,
+                })
+            }
         };
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| CryptoError::Malformed(shown.clone()))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::Malformed(shown))?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| CryptoError::Malformed(shown.clone()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Malformed(shown))?;
         Ok(SecretBox::from_key(key))
     }
 
     pub fn from_key(key: [u8; 32]) -> SecretBox {
-        let pepper: [u8; 32] = Sha256::new_with_prefix(b"hearth fingerprint pepper").chain_update(key).finalize().into();
-        SecretBox { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)), pepper }
+        let pepper: [u8; 32] = Sha256::new_with_prefix(b"hearth fingerprint pepper")
+            .chain_update(key)
+            .finalize()
+            .into();
+        SecretBox {
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)),
+            pepper,
+        }
     }
 
     /// Encrypts `plaintext` to a printable string with a fresh random nonce.
     pub fn seal(&self, plaintext: &str) -> String {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ciphertext = self.cipher.encrypt(&nonce, plaintext.as_bytes()).expect("AES-GCM encryption of an in-memory buffer");
+        let ciphertext = self
+            .cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .expect("AES-GCM encryption of an in-memory buffer");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         format!("{SEALED_PREFIX}{}", STANDARD.encode(out))
     }
 
     pub fn open(&self, sealed: &str) -> Result<String, CryptoError> {
-        let encoded = sealed.strip_prefix(SEALED_PREFIX).ok_or(CryptoError::Decrypt)?;
+        let encoded = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .ok_or(CryptoError::Decrypt)?;
         let bytes = STANDARD.decode(encoded).map_err(|_| CryptoError::Decrypt)?;
         if bytes.len() < 12 {
             return Err(CryptoError::Decrypt);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| CryptoError::Decrypt)?;
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| CryptoError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
     }
 
     /// A keyed fingerprint of a secret that may be guessable (a master key chosen by hand).
     pub fn fingerprint(&self, secret: &str) -> String {
-        hex::encode(Sha256::new_with_prefix(self.pepper).chain_update(secret.as_bytes()).finalize())
+        hex::encode(
+            Sha256::new_with_prefix(self.pepper)
+                .chain_update(secret.as_bytes())
+                .finalize(),
+        )
     }
 }
 
@@ -124,7 +160,11 @@ mod tests {
         let b = SecretBox::from_key([2; 32]);
         let sealed = a.seal("sk-provider-key");
         assert!(!sealed.contains("sk-provider-key"));
-        assert_ne!(sealed, a.seal("sk-provider-key"), "every seal uses a fresh nonce");
+        assert_ne!(
+            sealed,
+            a.seal("sk-provider-key"),
+            "every seal uses a fresh nonce"
+        );
         assert_eq!(a.open(&sealed).unwrap(), "sk-provider-key");
         assert!(b.open(&sealed).is_err());
         assert!(a.open("v1:AAAA").is_err());
@@ -142,7 +182,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 
@@ -152,7 +195,10 @@ mod tests {
         let path = dir.path().join("secret.key");
         std::fs::write(&path, "not-a-key-at-all").unwrap();
         let err = SecretBox::load_or_create(&path).err().unwrap().to_string();
-        assert!(err.contains("secret.key") && !err.contains("not-a-key-at-all"), "{err}");
+        assert!(
+            err.contains("secret.key") && !err.contains("not-a-key-at-all"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -33,17 +33,26 @@ pub enum AppError {
     PayloadTooLarge(String),
     /// A provider refused the key it was given (the LLM auth probe); nothing was saved.
     #[error("{message}")]
-    ProviderRejectedKey { message: String, upstream_status: u16 },
+    ProviderRejectedKey {
+        message: String,
+        upstream_status: u16,
+    },
     /// No LLM by the `model` a client asked for (or none it may see).
     #[error("{0}")]
     ModelNotFound(String),
     /// The provider is rate limiting; its `Retry-After` is passed on.
     #[error("{message}")]
-    RateLimited { message: String, retry_after: Option<HeaderValue> },
+    RateLimited {
+        message: String,
+        retry_after: Option<HeaderValue>,
+    },
     /// Hearth refuses to try now (failed sign-ins from this client, or too many sign-ins at
     /// once); `Retry-After` says when.
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The provider refused the request itself (a 4xx other than auth or rate limiting): the
     /// client's to fix, so its status is kept.
     #[error("{message}")]
@@ -60,7 +69,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid_api_key() -> Self {
-        AppError::Unauthorized { message: "Invalid API Key".into(), code: "invalid_api_key" }
+        AppError::Unauthorized {
+            message: "Invalid API Key".into(),
+            code: "invalid_api_key",
+        }
     }
 
     pub fn missing_credentials() -> Self {
@@ -105,9 +117,13 @@ impl AppError {
             AppError::NotFound(_) => ("invalid_request_error", "not_found"),
             AppError::MethodNotAllowed(_) => ("invalid_request_error", "method_not_allowed"),
             AppError::Conflict(_) => ("invalid_request_error", "conflict"),
-            AppError::UnsupportedMediaType(_) => ("invalid_request_error", "unsupported_media_type"),
+            AppError::UnsupportedMediaType(_) => {
+                ("invalid_request_error", "unsupported_media_type")
+            }
             AppError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
-            AppError::ProviderRejectedKey { .. } => ("invalid_request_error", "provider_auth_failed"),
+            AppError::ProviderRejectedKey { .. } => {
+                ("invalid_request_error", "provider_auth_failed")
+            }
             AppError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
             AppError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
             AppError::TooManyRequests { .. } => ("rate_limit_error", "too_many_attempts"),
@@ -120,7 +136,13 @@ impl AppError {
 
     pub fn body(&self) -> ErrorBody {
         let (kind, code) = self.kind_and_code();
-        ErrorBody { error: ErrorDetail { message: self.to_string(), kind: kind.into(), code: code.into() } }
+        ErrorBody {
+            error: ErrorDetail {
+                message: self.to_string(),
+                kind: kind.into(),
+                code: code.into(),
+            },
+        }
     }
 }
 
@@ -137,18 +159,30 @@ impl IntoResponse for AppError {
         }
         let mut response = match &self {
             // `{"error": {...}, "status": <the provider's status>}`.
-            AppError::ProviderRejectedKey { upstream_status, .. } => {
-                let body = serde_json::json!({ "error": self.body().error, "status": upstream_status });
+            AppError::ProviderRejectedKey {
+                upstream_status, ..
+            } => {
+                let body =
+                    serde_json::json!({ "error": self.body().error, "status": upstream_status });
                 (self.status(), axum::Json(body)).into_response()
             }
             _ => (self.status(), axum::Json(self.body())).into_response(),
         };
         match &self {
-            AppError::RateLimited { retry_after: Some(value), .. } => {
-                response.headers_mut().insert(header::RETRY_AFTER, value.clone());
+            AppError::RateLimited {
+                retry_after: Some(value),
+                ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, value.clone());
             }
-            AppError::TooManyRequests { retry_after_secs, .. } => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
         }
@@ -170,7 +204,12 @@ impl std::fmt::Display for Echo<'_> {
         const SHOWN: usize = 64;
         match self.0.char_indices().nth(SHOWN) {
             None => write!(f, "{:?}", self.0),
-            Some((cut, _)) => write!(f, "{:?}… ({} characters)", &self.0[..cut], self.0.chars().count()),
+            Some((cut, _)) => write!(
+                f,
+                "{:?}… ({} characters)",
+                &self.0[..cut],
+                self.0.chars().count()
+            ),
         }
     }
 }
@@ -199,7 +238,10 @@ mod tests {
         assert_eq!(Echo("gpt-4").to_string(), r#""gpt-4""#);
         let long = "é".repeat(100);
         let shown = Echo(&long).to_string();
-        assert!(shown.starts_with(&format!("\"{}\"", "é".repeat(64))), "{shown}");
+        assert!(
+            shown.starts_with(&format!("\"{}\"", "é".repeat(64))),
+            "{shown}"
+        );
         assert!(shown.ends_with("… (100 characters)"), "{shown}");
     }
 }

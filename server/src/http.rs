@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use axum::http::{header, HeaderName, HeaderValue, Request};
-use axum::routing::get;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::{Json, Router};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::classify::ServerErrorsFailureClass;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use app::api::Health;
@@ -39,25 +39,36 @@ pub fn router(state: AppState) -> Router {
         .merge(sessionless);
     with_security_headers(router)
         .layer(axum::middleware::from_fn(one_host))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            // Named by the matched route, not the raw path: low cardinality, no ids or queries.
-            let route = request
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map(|m| m.as_str().to_owned())
-                .unwrap_or_else(|| "fallback".into());
-            tracing::info_span!("request", method = %request.method(), route)
-        })
-        .on_failure(|failure: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
-            let latency_ms = latency.as_millis() as u64;
-            match failure {
-                // A provider or upstream failing is expected; the handler has said why at WARN.
-                ServerErrorsFailureClass::StatusCode(status) if matches!(status.as_u16(), 502..=504) => {
-                    tracing::warn!(status = status.as_u16(), latency_ms, "answered with an upstream failure")
-                }
-                failure => tracing::error!(%failure, latency_ms, "request failed"),
-            }
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    // Named by the matched route, not the raw path: low cardinality, no ids or queries.
+                    let route = request
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map(|m| m.as_str().to_owned())
+                        .unwrap_or_else(|| "fallback".into());
+                    tracing::info_span!("request", method = %request.method(), route)
+                })
+                .on_failure(
+                    |failure: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
+                        let latency_ms = latency.as_millis() as u64;
+                        match failure {
+                            // A provider or upstream failing is expected; the handler has said why at WARN.
+                            ServerErrorsFailureClass::StatusCode(status)
+                                if matches!(status.as_u16(), 502..=504) =>
+                            {
+                                tracing::warn!(
+                                    status = status.as_u16(),
+                                    latency_ms,
+                                    "answered with an upstream failure"
+                                )
+                            }
+                            failure => tracing::error!(%failure, latency_ms, "request failed"),
+                        }
+                    },
+                ),
+        )
         .with_state(state)
 }
 
@@ -65,9 +76,14 @@ pub fn router(state: AppState) -> Router {
 /// proxied answers a sandbox): nothing of Hearth's is framed by another site, sniffed into
 /// another type, or tells other origins where the user was.
 fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
-    let default = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    let default = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
     router
-        .layer(default(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
+        .layer(default(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
         .layer(default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(default(header::REFERRER_POLICY, "same-origin"))
         .layer(default(header::X_FRAME_OPTIONS, "DENY"))
@@ -75,15 +91,27 @@ fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
 
 /// A request with two `Host` headers is refused: the origin checks read one, a proxy in
 /// front may have routed by the other.
-async fn one_host(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    if request.headers().get_all(header::HOST).iter().nth(1).is_some() {
+async fn one_host(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request
+        .headers()
+        .get_all(header::HOST)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
         return AppError::BadRequest("a request carries one Host header".into()).into_response();
     }
     next.run(request).await
 }
 
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 async fn method_not_allowed() -> AppError {

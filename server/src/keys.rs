@@ -28,7 +28,9 @@ const DISPLAY_LEN: usize = 10;
 const LAST_USED_GRANULARITY: i64 = 60;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/keys", get(list).post(create)).route("/v1/keys/{id}", delete(revoke))
+    Router::new()
+        .route("/v1/keys", get(list).post(create))
+        .route("/v1/keys/{id}", delete(revoke))
 }
 
 #[derive(Debug, FromRow)]
@@ -53,7 +55,10 @@ impl KeyRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             last_used_at: self.last_used_at,
-            llms: self.llms.as_deref().map(|json| serde_json::from_str(json).unwrap_or_default()),
+            llms: self
+                .llms
+                .as_deref()
+                .map(|json| serde_json::from_str(json).unwrap_or_default()),
         }
     }
 }
@@ -79,7 +84,9 @@ impl ActiveKey {
     /// The LLMs this key may run, when it is narrowed to some.
     pub fn llms(&self) -> Option<Vec<String>> {
         // An unreadable list narrows the key to nothing rather than widening it.
-        self.llms.as_deref().map(|json| serde_json::from_str(json).unwrap_or_default())
+        self.llms
+            .as_deref()
+            .map(|json| serde_json::from_str(json).unwrap_or_default())
     }
 }
 
@@ -88,17 +95,23 @@ const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_na
 
 /// Finds the unexpired key `key`, and notes its use (at most once a minute, off the request path).
 pub async fn find_active(state: &AppState, key: &str) -> sqlx::Result<Option<ActiveKey>> {
-    let sql = format!("{SELECT_ACTIVE} WHERE k.key_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)");
+    let sql = format!(
+        "{SELECT_ACTIVE} WHERE k.key_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)"
+    );
     let now = db::now();
-    let found: Option<ActiveKey> =
-        with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(hash_api_key(key)).bind(now).fetch_optional(pool).await)?;
+    let found: Option<ActiveKey> = with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(hash_api_key(key)).bind(now).fetch_optional(pool).await)?;
     if let Some(key) = &found {
-        if key.last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
+        {
             let db = state.db.clone();
             let id = key.key_id;
             tokio::spawn(async move {
                 let sql = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2";
-                if let Err(e) = with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await) {
+                if let Err(e) =
+                    with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await)
+                {
                     tracing::warn!(error = %e, "could not record an API key's last use");
                 }
             });
@@ -108,7 +121,8 @@ pub async fn find_active(state: &AppState, key: &str) -> sqlx::Result<Option<Act
 }
 
 pub async fn find_active_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ActiveKey>> {
-    let sql = format!("{SELECT_ACTIVE} WHERE k.id = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)");
+    let sql =
+        format!("{SELECT_ACTIVE} WHERE k.id = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)");
     with_pool!(db, pool => sqlx::query_as(&sql).bind(id).bind(db::now()).fetch_optional(pool).await)
 }
 
@@ -117,7 +131,9 @@ pub fn expiry(days: Option<u32>) -> Result<Option<i64>> {
     match days {
         None => Ok(None),
         Some(days @ 1..=3650) => Ok(Some(db::now() + i64::from(days) * 86_400)),
-        Some(_) => Err(AppError::BadRequest("expires_in_days must be between 1 and 3650".into())),
+        Some(_) => Err(AppError::BadRequest(
+            "expires_in_days must be between 1 and 3650".into(),
+        )),
     }
 }
 
@@ -141,7 +157,9 @@ pub async fn create_for(
 ) -> Result<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::BadRequest("a key's name must be 1 to 100 characters, none of them control characters".into()));
+        return Err(AppError::BadRequest(
+            "a key's name must be 1 to 100 characters, none of them control characters".into(),
+        ));
     }
     let llms = match normalized(llms) {
         Some(names) => Some(known_llms(db, names).await?),
@@ -149,8 +167,13 @@ pub async fn create_for(
     };
     let key = format!("{PREFIX}{}", random_token(32));
     let prefix: String = key.chars().take(DISPLAY_LEN).collect();
-    let llms_json = llms.as_ref().map(|names| serde_json::to_string(names)).transpose().map_err(AppError::internal)?;
-    let sql = "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at, llms) \
+    let llms_json = llms
+        .as_ref()
+        .map(|names| serde_json::to_string(names))
+        .transpose()
+        .map_err(AppError::internal)?;
+    let sql =
+        "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at, llms) \
                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at";
     let (id, created_at): (i64, i64) = with_pool!(db, pool => sqlx::query_as(sql)
         .bind(user.id)
@@ -163,19 +186,34 @@ pub async fn create_for(
         .fetch_one(pool)
         .await)?;
     tracing::info!(key_id = id, user = %user.name, "API key created");
-    let info = ApiKey { id, name: name.to_owned(), prefix, user: user.name.clone(), created_at, expires_at, last_used_at: None, llms };
+    let info = ApiKey {
+        id,
+        name: name.to_owned(),
+        prefix,
+        user: user.name.clone(),
+        created_at,
+        expires_at,
+        last_used_at: None,
+        llms,
+    };
     Ok(CreatedApiKey { key, info })
 }
 
 /// `names`, sorted and without repeats, once each is checked to be a registered LLM.
 async fn known_llms(db: &Db, names: Vec<String>) -> Result<Vec<String>> {
     if names.len() > 100 {
-        return Err(AppError::BadRequest("a key can be narrowed to at most 100 LLMs".into()));
+        return Err(AppError::BadRequest(
+            "a key can be narrowed to at most 100 LLMs".into(),
+        ));
     }
     let sql = "SELECT name FROM llms";
-    let registered: Vec<String> = with_pool!(db, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
+    let registered: Vec<String> =
+        with_pool!(db, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
     match names.iter().find(|n| !registered.contains(n)) {
-        Some(unknown) => Err(AppError::BadRequest(format!("there is no LLM named {} to narrow the key to", Echo(unknown)))),
+        Some(unknown) => Err(AppError::BadRequest(format!(
+            "there is no LLM named {} to narrow the key to",
+            Echo(unknown)
+        ))),
         None => Ok(names),
     }
 }
@@ -185,12 +223,16 @@ async fn list(State(state): State<AppState>, principal: Principal) -> Result<Jso
         let sql = format!("{SELECT_KEYS} ORDER BY k.id");
         with_pool!(&state.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?
     } else {
-        let owner = principal.user_id.ok_or_else(|| AppError::Forbidden("no user to list keys for".into()))?;
+        let owner = principal
+            .user_id
+            .ok_or_else(|| AppError::Forbidden("no user to list keys for".into()))?;
         authorize(&principal, Action::Read, Resource::ApiKey { owner })?;
         let sql = format!("{SELECT_KEYS} WHERE k.user_id = $1 ORDER BY k.id");
         with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(owner).fetch_all(pool).await)?
     };
-    Ok(Json(ApiKeyList { data: rows.into_iter().map(KeyRow::view).collect() }))
+    Ok(Json(ApiKeyList {
+        data: rows.into_iter().map(KeyRow::view).collect(),
+    }))
 }
 
 async fn create(
@@ -213,23 +255,47 @@ async fn create(
     };
     let expires_at = expiry(body.expires_in_days)?;
     let llms = normalized(body.llms);
-    authorize(&principal, Action::Write, Resource::NewApiKey { owner: owner.id, llms: llms.as_deref(), expires_at })?;
+    authorize(
+        &principal,
+        Action::Write,
+        Resource::NewApiKey {
+            owner: owner.id,
+            llms: llms.as_deref(),
+            expires_at,
+        },
+    )?;
     let created = create_for(&state.db, &owner, &body.name, expires_at, llms).await?;
-    state.audit.record(Record::action(KEY_CREATED, &principal, format!("key:{} of {}", created.info.id, owner.name), 201));
+    state.audit.record(Record::action(
+        KEY_CREATED,
+        &principal,
+        format!("key:{} of {}", created.info.id, owner.name),
+        201,
+    ));
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn revoke(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     let not_found = || AppError::NotFound(format!("no API key with id {}", Echo(&id)));
     let key_id: i64 = id.parse().map_err(|_| not_found())?;
     let sql = "SELECT user_id FROM api_keys WHERE id = $1";
     let owner: Option<i64> = with_pool!(&state.db, pool => sqlx::query_scalar(sql).bind(key_id).fetch_optional(pool).await)?;
     // A key the caller may not even see is answered as absent, not as forbidden.
-    let owner = owner.filter(|&owner| allowed(&principal, Action::Read, Resource::ApiKey { owner })).ok_or_else(not_found)?;
+    let owner = owner
+        .filter(|&owner| allowed(&principal, Action::Read, Resource::ApiKey { owner }))
+        .ok_or_else(not_found)?;
     authorize(&principal, Action::Write, Resource::ApiKey { owner })?;
     let sql = "DELETE FROM api_keys WHERE id = $1";
     with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await)?;
     tracing::info!(key_id, by = %principal.name, "API key revoked");
-    state.audit.record(Record::action(KEY_REVOKED, &principal, format!("key:{key_id}"), 204));
+    state.audit.record(Record::action(
+        KEY_REVOKED,
+        &principal,
+        format!("key:{key_id}"),
+        204,
+    ));
     Ok(StatusCode::NO_CONTENT)
 }

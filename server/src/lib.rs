@@ -11,13 +11,13 @@ pub mod cors_proxy;
 pub mod crypto;
 pub mod db;
 pub mod error;
-mod files;
 mod extract;
+mod files;
 pub mod http;
 pub mod keys;
-pub mod serve;
 pub mod llm;
 pub mod mcp;
+pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod state;
@@ -52,8 +52,10 @@ pub enum StartError {
 
 /// Opens and migrates the database and loads the secret key: what every command needs.
 pub async fn open(config: &Config) -> Result<(Db, SecretBox), StartError> {
-    files::private_dir(&config.data_dir)
-        .map_err(|source| DbError::Directory { path: config.data_dir.display().to_string(), source })?;
+    files::private_dir(&config.data_dir).map_err(|source| DbError::Directory {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let secrets = SecretBox::load_or_create(&config.secret_key_file)?;
@@ -63,11 +65,16 @@ pub async fn open(config: &Config) -> Result<(Db, SecretBox), StartError> {
 /// Everything the server needs before it accepts a connection, with the start-up checks.
 pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
     let (db, secrets) = open(config).await?;
-    if !config.addr.ip().is_loopback() && !config.has_master_keys() && !users::any_exist(&db).await.map_err(DbError::Connect)? {
+    if !config.addr.ip().is_loopback()
+        && !config.has_master_keys()
+        && !users::any_exist(&db).await.map_err(DbError::Connect)?
+    {
         return Err(StartError::OpenBind(config.addr));
     }
     let state = AppState::new(config, db, secrets);
-    cors_proxy::settings::load(&state).await.map_err(|e| StartError::Settings(e.to_string()))?;
+    cors_proxy::settings::load(&state)
+        .await
+        .map_err(|e| StartError::Settings(e.to_string()))?;
     if !state.assets.has_wasm {
         tracing::warn!("this binary was built without its web UI (no wasm embedded); pages render but do not hydrate. Build with `make build`");
     }
@@ -76,6 +83,10 @@ pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
 
 /// Serves the API and the UI on `listener` until `shutdown` completes, then lets the requests
 /// in flight finish within the shutdown grace and writes the audit events still queued.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     serve::run(listener, state, shutdown).await
 }

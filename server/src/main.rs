@@ -79,7 +79,11 @@ async fn run_server(config: Config) -> server::cli::CliResult {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-    let mode = if state.local_mode_possible { "local mode while no user exists" } else { "sign-in required" };
+    let mode = if state.local_mode_possible {
+        "local mode while no user exists"
+    } else {
+        "sign-in required"
+    };
     tracing::info!(
         address = %format!("http://{}", listener.local_addr()?),
         data_dir = %config.data_dir.display(),

@@ -38,16 +38,24 @@ const WRITE_OUT: Duration = Duration::from_secs(2);
 /// The default connection limit's ceiling.
 const MAX_CONNECTIONS: usize = 4096;
 
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = state.connections.clone();
-    let max_connections = limits.max_connections.unwrap_or_else(default_max_connections);
+    let max_connections = limits
+        .max_connections
+        .unwrap_or_else(default_max_connections);
     let audit = state.audit.clone();
     let streams_end = state.streams_end.clone();
     // The peer's address is what failed sign-ins are counted by.
-    let mut make_service = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut make_service =
+        crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
     let slots = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
@@ -105,7 +113,10 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         };
         // A request body that stops arriving is given up on like headers that do.
         let service = RequestBodyTimeoutLayer::new(limits.header_timeout).layer(service);
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(Box::pin(io)), TowerToHyperService::new(service)));
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(Box::pin(io)),
+            TowerToHyperService::new(service),
+        ));
         connections.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection closed with an error");
@@ -116,7 +127,10 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     drop(listener);
 
     let mut drained = pin!(graceful.shutdown());
-    if tokio::time::timeout(limits.shutdown_grace, &mut drained).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, &mut drained)
+        .await
+        .is_err()
+    {
         tracing::warn!(
             connections = connections.len(),
             grace_s = limits.shutdown_grace.as_secs(),
@@ -124,7 +138,10 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         );
         streams_end.cancel();
         if tokio::time::timeout(WRITE_OUT, &mut drained).await.is_err() {
-            tracing::warn!(connections = connections.len(), "closing the connections still open");
+            tracing::warn!(
+                connections = connections.len(),
+                "closing the connections still open"
+            );
         }
     }
     // Cutting a request in flight drops its handler, which queues its audit event.
@@ -142,15 +159,21 @@ fn default_max_connections() -> usize {
 fn is_connection_error(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
-        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
     )
 }
 
 #[cfg(unix)]
 fn open_file_limit() -> Option<usize> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct it is given.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0)
+        .then(|| usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX))
 }
 
 #[cfg(not(unix))]
@@ -162,7 +185,10 @@ fn open_file_limit() -> Option<usize> {
 /// a few hundred clients. Called once at start; says what it did.
 #[cfg(unix)]
 pub fn raise_open_file_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit and setrlimit read and write the struct they are given.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
@@ -170,7 +196,11 @@ pub fn raise_open_file_limit() {
         }
         let before = limit.rlim_cur;
         // macOS reports an unlimited hard limit that setrlimit refuses; stay within what works.
-        let target = if limit.rlim_max == libc::RLIM_INFINITY { before.max(1 << 16) } else { limit.rlim_max };
+        let target = if limit.rlim_max == libc::RLIM_INFINITY {
+            before.max(1 << 16)
+        } else {
+            limit.rlim_max
+        };
         if target <= before {
             return;
         }

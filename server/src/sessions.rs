@@ -24,7 +24,10 @@ pub fn layer(db: &Db) -> SessionManagerLayer<Store> {
     };
     let cleaner = store.clone();
     tokio::spawn(async move {
-        if let Err(e) = cleaner.continuously_delete_expired(tokio::time::Duration::from_secs(3600)).await {
+        if let Err(e) = cleaner
+            .continuously_delete_expired(tokio::time::Duration::from_secs(3600))
+            .await
+        {
             tracing::warn!(error = %e, "expired-session cleanup stopped");
         }
     });
@@ -44,10 +47,19 @@ pub async fn secure_over_https(request: Request, next: Next) -> Response {
             .headers()
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")));
+            .is_some_and(|v| {
+                v.split(',')
+                    .next()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+            });
     let mut response = next.run(request).await;
     if https {
-        let cookies: Vec<HeaderValue> = response.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
+        let cookies: Vec<HeaderValue> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
         response.headers_mut().remove(header::SET_COOKIE);
         for value in cookies {
             let secured = match value.to_str() {

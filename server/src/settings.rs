@@ -11,8 +11,11 @@ use crate::with_pool;
 /// The stored value of `key`, if it was ever set.
 pub async fn get<T: DeserializeOwned>(db: &Db, key: &str) -> Result<Option<T>> {
     let sql = "SELECT value FROM settings WHERE key = $1";
-    let value: Option<String> = with_pool!(db, pool => sqlx::query_scalar(sql).bind(key).fetch_optional(pool).await)?;
-    value.map(|v| serde_json::from_str(&v).map_err(AppError::internal)).transpose()
+    let value: Option<String> =
+        with_pool!(db, pool => sqlx::query_scalar(sql).bind(key).fetch_optional(pool).await)?;
+    value
+        .map(|v| serde_json::from_str(&v).map_err(AppError::internal))
+        .transpose()
 }
 
 pub async fn put<T: Serialize>(db: &Db, key: &str, value: &T) -> Result<()> {

@@ -57,7 +57,10 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(config: &Config, db: Db, secrets: SecretBox) -> AppState {
-        let master_keys = config.master_key_strs().map(|k| secrets.fingerprint(k)).collect();
+        let master_keys = config
+            .master_key_strs()
+            .map(|k| secrets.fingerprint(k))
+            .collect();
         let assets = Assets::load();
         let leptos = LeptosOptions::builder()
             .output_name(assets.output_name())
@@ -68,7 +71,11 @@ impl AppState {
             .site_root("/dev/null/hearth")
             .build();
         let split_manifest = assets.split_loader.clone().map(|loader| {
-            leptos::WasmSplitManifest(ArcStoredValue::new(("/pkg".to_owned(), assets.split_manifest.clone(), loader)))
+            leptos::WasmSplitManifest(ArcStoredValue::new((
+                "/pkg".to_owned(),
+                assets.split_manifest.clone(),
+                loader,
+            )))
         });
         AppState(Arc::new(Inner {
             audit: Audit::spawn(db.clone()),
@@ -79,7 +86,10 @@ impl AppState {
             streams_end: Default::default(),
             key_refs: crate::llm::key_ref::KeyRefs::new(
                 config.key_ref_dirs.clone(),
-                vec![absolute(&config.data_dir), absolute(&config.secret_key_file)],
+                vec![
+                    absolute(&config.data_dir),
+                    absolute(&config.secret_key_file),
+                ],
             ),
             llm_catalog: Default::default(),
             db,
@@ -99,11 +109,15 @@ impl AppState {
             cors_proxy_configured: config.cors_proxy_allow.clone(),
             cors_proxy_restricts_private: !config.addr.ip().is_loopback(),
             cors_proxy: Upstream::new(
-                Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow).expect("checked when the config loaded"),
+                Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow)
+                    .expect("checked when the config loaded"),
             ),
             leptos,
             split_manifest,
-            pages: leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_owned()).collect(),
+            pages: leptos_axum::generate_route_list(app::App)
+                .iter()
+                .map(|r| r.path().to_owned())
+                .collect(),
         }))
     }
 }

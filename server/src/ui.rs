@@ -20,16 +20,27 @@ const API_PREFIXES: &[&str] = &["/v1/", "/auth/", "/mcp/", "/cors-proxy/", "/hea
 /// An embedded asset, or a JSON 404.
 pub async fn asset(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
-    state.assets.serve(path, &headers).unwrap_or_else(|| AppError::NotFound(format!("no asset at {path}")).into_response())
+    state
+        .assets
+        .serve(path, &headers)
+        .unwrap_or_else(|| AppError::NotFound(format!("no asset at {path}")).into_response())
 }
 
 pub async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    if API_PREFIXES.iter().any(|p| path == p.trim_end_matches('/') || path.starts_with(p)) {
-        return AppError::NotFound(format!("no route for {} {path}", request.method())).into_response();
+    if API_PREFIXES
+        .iter()
+        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
+    {
+        return AppError::NotFound(format!("no route for {} {path}", request.method()))
+            .into_response();
     }
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return AppError::MethodNotAllowed(format!("{} is not allowed on {path}", request.method())).into_response();
+        return AppError::MethodNotAllowed(format!(
+            "{} is not allowed on {path}",
+            request.method()
+        ))
+        .into_response();
     }
     if let Some(asset) = state.assets.serve(&path, request.headers()) {
         return asset;
@@ -67,7 +78,9 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
         *response.status_mut() = StatusCode::NOT_FOUND;
     }
     if let Ok(value) = HeaderValue::from_str(&csp) {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
     }
     response
 }

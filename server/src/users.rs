@@ -43,7 +43,9 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 
 /// 1 to 64 letters, digits, `.`, `_` or `-` (user and team names alike).
 pub fn validate_plain(name: &str) -> Result<(), String> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if name.is_empty() || name.len() > 64 || !ok_chars {
         return Err(format!(
             "invalid user name {name:?}: use 1 to 64 letters, digits, `.`, `_` or `-`"
@@ -53,7 +55,12 @@ pub fn validate_plain(name: &str) -> Result<(), String> {
 }
 
 #[tracing::instrument(skip(db, password_hash), fields(role = %role))]
-pub async fn create(db: &Db, name: &str, password_hash: Option<&str>, role: Role) -> Result<UserRow, CreateUserError> {
+pub async fn create(
+    db: &Db,
+    name: &str,
+    password_hash: Option<&str>,
+    role: Role,
+) -> Result<UserRow, CreateUserError> {
     validate_name(name).map_err(CreateUserError::InvalidName)?;
     let sql = "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
                RETURNING id, name, password_hash, role, created_at";
@@ -64,7 +71,13 @@ pub async fn create(db: &Db, name: &str, password_hash: Option<&str>, role: Role
         .bind(db::now())
         .fetch_one(pool)
         .await);
-    result.map_err(|e| if db::is_unique_violation(&e) { CreateUserError::Exists(name.to_owned()) } else { e.into() })
+    result.map_err(|e| {
+        if db::is_unique_violation(&e) {
+            CreateUserError::Exists(name.to_owned())
+        } else {
+            e.into()
+        }
+    })
 }
 
 pub async fn by_name(db: &Db, name: &str) -> sqlx::Result<Option<UserRow>> {
@@ -92,7 +105,16 @@ mod tests {
         for good in ["ana", "a.b-c_d", "X9"] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(65), "local", "Admin", "master-key:abc"] {
+        for bad in [
+            "",
+            "has space",
+            "slash/",
+            "ünï",
+            &"x".repeat(65),
+            "local",
+            "Admin",
+            "master-key:abc",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

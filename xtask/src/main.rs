@@ -49,7 +49,10 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn build(with_server: bool) -> Result {
@@ -57,16 +60,34 @@ fn build(with_server: bool) -> Result {
     let started = Instant::now();
     let wasm = front(&root)?;
     let site = root.join("target/site");
-    let mut files = Site { root: site.clone(), kept: BTreeSet::new(), written: 0 };
+    let mut files = Site {
+        root: site.clone(),
+        kept: BTreeSet::new(),
+        written: 0,
+    };
     hashed(bindgen(&root, &wasm)?, style(&root)?, &mut files)?;
     for entry in read_dir(&root.join("public"))? {
-        let name = entry.file_name().ok_or("a public file has no name")?.to_string_lossy().into_owned();
+        let name = entry
+            .file_name()
+            .ok_or("a public file has no name")?
+            .to_string_lossy()
+            .into_owned();
         files.put(&name, &read(&entry)?)?;
     }
     files.remove_the_rest()?;
-    step(&format!("site ready in target/site ({} files written)", files.written), started);
+    step(
+        &format!(
+            "site ready in target/site ({} files written)",
+            files.written
+        ),
+        started,
+    );
     if with_server {
-        cargo(&root, &["build", "--release", "--package=server", "--bin=hearth"], None)?;
+        cargo(
+            &root,
+            &["build", "--release", "--package=server", "--bin=hearth"],
+            None,
+        )?;
         step("target/release/hearth ready", started);
     }
     Ok(())
@@ -83,34 +104,58 @@ fn size() -> Result {
     let mut first = Vec::new();
     let mut later = Vec::new();
     for path in read_dir(&pkg)? {
-        let name = path.file_name().ok_or("a file has no name")?.to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .ok_or("a file has no name")?
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".br") || name.ends_with(".gz") || name.ends_with(".json") {
             continue;
         }
         // The main module, its JS, the style sheet, and the chunk loader the JS imports.
         let up_front = name.starts_with(&format!("{NAME}.")) || name.starts_with("__wasm_split.");
-        let sizes = [".br", ".gz"].map(|ext| std::fs::metadata(with_suffix(&path, ext)).map(|m| m.len()).unwrap_or(0));
-        if up_front { first.push((name, sizes)) } else { later.push((name, sizes)) }
+        let sizes = [".br", ".gz"].map(|ext| {
+            std::fs::metadata(with_suffix(&path, ext))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        });
+        if up_front {
+            first.push((name, sizes))
+        } else {
+            later.push((name, sizes))
+        }
     }
     if !first.iter().any(|(n, _)| n.ends_with(".wasm")) {
         return Err("no built site in target/site (run `make build`)".into());
     }
-    let total = |files: &[(String, [u64; 2])]| files.iter().fold([0, 0], |t, (_, s)| [t[0] + s[0], t[1] + s[1]]);
+    let total = |files: &[(String, [u64; 2])]| {
+        files
+            .iter()
+            .fold([0, 0], |t, (_, s)| [t[0] + s[0], t[1] + s[1]])
+    };
     println!("first load (before the page is interactive):");
     for (name, [br, gz]) in &first {
         println!("  {name:<44} {br:>9} B brotli {gz:>9} B gzip");
     }
     let [br, gz] = total(&first);
-    println!("  {:<44} {br:>9} B brotli {gz:>9} B gzip   (budget {FIRST_LOAD_BUDGET} B brotli)", "total");
+    println!(
+        "  {:<44} {br:>9} B brotli {gz:>9} B gzip   (budget {FIRST_LOAD_BUDGET} B brotli)",
+        "total"
+    );
     let [later_br, _] = total(&later);
-    println!("fetched when needed: {} chunks, {later_br} B brotli in all; the largest:", later.len());
+    println!(
+        "fetched when needed: {} chunks, {later_br} B brotli in all; the largest:",
+        later.len()
+    );
     later.sort_by_key(|(_, [br, _])| std::cmp::Reverse(*br));
     for (name, [br, _]) in later.iter().take(6) {
         println!("  {name:<72} {br:>9} B brotli");
     }
     match br <= FIRST_LOAD_BUDGET {
         true => Ok(()),
-        false => Err(format!("the first load is {br} B brotli, over the budget of {FIRST_LOAD_BUDGET} B")),
+        false => Err(format!(
+            "the first load is {br} B brotli, over the budget of {FIRST_LOAD_BUDGET} B"
+        )),
     }
 }
 
@@ -123,7 +168,14 @@ fn front(root: &Path) -> Result<PathBuf> {
     let target_dir = root.join("target/front");
     cargo(
         root,
-        &["build", "--package=frontend", "--lib", "--target=wasm32-unknown-unknown", "--profile=wasm-release", "--no-default-features"],
+        &[
+            "build",
+            "--package=frontend",
+            "--lib",
+            "--target=wasm32-unknown-unknown",
+            "--profile=wasm-release",
+            "--no-default-features",
+        ],
         Some(&target_dir),
     )?;
     Ok(target_dir.join("wasm32-unknown-unknown/wasm-release/frontend.wasm"))
@@ -132,12 +184,20 @@ fn front(root: &Path) -> Result<PathBuf> {
 fn cargo(root: &Path, args: &[&str], target_dir: Option<&Path>) -> Result {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.current_dir(root).args(args).env("LEPTOS_OUTPUT_NAME", NAME);
+    command
+        .current_dir(root)
+        .args(args)
+        .env("LEPTOS_OUTPUT_NAME", NAME);
     if let Some(dir) = target_dir {
         command.arg("--target-dir").arg(dir);
     }
-    let status = command.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    status.success().then_some(()).ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("cargo {} failed ({status})", args.join(" ")))
 }
 
 /// The name the split tool gives the module that loads split-off chunks; the 22 underscores
@@ -166,7 +226,8 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
         let _ = std::fs::remove_dir_all(&split_dir);
         let _ = std::fs::remove_dir_all(&out);
         for d in [&split_dir, &out] {
-            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
         let input = read(wasm)?;
         let main = split_dir.join("main.wasm");
@@ -181,7 +242,10 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
         })
         .map_err(|e| format!("splitting the wasm failed: {e:#}"))?;
         drop(input);
-        step(&format!("wasm split into {} chunks", split.split_modules.len()), started);
+        step(
+            &format!("wasm split into {} chunks", split.split_modules.len()),
+            started,
+        );
 
         let bound = dir.join("bound");
         wasm_bindgen_cli_support::Bindgen::new()
@@ -196,7 +260,10 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
             .map_err(|e| format!("wasm-bindgen failed: {e}"))?;
         step("wasm-bindgen done", started);
 
-        let mut modules = vec![(bound.join(format!("{NAME}_bg.wasm")), out.join(format!("{NAME}.wasm")))];
+        let mut modules = vec![(
+            bound.join(format!("{NAME}_bg.wasm")),
+            out.join(format!("{NAME}.wasm")),
+        )];
         for chunk in &split.split_modules {
             let name = chunk.file_name().ok_or("a chunk has no name")?;
             modules.push((chunk.clone(), out.join(name)));
@@ -206,32 +273,67 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
                 .iter()
                 .map(|(from, to)| {
                     scope.spawn(move || {
-                        tool("wasm-opt", Command::new("wasm-opt").args(["-Os", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"]).arg(from).arg("-o").arg(to))
+                        tool(
+                            "wasm-opt",
+                            Command::new("wasm-opt")
+                                .args([
+                                    "-Os",
+                                    "--enable-bulk-memory",
+                                    "--enable-nontrapping-float-to-int",
+                                ])
+                                .arg(from)
+                                .arg("-o")
+                                .arg(to),
+                        )
                     })
                 })
                 .collect();
-            runs.into_iter().try_for_each(|run| run.join().map_err(|_| "wasm-opt panicked".to_string())?)
+            runs.into_iter()
+                .try_for_each(|run| run.join().map_err(|_| "wasm-opt panicked".to_string())?)
         })?;
         step("wasm-opt done", started);
 
-        let terser = |from: &Path, to: &Path| tool("terser", Command::new("terser").arg(from).args(["--module", "--compress", "--mangle", "-o"]).arg(to));
-        terser(&bound.join(format!("{NAME}.js")), &out.join(format!("{NAME}.js")))?;
+        let terser = |from: &Path, to: &Path| {
+            tool(
+                "terser",
+                Command::new("terser")
+                    .arg(from)
+                    .args(["--module", "--compress", "--mangle", "-o"])
+                    .arg(to),
+            )
+        };
+        terser(
+            &bound.join(format!("{NAME}.js")),
+            &out.join(format!("{NAME}.js")),
+        )?;
         // A chunk's fetch that fails while the chunks it depends on are still loading would be
         // an unhandled rejection; the load reports the failure (the Rust side gets `Err`).
         let loader = split_dir.join(LOADER_PLACEHOLDER);
         let mut text = read(&loader)?;
         if !split.split_modules.is_empty() {
-            text = replace(&text, b", import.meta.url));", b", import.meta.url)); src.catch(() => {});", "the loader")?;
+            text = replace(
+                &text,
+                b", import.meta.url));",
+                b", import.meta.url)); src.catch(() => {});",
+                "the loader",
+            )?;
         }
         write(&loader, &text)?;
         terser(&loader, &out.join("loader.js"))?;
         let manifest: BTreeMap<_, _> = split.prefetch_map.into_iter().collect();
-        write(&out.join("manifest.json"), &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?)
+        write(
+            &out.join("manifest.json"),
+            &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?,
+        )
     })?;
 
     let mut chunks = Vec::new();
     for path in read_dir(&out)? {
-        let name = path.file_name().ok_or("an output has no name")?.to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .ok_or("an output has no name")?
+            .to_string_lossy()
+            .into_owned();
         if let Some(stem) = name.strip_suffix(".wasm").filter(|s| *s != NAME) {
             chunks.push((stem.to_owned(), read(&path)?));
         }
@@ -241,7 +343,8 @@ fn bindgen(root: &Path, wasm: &Path) -> Result<Front> {
         wasm: read(&out.join(format!("{NAME}.wasm")))?,
         loader: read(&out.join("loader.js"))?,
         chunks,
-        manifest: serde_json::from_slice(&read(&out.join("manifest.json"))?).map_err(|e| format!("unreadable split manifest: {e}"))?,
+        manifest: serde_json::from_slice(&read(&out.join("manifest.json"))?)
+            .map_err(|e| format!("unreadable split manifest: {e}"))?,
     })
 }
 
@@ -258,25 +361,60 @@ fn hashed(front: Front, css: Vec<u8>, files: &mut Site) -> Result {
         hasher.update(name.as_bytes());
         hasher.update(bytes);
     }
-    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let hash = &digest[..12];
     // The same length as the placeholder: the wasm's import section names it.
     let loader_name = format!("__wasm_split.{}.js", &digest[..22]);
 
-    let js = replace(&front.js, LOADER_PLACEHOLDER.as_bytes(), loader_name.as_bytes(), "the JS")?;
-    let wasm = replace(&front.wasm, LOADER_PLACEHOLDER.as_bytes(), loader_name.as_bytes(), "the wasm")?;
-    let mut loader = replace(&front.loader, format!("./{NAME}.js").as_bytes(), format!("./{NAME}.{hash}.js").as_bytes(), "the loader")?;
+    let js = replace(
+        &front.js,
+        LOADER_PLACEHOLDER.as_bytes(),
+        loader_name.as_bytes(),
+        "the JS",
+    )?;
+    let wasm = replace(
+        &front.wasm,
+        LOADER_PLACEHOLDER.as_bytes(),
+        loader_name.as_bytes(),
+        "the wasm",
+    )?;
+    let mut loader = replace(
+        &front.loader,
+        format!("./{NAME}.js").as_bytes(),
+        format!("./{NAME}.{hash}.js").as_bytes(),
+        "the loader",
+    )?;
     for (stem, bytes) in &front.chunks {
-        loader = replace(&loader, format!("./{stem}.wasm").as_bytes(), format!("./{stem}.{hash}.wasm").as_bytes(), "the loader")?;
+        loader = replace(
+            &loader,
+            format!("./{stem}.wasm").as_bytes(),
+            format!("./{stem}.{hash}.wasm").as_bytes(),
+            "the loader",
+        )?;
         files.put(&format!("pkg/{stem}.{hash}.wasm"), bytes)?;
     }
-    let manifest: BTreeMap<String, Vec<String>> =
-        front.manifest.into_iter().map(|(split, stems)| (split, stems.into_iter().map(|s| format!("{s}.{hash}")).collect())).collect();
+    let manifest: BTreeMap<String, Vec<String>> = front
+        .manifest
+        .into_iter()
+        .map(|(split, stems)| {
+            (
+                split,
+                stems.into_iter().map(|s| format!("{s}.{hash}")).collect(),
+            )
+        })
+        .collect();
     files.put(&format!("pkg/{NAME}.{hash}.js"), &js)?;
     files.put(&format!("pkg/{NAME}.{hash}.wasm"), &wasm)?;
     files.put(&format!("pkg/{loader_name}"), &loader)?;
     files.put(&format!("pkg/{NAME}.{hash}.css"), &css)?;
-    files.put("pkg/split-manifest.json", &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?)
+    files.put(
+        "pkg/split-manifest.json",
+        &serde_json::to_vec(&manifest).map_err(|e| e.to_string())?,
+    )
 }
 
 /// `haystack` with every `from` replaced by `to`; an error if there is none (the build's
@@ -291,14 +429,21 @@ fn replace(haystack: &[u8], from: &[u8], to: &[u8], what: &str) -> Result<Vec<u8
         found = true;
     }
     out.extend_from_slice(rest);
-    found.then_some(out).ok_or_else(|| format!("{what} does not mention {}", String::from_utf8_lossy(from)))
+    found
+        .then_some(out)
+        .ok_or_else(|| format!("{what} does not mention {}", String::from_utf8_lossy(from)))
 }
 
 /// The style sheet, minified by csso unless it is the one the site's was made from.
 fn style(root: &Path) -> Result<Vec<u8>> {
     let out = root.join("target/front/style");
     let (source, minified) = (root.join("style/main.css"), out.join(format!("{NAME}.css")));
-    derived(&out, &read(&source)?, &[&minified], || tool("csso", Command::new("csso").arg(&source).arg("-o").arg(&minified)))?;
+    derived(&out, &read(&source)?, &[&minified], || {
+        tool(
+            "csso",
+            Command::new("csso").arg(&source).arg("-o").arg(&minified),
+        )
+    })?;
     read(&minified)
 }
 
@@ -313,7 +458,9 @@ fn derived(dir: &Path, input: &[u8], outputs: &[&Path], make: impl FnOnce() -> R
         format!("{:016x}", hasher.finish())
     };
     let stamp = dir.join("input.hash");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) && outputs.iter().all(|o| o.exists()) {
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str())
+        && outputs.iter().all(|o| o.exists())
+    {
         return Ok(());
     }
     let _ = std::fs::remove_file(&stamp);
@@ -324,15 +471,26 @@ fn derived(dir: &Path, input: &[u8], outputs: &[&Path], make: impl FnOnce() -> R
 
 /// Runs one of the npm tools `make tools` puts in `.tools/`.
 fn tool(name: &str, command: &mut Command) -> Result {
-    let output = command.output().map_err(|e| format!("cannot run {name} (`make tools` installs it into .tools/): {e}"))?;
-    std::io::stdout().write_all(&output.stdout).map_err(|e| e.to_string())?;
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {name} (`make tools` installs it into .tools/): {e}"))?;
+    std::io::stdout()
+        .write_all(&output.stdout)
+        .map_err(|e| e.to_string())?;
     // wasm-opt does not read one kind of name subsection (id 3, label names) that the split
     // chunks keep, and warns about it for every chunk; nothing is wrong.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for line in stderr.lines().filter(|l| !l.starts_with("warning: unknown name subsection with id")) {
+    for line in stderr
+        .lines()
+        .filter(|l| !l.starts_with("warning: unknown name subsection with id"))
+    {
         eprintln!("{line}");
     }
-    output.status.success().then_some(()).ok_or_else(|| format!("{name} failed ({})", output.status))
+    output
+        .status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("{name} failed ({})", output.status))
 }
 
 /// The site directory as it is being made: what was put there, and how much changed.
@@ -350,7 +508,8 @@ impl Site {
         let (br, gz) = (with_suffix(&path, ".br"), with_suffix(&path, ".gz"));
         if !unchanged || !br.exists() || !gz.exists() {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
             write(&path, bytes)?;
             write(&br, &brotli(bytes)?)?;
@@ -365,12 +524,15 @@ impl Site {
     fn remove_the_rest(&self) -> Result {
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
+            for entry in std::fs::read_dir(&dir)
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            {
                 let path = entry.map_err(|e| e.to_string())?.path();
                 if path.is_dir() {
                     stack.push(path);
                 } else if !self.kept.contains(&path) {
-                    std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+                    std::fs::remove_file(&path)
+                        .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
                 }
             }
         }
@@ -409,7 +571,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result {
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+    {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.is_file() {
             files.push(path);

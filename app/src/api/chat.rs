@@ -64,11 +64,19 @@ pub struct ToolRun {
 /// `data:image/<type>;base64,<data>`: an image inline, never a reference to elsewhere. The
 /// server keeps only these in `tool_run.images`; the browser sends only these.
 pub fn is_inline_image(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("data:image/") else { return false };
-    let Some((subtype, data)) = rest.split_once(";base64,") else { return false };
+    let Some(rest) = url.strip_prefix("data:image/") else {
+        return false;
+    };
+    let Some((subtype, data)) = rest.split_once(";base64,") else {
+        return false;
+    };
     !subtype.is_empty()
-        && subtype.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
-        && data.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        && subtype
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,9 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput, ConversationList, ConversationSummary, CreateApiKey,
-    CreatedApiKey, LlmInput, LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList, PersonalMcpServer, PersonalMcpServerList, SavedLlm,
-    ToolApproval,
+    ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput,
+    ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, LlmInput, LlmList,
+    LoginRequest, McpServerInput, Me, MessageInput, ModelList, PersonalMcpServer,
+    PersonalMcpServerList, SavedLlm, ToolApproval,
 };
 
 /// A failed call, in words for the user.
@@ -62,17 +63,34 @@ pub async fn create_mcp_server(input: &McpServerInput) -> Result<PersonalMcpServ
     call(Verb::Post, "/v1/me/mcp-servers", Some(input)).await
 }
 
-pub async fn update_mcp_server(id: i64, input: &McpServerInput) -> Result<PersonalMcpServer, ApiError> {
+pub async fn update_mcp_server(
+    id: i64,
+    input: &McpServerInput,
+) -> Result<PersonalMcpServer, ApiError> {
     call(Verb::Put, &format!("/v1/me/mcp-servers/{id}"), Some(input)).await
 }
 
 pub async fn delete_mcp_server(id: i64) -> Result<(), ApiError> {
-    call(Verb::Delete, &format!("/v1/me/mcp-servers/{id}"), None::<&()>).await
+    call(
+        Verb::Delete,
+        &format!("/v1/me/mcp-servers/{id}"),
+        None::<&()>,
+    )
+    .await
 }
 
 /// Whether `tool` of server `id` runs in chat without asking; kept on the server.
-pub async fn set_tool_approval(id: i64, tool: &str, approval: ToolApproval) -> Result<PersonalMcpServer, ApiError> {
-    call(Verb::Put, &format!("/v1/me/mcp-servers/{id}/approvals/{}", encode(tool)), Some(&ApprovalInput { approval })).await
+pub async fn set_tool_approval(
+    id: i64,
+    tool: &str,
+    approval: ToolApproval,
+) -> Result<PersonalMcpServer, ApiError> {
+    call(
+        Verb::Put,
+        &format!("/v1/me/mcp-servers/{id}/approvals/{}", encode(tool)),
+        Some(&ApprovalInput { approval }),
+    )
+    .await
 }
 
 pub async fn list_llms() -> Result<LlmList, ApiError> {
@@ -81,17 +99,39 @@ pub async fn list_llms() -> Result<LlmList, ApiError> {
 
 /// Creates an LLM; `skip_auth_check` registers it without asking the provider.
 pub async fn create_llm(input: &LlmInput, skip_auth_check: bool) -> Result<SavedLlm, ApiError> {
-    let path = if skip_auth_check { "/v1/llms?skip_auth_check=true" } else { "/v1/llms" };
+    let path = if skip_auth_check {
+        "/v1/llms?skip_auth_check=true"
+    } else {
+        "/v1/llms"
+    };
     call(Verb::Post, path, Some(input)).await
 }
 
-pub async fn update_llm(name: &str, input: &LlmInput, skip_auth_check: bool) -> Result<SavedLlm, ApiError> {
-    let query = if skip_auth_check { "?skip_auth_check=true" } else { "" };
-    call(Verb::Put, &format!("/v1/llms/{}{query}", encode(name)), Some(input)).await
+pub async fn update_llm(
+    name: &str,
+    input: &LlmInput,
+    skip_auth_check: bool,
+) -> Result<SavedLlm, ApiError> {
+    let query = if skip_auth_check {
+        "?skip_auth_check=true"
+    } else {
+        ""
+    };
+    call(
+        Verb::Put,
+        &format!("/v1/llms/{}{query}", encode(name)),
+        Some(input),
+    )
+    .await
 }
 
 pub async fn delete_llm(name: &str) -> Result<(), ApiError> {
-    call(Verb::Delete, &format!("/v1/llms/{}", encode(name)), None::<&()>).await
+    call(
+        Verb::Delete,
+        &format!("/v1/llms/{}", encode(name)),
+        None::<&()>,
+    )
+    .await
 }
 
 /// The LLMs the signed-in user may run.
@@ -102,7 +142,11 @@ pub async fn list_models() -> Result<ModelList, ApiError> {
 /// The user's conversations, most recent first; `search` filters titles.
 pub async fn list_conversations(search: &str) -> Result<ConversationList, ApiError> {
     let search = search.trim();
-    let path = if search.is_empty() { "/v1/conversations".to_owned() } else { format!("/v1/conversations?q={}", encode(search)) };
+    let path = if search.is_empty() {
+        "/v1/conversations".to_owned()
+    } else {
+        format!("/v1/conversations?q={}", encode(search))
+    };
     call(Verb::Get, &path, None::<&()>).await
 }
 
@@ -114,27 +158,50 @@ pub async fn get_conversation(id: i64) -> Result<Conversation, ApiError> {
     call(Verb::Get, &format!("/v1/conversations/{id}"), None::<&()>).await
 }
 
-pub async fn update_conversation(id: i64, input: &ConversationInput) -> Result<ConversationSummary, ApiError> {
+pub async fn update_conversation(
+    id: i64,
+    input: &ConversationInput,
+) -> Result<ConversationSummary, ApiError> {
     call(Verb::Patch, &format!("/v1/conversations/{id}"), Some(input)).await
 }
 
 pub async fn delete_conversation(id: i64) -> Result<(), ApiError> {
-    call(Verb::Delete, &format!("/v1/conversations/{id}"), None::<&()>).await
+    call(
+        Verb::Delete,
+        &format!("/v1/conversations/{id}"),
+        None::<&()>,
+    )
+    .await
 }
 
 /// Saves one complete message at the end of conversation `id`.
 pub async fn add_message(id: i64, input: &MessageInput) -> Result<ChatMessage, ApiError> {
-    call(Verb::Post, &format!("/v1/conversations/{id}/messages"), Some(input)).await
+    call(
+        Verb::Post,
+        &format!("/v1/conversations/{id}/messages"),
+        Some(input),
+    )
+    .await
 }
 
 /// Removes message `message_id` and every later one.
 pub async fn delete_messages_from(id: i64, message_id: i64) -> Result<(), ApiError> {
-    call(Verb::Delete, &format!("/v1/conversations/{id}/messages/{message_id}"), None::<&()>).await
+    call(
+        Verb::Delete,
+        &format!("/v1/conversations/{id}/messages/{message_id}"),
+        None::<&()>,
+    )
+    .await
 }
 
 pub async fn list_audit(query: &AuditQuery) -> Result<AuditList, ApiError> {
     let mut pairs = Vec::new();
-    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     for (key, value) in [
         ("kind", text(&query.kind)),
         ("llm", text(&query.llm)),
@@ -149,7 +216,12 @@ pub async fn list_audit(query: &AuditQuery) -> Result<AuditList, ApiError> {
             pairs.push(format!("{key}={}", encode(&value)));
         }
     }
-    call(Verb::Get, &format!("/v1/audit?{}", pairs.join("&")), None::<&()>).await
+    call(
+        Verb::Get,
+        &format!("/v1/audit?{}", pairs.join("&")),
+        None::<&()>,
+    )
+    .await
 }
 
 /// A path segment or query value, percent-encoded.
@@ -171,24 +243,38 @@ fn message_for(path: &str, status: u16, server_message: Option<String>) -> Strin
 /// This page's origin: every API call is same-origin.
 #[cfg(feature = "hydrate")]
 pub(crate) fn origin() -> String {
-    web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default()
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
 }
 
 #[cfg(feature = "hydrate")]
 fn unreachable(e: String) -> ApiError {
-    ApiError { status: 0, message: format!("Hearth could not be reached ({e}).") }
+    ApiError {
+        status: 0,
+        message: format!("Hearth could not be reached ({e})."),
+    }
 }
 
 /// An error answer from Hearth, with the message of its OpenAI-shaped body when it has one.
 #[cfg(feature = "hydrate")]
 fn refused(path: &str, status: u16, body: &[u8]) -> ApiError {
-    let server_message = serde_json::from_slice::<super::ErrorBody>(body).ok().map(|b| b.error.message);
-    ApiError { status, message: message_for(path, status, server_message) }
+    let server_message = serde_json::from_slice::<super::ErrorBody>(body)
+        .ok()
+        .map(|b| b.error.message);
+    ApiError {
+        status,
+        message: message_for(path, status, server_message),
+    }
 }
 
 /// Sends `body` as JSON to Hearth at `path`.
 #[cfg(feature = "hydrate")]
-async fn send<B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -> Result<crate::fetch::Answer, ApiError> {
+async fn send<B: Serialize + ?Sized>(
+    verb: Verb,
+    path: &str,
+    body: Option<&B>,
+) -> Result<crate::fetch::Answer, ApiError> {
     let method = match verb {
         Verb::Get => "GET",
         Verb::Post => "POST",
@@ -196,22 +282,45 @@ async fn send<B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -
         Verb::Patch => "PATCH",
         Verb::Delete => "DELETE",
     };
-    let json = body.map(serde_json::to_string).transpose().map_err(|e| ApiError { status: 0, message: format!("The request could not be written ({e}).") })?;
+    let json = body
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ApiError {
+            status: 0,
+            message: format!("The request could not be written ({e})."),
+        })?;
     let headers = match json {
         Some(_) => vec![("content-type".to_owned(), "application/json".to_owned())],
         None => Vec::new(),
     };
-    crate::fetch::send(method, &format!("{}{path}", origin()), &headers, json.as_deref()).await.map_err(unreachable)
+    crate::fetch::send(
+        method,
+        &format!("{}{path}", origin()),
+        &headers,
+        json.as_deref(),
+    )
+    .await
+    .map_err(unreachable)
 }
 
 #[cfg(feature = "hydrate")]
-async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str, body: Option<&B>) -> Result<T, ApiError> {
+async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+    verb: Verb,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, ApiError> {
     let response = send(verb, path, body).await?;
     let status = response.status;
-    let bytes = response.bytes().await.map_err(|e| ApiError { status, message: format!("The answer was cut off ({e}).") })?;
+    let bytes = response.bytes().await.map_err(|e| ApiError {
+        status,
+        message: format!("The answer was cut off ({e})."),
+    })?;
     if (200..300).contains(&status) {
         let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(text).map_err(|e| ApiError { status, message: format!("Unexpected answer from Hearth ({e}).") })
+        serde_json::from_slice(text).map_err(|e| ApiError {
+            status,
+            message: format!("Unexpected answer from Hearth ({e})."),
+        })
     } else {
         Err(refused(path, status, &bytes))
     }
@@ -221,28 +330,47 @@ async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(verb: Verb, path: &str
 /// each SSE `data:` payload to `on_data` as it arrives. Dropping the future aborts the
 /// request, which ends the provider's work too.
 #[cfg(feature = "hydrate")]
-pub async fn stream_chat(body: &serde_json::Value, mut on_data: impl FnMut(&str)) -> Result<(), ApiError> {
+pub async fn stream_chat(
+    body: &serde_json::Value,
+    mut on_data: impl FnMut(&str),
+) -> Result<(), ApiError> {
     use futures::StreamExt;
 
     let path = "/v1/chat/completions";
     let response = send(Verb::Post, path, Some(body)).await?;
     let status = response.status;
     if !(200..300).contains(&status) {
-        return Err(refused(path, status, &response.bytes().await.unwrap_or_default()));
+        return Err(refused(
+            path,
+            status,
+            &response.bytes().await.unwrap_or_default(),
+        ));
     }
     let mut events = crate::sse::events(response.into_stream(), crate::sse::MAX_EVENT);
     while let Some(event) = events.next().await {
         match event {
             Ok(event) => on_data(&event.data),
-            Err(e) => return Err(ApiError { status, message: format!("The answer was cut off ({e}).") }),
+            Err(e) => {
+                return Err(ApiError {
+                    status,
+                    message: format!("The answer was cut off ({e})."),
+                })
+            }
         }
     }
     Ok(())
 }
 
 #[cfg(not(feature = "hydrate"))]
-async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(_verb: Verb, path: &str, _body: Option<&B>) -> Result<T, ApiError> {
-    Err(ApiError { status: 0, message: format!("{path} is only called from the browser") })
+async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+    _verb: Verb,
+    path: &str,
+    _body: Option<&B>,
+) -> Result<T, ApiError> {
+    Err(ApiError {
+        status: 0,
+        message: format!("{path} is only called from the browser"),
+    })
 }
 
 #[cfg(test)]
@@ -251,8 +379,12 @@ mod tests {
 
     #[test]
     fn an_expired_session_is_not_confused_with_a_failed_sign_in() {
-        assert_eq!(message_for("/auth/login", 401, Some("Invalid API Key".into())), "Invalid API Key");
-        assert!(message_for("/v1/keys", 401, Some("Invalid API Key".into())).contains("session has expired"));
+        assert_eq!(
+            message_for("/auth/login", 401, Some("Invalid API Key".into())),
+            "Invalid API Key"
+        );
+        assert!(message_for("/v1/keys", 401, Some("Invalid API Key".into()))
+            .contains("session has expired"));
         assert_eq!(message_for("/v1/keys", 403, Some("no".into())), "no");
     }
 }

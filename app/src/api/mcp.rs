@@ -21,7 +21,11 @@ pub enum McpTransport {
 }
 
 impl McpTransport {
-    pub const ALL: [McpTransport; 3] = [McpTransport::Auto, McpTransport::StreamableHttp, McpTransport::Sse];
+    pub const ALL: [McpTransport; 3] = [
+        McpTransport::Auto,
+        McpTransport::StreamableHttp,
+        McpTransport::Sse,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,7 +52,9 @@ impl std::str::FromStr for McpTransport {
         McpTransport::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown transport {s:?}: expected auto, streamable_http or sse"))
+            .ok_or_else(|| {
+                format!("unknown transport {s:?}: expected auto, streamable_http or sse")
+            })
     }
 }
 
@@ -172,7 +178,8 @@ mod tests {
 
     #[test]
     fn a_minimal_input_defaults_to_auto_transport_and_the_proxy() {
-        let input: McpServerInput = serde_json::from_str(r#"{"name":"e","url":"http://127.0.0.1:1/mcp"}"#).unwrap();
+        let input: McpServerInput =
+            serde_json::from_str(r#"{"name":"e","url":"http://127.0.0.1:1/mcp"}"#).unwrap();
         assert_eq!(input.transport, McpTransport::Auto);
         assert!(input.use_proxy);
         assert!(input.headers.is_empty());
@@ -189,6 +196,9 @@ mod tests {
 
     #[test]
     fn unknown_input_fields_are_refused() {
-        assert!(serde_json::from_str::<McpServerInput>(r#"{"name":"e","url":"u","owner":"x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<McpServerInput>(r#"{"name":"e","url":"u","owner":"x"}"#)
+                .is_err()
+        );
     }
 }

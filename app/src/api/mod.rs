@@ -216,7 +216,11 @@ mod tests {
     #[test]
     fn errors_use_the_openai_field_names() {
         let body = ErrorBody {
-            error: ErrorDetail { message: "m".into(), kind: "authentication_error".into(), code: "c".into() },
+            error: ErrorDetail {
+                message: "m".into(),
+                kind: "authentication_error".into(),
+                code: "c".into(),
+            },
         };
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["error"]["type"], "authentication_error");

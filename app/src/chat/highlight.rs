@@ -20,10 +20,12 @@ enum Family {
 
 fn family(lang: &str) -> Family {
     match lang.to_ascii_lowercase().as_str() {
-        "rust" | "rs" | "c" | "h" | "cpp" | "c++" | "cc" | "hpp" | "java" | "kotlin" | "kt" | "js" | "javascript" | "jsx" | "ts" | "typescript" | "tsx"
-        | "go" | "golang" | "swift" | "cs" | "csharp" | "c#" | "php" | "scala" | "dart" | "zig" => Family::CLike,
-        "python" | "py" | "sh" | "bash" | "shell" | "zsh" | "console" | "ruby" | "rb" | "yaml" | "yml" | "toml" | "perl" | "r" | "dockerfile"
-        | "makefile" | "make" | "ini" | "conf" | "nix" => Family::Hash,
+        "rust" | "rs" | "c" | "h" | "cpp" | "c++" | "cc" | "hpp" | "java" | "kotlin" | "kt"
+        | "js" | "javascript" | "jsx" | "ts" | "typescript" | "tsx" | "go" | "golang" | "swift"
+        | "cs" | "csharp" | "c#" | "php" | "scala" | "dart" | "zig" => Family::CLike,
+        "python" | "py" | "sh" | "bash" | "shell" | "zsh" | "console" | "ruby" | "rb" | "yaml"
+        | "yml" | "toml" | "perl" | "r" | "dockerfile" | "makefile" | "make" | "ini" | "conf"
+        | "nix" => Family::Hash,
         "sql" | "postgres" | "postgresql" | "sqlite" | "mysql" => Family::Sql,
         "json" | "jsonc" | "json5" => Family::Json,
         _ => Family::Plain,
@@ -31,22 +33,141 @@ fn family(lang: &str) -> Family {
 }
 
 const C_LIKE: &[&str] = &[
-    "as", "async", "await", "break", "case", "catch", "char", "class", "const", "continue", "crate", "default", "defer", "do", "dyn", "else", "enum",
-    "export", "extends", "false", "final", "fn", "for", "from", "func", "function", "go", "if", "impl", "import", "in", "instanceof", "int", "interface",
-    "let", "loop", "match", "mod", "move", "mut", "new", "nil", "null", "package", "private", "protected", "pub", "public", "ref", "return", "self",
-    "Self", "static", "struct", "super", "switch", "this", "throw", "trait", "true", "try", "type", "typeof", "undefined", "unsafe", "use", "var",
-    "void", "where", "while", "yield",
+    "as",
+    "async",
+    "await",
+    "break",
+    "case",
+    "catch",
+    "char",
+    "class",
+    "const",
+    "continue",
+    "crate",
+    "default",
+    "defer",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "export",
+    "extends",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "from",
+    "func",
+    "function",
+    "go",
+    "if",
+    "impl",
+    "import",
+    "in",
+    "instanceof",
+    "int",
+    "interface",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "new",
+    "nil",
+    "null",
+    "package",
+    "private",
+    "protected",
+    "pub",
+    "public",
+    "ref",
+    "return",
+    "self",
+    "Self",
+    "static",
+    "struct",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "undefined",
+    "unsafe",
+    "use",
+    "var",
+    "void",
+    "where",
+    "while",
+    "yield",
 ];
 const HASH: &[&str] = &[
-    "and", "as", "assert", "async", "await", "break", "case", "class", "continue", "def", "del", "do", "done", "echo", "elif", "else", "end", "esac",
-    "except", "export", "false", "fi", "finally", "for", "from", "function", "if", "import", "in", "is", "lambda", "local", "module", "None", "nil",
-    "not", "or", "pass", "raise", "require", "return", "self", "then", "true", "True", "False", "try", "unless", "while", "with", "yield",
+    "and", "as", "assert", "async", "await", "break", "case", "class", "continue", "def", "del",
+    "do", "done", "echo", "elif", "else", "end", "esac", "except", "export", "false", "fi",
+    "finally", "for", "from", "function", "if", "import", "in", "is", "lambda", "local", "module",
+    "None", "nil", "not", "or", "pass", "raise", "require", "return", "self", "then", "true",
+    "True", "False", "try", "unless", "while", "with", "yield",
 ];
 const SQL: &[&str] = &[
-    "add", "all", "alter", "and", "as", "asc", "begin", "between", "by", "case", "commit", "create", "delete", "desc", "distinct", "drop", "else",
-    "end", "exists", "from", "group", "having", "if", "in", "index", "inner", "insert", "into", "is", "join", "key", "left", "like", "limit", "not",
-    "null", "offset", "on", "or", "order", "outer", "primary", "references", "returning", "right", "select", "set", "table", "then", "union",
-    "update", "values", "when", "where", "with",
+    "add",
+    "all",
+    "alter",
+    "and",
+    "as",
+    "asc",
+    "begin",
+    "between",
+    "by",
+    "case",
+    "commit",
+    "create",
+    "delete",
+    "desc",
+    "distinct",
+    "drop",
+    "else",
+    "end",
+    "exists",
+    "from",
+    "group",
+    "having",
+    "if",
+    "in",
+    "index",
+    "inner",
+    "insert",
+    "into",
+    "is",
+    "join",
+    "key",
+    "left",
+    "like",
+    "limit",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "or",
+    "order",
+    "outer",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "set",
+    "table",
+    "then",
+    "union",
+    "update",
+    "values",
+    "when",
+    "where",
+    "with",
 ];
 const JSON: &[&str] = &["true", "false", "null"];
 
@@ -102,12 +223,21 @@ pub fn to_html(lang: &str, code: &str) -> String {
             ("tc", rest.find('\n').unwrap_or(rest.len()))
         } else if matches!(family, Family::CLike | Family::Sql) && rest.starts_with("/*") {
             ("tc", rest[2..].find("*/").map_or(rest.len(), |end| end + 4))
-        } else if c == '"' || c == '`' && family == Family::CLike || c == '\'' && single_quoted(family, rust, rest) {
+        } else if c == '"'
+            || c == '`' && family == Family::CLike
+            || c == '\'' && single_quoted(family, rust, rest)
+        {
             ("ts", string_len(rest, c))
         } else if c.is_ascii_digit() {
-            ("tn", rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')).unwrap_or(rest.len()))
+            (
+                "tn",
+                rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                    .unwrap_or(rest.len()),
+            )
         } else if c.is_alphabetic() || c == '_' {
-            let len = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let len = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             let word = &rest[..len];
             let keyword = if family == Family::Sql {
                 keywords.iter().any(|k| k.eq_ignore_ascii_case(word))
@@ -175,22 +305,43 @@ mod tests {
             to_html("python", "def f(): return 'a#b' # c"),
             r#"<span class="tk">def</span> f(): <span class="tk">return</span> <span class="ts">&#39;a#b&#39;</span> <span class="tc"># c</span>"#
         );
-        assert_eq!(to_html("sql", "select 1"), r#"<span class="tk">select</span> <span class="tn">1</span>"#);
+        assert_eq!(
+            to_html("sql", "select 1"),
+            r#"<span class="tk">select</span> <span class="tn">1</span>"#
+        );
     }
 
     #[test]
     fn rust_lifetimes_are_not_strings_and_escapes_do_not_end_a_string() {
-        let html = to_html("rust", r#"fn f<'a>(s: &'a str) -> char { let q = "say \"hi\""; '\n' }"#);
+        let html = to_html(
+            "rust",
+            r#"fn f<'a>(s: &'a str) -> char { let q = "say \"hi\""; '\n' }"#,
+        );
         assert!(html.contains("&lt;&#39;a&gt;"), "{html}");
-        assert!(html.contains(r#"<span class="ts">&quot;say \&quot;hi\&quot;&quot;</span>"#), "{html}");
-        assert!(html.contains(r#"<span class="ts">&#39;\n&#39;</span>"#), "{html}");
+        assert!(
+            html.contains(r#"<span class="ts">&quot;say \&quot;hi\&quot;&quot;</span>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<span class="ts">&#39;\n&#39;</span>"#),
+            "{html}"
+        );
     }
 
     #[test]
     fn unknown_languages_and_unclosed_tokens_are_safe() {
         assert_eq!(to_html("", "<b>&"), "&lt;b&gt;&amp;");
-        assert_eq!(to_html("js", "/* open"), r#"<span class="tc">/* open</span>"#);
-        assert_eq!(to_html("js", "\"open\nnext"), "<span class=\"ts\">&quot;open</span>\nnext");
-        assert_eq!(to_html("text", "it's héllo wörld 1.5"), r#"it&#39;s héllo wörld <span class="tn">1.5</span>"#);
+        assert_eq!(
+            to_html("js", "/* open"),
+            r#"<span class="tc">/* open</span>"#
+        );
+        assert_eq!(
+            to_html("js", "\"open\nnext"),
+            "<span class=\"ts\">&quot;open</span>\nnext"
+        );
+        assert_eq!(
+            to_html("text", "it's héllo wörld 1.5"),
+            r#"it&#39;s héllo wörld <span class="tn">1.5</span>"#
+        );
     }
 }

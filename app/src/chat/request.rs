@@ -28,7 +28,9 @@ pub fn body(model: &str, messages: &[ChatMessage], tools: &[ToolSpec]) -> Value 
             close_unanswered(&mut out, &mut unanswered);
         }
         match message.role {
-            ChatRole::System | ChatRole::User => out.push(json!({ "role": message.role.as_str(), "content": message.content })),
+            ChatRole::System | ChatRole::User => {
+                out.push(json!({ "role": message.role.as_str(), "content": message.content }))
+            }
             ChatRole::Assistant => {
                 // An answer that failed before saying anything is not part of the conversation.
                 if message.content.is_empty() && message.tool_calls.is_empty() {
@@ -49,9 +51,17 @@ pub fn body(model: &str, messages: &[ChatMessage], tools: &[ToolSpec]) -> Value 
                 out.push(entry);
             }
             ChatRole::Tool => {
-                let Some(id) = message.tool_call_id.as_ref().filter(|id| unanswered.contains(id)) else { continue };
+                let Some(id) = message
+                    .tool_call_id
+                    .as_ref()
+                    .filter(|id| unanswered.contains(id))
+                else {
+                    continue;
+                };
                 unanswered.retain(|u| u != id);
-                out.push(json!({ "role": "tool", "tool_call_id": id, "content": tool_content(message) }));
+                out.push(
+                    json!({ "role": "tool", "tool_call_id": id, "content": tool_content(message) }),
+                );
             }
         }
     }
@@ -61,7 +71,8 @@ pub fn body(model: &str, messages: &[ChatMessage], tools: &[ToolSpec]) -> Value 
         body["tools"] = tools
             .iter()
             .map(|t| {
-                let mut function = json!({ "name": t.name, "parameters": parameters(&t.parameters) });
+                let mut function =
+                    json!({ "name": t.name, "parameters": parameters(&t.parameters) });
                 if let Some(description) = &t.description {
                     function["description"] = json!(description);
                 }
@@ -99,7 +110,11 @@ fn parameters(schema: &Value) -> Value {
 
 /// A conversation's title from its first message: the first line, at most 60 characters.
 pub fn title_for(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("New chat");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("New chat");
     if line.chars().count() <= 60 {
         line.to_owned()
     } else {
@@ -114,18 +129,34 @@ mod tests {
     use crate::api::{ChatToolCall, ToolRun};
 
     fn message(role: ChatRole, content: &str) -> ChatMessage {
-        serde_json::from_value(json!({ "id": 0, "role": role, "content": content, "created_at": 0 })).unwrap()
+        serde_json::from_value(
+            json!({ "id": 0, "role": role, "content": content, "created_at": 0 }),
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_tool_round_trip_becomes_openai_messages_and_tools() {
         let mut call = message(ChatRole::Assistant, "");
-        call.tool_calls = vec![ChatToolCall { id: "c1".into(), name: "everything__echo".into(), arguments: r#"{"message":"hi"}"#.into() }];
+        call.tool_calls = vec![ChatToolCall {
+            id: "c1".into(),
+            name: "everything__echo".into(),
+            arguments: r#"{"message":"hi"}"#.into(),
+        }];
         let mut result = message(ChatRole::Tool, "Echo: hi");
         result.tool_call_id = Some("c1".into());
-        result.tool_run = Some(ToolRun { server: "everything".into(), tool: "echo".into(), is_error: false, images: vec!["data:image/png;base64,AA".into()] });
+        result.tool_run = Some(ToolRun {
+            server: "everything".into(),
+            tool: "echo".into(),
+            is_error: false,
+            images: vec!["data:image/png;base64,AA".into()],
+        });
         let messages = [message(ChatRole::User, "say hi"), call, result];
-        let tools = [ToolSpec { name: "everything__echo".into(), description: Some("Echoes".into()), parameters: json!({"type":"object","properties":{"message":{"type":"string"}}}) }];
+        let tools = [ToolSpec {
+            name: "everything__echo".into(),
+            description: Some("Echoes".into()),
+            parameters: json!({"type":"object","properties":{"message":{"type":"string"}}}),
+        }];
         let body = body("m", &messages, &tools);
         assert_eq!(
             body,
@@ -146,10 +177,24 @@ mod tests {
         let mut failed = message(ChatRole::Assistant, "");
         failed.error = Some("The provider is down".into());
         let mut call = message(ChatRole::Assistant, "Let me look.");
-        call.tool_calls = vec![ChatToolCall { id: "c1".into(), name: "t".into(), arguments: "{}".into() }];
-        let messages = [message(ChatRole::User, "a"), failed, call, message(ChatRole::User, "b")];
+        call.tool_calls = vec![ChatToolCall {
+            id: "c1".into(),
+            name: "t".into(),
+            arguments: "{}".into(),
+        }];
+        let messages = [
+            message(ChatRole::User, "a"),
+            failed,
+            call,
+            message(ChatRole::User, "b"),
+        ];
         let body = body("m", &messages, &[]);
-        let roles: Vec<&str> = body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+        let roles: Vec<&str> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
         assert_eq!(roles, ["user", "assistant", "tool", "user"]);
         assert_eq!(body["messages"][2]["content"], NOT_RUN);
         assert_eq!(body["messages"][1]["content"], "Let me look.");

@@ -49,35 +49,70 @@ impl Answer {
             return change;
         };
         if let Some(error) = chunk.get("error") {
-            let message = error.get("message").and_then(Value::as_str).or_else(|| error.as_str()).unwrap_or("the stream failed");
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .or_else(|| error.as_str())
+                .unwrap_or("the stream failed");
             self.error = Some(message.to_owned());
             return change;
         }
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.prompt_tokens = usage.get("prompt_tokens").and_then(Value::as_i64).or(self.prompt_tokens);
-            self.completion_tokens = usage.get("completion_tokens").and_then(Value::as_i64).or(self.completion_tokens);
+            self.prompt_tokens = usage
+                .get("prompt_tokens")
+                .and_then(Value::as_i64)
+                .or(self.prompt_tokens);
+            self.completion_tokens = usage
+                .get("completion_tokens")
+                .and_then(Value::as_i64)
+                .or(self.completion_tokens);
         }
-        let Some(choice) = chunk.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else { return change };
+        let Some(choice) = chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+        else {
+            return change;
+        };
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(reason.to_owned());
         }
         let delta = &choice["delta"];
-        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+        if let Some(text) = delta
+            .get("content")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
             self.content.push_str(text);
             change.content = true;
         }
         // `reasoning_content` (DeepSeek, llama.cpp, vLLM) or `reasoning` (some others).
-        if let Some(text) = delta.get("reasoning_content").or_else(|| delta.get("reasoning")).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+        if let Some(text) = delta
+            .get("reasoning_content")
+            .or_else(|| delta.get("reasoning"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
             self.reasoning.push_str(text);
             change.reasoning = true;
         }
-        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(self.tool_calls.len().saturating_sub(1) as u64) as usize;
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(self.tool_calls.len().saturating_sub(1) as u64)
+                as usize;
             if index > 127 {
                 continue;
             }
             if self.tool_calls.len() <= index {
-                self.tool_calls.resize_with(index + 1, PartialToolCall::default);
+                self.tool_calls
+                    .resize_with(index + 1, PartialToolCall::default);
             }
             let slot = &mut self.tool_calls[index];
             if let Some(id) = call.get("id").and_then(Value::as_str) {
@@ -103,12 +138,29 @@ mod tests {
     fn text_reasoning_usage_and_the_end_are_gathered() {
         let mut answer = Answer::default();
         assert!(answer.apply(r#"{"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"Think"}}]}"#).reasoning);
-        assert!(answer.apply(r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#).content);
-        answer.apply(r#"{"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#);
-        answer.apply(r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#);
+        assert!(
+            answer
+                .apply(r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#)
+                .content
+        );
+        answer
+            .apply(r#"{"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#);
+        answer.apply(
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#,
+        );
         answer.apply("[DONE]");
-        assert_eq!((answer.content.as_str(), answer.reasoning.as_str()), ("Hello", "Think"));
-        assert_eq!((answer.finish_reason.as_deref(), answer.prompt_tokens, answer.completion_tokens), (Some("stop"), Some(9), Some(2)));
+        assert_eq!(
+            (answer.content.as_str(), answer.reasoning.as_str()),
+            ("Hello", "Think")
+        );
+        assert_eq!(
+            (
+                answer.finish_reason.as_deref(),
+                answer.prompt_tokens,
+                answer.completion_tokens
+            ),
+            (Some("stop"), Some(9), Some(2))
+        );
         assert!(answer.done && answer.error.is_none());
     }
 
@@ -125,7 +177,14 @@ mod tests {
             answer.apply(data);
         }
         assert_eq!(answer.tool_calls.len(), 2);
-        assert_eq!(answer.tool_calls[0], PartialToolCall { id: "call_a".into(), name: "everything__echo".into(), arguments: r#"{"message":"hi"}"#.into() });
+        assert_eq!(
+            answer.tool_calls[0],
+            PartialToolCall {
+                id: "call_a".into(),
+                name: "everything__echo".into(),
+                arguments: r#"{"message":"hi"}"#.into()
+            }
+        );
         assert_eq!(answer.tool_calls[1].name, "time__now");
         assert_eq!(answer.finish_reason.as_deref(), Some("tool_calls"));
     }

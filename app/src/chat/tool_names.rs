@@ -30,7 +30,15 @@ fn hash(server: &str, tool: &str) -> u32 {
 }
 
 fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The plain name, and whether it is exactly `<server>__<tool>` within the length limit.
@@ -56,8 +64,16 @@ pub fn assign(tools: &[(String, String)]) -> Vec<OfferedTool> {
         .iter()
         .zip(&plains)
         .map(|((server, tool), (name, exact))| {
-            let name = if *exact && uses[name.as_str()] == 1 { name.clone() } else { with_suffix(name, server, tool) };
-            OfferedTool { name, server: server.clone(), tool: tool.clone() }
+            let name = if *exact && uses[name.as_str()] == 1 {
+                name.clone()
+            } else {
+                with_suffix(name, server, tool)
+            };
+            OfferedTool {
+                name,
+                server: server.clone(),
+                tool: tool.clone(),
+            }
         })
         .collect()
 }
@@ -67,17 +83,26 @@ mod tests {
     use super::*;
 
     fn names(tools: &[(&str, &str)]) -> Vec<String> {
-        let owned: Vec<(String, String)> = tools.iter().map(|(s, t)| (s.to_string(), t.to_string())).collect();
+        let owned: Vec<(String, String)> = tools
+            .iter()
+            .map(|(s, t)| (s.to_string(), t.to_string()))
+            .collect();
         assign(&owned).into_iter().map(|t| t.name).collect()
     }
 
     fn fits(name: &str) -> bool {
-        (1..=MAX).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        (1..=MAX).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     }
 
     #[test]
     fn plain_names_stay_readable() {
-        assert_eq!(names(&[("everything", "echo"), ("github", "create-issue")]), ["everything__echo", "github__create-issue"]);
+        assert_eq!(
+            names(&[("everything", "echo"), ("github", "create-issue")]),
+            ["everything__echo", "github__create-issue"]
+        );
     }
 
     #[test]
@@ -85,7 +110,11 @@ mod tests {
         let odd = names(&[("My Server", "get.weather"), ("s", &"t".repeat(80))]);
         assert!(odd.iter().all(|n| fits(n)), "{odd:?}");
         assert!(odd[0].starts_with("My_Server__get_weather_"));
-        assert_eq!(odd, names(&[("My Server", "get.weather"), ("s", &"t".repeat(80))]), "the same every time");
+        assert_eq!(
+            odd,
+            names(&[("My Server", "get.weather"), ("s", &"t".repeat(80))]),
+            "the same every time"
+        );
     }
 
     #[test]
@@ -94,6 +123,10 @@ mod tests {
         assert_ne!(a[0], a[1]);
         assert!(a.iter().all(|n| fits(n) && n.starts_with("a_b__x_")));
         let b = names(&[("a_b", "x"), ("a.b", "x")]);
-        assert_eq!((a[0].clone(), a[1].clone()), (b[1].clone(), b[0].clone()), "order does not change a tool's name");
+        assert_eq!(
+            (a[0].clone(), a[1].clone()),
+            (b[1].clone(), b[0].clone()),
+            "order does not change a tool's name"
+        );
     }
 }

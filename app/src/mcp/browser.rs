@@ -8,8 +8,10 @@ use std::future::Future;
 
 use wasm_bindgen::JsCast;
 
+use super::transport::{
+    through_proxy, Outgoing, Response, Transport, TransportError, PROXY_UPSTREAM_HEADER,
+};
 use crate::fetch;
-use super::transport::{through_proxy, Outgoing, Response, Transport, TransportError, PROXY_UPSTREAM_HEADER};
 
 pub struct FetchTransport {
     /// Hearth's origin when requests go through its proxy.
@@ -18,7 +20,9 @@ pub struct FetchTransport {
 
 impl FetchTransport {
     pub fn new(use_proxy: bool) -> FetchTransport {
-        FetchTransport { proxy_origin: use_proxy.then(crate::api::client::origin) }
+        FetchTransport {
+            proxy_origin: use_proxy.then(crate::api::client::origin),
+        }
     }
 }
 
@@ -28,10 +32,23 @@ impl Transport for FetchTransport {
             Some(origin) => through_proxy(origin, request),
             None => request,
         };
-        let mut answer = fetch::send(request.method.as_str(), &request.url, &request.headers, request.body.as_deref()).await.map_err(TransportError::Network)?;
-        let from_proxy = self.proxy_origin.is_some() && answer.header(PROXY_UPSTREAM_HEADER).is_none();
+        let mut answer = fetch::send(
+            request.method.as_str(),
+            &request.url,
+            &request.headers,
+            request.body.as_deref(),
+        )
+        .await
+        .map_err(TransportError::Network)?;
+        let from_proxy =
+            self.proxy_origin.is_some() && answer.header(PROXY_UPSTREAM_HEADER).is_none();
         let headers = std::mem::take(&mut answer.headers);
-        Ok(Response { status: answer.status, headers, from_proxy, body: Box::pin(answer.into_stream()) })
+        Ok(Response {
+            status: answer.status,
+            headers,
+            from_proxy,
+            body: Box::pin(answer.into_stream()),
+        })
     }
 }
 
@@ -39,7 +56,8 @@ impl Transport for FetchTransport {
 pub async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), ms);
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), ms);
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
@@ -58,5 +76,8 @@ pub async fn within<F: Future>(ms: i32, work: F) -> Option<F::Output> {
 
 /// Milliseconds since the page loaded, for the connection log.
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_default()
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_default()
 }

@@ -12,9 +12,14 @@ use crate::sse::{events, EventStream, MAX_EVENT};
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::jsonrpc::{self, CallToolResult, Incoming, InitializeResult, Notification, Request, ServerInfo, Tool, ToolsPage};
+use super::jsonrpc::{
+    self, CallToolResult, Incoming, InitializeResult, Notification, Request, ServerInfo, Tool,
+    ToolsPage,
+};
 use super::log::LogEntry;
-use super::transport::{resolve_endpoint, ByteStream, Method, Outgoing, Response, Transport, TransportError};
+use super::transport::{
+    resolve_endpoint, ByteStream, Method, Outgoing, Response, Transport, TransportError,
+};
 use crate::api::McpTransport;
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
@@ -29,9 +34,16 @@ pub enum McpError {
     Network(String),
     Timeout,
     /// An HTTP error status. `from_proxy`: Hearth's `/cors-proxy` answered itself.
-    Http { status: u16, from_proxy: bool, detail: Option<String> },
+    Http {
+        status: u16,
+        from_proxy: bool,
+        detail: Option<String>,
+    },
     /// The server answered with a JSON-RPC error.
-    Rpc { code: i64, message: String },
+    Rpc {
+        code: i64,
+        message: String,
+    },
     /// An answer that does not follow the protocol.
     Protocol(String),
 }
@@ -90,8 +102,15 @@ pub struct ServerConfig {
 
 enum Connection {
     Closed,
-    Streamable { session_id: Option<String>, version: String },
-    Legacy { endpoint: String, events: EventStream<ByteStream>, version: String },
+    Streamable {
+        session_id: Option<String>,
+        version: String,
+    },
+    Legacy {
+        endpoint: String,
+        events: EventStream<ByteStream>,
+        version: String,
+    },
 }
 
 pub struct McpClient<T: Transport> {
@@ -106,7 +125,14 @@ pub struct McpClient<T: Transport> {
 impl<T: Transport> McpClient<T> {
     /// A client that reports every exchange to `log`.
     pub fn new(transport: T, config: ServerConfig, log: Rc<dyn Fn(LogEntry)>) -> Self {
-        McpClient { transport, config, next_id: 1, connection: Connection::Closed, log, server_info: None }
+        McpClient {
+            transport,
+            config,
+            next_id: 1,
+            connection: Connection::Closed,
+            log,
+            server_info: None,
+        }
     }
 
     /// Runs the handshake with the configured transport (and, for `auto`, the fallback).
@@ -115,8 +141,14 @@ impl<T: Transport> McpClient<T> {
             McpTransport::StreamableHttp => self.init_streamable().await,
             McpTransport::Sse => self.init_legacy().await,
             McpTransport::Auto => match self.init_streamable().await {
-                Err(McpError::Http { status: 400 | 404 | 405, from_proxy: false, .. }) => {
-                    (self.log)(LogEntry::note("Streamable HTTP was refused; trying the legacy SSE transport"));
+                Err(McpError::Http {
+                    status: 400 | 404 | 405,
+                    from_proxy: false,
+                    ..
+                }) => {
+                    (self.log)(LogEntry::note(
+                        "Streamable HTTP was refused; trying the legacy SSE transport",
+                    ));
                     self.init_legacy().await
                 }
                 other => other,
@@ -137,16 +169,32 @@ impl<T: Transport> McpClient<T> {
                 _ => return Ok(tools),
             }
         }
-        Err(McpError::Protocol(format!("tools/list did not end after {MAX_PAGES} pages")))
+        Err(McpError::Protocol(format!(
+            "tools/list did not end after {MAX_PAGES} pages"
+        )))
     }
 
-    pub async fn call_tool(&mut self, name: &str, arguments: Value) -> Result<CallToolResult, McpError> {
-        parse(self.request("tools/call", Some(serde_json::json!({ "name": name, "arguments": arguments }))).await?)
+    pub async fn call_tool(
+        &mut self,
+        name: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, McpError> {
+        parse(
+            self.request(
+                "tools/call",
+                Some(serde_json::json!({ "name": name, "arguments": arguments })),
+            )
+            .await?,
+        )
     }
 
     /// Ends the session: a streamable HTTP session is deleted on the server (best effort).
     pub async fn close(&mut self) {
-        if let Connection::Streamable { session_id: Some(id), .. } = &self.connection {
+        if let Connection::Streamable {
+            session_id: Some(id),
+            ..
+        } = &self.connection
+        {
             let request = Outgoing {
                 method: Method::Delete,
                 url: self.config.url.clone(),
@@ -163,12 +211,27 @@ impl<T: Transport> McpClient<T> {
 
     /// Sends one request and waits for its answer; a streamable HTTP session the server has
     /// forgotten (404) is initialized again, once.
-    pub async fn request(&mut self, method: &str, params: Option<Value>) -> Result<Value, McpError> {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        params: Option<Value>,
+    ) -> Result<Value, McpError> {
         match self.request_once(method, params.clone()).await {
-            Err(McpError::Http { status: 404, from_proxy: false, .. })
-                if matches!(self.connection, Connection::Streamable { session_id: Some(_), .. }) =>
+            Err(McpError::Http {
+                status: 404,
+                from_proxy: false,
+                ..
+            }) if matches!(
+                self.connection,
+                Connection::Streamable {
+                    session_id: Some(_),
+                    ..
+                }
+            ) =>
             {
-                (self.log)(LogEntry::note("The server no longer knows this session; initializing again"));
+                (self.log)(LogEntry::note(
+                    "The server no longer knows this session; initializing again",
+                ));
                 self.init_streamable().await?;
                 self.request_once(method, params).await
             }
@@ -176,9 +239,18 @@ impl<T: Transport> McpClient<T> {
         }
     }
 
-    async fn request_once(&mut self, method: &str, params: Option<Value>) -> Result<Value, McpError> {
+    async fn request_once(
+        &mut self,
+        method: &str,
+        params: Option<Value>,
+    ) -> Result<Value, McpError> {
         let id = self.take_id();
-        let body = to_json(&Request { jsonrpc: "2.0", id, method, params })?;
+        let body = to_json(&Request {
+            jsonrpc: "2.0",
+            id,
+            method,
+            params,
+        })?;
         match &self.connection {
             Connection::Closed => Err(McpError::Protocol("not connected".into())),
             Connection::Streamable { .. } => {
@@ -191,7 +263,11 @@ impl<T: Transport> McpClient<T> {
                 let status = response.status;
                 let _ = collect(response.body, ERROR_BODY_LIMIT).await;
                 if !(200..300).contains(&status) {
-                    return Err(McpError::Http { status, from_proxy: false, detail: None });
+                    return Err(McpError::Http {
+                        status,
+                        from_proxy: false,
+                        detail: None,
+                    });
                 }
                 self.legacy_answer(id).await
             }
@@ -201,14 +277,25 @@ impl<T: Transport> McpClient<T> {
     async fn init_streamable(&mut self) -> Result<(), McpError> {
         self.connection = Connection::Closed;
         let id = self.take_id();
-        let body = to_json(&Request { jsonrpc: "2.0", id, method: "initialize", params: Some(jsonrpc::initialize_params()) })?;
+        let body = to_json(&Request {
+            jsonrpc: "2.0",
+            id,
+            method: "initialize",
+            params: Some(jsonrpc::initialize_params()),
+        })?;
         let response = self.post(&self.config.url.clone(), body).await?;
         let session_id = response.header("mcp-session-id").map(str::to_owned);
         let result: InitializeResult = parse(self.answer(response, id).await?)?;
         let version = checked_version(&result)?;
         self.server_info = result.server_info;
-        self.connection = Connection::Streamable { session_id, version };
-        let initialized = to_json(&Notification { jsonrpc: "2.0", method: "notifications/initialized" })?;
+        self.connection = Connection::Streamable {
+            session_id,
+            version,
+        };
+        let initialized = to_json(&Notification {
+            jsonrpc: "2.0",
+            method: "notifications/initialized",
+        })?;
         let response = self.post(&self.config.url.clone(), initialized).await?;
         let _ = collect(response.body, ERROR_BODY_LIMIT).await;
         Ok(())
@@ -224,30 +311,50 @@ impl<T: Transport> McpClient<T> {
         };
         let response = self.send(request).await?;
         if !response.is_event_stream() {
-            return Err(McpError::Protocol(format!("expected an event stream, got {:?}", response.content_type())));
+            return Err(McpError::Protocol(format!(
+                "expected an event stream, got {:?}",
+                response.content_type()
+            )));
         }
         let mut events = events(response.body, MAX_EVENT);
         let endpoint = loop {
             match events.next().await {
                 Some(Ok(event)) if event.event == "endpoint" => {
                     (self.log)(LogEntry::note(format!("endpoint: {}", event.data)));
-                    break resolve_endpoint(&self.config.url, &event.data).map_err(McpError::Protocol)?;
+                    break resolve_endpoint(&self.config.url, &event.data)
+                        .map_err(McpError::Protocol)?;
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(McpError::Network(e.to_string())),
-                None => return Err(McpError::Protocol("the event stream ended before announcing its endpoint".into())),
+                None => {
+                    return Err(McpError::Protocol(
+                        "the event stream ended before announcing its endpoint".into(),
+                    ))
+                }
             }
         };
-        self.connection = Connection::Legacy { endpoint, events, version: String::new() };
-        let result: InitializeResult = parse(self.request_once("initialize", Some(jsonrpc::initialize_params())).await?)?;
+        self.connection = Connection::Legacy {
+            endpoint,
+            events,
+            version: String::new(),
+        };
+        let result: InitializeResult = parse(
+            self.request_once("initialize", Some(jsonrpc::initialize_params()))
+                .await?,
+        )?;
         let agreed = checked_version(&result)?;
         if let Connection::Legacy { version, .. } = &mut self.connection {
             *version = agreed;
         }
         self.server_info = result.server_info;
-        let Connection::Legacy { endpoint, .. } = &self.connection else { unreachable!("set above") };
+        let Connection::Legacy { endpoint, .. } = &self.connection else {
+            unreachable!("set above")
+        };
         let endpoint = endpoint.clone();
-        let initialized = to_json(&Notification { jsonrpc: "2.0", method: "notifications/initialized" })?;
+        let initialized = to_json(&Notification {
+            jsonrpc: "2.0",
+            method: "notifications/initialized",
+        })?;
         let response = self.post(&endpoint, initialized).await?;
         let _ = collect(response.body, ERROR_BODY_LIMIT).await;
         Ok(())
@@ -260,7 +367,10 @@ impl<T: Transport> McpClient<T> {
         };
         while let Some(event) = events.next().await {
             let event = event.map_err(|e| McpError::Network(e.to_string()))?;
-            (self.log)(LogEntry { body: Some(event.data.clone()), ..LogEntry::note(format!("event: {}", event.event)) });
+            (self.log)(LogEntry {
+                body: Some(event.data.clone()),
+                ..LogEntry::note(format!("event: {}", event.event))
+            });
             if let Some(value) = answer_in(&event.data, id)? {
                 return value;
             }
@@ -274,29 +384,53 @@ impl<T: Transport> McpClient<T> {
             let mut events = events(response.body, MAX_EVENT);
             while let Some(event) = events.next().await {
                 let event = event.map_err(|e| McpError::Network(e.to_string()))?;
-                (self.log)(LogEntry { body: Some(event.data.clone()), ..LogEntry::note(format!("event: {}", event.event)) });
+                (self.log)(LogEntry {
+                    body: Some(event.data.clone()),
+                    ..LogEntry::note(format!("event: {}", event.event))
+                });
                 if let Some(value) = answer_in(&event.data, id)? {
                     return value;
                 }
             }
-            Err(McpError::Protocol("the event stream ended without an answer".into()))
+            Err(McpError::Protocol(
+                "the event stream ended without an answer".into(),
+            ))
         } else {
             let body = collect(response.body, usize::MAX).await?;
-            (self.log)(LogEntry { body: Some(body.clone()), ..LogEntry::note("body") });
-            answer_in(&body, id)?.unwrap_or_else(|| Err(McpError::Protocol("the answer is for another request".into())))
+            (self.log)(LogEntry {
+                body: Some(body.clone()),
+                ..LogEntry::note("body")
+            });
+            answer_in(&body, id)?.unwrap_or_else(|| {
+                Err(McpError::Protocol(
+                    "the answer is for another request".into(),
+                ))
+            })
         }
     }
 
     /// POSTs one JSON-RPC message with the protocol headers.
     async fn post(&self, url: &str, body: String) -> Result<Response, McpError> {
-        let mut protocol = vec![("accept", ACCEPT_BOTH.to_owned()), ("content-type", "application/json".to_owned())];
-        if let Connection::Streamable { session_id, version } = &self.connection {
+        let mut protocol = vec![
+            ("accept", ACCEPT_BOTH.to_owned()),
+            ("content-type", "application/json".to_owned()),
+        ];
+        if let Connection::Streamable {
+            session_id,
+            version,
+        } = &self.connection
+        {
             if let Some(id) = session_id {
                 protocol.push(("mcp-session-id", id.clone()));
             }
             protocol.push(("mcp-protocol-version", version.clone()));
         }
-        let request = Outgoing { method: Method::Post, url: url.to_owned(), headers: self.headers(&protocol), body: Some(body) };
+        let request = Outgoing {
+            method: Method::Post,
+            url: url.to_owned(),
+            headers: self.headers(&protocol),
+            body: Some(body),
+        };
         self.send(request).await
     }
 
@@ -314,12 +448,28 @@ impl<T: Transport> McpClient<T> {
             (self.log)(LogEntry::received(&response, None));
             return Ok(response);
         }
-        let Response { status, from_proxy, headers, .. } = &response;
+        let Response {
+            status,
+            from_proxy,
+            headers,
+            ..
+        } = &response;
         let (status, from_proxy, headers) = (*status, *from_proxy, headers.clone());
-        let entry_head = Response { status, headers, from_proxy, body: Box::pin(futures::stream::empty()) };
-        let body = collect(response.body, ERROR_BODY_LIMIT).await.unwrap_or_default();
+        let entry_head = Response {
+            status,
+            headers,
+            from_proxy,
+            body: Box::pin(futures::stream::empty()),
+        };
+        let body = collect(response.body, ERROR_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
         (self.log)(LogEntry::received(&entry_head, Some(&body)));
-        Err(McpError::Http { status, from_proxy, detail: error_detail(&body) })
+        Err(McpError::Http {
+            status,
+            from_proxy,
+            detail: error_detail(&body),
+        })
     }
 
     fn headers(&self, protocol: &[(&str, String)]) -> Vec<(String, String)> {
@@ -342,14 +492,20 @@ fn answer_in(data: &str, id: u64) -> Result<Option<Result<Value, McpError>>, Mcp
     if data.trim().is_empty() {
         return Ok(None);
     }
-    let message: Incoming = serde_json::from_str(data).map_err(|e| McpError::Protocol(format!("not JSON-RPC: {e}")))?;
+    let message: Incoming =
+        serde_json::from_str(data).map_err(|e| McpError::Protocol(format!("not JSON-RPC: {e}")))?;
     if !message.answers(id) {
         return Ok(None);
     }
     Ok(Some(match (message.result, message.error) {
-        (_, Some(e)) => Err(McpError::Rpc { code: e.code, message: e.message }),
+        (_, Some(e)) => Err(McpError::Rpc {
+            code: e.code,
+            message: e.message,
+        }),
         (Some(result), None) => Ok(result),
-        (None, None) => Err(McpError::Protocol("an answer with neither result nor error".into())),
+        (None, None) => Err(McpError::Protocol(
+            "an answer with neither result nor error".into(),
+        )),
     }))
 }
 
@@ -357,7 +513,10 @@ fn checked_version(result: &InitializeResult) -> Result<String, McpError> {
     if jsonrpc::SUPPORTED_VERSIONS.contains(&result.protocol_version.as_str()) {
         Ok(result.protocol_version.clone())
     } else {
-        Err(McpError::Protocol(format!("the server speaks MCP {}, which this client does not", result.protocol_version)))
+        Err(McpError::Protocol(format!(
+            "the server speaks MCP {}, which this client does not",
+            result.protocol_version
+        )))
     }
 }
 
@@ -368,8 +527,15 @@ fn error_detail(body: &str) -> Option<String> {
         return None;
     }
     let json: Option<Value> = serde_json::from_str(body).ok();
-    let message = json.as_ref().and_then(|j| j.pointer("/error/message").or_else(|| j.get("message"))).and_then(Value::as_str);
-    Some(message.map(str::to_owned).unwrap_or_else(|| body.chars().take(200).collect()))
+    let message = json
+        .as_ref()
+        .and_then(|j| j.pointer("/error/message").or_else(|| j.get("message")))
+        .and_then(Value::as_str);
+    Some(
+        message
+            .map(str::to_owned)
+            .unwrap_or_else(|| body.chars().take(200).collect()),
+    )
 }
 
 fn parse<R: serde::de::DeserializeOwned>(value: Value) -> Result<R, McpError> {

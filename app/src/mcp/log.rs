@@ -29,15 +29,24 @@ pub struct LogEntry {
 pub fn is_credential(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     let name = name.strip_prefix(PROXY_WRAP_PREFIX).unwrap_or(&name);
-    matches!(name, "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key")
-        || ["token", "secret", "key", "auth", "password", "session"].iter().any(|w| name.contains(w)) && name != "mcp-session-id"
+    matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key"
+    ) || ["token", "secret", "key", "auth", "password", "session"]
+        .iter()
+        .any(|w| name.contains(w))
+        && name != "mcp-session-id"
 }
 
 pub fn redacted(headers: &[(String, String)]) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
-            let shown = if is_credential(name) { "[redacted]".to_owned() } else { value.clone() };
+            let shown = if is_credential(name) {
+                "[redacted]".to_owned()
+            } else {
+                value.clone()
+            };
             (name.clone(), shown)
         })
         .collect()
@@ -65,7 +74,11 @@ impl LogEntry {
     }
 
     pub fn received(response: &Response, body: Option<&str>) -> LogEntry {
-        let source = if response.from_proxy { " (from Hearth's proxy)" } else { "" };
+        let source = if response.from_proxy {
+            " (from Hearth's proxy)"
+        } else {
+            ""
+        };
         LogEntry {
             direction: Direction::Received,
             line: format!("{} {}{source}", response.status, response.content_type()),
@@ -75,7 +88,12 @@ impl LogEntry {
     }
 
     pub fn note(text: impl Into<String>) -> LogEntry {
-        LogEntry { direction: Direction::Note, line: text.into(), headers: Vec::new(), body: None }
+        LogEntry {
+            direction: Direction::Note,
+            line: text.into(),
+            headers: Vec::new(),
+            body: None,
+        }
     }
 }
 
@@ -97,7 +115,12 @@ mod tests {
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
         let shown = redacted(&headers);
-        assert!(shown.iter().all(|(_, v)| v != "s3cret" && v != "Bearer s3cret"), "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .all(|(_, v)| v != "s3cret" && v != "Bearer s3cret"),
+            "{shown:?}"
+        );
         assert_eq!(shown[4].1, "abc");
         assert_eq!(shown[5].1, "application/json");
     }

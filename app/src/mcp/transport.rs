@@ -46,7 +46,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn content_type(&self) -> &str {
@@ -79,7 +82,13 @@ pub const PROXY_WRAP_PREFIX: &str = "x-proxy-header-";
 pub const PROXY_REQUEST_HEADER: &str = "hearth-proxy-request";
 
 /// Headers the client always sends as they are: the proxy forwards them itself.
-const PROTOCOL_HEADERS: &[&str] = &["accept", "content-type", "mcp-session-id", "mcp-protocol-version", "last-event-id"];
+const PROTOCOL_HEADERS: &[&str] = &[
+    "accept",
+    "content-type",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
 
 /// The same request, sent through Hearth's `/cors-proxy`: the target in the query, the
 /// server's own headers wrapped. Hearth's credentials are never added: the session cookie
@@ -99,7 +108,11 @@ pub fn through_proxy(origin: &str, request: Outgoing) -> Outgoing {
         })
         .chain([(PROXY_REQUEST_HEADER.to_owned(), "1".to_owned())])
         .collect();
-    Outgoing { url, headers, ..request }
+    Outgoing {
+        url,
+        headers,
+        ..request
+    }
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -121,7 +134,9 @@ pub fn resolve_endpoint(base: &str, endpoint: &str) -> Result<String, String> {
     let (base_origin, resolved, origin) = join(base, endpoint.trim())?;
     // Opaque origins (`null`) are equal to nothing, not even each other.
     if origin == "null" || origin != base_origin {
-        return Err("the server announced an endpoint on another origin, which is not followed".into());
+        return Err(
+            "the server announced an endpoint on another origin, which is not followed".into(),
+        );
     }
     Ok(resolved)
 }
@@ -130,15 +145,22 @@ pub fn resolve_endpoint(base: &str, endpoint: &str) -> Result<String, String> {
 #[cfg(target_arch = "wasm32")]
 fn join(base: &str, endpoint: &str) -> Result<(String, String, String), String> {
     let base = web_sys::Url::new(base).map_err(|_| "bad server URL".to_owned())?;
-    let resolved = web_sys::Url::new_with_base(endpoint, &base.href()).map_err(|_| "the server announced a bad endpoint".to_owned())?;
+    let resolved = web_sys::Url::new_with_base(endpoint, &base.href())
+        .map_err(|_| "the server announced a bad endpoint".to_owned())?;
     Ok((base.origin(), resolved.href(), resolved.origin()))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 fn join(base: &str, endpoint: &str) -> Result<(String, String, String), String> {
     let base = url::Url::parse(base).map_err(|e| format!("bad server URL: {e}"))?;
-    let resolved = base.join(endpoint).map_err(|e| format!("the server announced a bad endpoint: {e}"))?;
-    Ok((base.origin().ascii_serialization(), resolved.to_string(), resolved.origin().ascii_serialization()))
+    let resolved = base
+        .join(endpoint)
+        .map_err(|e| format!("the server announced a bad endpoint: {e}"))?;
+    Ok((
+        base.origin().ascii_serialization(),
+        resolved.to_string(),
+        resolved.origin().ascii_serialization(),
+    ))
 }
 
 #[cfg(test)]
@@ -151,7 +173,10 @@ mod tests {
             method: Method::Post,
             url: "http://127.0.0.1:3001/mcp?x=1&y=2".into(),
             headers: vec![
-                ("Accept".into(), "application/json, text/event-stream".into()),
+                (
+                    "Accept".into(),
+                    "application/json, text/event-stream".into(),
+                ),
                 ("Authorization".into(), "Bearer upstream".into()),
                 ("Mcp-Session-Id".into(), "s1".into()),
             ],
@@ -162,8 +187,14 @@ mod tests {
         assert_eq!(
             proxied.headers,
             [
-                ("accept".to_owned(), "application/json, text/event-stream".to_owned()),
-                ("x-proxy-header-authorization".to_owned(), "Bearer upstream".to_owned()),
+                (
+                    "accept".to_owned(),
+                    "application/json, text/event-stream".to_owned()
+                ),
+                (
+                    "x-proxy-header-authorization".to_owned(),
+                    "Bearer upstream".to_owned()
+                ),
                 ("mcp-session-id".to_owned(), "s1".to_owned()),
                 ("hearth-proxy-request".to_owned(), "1".to_owned()),
             ]
@@ -174,8 +205,14 @@ mod tests {
     #[test]
     fn legacy_endpoints_resolve_on_the_same_origin_only() {
         let base = "http://127.0.0.1:3001/sse";
-        assert_eq!(resolve_endpoint(base, "/messages?sessionId=a b").unwrap(), "http://127.0.0.1:3001/messages?sessionId=a%20b");
-        assert_eq!(resolve_endpoint(base, "messages").unwrap(), "http://127.0.0.1:3001/messages");
+        assert_eq!(
+            resolve_endpoint(base, "/messages?sessionId=a b").unwrap(),
+            "http://127.0.0.1:3001/messages?sessionId=a%20b"
+        );
+        assert_eq!(
+            resolve_endpoint(base, "messages").unwrap(),
+            "http://127.0.0.1:3001/messages"
+        );
         assert!(resolve_endpoint(base, "http://evil.example/messages").is_err());
     }
 }

@@ -2,8 +2,8 @@
 //! filters. Never a prompt, a completion or a key: the trail does not hold them.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 
 use crate::api::{client, AuditEvent, AuditQuery};
 use crate::format;
@@ -27,7 +27,9 @@ pub fn AuditPage() -> impl IntoView {
             Ok(code) => Some(code),
             Err(_) if status_filter.is_empty() => None,
             Err(_) => {
-                error.set(Some("The status filter must be an HTTP status such as 200 or 502.".into()));
+                error.set(Some(
+                    "The status filter must be an HTTP status such as 200 or 502.".into(),
+                ));
                 return;
             }
         };
@@ -103,7 +105,11 @@ pub fn AuditPage() -> impl IntoView {
 fn tokens(event: &AuditEvent) -> String {
     match (event.prompt_tokens, event.completion_tokens) {
         (None, None) => "—".into(),
-        (p, c) => format!("{} → {}", p.map(|n| n.to_string()).unwrap_or("?".into()), c.map(|n| n.to_string()).unwrap_or("?".into())),
+        (p, c) => format!(
+            "{} → {}",
+            p.map(|n| n.to_string()).unwrap_or("?".into()),
+            c.map(|n| n.to_string()).unwrap_or("?".into())
+        ),
     }
 }
 

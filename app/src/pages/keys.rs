@@ -2,8 +2,8 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 
 use crate::api::{client, ApiKey, CreateApiKey, CreatedApiKey};
 use crate::format;
@@ -55,7 +55,10 @@ fn CreateKeyForm(on_created: Callback<CreatedApiKey>) -> impl IntoView {
         ev.prevent_default();
         let request = CreateApiKey {
             name: name.get().map(|el| el.value()).unwrap_or_default(),
-            user: owner.get().map(|el| el.value()).filter(|v| !v.trim().is_empty()),
+            user: owner
+                .get()
+                .map(|el| el.value())
+                .filter(|v| !v.trim().is_empty()),
             expires_in_days: expiry.get().and_then(|el| el.value().parse().ok()),
             llms: None,
         };
@@ -137,8 +140,13 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
     let revoke = move |key: ApiKey| {
         #[cfg(feature = "hydrate")]
         {
-            let question = format!("Revoke the key “{}”? Programs using it will stop working.", key.name);
-            let confirmed = web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false);
+            let question = format!(
+                "Revoke the key “{}”? Programs using it will stop working.",
+                key.name
+            );
+            let confirmed = web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false);
             if !confirmed {
                 return;
             }

@@ -2,8 +2,8 @@
 //! key is checked on save and the outcome said in words); everyone else sees what they may use.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 
 use crate::api::{client, Grants, Llm, LlmInput, Provider, SavedLlm};
 use crate::session::use_session;
@@ -36,7 +36,9 @@ impl Provider {
             Provider::Anthropic => "claude-sonnet-4-5",
             Provider::Deepseek => "deepseek-chat",
             Provider::Ollama => "llama3.2",
-            Provider::Vllm | Provider::Llamacpp | Provider::OpenaiCompatible => "the served model's name",
+            Provider::Vllm | Provider::Llamacpp | Provider::OpenaiCompatible => {
+                "the served model's name"
+            }
         }
     }
 }
@@ -55,7 +57,10 @@ pub fn LlmsPage() -> impl IntoView {
     let saved_note = RwSignal::new(None::<(String, Option<String>)>);
     let on_saved = Callback::new(move |saved: SavedLlm| {
         editing.set(Editing::Closed);
-        saved_note.set(Some((saved.llm.name.clone(), saved.warning.map(|w| w.message))));
+        saved_note.set(Some((
+            saved.llm.name.clone(),
+            saved.warning.map(|w| w.message),
+        )));
         version.update(|v| *v += 1);
     });
     let on_deleted = Callback::new(move |_: ()| version.update(|v| *v += 1));
@@ -103,7 +108,12 @@ fn grants_text(grants: &Grants) -> String {
     if grants.all_members {
         return "all members".into();
     }
-    let named: Vec<String> = grants.users.iter().cloned().chain(grants.teams.iter().map(|t| format!("team {t}"))).collect();
+    let named: Vec<String> = grants
+        .users
+        .iter()
+        .cloned()
+        .chain(grants.teams.iter().map(|t| format!("team {t}")))
+        .collect();
     if named.is_empty() {
         "nobody yet".into()
     } else {
@@ -112,13 +122,22 @@ fn grants_text(grants: &Grants) -> String {
 }
 
 #[component]
-fn LlmTable(llms: Vec<Llm>, editable: bool, on_edit: Callback<Llm>, on_deleted: Callback<()>) -> impl IntoView {
+fn LlmTable(
+    llms: Vec<Llm>,
+    editable: bool,
+    on_edit: Callback<Llm>,
+    on_deleted: Callback<()>,
+) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let delete = move |name: String| {
         #[cfg(feature = "hydrate")]
         {
-            let question = format!("Delete the LLM “{name}”? Clients using it will get “model not found”.");
-            if !web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false) {
+            let question =
+                format!("Delete the LLM “{name}”? Clients using it will get “model not found”.");
+            if !web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false)
+            {
                 return;
             }
         }
@@ -176,23 +195,55 @@ fn LlmTable(llms: Vec<Llm>, editable: bool, on_edit: Callback<Llm>, on_deleted: 
 
 /// Names typed as a comma-separated list.
 fn names(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
+    text.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[component]
-fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn() + Clone + 'static) -> impl IntoView {
+fn LlmDialog(
+    llm: Option<Llm>,
+    on_saved: Callback<SavedLlm>,
+    on_cancel: impl Fn() + Clone + 'static,
+) -> impl IntoView {
     let existing = llm.as_ref().map(|l| l.name.clone());
-    let had_key = llm.as_ref().is_some_and(|l| l.has_api_key && l.api_key_ref.is_none());
+    let had_key = llm
+        .as_ref()
+        .is_some_and(|l| l.has_api_key && l.api_key_ref.is_none());
     let name = RwSignal::new(llm.as_ref().map(|l| l.name.clone()).unwrap_or_default());
     let provider = RwSignal::new(llm.as_ref().map(|l| l.provider).unwrap_or(Provider::Openai));
-    let base_url = RwSignal::new(llm.as_ref().and_then(|l| l.base_url.clone()).unwrap_or_default());
+    let base_url = RwSignal::new(
+        llm.as_ref()
+            .and_then(|l| l.base_url.clone())
+            .unwrap_or_default(),
+    );
     let model = RwSignal::new(llm.as_ref().map(|l| l.model.clone()).unwrap_or_default());
     let api_key = RwSignal::new(String::new());
     let remove_key = RwSignal::new(false);
-    let key_ref = RwSignal::new(llm.as_ref().and_then(|l| l.api_key_ref.clone()).unwrap_or_default());
-    let description = RwSignal::new(llm.as_ref().and_then(|l| l.description.clone()).unwrap_or_default());
-    let tier = RwSignal::new(llm.as_ref().and_then(|l| l.tier.clone()).unwrap_or_default());
-    let grants = llm.as_ref().and_then(|l| l.grants.clone()).unwrap_or(Grants { all_members: true, ..Grants::default() });
+    let key_ref = RwSignal::new(
+        llm.as_ref()
+            .and_then(|l| l.api_key_ref.clone())
+            .unwrap_or_default(),
+    );
+    let description = RwSignal::new(
+        llm.as_ref()
+            .and_then(|l| l.description.clone())
+            .unwrap_or_default(),
+    );
+    let tier = RwSignal::new(
+        llm.as_ref()
+            .and_then(|l| l.tier.clone())
+            .unwrap_or_default(),
+    );
+    let grants = llm
+        .as_ref()
+        .and_then(|l| l.grants.clone())
+        .unwrap_or(Grants {
+            all_members: true,
+            ..Grants::default()
+        });
     let all_members = RwSignal::new(grants.all_members);
     let users = RwSignal::new(grants.users.join(", "));
     let teams = RwSignal::new(grants.teams.join(", "));
@@ -243,8 +294,20 @@ fn LlmDialog(llm: Option<Llm>, on_saved: Callback<SavedLlm>, on_cancel: impl Fn(
     let cancel = on_cancel.clone();
     let editing = llm.is_some();
     let title = if editing { "Edit LLM" } else { "Add LLM" };
-    let url_placeholder = move || provider.get().default_base_url().unwrap_or("https://llm.example.com").to_owned();
-    let key_placeholder = move || if had_key { "Leave blank to keep the stored key" } else { "The provider's API key (optional for local servers)" };
+    let url_placeholder = move || {
+        provider
+            .get()
+            .default_base_url()
+            .unwrap_or("https://llm.example.com")
+            .to_owned()
+    };
+    let key_placeholder = move || {
+        if had_key {
+            "Leave blank to keep the stored key"
+        } else {
+            "The provider's API key (optional for local servers)"
+        }
+    };
 
     view! {
         <div class="dialog-backdrop">
@@ -345,9 +408,20 @@ mod tests {
 
     #[test]
     fn grants_are_said_in_words() {
-        assert_eq!(grants_text(&Grants { all_members: true, users: vec!["x".into()], ..Grants::default() }), "all members");
+        assert_eq!(
+            grants_text(&Grants {
+                all_members: true,
+                users: vec!["x".into()],
+                ..Grants::default()
+            }),
+            "all members"
+        );
         assert_eq!(grants_text(&Grants::default()), "nobody yet");
-        let named = Grants { users: vec!["ana".into(), "bob".into()], teams: vec!["ops".into()], ..Grants::default() };
+        let named = Grants {
+            users: vec!["ana".into(), "bob".into()],
+            teams: vec!["ops".into()],
+            ..Grants::default()
+        };
         assert_eq!(grants_text(&named), "ana, bob, team ops");
     }
 }

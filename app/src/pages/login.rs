@@ -3,8 +3,8 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{client, LoginRequest};
@@ -31,10 +31,18 @@ pub fn LoginPage() -> impl IntoView {
     let password = NodeRef::<html::Input>::new();
     let api_key = NodeRef::<html::Input>::new();
 
-    let value = |node: NodeRef<html::Input>| node.get().map(|el| el.value()).filter(|v| !v.trim().is_empty());
+    let value = |node: NodeRef<html::Input>| {
+        node.get()
+            .map(|el| el.value())
+            .filter(|v| !v.trim().is_empty())
+    };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let request = LoginRequest { username: value(username), password: value(password), api_key: value(api_key) };
+        let request = LoginRequest {
+            username: value(username),
+            password: value(password),
+            api_key: value(api_key),
+        };
         let navigate = navigate.clone();
         pending.set(true);
         spawn_local(async move {
@@ -49,7 +57,13 @@ pub fn LoginPage() -> impl IntoView {
         });
     };
 
-    let shown_error = move || error.get().or_else(|| query.with(|q| q.get("error")).map(|c| form_error_text(&c).to_owned()));
+    let shown_error = move || {
+        error.get().or_else(|| {
+            query
+                .with(|q| q.get("error"))
+                .map(|c| form_error_text(&c).to_owned())
+        })
+    };
     view! {
         <Title text="Sign in — Hearth"/>
         <main class="login">

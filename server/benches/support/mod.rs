@@ -15,8 +15,14 @@ pub const KEY: &str = "bench-master-key";
 pub fn binary() -> PathBuf {
     let path = std::env::var_os("BENCH_HEARTH_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/hearth"));
-    assert!(path.exists(), "{} is missing: run `make build` (or `make bench`)", path.display());
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/hearth")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run `make build` (or `make bench`)",
+        path.display()
+    );
     path
 }
 
@@ -29,7 +35,11 @@ pub fn data_dir() -> tempfile::TempDir {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `hearth`, killed when dropped.
@@ -54,12 +64,20 @@ impl Hearth {
     }
 
     /// Like [`Hearth::start`], on `dir`, with `adjust` applied to the command first.
-    pub async fn start_with(args: &[&str], dir: tempfile::TempDir, adjust: impl FnOnce(&mut Command)) -> Hearth {
+    pub async fn start_with(
+        args: &[&str],
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Command),
+    ) -> Hearth {
         let port = free_port();
         let mut command = Command::new(binary());
         command
             .args(["--port", &port.to_string(), "--api-key", KEY])
-            .args(if args.contains(&"--log") { &[][..] } else { &["--log", "warn"][..] })
+            .args(if args.contains(&"--log") {
+                &[][..]
+            } else {
+                &["--log", "warn"][..]
+            })
             .args(args)
             .arg("--data-dir")
             .arg(dir.path())
@@ -104,8 +122,16 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
 pub fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -118,11 +144,17 @@ pub fn serve_on_own_thread(router: axum::Router) -> String {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap().tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .unwrap()
+                .tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
             axum::serve(listener, router).await.unwrap();
         });
     });
@@ -140,7 +172,10 @@ pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 
 /// Raises this process's own open-file limit (a benchmark may hold thousands of sockets).
 pub fn raise_own_open_file_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit and setrlimit read and write the struct they are given.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {

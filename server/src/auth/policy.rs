@@ -21,7 +21,11 @@ pub enum Resource<'a> {
     /// A key about to be created for `owner`, narrowed to `llms` (`None`: every LLM its user
     /// may run) and expiring at `expires_at` (Unix seconds; `None`: never). A key never
     /// creates a key wider than itself.
-    NewApiKey { owner: i64, llms: Option<&'a [String]>, expires_at: Option<i64> },
+    NewApiKey {
+        owner: i64,
+        llms: Option<&'a [String]>,
+        expires_at: Option<i64>,
+    },
     /// Every user's API keys at once (the admin listing).
     AllApiKeys,
     /// The caller's own personal MCP servers (rows are always scoped to their owner).
@@ -44,7 +48,11 @@ pub enum Resource<'a> {
     /// all members, to the caller's user by name, or to one of its teams) and, for a narrowed
     /// key, its name on the key's list; every role alike, for editing the catalogue never
     /// implies running what is in it.
-    Llm { name: &'a str, grants: &'a Grants, teams: &'a [String] },
+    Llm {
+        name: &'a str,
+        grants: &'a Grants,
+        teams: &'a [String],
+    },
     /// `/cors-proxy`: reaching an MCP server for the browser.
     CorsProxy,
     /// Loopback and private addresses through `/cors-proxy` without the admin's allow list:
@@ -54,7 +62,11 @@ pub enum Resource<'a> {
 }
 
 /// Decides whether `principal` may perform `action` on `resource`; a refusal says why.
-pub fn authorize(principal: &Principal, action: Action, resource: Resource<'_>) -> Result<(), AppError> {
+pub fn authorize(
+    principal: &Principal,
+    action: Action,
+    resource: Resource<'_>,
+) -> Result<(), AppError> {
     if allowed(principal, action, resource) {
         return Ok(());
     }
@@ -62,7 +74,10 @@ pub fn authorize(principal: &Principal, action: Action, resource: Resource<'_>) 
         "this API key is narrowed to LLMs: it may run them, and nothing else (no keys, users, settings or stored \
          MCP credentials)"
             .to_owned()
-    } else if let Resource::NewApiKey { llms, expires_at, .. } = resource {
+    } else if let Resource::NewApiKey {
+        llms, expires_at, ..
+    } = resource
+    {
         match within_ceiling(principal, llms, expires_at) {
             false => match principal.key_expires_at {
                 Some(own) => format!(
@@ -87,7 +102,10 @@ fn narrowed_key_may(action: Action, resource: Resource<'_>) -> bool {
         (action, resource),
         (Action::Run, Resource::Llm { .. } | Resource::CorsProxy)
             | (_, Resource::OwnConversations)
-            | (Action::Read, Resource::OwnMcpServers | Resource::Team { .. })
+            | (
+                Action::Read,
+                Resource::OwnMcpServers | Resource::Team { .. }
+            )
     )
 }
 
@@ -120,27 +138,50 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
     }
     let own = |owner: i64| principal.user_id == Some(owner);
     match (principal.role, action, resource) {
-        (_, Action::Run, Resource::Llm { name, grants, teams }) => {
+        (
+            _,
+            Action::Run,
+            Resource::Llm {
+                name,
+                grants,
+                teams,
+            },
+        ) => {
             let granted = grants.all_members
                 || principal.user_id.is_some() && grants.users.iter().any(|u| *u == principal.name)
                 || grants.teams.iter().any(|t| teams.contains(t));
-            let key_allows = principal.llms.as_ref().is_none_or(|llms| llms.iter().any(|l| l == name));
+            let key_allows = principal
+                .llms
+                .as_ref()
+                .is_none_or(|llms| llms.iter().any(|l| l == name));
             granted && key_allows
         }
         (_, Action::Run, Resource::CorsProxy) => true,
         (role, Action::Run, Resource::PrivateNetwork) => role == Role::Admin,
         (_, Action::Run, _) => false,
-        (_, Action::Write, Resource::NewApiKey { owner, llms, expires_at }) => {
-            within_ceiling(principal, llms, expires_at) && allowed(principal, Action::Write, Resource::ApiKey { owner })
+        (
+            _,
+            Action::Write,
+            Resource::NewApiKey {
+                owner,
+                llms,
+                expires_at,
+            },
+        ) => {
+            within_ceiling(principal, llms, expires_at)
+                && allowed(principal, Action::Write, Resource::ApiKey { owner })
         }
         (_, Action::Read, Resource::NewApiKey { .. }) => false,
         (_, _, Resource::CorsProxy | Resource::PrivateNetwork) => false,
         (Role::Admin, _, _) => true,
         (_, Action::Read, Resource::Team { members }) => {
-            principal.role == Role::Viewer || principal.user_id.is_some() && members.contains(&principal.name)
+            principal.role == Role::Viewer
+                || principal.user_id.is_some() && members.contains(&principal.name)
         }
         (_, Action::Write, Resource::Team { .. }) => false,
-        (_, _, Resource::OwnMcpServers | Resource::OwnMcpSecrets | Resource::OwnConversations) => true,
+        (_, _, Resource::OwnMcpServers | Resource::OwnMcpSecrets | Resource::OwnConversations) => {
+            true
+        }
         (_, _, Resource::Llm { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
@@ -180,21 +221,92 @@ mod tests {
 
     #[test]
     fn running_an_llm_needs_a_grant_whatever_the_role_and_a_narrowed_key_needs_its_name() {
-        let named = Grants { users: vec!["u2".into()], ..Grants::default() };
-        let everyone = Grants { all_members: true, ..Grants::default() };
-        let team = Grants { teams: vec!["ops".into()], ..Grants::default() };
+        let named = Grants {
+            users: vec!["u2".into()],
+            ..Grants::default()
+        };
+        let everyone = Grants {
+            all_members: true,
+            ..Grants::default()
+        };
+        let team = Grants {
+            teams: vec!["ops".into()],
+            ..Grants::default()
+        };
         let admin = user(1, Role::Admin);
         assert!(allowed(&admin, Action::Write, Resource::Llms));
-        assert!(!allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &named, teams: &[] }), "edit must not imply run");
-        assert!(allowed(&admin, Action::Run, Resource::Llm { name: "a", grants: &everyone, teams: &[] }));
+        assert!(
+            !allowed(
+                &admin,
+                Action::Run,
+                Resource::Llm {
+                    name: "a",
+                    grants: &named,
+                    teams: &[]
+                }
+            ),
+            "edit must not imply run"
+        );
+        assert!(allowed(
+            &admin,
+            Action::Run,
+            Resource::Llm {
+                name: "a",
+                grants: &everyone,
+                teams: &[]
+            }
+        ));
         let member = user(2, Role::Member);
-        assert!(allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &named, teams: &[] }));
+        assert!(allowed(
+            &member,
+            Action::Run,
+            Resource::Llm {
+                name: "a",
+                grants: &named,
+                teams: &[]
+            }
+        ));
         assert!(!allowed(&member, Action::Write, Resource::Llms));
-        assert!(!allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &team, teams: &["dev".into()] }));
-        assert!(allowed(&member, Action::Run, Resource::Llm { name: "a", grants: &team, teams: &["dev".into(), "ops".into()] }));
-        let narrowed = Principal { llms: Some(vec!["b".into()]), ..member };
-        assert!(!allowed(&narrowed, Action::Run, Resource::Llm { name: "a", grants: &everyone, teams: &[] }));
-        assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "b", grants: &everyone, teams: &[] }));
+        assert!(!allowed(
+            &member,
+            Action::Run,
+            Resource::Llm {
+                name: "a",
+                grants: &team,
+                teams: &["dev".into()]
+            }
+        ));
+        assert!(allowed(
+            &member,
+            Action::Run,
+            Resource::Llm {
+                name: "a",
+                grants: &team,
+                teams: &["dev".into(), "ops".into()]
+            }
+        ));
+        let narrowed = Principal {
+            llms: Some(vec!["b".into()]),
+            ..member
+        };
+        assert!(!allowed(
+            &narrowed,
+            Action::Run,
+            Resource::Llm {
+                name: "a",
+                grants: &everyone,
+                teams: &[]
+            }
+        ));
+        assert!(allowed(
+            &narrowed,
+            Action::Run,
+            Resource::Llm {
+                name: "b",
+                grants: &everyone,
+                teams: &[]
+            }
+        ));
     }
 
     #[test]
@@ -219,12 +331,32 @@ mod tests {
     #[test]
     fn everyone_keeps_their_own_mcp_servers_and_only_admins_change_settings() {
         for role in Role::ALL {
-            assert!(allowed(&user(1, role), Action::Write, Resource::OwnMcpServers));
+            assert!(allowed(
+                &user(1, role),
+                Action::Write,
+                Resource::OwnMcpServers
+            ));
         }
-        assert!(allowed(&user(1, Role::Admin), Action::Write, Resource::Settings));
-        assert!(allowed(&user(1, Role::Viewer), Action::Read, Resource::Settings));
-        assert!(!allowed(&user(1, Role::Viewer), Action::Write, Resource::Settings));
-        assert!(!allowed(&user(1, Role::Member), Action::Read, Resource::Settings));
+        assert!(allowed(
+            &user(1, Role::Admin),
+            Action::Write,
+            Resource::Settings
+        ));
+        assert!(allowed(
+            &user(1, Role::Viewer),
+            Action::Read,
+            Resource::Settings
+        ));
+        assert!(!allowed(
+            &user(1, Role::Viewer),
+            Action::Write,
+            Resource::Settings
+        ));
+        assert!(!allowed(
+            &user(1, Role::Member),
+            Action::Read,
+            Resource::Settings
+        ));
     }
 
     #[test]
@@ -234,22 +366,71 @@ mod tests {
         assert!(allowed(&user(1, Role::Member), Action::Read, team));
         assert!(!allowed(&user(2, Role::Member), Action::Read, team));
         assert!(allowed(&user(3, Role::Viewer), Action::Read, team));
-        assert!(!allowed(&user(1, Role::Member), Action::Write, Resource::Teams));
-        assert!(allowed(&user(4, Role::Admin), Action::Write, Resource::Teams));
+        assert!(!allowed(
+            &user(1, Role::Member),
+            Action::Write,
+            Resource::Teams
+        ));
+        assert!(allowed(
+            &user(4, Role::Admin),
+            Action::Write,
+            Resource::Teams
+        ));
     }
 
     #[test]
     fn a_key_narrowed_to_llms_only_runs_them_whatever_its_role() {
-        let everyone = Grants { all_members: true, ..Grants::default() };
+        let everyone = Grants {
+            all_members: true,
+            ..Grants::default()
+        };
         for role in Role::ALL {
-            let narrowed = Principal { llms: Some(vec!["cheap".into()]), key_id: Some(5), ..user(1, role) };
-            assert!(allowed(&narrowed, Action::Run, Resource::Llm { name: "cheap", grants: &everyone, teams: &[] }));
-            assert!(allowed(&narrowed, Action::Write, Resource::OwnConversations));
+            let narrowed = Principal {
+                llms: Some(vec!["cheap".into()]),
+                key_id: Some(5),
+                ..user(1, role)
+            };
+            assert!(allowed(
+                &narrowed,
+                Action::Run,
+                Resource::Llm {
+                    name: "cheap",
+                    grants: &everyone,
+                    teams: &[]
+                }
+            ));
+            assert!(allowed(
+                &narrowed,
+                Action::Write,
+                Resource::OwnConversations
+            ));
             assert!(allowed(&narrowed, Action::Read, Resource::OwnMcpServers));
-            assert!(allowed(&narrowed, Action::Read, Resource::Team { members: &["u1".to_owned()] }));
-            assert!(!allowed(&narrowed, Action::Read, Resource::Team { members: &["u9".to_owned()] }), "{role}");
+            assert!(allowed(
+                &narrowed,
+                Action::Read,
+                Resource::Team {
+                    members: &["u1".to_owned()]
+                }
+            ));
+            assert!(
+                !allowed(
+                    &narrowed,
+                    Action::Read,
+                    Resource::Team {
+                        members: &["u9".to_owned()]
+                    }
+                ),
+                "{role}"
+            );
             for (action, resource) in [
-                (Action::Write, Resource::NewApiKey { owner: 1, llms: Some(&["cheap".to_owned()][..]), expires_at: Some(1) }),
+                (
+                    Action::Write,
+                    Resource::NewApiKey {
+                        owner: 1,
+                        llms: Some(&["cheap".to_owned()][..]),
+                        expires_at: Some(1),
+                    },
+                ),
                 (Action::Read, Resource::ApiKey { owner: 1 }),
                 (Action::Write, Resource::ApiKey { owner: 1 }),
                 (Action::Read, Resource::Settings),
@@ -261,7 +442,10 @@ mod tests {
                 (Action::Write, Resource::OwnMcpServers),
                 (Action::Run, Resource::PrivateNetwork),
             ] {
-                assert!(!allowed(&narrowed, action, resource), "{role}: {action:?} {resource:?}");
+                assert!(
+                    !allowed(&narrowed, action, resource),
+                    "{role}: {action:?} {resource:?}"
+                );
                 let err = authorize(&narrowed, action, resource).unwrap_err();
                 assert!(err.to_string().contains("narrowed"), "{err}");
             }
@@ -270,24 +454,60 @@ mod tests {
 
     #[test]
     fn a_key_never_creates_a_key_that_outlives_it() {
-        let expiring = Principal { key_id: Some(3), key_expires_at: Some(1_000), ..user(1, Role::Admin) };
-        let new = |expires_at| Resource::NewApiKey { owner: 2, llms: None, expires_at };
+        let expiring = Principal {
+            key_id: Some(3),
+            key_expires_at: Some(1_000),
+            ..user(1, Role::Admin)
+        };
+        let new = |expires_at| Resource::NewApiKey {
+            owner: 2,
+            llms: None,
+            expires_at,
+        };
         assert!(allowed(&expiring, Action::Write, new(Some(999))));
         assert!(allowed(&expiring, Action::Write, new(Some(1_000))));
         assert!(!allowed(&expiring, Action::Write, new(Some(1_001))));
-        assert!(!allowed(&expiring, Action::Write, new(None)), "a key that never expires is wider");
-        assert!(authorize(&expiring, Action::Write, new(None)).unwrap_err().to_string().contains("expire no later"));
+        assert!(
+            !allowed(&expiring, Action::Write, new(None)),
+            "a key that never expires is wider"
+        );
+        assert!(authorize(&expiring, Action::Write, new(None))
+            .unwrap_err()
+            .to_string()
+            .contains("expire no later"));
         let password = user(1, Role::Admin);
-        assert!(allowed(&password, Action::Write, new(None)), "a signed-in user has no ceiling");
-        let member = Principal { key_id: Some(4), key_expires_at: Some(1_000), ..user(1, Role::Member) };
-        assert!(!allowed(&member, Action::Write, Resource::NewApiKey { owner: 2, llms: None, expires_at: Some(10) }), "the role still decides whose");
+        assert!(
+            allowed(&password, Action::Write, new(None)),
+            "a signed-in user has no ceiling"
+        );
+        let member = Principal {
+            key_id: Some(4),
+            key_expires_at: Some(1_000),
+            ..user(1, Role::Member)
+        };
+        assert!(
+            !allowed(
+                &member,
+                Action::Write,
+                Resource::NewApiKey {
+                    owner: 2,
+                    llms: None,
+                    expires_at: Some(10)
+                }
+            ),
+            "the role still decides whose"
+        );
     }
 
     #[test]
     fn private_networks_through_the_proxy_are_for_admins() {
         for role in Role::ALL {
             assert!(allowed(&user(1, role), Action::Run, Resource::CorsProxy));
-            assert_eq!(allowed(&user(1, role), Action::Run, Resource::PrivateNetwork), role == Role::Admin, "{role}");
+            assert_eq!(
+                allowed(&user(1, role), Action::Run, Resource::PrivateNetwork),
+                role == Role::Admin,
+                "{role}"
+            );
         }
     }
 
@@ -295,7 +515,8 @@ mod tests {
     fn admins_may_do_anything_and_a_refusal_is_a_403() {
         let a = user(1, Role::Admin);
         assert!(authorize(&a, Action::Write, Resource::ApiKey { owner: 9 }).is_ok());
-        let err = authorize(&user(2, Role::Member), Action::Read, Resource::AllApiKeys).unwrap_err();
+        let err =
+            authorize(&user(2, Role::Member), Action::Read, Resource::AllApiKeys).unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::FORBIDDEN);
     }
 }

@@ -50,7 +50,12 @@ pub struct Principal {
 
 impl Principal {
     pub fn me(&self) -> Me {
-        Me { name: self.name.clone(), role: self.role, auth: self.auth, user_id: self.user_id }
+        Me {
+            name: self.name.clone(),
+            role: self.role,
+            auth: self.auth,
+            user_id: self.user_id,
+        }
     }
 
     /// Who owns what this principal keeps for itself (personal MCP servers): its user, or the
@@ -139,30 +144,45 @@ pub enum SessionAuth {
 pub const SESSION_KEY: &str = "auth";
 
 /// Resolves a key presented by a client (header or login form).
-pub async fn principal_for_key(state: &AppState, key: &str, channel: Channel) -> Result<Option<(Principal, SessionAuth)>, AppError> {
+pub async fn principal_for_key(
+    state: &AppState,
+    key: &str,
+    channel: Channel,
+) -> Result<Option<(Principal, SessionAuth)>, AppError> {
     let fingerprint = state.secrets.fingerprint(key);
     if state.master_keys.contains(&fingerprint) {
-        return Ok(Some((Principal::master(channel, &fingerprint), SessionAuth::MasterKey { fingerprint })));
+        return Ok(Some((
+            Principal::master(channel, &fingerprint),
+            SessionAuth::MasterKey { fingerprint },
+        )));
     }
     if !key.starts_with(keys::PREFIX) {
         return Ok(None);
     }
-    let Some(active) = keys::find_active(state, key).await? else { return Ok(None) };
-    let auth = SessionAuth::ApiKey { key_id: active.key_id };
+    let Some(active) = keys::find_active(state, key).await? else {
+        return Ok(None);
+    };
+    let auth = SessionAuth::ApiKey {
+        key_id: active.key_id,
+    };
     Ok(Some((Principal::from_key(active, channel), auth)))
 }
 
-async fn principal_for_session(state: &AppState, auth: &SessionAuth) -> Result<Option<Principal>, AppError> {
+async fn principal_for_session(
+    state: &AppState,
+    auth: &SessionAuth,
+) -> Result<Option<Principal>, AppError> {
     Ok(match auth {
-        SessionAuth::Password { user_id } => {
-            users::by_id(&state.db, *user_id).await?.map(|u| Principal::from_user(&u, Channel::Cookie))
-        }
-        SessionAuth::ApiKey { key_id } => {
-            keys::find_active_by_id(&state.db, *key_id).await?.map(|k| Principal::from_key(k, Channel::Cookie))
-        }
-        SessionAuth::MasterKey { fingerprint } => {
-            state.master_keys.contains(fingerprint).then(|| Principal::master(Channel::Cookie, fingerprint))
-        }
+        SessionAuth::Password { user_id } => users::by_id(&state.db, *user_id)
+            .await?
+            .map(|u| Principal::from_user(&u, Channel::Cookie)),
+        SessionAuth::ApiKey { key_id } => keys::find_active_by_id(&state.db, *key_id)
+            .await?
+            .map(|k| Principal::from_key(k, Channel::Cookie)),
+        SessionAuth::MasterKey { fingerprint } => state
+            .master_keys
+            .contains(fingerprint)
+            .then(|| Principal::master(Channel::Cookie, fingerprint)),
     })
 }
 
@@ -170,14 +190,19 @@ async fn principal_for_session(state: &AppState, auth: &SessionAuth) -> Result<O
 fn header_credential(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| AppError::invalid_api_key())?;
-        let (scheme, token) = value.split_once(' ').ok_or_else(AppError::invalid_api_key)?;
+        let (scheme, token) = value
+            .split_once(' ')
+            .ok_or_else(AppError::invalid_api_key)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(AppError::invalid_api_key());
         }
         return Ok(Some(token.trim()));
     }
     match headers.get("x-api-key") {
-        Some(value) => value.to_str().map(|v| Some(v.trim())).map_err(|_| AppError::invalid_api_key()),
+        Some(value) => value
+            .to_str()
+            .map(|v| Some(v.trim()))
+            .map_err(|_| AppError::invalid_api_key()),
         None => Ok(None),
     }
 }
@@ -240,8 +265,13 @@ pub async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<Princ
         };
     }
 
-    let session = Session::from_request_parts(parts, state).await.map_err(|(_, why)| AppError::internal(why))?;
-    let stored = session.get::<SessionAuth>(SESSION_KEY).await.map_err(AppError::internal)?;
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, why)| AppError::internal(why))?;
+    let stored = session
+        .get::<SessionAuth>(SESSION_KEY)
+        .await
+        .map_err(AppError::internal)?;
     if let Some(auth) = stored {
         if let Some(principal) = principal_for_session(state, &auth).await? {
             return Ok(Some(principal));
@@ -259,7 +289,9 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let principal = resolve(parts, state).await?.ok_or_else(AppError::missing_credentials)?;
+        let principal = resolve(parts, state)
+            .await?
+            .ok_or_else(AppError::missing_credentials)?;
         check_origin(parts, principal.channel)?;
         Ok(principal)
     }
@@ -292,7 +324,9 @@ pub fn check_origin(parts: &Parts, channel: Channel) -> Result<(), AppError> {
         (Channel::Header, _) => true,
         (Channel::Cookie, None) => false,
         (Channel::Ambient, None) => true,
-        (Channel::Cookie | Channel::Ambient, Some(origin)) => is_same_origin(origin.to_str().unwrap_or(""), request_host(parts)),
+        (Channel::Cookie | Channel::Ambient, Some(origin)) => {
+            is_same_origin(origin.to_str().unwrap_or(""), request_host(parts))
+        }
     };
     if ok {
         Ok(())
@@ -321,19 +355,26 @@ pub fn request_host(parts: &Parts) -> Option<&str> {
 /// `origin` is `scheme://host[:port]`; it is ours when its authority is the one addressed.
 pub fn is_same_origin(origin: &str, host: Option<&str>) -> bool {
     let Some(host) = host else { return false };
-    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
     authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
 /// Local mode only answers requests addressed to a loopback name, so a hostile page cannot
 /// reach it through DNS rebinding.
 fn host_is_loopback(parts: &Parts) -> bool {
-    let Some(host) = request_host(parts) else { return false };
+    let Some(host) = request_host(parts) else {
+        return false;
+    };
     let name = match host.rsplit_once(':') {
         Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
         _ => host,
     };
-    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "[::1]"
+    )
 }
 
 #[cfg(test)]
@@ -341,7 +382,10 @@ mod tests {
     use super::*;
 
     fn parts(method: Method, host: &str, origin: Option<&str>) -> Parts {
-        let mut builder = axum::http::Request::builder().method(method).uri("/v1/keys").header("host", host);
+        let mut builder = axum::http::Request::builder()
+            .method(method)
+            .uri("/v1/keys")
+            .header("host", host);
         if let Some(o) = origin {
             builder = builder.header("origin", o);
         }
@@ -350,9 +394,18 @@ mod tests {
 
     #[test]
     fn origins_match_on_authority() {
-        assert!(is_same_origin("http://127.0.0.1:8484", Some("127.0.0.1:8484")));
-        assert!(is_same_origin("https://hearth.example", Some("hearth.example")));
-        assert!(!is_same_origin("http://evil.example", Some("127.0.0.1:8484")));
+        assert!(is_same_origin(
+            "http://127.0.0.1:8484",
+            Some("127.0.0.1:8484")
+        ));
+        assert!(is_same_origin(
+            "https://hearth.example",
+            Some("hearth.example")
+        ));
+        assert!(!is_same_origin(
+            "http://evil.example",
+            Some("127.0.0.1:8484")
+        ));
         assert!(!is_same_origin("null", Some("127.0.0.1:8484")));
         assert!(!is_same_origin("http://127.0.0.1:8484", None));
     }
@@ -360,13 +413,33 @@ mod tests {
     #[test]
     fn cookie_writes_need_our_origin_and_header_keys_do_not() {
         let h = "127.0.0.1:8484";
-        assert!(check_origin(&parts(Method::POST, h, Some("http://127.0.0.1:8484")), Channel::Cookie).is_ok());
+        assert!(check_origin(
+            &parts(Method::POST, h, Some("http://127.0.0.1:8484")),
+            Channel::Cookie
+        )
+        .is_ok());
         assert!(check_origin(&parts(Method::POST, h, None), Channel::Cookie).is_err());
-        assert!(check_origin(&parts(Method::DELETE, h, Some("http://evil.example")), Channel::Cookie).is_err());
-        assert!(check_origin(&parts(Method::GET, h, Some("http://evil.example")), Channel::Cookie).is_ok());
-        assert!(check_origin(&parts(Method::POST, h, Some("http://evil.example")), Channel::Header).is_ok());
+        assert!(check_origin(
+            &parts(Method::DELETE, h, Some("http://evil.example")),
+            Channel::Cookie
+        )
+        .is_err());
+        assert!(check_origin(
+            &parts(Method::GET, h, Some("http://evil.example")),
+            Channel::Cookie
+        )
+        .is_ok());
+        assert!(check_origin(
+            &parts(Method::POST, h, Some("http://evil.example")),
+            Channel::Header
+        )
+        .is_ok());
         assert!(check_origin(&parts(Method::POST, h, None), Channel::Ambient).is_ok());
-        assert!(check_origin(&parts(Method::POST, h, Some("http://evil.example")), Channel::Ambient).is_err());
+        assert!(check_origin(
+            &parts(Method::POST, h, Some("http://evil.example")),
+            Channel::Ambient
+        )
+        .is_err());
     }
 
     #[test]

@@ -13,7 +13,10 @@ use tower_sessions::Session;
 use app::api::{LoginRequest, Me, SIGN_IN};
 
 use super::password;
-use super::principal::{check_origin, client_address, principal_for_key, record_failure, shown_name, Channel, Principal, SessionAuth, SESSION_KEY};
+use super::principal::{
+    check_origin, client_address, principal_for_key, record_failure, shown_name, Channel,
+    Principal, SessionAuth, SESSION_KEY,
+};
 use crate::audit::Record;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -65,14 +68,22 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
     let client = client_address(&parts);
     let request = Request::from_parts(parts, body);
     // The same faults get the same answers as on every other route (415, 413, 400).
-    let LoginRequest { username, password, api_key } = if form {
-        Form::<LoginRequest>::from_request(request, &()).await.map_err(|e| match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(e.body_text()),
-            _ => AppError::BadRequest(e.body_text()),
-        })?
-        .0
+    let LoginRequest {
+        username,
+        password,
+        api_key,
+    } = if form {
+        Form::<LoginRequest>::from_request(request, &())
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(e.body_text()),
+                _ => AppError::BadRequest(e.body_text()),
+            })?
+            .0
     } else {
-        crate::extract::ApiJson::<LoginRequest>::from_request(request, &()).await?.0
+        crate::extract::ApiJson::<LoginRequest>::from_request(request, &())
+            .await?
+            .0
     };
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
@@ -100,33 +111,57 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
             .await
             .map_err(AppError::internal)?;
             match user {
-                Some(user) if ok => (Principal::from_user(&user, Channel::Cookie), SessionAuth::Password { user_id: user.id }),
+                Some(user) if ok => (
+                    Principal::from_user(&user, Channel::Cookie),
+                    SessionAuth::Password { user_id: user.id },
+                ),
                 _ => {
                     failed(state, client, Some(&name));
-                    return Err(AppError::Unauthorized { message: "Invalid username or password".into(), code: "invalid_credentials" });
+                    return Err(AppError::Unauthorized {
+                        message: "Invalid username or password".into(),
+                        code: "invalid_credentials",
+                    });
                 }
             }
         }
-        _ => return Err(AppError::BadRequest("send a username and password, or an api_key".into())),
+        _ => {
+            return Err(AppError::BadRequest(
+                "send a username and password, or an api_key".into(),
+            ))
+        }
     };
 
     // A fresh session id on every sign-in, so a planted cookie cannot be promoted.
     session.cycle_id().await.map_err(AppError::internal)?;
-    session.insert(SESSION_KEY, auth).await.map_err(AppError::internal)?;
+    session
+        .insert(SESSION_KEY, auth)
+        .await
+        .map_err(AppError::internal)?;
     tracing::info!(user = %principal.name, method = ?principal.auth, "signed in");
-    state.audit.record(Record { client: Some(client.to_string()), ..Record::action(SIGN_IN, &principal, "session", 200) });
+    state.audit.record(Record {
+        client: Some(client.to_string()),
+        ..Record::action(SIGN_IN, &principal, "session", 200)
+    });
     Ok(principal.me())
 }
 
 /// A refused sign-in: counted against the client (and the name tried), logged and audited.
 fn failed(state: &AppState, client: std::net::IpAddr, name: Option<&str>) {
     state.sign_in.failed(client, name);
-    record_failure(state, client, name.map_or_else(|| "api-key".to_owned(), shown_name));
+    record_failure(
+        state,
+        client,
+        name.map_or_else(|| "api-key".to_owned(), shown_name),
+    );
 }
 
 async fn logout(session: Session, request: Request) -> Result<Response> {
     let (parts, _) = request.into_parts();
     check_origin(&parts, Channel::Cookie)?;
     session.flush().await.map_err(AppError::internal)?;
-    Ok(if is_form(&parts.headers) { Redirect::to("/login").into_response() } else { StatusCode::NO_CONTENT.into_response() })
+    Ok(if is_form(&parts.headers) {
+        Redirect::to("/login").into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    })
 }

@@ -32,7 +32,9 @@ const MAX_NAME: usize = 64;
 
 /// `burst` failures at once, then one more every `every`.
 fn quota(burst: u32, every: Duration) -> Quota {
-    Quota::with_period(every).expect("a non-zero period").allow_burst(NonZeroU32::new(burst).expect("a non-zero burst"))
+    Quota::with_period(every)
+        .expect("a non-zero period")
+        .allow_burst(NonZeroU32::new(burst).expect("a non-zero burst"))
 }
 
 /// Failures of one kind of key (address or name): two tiers and who is blocked until when.
@@ -44,13 +46,19 @@ struct Failures<K: Hash + Eq + Clone> {
 
 impl<K: Hash + Eq + Clone> Failures<K> {
     fn new(short: Quota, long: Quota) -> Self {
-        Failures { short: DefaultKeyedRateLimiter::keyed(short), long: DefaultKeyedRateLimiter::keyed(long), blocked: Mutex::default() }
+        Failures {
+            short: DefaultKeyedRateLimiter::keyed(short),
+            long: DefaultKeyedRateLimiter::keyed(long),
+            blocked: Mutex::default(),
+        }
     }
 
     /// How long `key` must still wait, if it is blocked.
     fn wait(&self, key: &K) -> Option<Duration> {
         let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
-        blocked.get(key).and_then(|until| until.checked_duration_since(Instant::now()))
+        blocked
+            .get(key)
+            .and_then(|until| until.checked_duration_since(Instant::now()))
     }
 
     /// Counts one failure of `key`; blocks it when either tier is spent.
@@ -62,14 +70,20 @@ impl<K: Hash + Eq + Clone> Failures<K> {
             .map(|not_until| not_until.wait_time_from(now))
             .max();
         if let Some(wait) = waits {
-            self.blocked.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), Instant::now() + wait);
+            self.blocked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.clone(), Instant::now() + wait);
         }
     }
 
     /// Forgets what no longer matters: expired blocks, limiter states back to full.
     fn prune(&self) {
         let now = Instant::now();
-        self.blocked.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, until| *until > now);
+        self.blocked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, until| *until > now);
         self.short.retain_recent();
         self.long.retain_recent();
     }
@@ -93,20 +107,31 @@ struct Inner {
 
 /// A refusal to even try: too many failures lately, or too many sign-ins at once.
 fn too_many(wait: Duration, message: &str) -> AppError {
-    AppError::TooManyRequests { message: message.to_owned(), retry_after_secs: wait.as_secs().max(1) }
+    AppError::TooManyRequests {
+        message: message.to_owned(),
+        retry_after_secs: wait.as_secs().max(1),
+    }
 }
 
 impl SignInGuard {
     pub fn new() -> SignInGuard {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let guard = SignInGuard(Arc::new(Inner {
             hashing: Arc::new(Semaphore::new(cores)),
             waiters: AtomicUsize::new(0),
             waiting_limit: cores * WAITING_PER_CORE,
             // An address: 20 failures at once, then one every 3 s; past 200, one every 30 s.
-            by_address: Failures::new(quota(20, Duration::from_secs(3)), quota(200, Duration::from_secs(30))),
+            by_address: Failures::new(
+                quota(20, Duration::from_secs(3)),
+                quota(200, Duration::from_secs(30)),
+            ),
             // A user name: 5 failures at once, then one every 12 s; past 30, one every 2 min.
-            by_name: Failures::new(quota(5, Duration::from_secs(12)), quota(30, Duration::from_secs(120))),
+            by_name: Failures::new(
+                quota(5, Duration::from_secs(12)),
+                quota(30, Duration::from_secs(120)),
+            ),
             recorded_failures: DefaultDirectRateLimiter::direct(quota(60, Duration::from_secs(1))),
             left_out: AtomicU64::new(0),
         }));
@@ -130,7 +155,10 @@ impl SignInGuard {
         let by_address = self.0.by_address.wait(&client_key(address));
         let by_name = name.and_then(|n| self.0.by_name.wait(&name_key(n)));
         match by_address.into_iter().chain(by_name).max() {
-            Some(wait) => Err(too_many(wait, "too many failed sign-ins: wait before trying again")),
+            Some(wait) => Err(too_many(
+                wait,
+                "too many failed sign-ins: wait before trying again",
+            )),
             None => Ok(()),
         }
     }
@@ -160,7 +188,12 @@ impl SignInGuard {
     pub async fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
         // A 429, not a 503: the refusal is cheap and expected under a burst, not a failure of
         // Hearth's to log as one.
-        let busy = || too_many(Duration::from_secs(1), "too many sign-ins at once: try again in a moment");
+        let busy = || {
+            too_many(
+                Duration::from_secs(1),
+                "too many sign-ins at once: try again in a moment",
+            )
+        };
         if let Ok(permit) = self.0.hashing.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -199,7 +232,11 @@ fn client_key(address: IpAddr) -> IpAddr {
 }
 
 fn name_key(name: &str) -> String {
-    name.trim().chars().take(MAX_NAME).collect::<String>().to_lowercase()
+    name.trim()
+        .chars()
+        .take(MAX_NAME)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 #[cfg(test)]
@@ -216,7 +253,10 @@ mod tests {
         }
         let refused = guard.check(here, Some("ANA ")).unwrap_err();
         assert_eq!(refused.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
-        assert!(guard.check(here, Some("bo")).is_ok(), "another name from the same address");
+        assert!(
+            guard.check(here, Some("bo")).is_ok(),
+            "another name from the same address"
+        );
     }
 
     #[test]
@@ -224,7 +264,10 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         assert_eq!(client_key(a), client_key(b));
-        assert_eq!(client_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_key("::ffff:10.0.0.1".parse().unwrap()),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[tokio::test]
@@ -233,6 +276,10 @@ mod tests {
         let recorded = (0..100).filter_map(|_| guard.may_record_failure()).count();
         assert_eq!(recorded, 60);
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(guard.may_record_failure(), Some(40), "the next line says how many were left out");
+        assert_eq!(
+            guard.may_record_failure(),
+            Some(40),
+            "the next line says how many were left out"
+        );
     }
 }

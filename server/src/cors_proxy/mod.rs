@@ -27,21 +27,35 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::auth::{allowed, authorize, Action, Channel, Principal, Resource};
-use policy::Caller;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
+use policy::Caller;
 
 pub use upstream::Upstream;
 
 /// Request headers of the MCP protocol, forwarded as they are.
-const FORWARDED: &[&str] =
-    &["accept", "content-type", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"];
+const FORWARDED: &[&str] = &[
+    "accept",
+    "content-type",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+];
 /// Prefixes a client puts before a header meant for the upstream.
 const WRAP_PREFIXES: &[&str] = &["x-proxy-header-", "x-llama-server-proxy-header-"];
 /// The upstream's answer headers that come back: what an MCP client reads. Everything else
 /// (cookies, `Location`, `Refresh`, `Link`, CSPs, `Clear-Site-Data`, hop-by-hop headers, …) is
 /// the upstream's to set on its own origin, not on Hearth's.
-const RETURNED: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "www-authenticate", "retry-after", "date"];
+const RETURNED: &[&str] = &[
+    "content-type",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "www-authenticate",
+    "retry-after",
+    "date",
+];
 /// Content types MCP answers come in: the only ones served as such.
 const MCP_CONTENT_TYPES: &[&str] = &["application/json", "text/event-stream"];
 /// The request header that marks a request as the browser's MCP client's own. Required when
@@ -81,37 +95,67 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/cors-proxy", get(proxy).post(proxy).delete(proxy)).merge(settings::router())
+    Router::new()
+        .route("/cors-proxy", get(proxy).post(proxy).delete(proxy))
+        .merge(settings::router())
 }
 
-async fn proxy(State(state): State<AppState>, caller: Principal, RawQuery(query): RawQuery, request: Request) -> Result<Response> {
+async fn proxy(
+    State(state): State<AppState>,
+    caller: Principal,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Result<Response> {
     authorize(&caller, Action::Run, Resource::CorsProxy)?;
     refuse_documents(request.headers(), caller.channel)?;
     let target = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "url")
         .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| AppError::BadRequest("name the MCP server as `?url=<http(s) URL>`".into()))?;
-    let url = url::Url::parse(&target).map_err(|e| AppError::BadRequest(format!("the url parameter is not a URL: {e}")))?;
-    let reach = if allowed(&caller, Action::Run, Resource::PrivateNetwork) { Caller::Trusted } else { Caller::Untrusted };
-    state.cors_proxy.policy().check_url(&url, reach).map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
+        .ok_or_else(|| {
+            AppError::BadRequest("name the MCP server as `?url=<http(s) URL>`".into())
+        })?;
+    let url = url::Url::parse(&target)
+        .map_err(|e| AppError::BadRequest(format!("the url parameter is not a URL: {e}")))?;
+    let reach = if allowed(&caller, Action::Run, Resource::PrivateNetwork) {
+        Caller::Trusted
+    } else {
+        Caller::Untrusted
+    };
+    state
+        .cors_proxy
+        .policy()
+        .check_url(&url, reach)
+        .map_err(|refusal| AppError::Forbidden(refusal.to_string()))?;
 
     let (parts, body) = request.into_parts();
     let method = match parts.method {
         Method::GET => reqwest::Method::GET,
         Method::POST => reqwest::Method::POST,
         Method::DELETE => reqwest::Method::DELETE,
-        _ => return Err(AppError::MethodNotAllowed("the CORS proxy takes GET, POST and DELETE".into())),
+        _ => {
+            return Err(AppError::MethodNotAllowed(
+                "the CORS proxy takes GET, POST and DELETE".into(),
+            ))
+        }
     };
     let headers = upstream_headers(&parts.headers);
     let body = Body::new(http_body_util::Limited::new(body, BODY_LIMIT));
-    let answer = state.cors_proxy.send(reach, method, url, headers, body).await?;
+    let answer = state
+        .cors_proxy
+        .send(reach, method, url, headers, body)
+        .await?;
     downstream_response(answer)
 }
 
 /// Refuses what a browser sends when it would show the answer as a page (a link followed, a
 /// frame, an embed), and, on ambient authority, anything without [`REQUEST_HEADER`].
 fn refuse_documents(headers: &HeaderMap, channel: Channel) -> Result<()> {
-    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
     let navigation = value("sec-fetch-mode").is_some_and(|m| m == "navigate")
         || value("sec-fetch-dest").is_some_and(|d| DOCUMENT_DESTINATIONS.contains(&d.as_str()));
     if navigation {
@@ -138,11 +182,18 @@ fn upstream_headers(incoming: &HeaderMap) -> reqwest::header::HeaderMap {
     }
     let mut wrapped: Vec<HeaderName> = Vec::new();
     for (name, value) in incoming {
-        let Some(inner) = WRAP_PREFIXES.iter().find_map(|p| name.as_str().strip_prefix(p)) else { continue };
+        let Some(inner) = WRAP_PREFIXES
+            .iter()
+            .find_map(|p| name.as_str().strip_prefix(p))
+        else {
+            continue;
+        };
         if NEVER_UNWRAPPED.contains(&inner) {
             continue;
         }
-        let Ok(inner) = HeaderName::from_bytes(inner.as_bytes()) else { continue };
+        let Ok(inner) = HeaderName::from_bytes(inner.as_bytes()) else {
+            continue;
+        };
         if !wrapped.contains(&inner) {
             out.remove(&inner);
             wrapped.push(inner.clone());
@@ -161,7 +212,8 @@ fn downstream_response(answer: reqwest::Response) -> Result<Response> {
             status.as_u16()
         )));
     }
-    let mut response = Response::builder().status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+    let mut response = Response::builder()
+        .status(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
     if let Some(headers) = response.headers_mut() {
         for (name, value) in answer.headers() {
             if RETURNED.contains(&name.as_str()) {
@@ -172,19 +224,37 @@ fn downstream_response(answer: reqwest::Response) -> Result<Response> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|essence| MCP_CONTENT_TYPES.iter().any(|t| essence.trim().eq_ignore_ascii_case(t)));
+            .is_some_and(|essence| {
+                MCP_CONTENT_TYPES
+                    .iter()
+                    .any(|t| essence.trim().eq_ignore_ascii_case(t))
+            });
         if !is_mcp {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment"),
+            );
         }
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX_CSP));
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(SANDBOX_CSP),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // Tells the browser this status is the upstream's, not Hearth's own (a 401 here means
         // the MCP server refused its credentials, not that the session expired).
         headers.insert(UPSTREAM_MARK, HeaderValue::from_static("1"));
     }
-    response.body(Body::from_stream(answer.bytes_stream())).map_err(AppError::internal)
+    response
+        .body(Body::from_stream(answer.bytes_stream()))
+        .map_err(AppError::internal)
 }
 
 #[cfg(test)]
@@ -205,7 +275,10 @@ mod tests {
             ("x-proxy-header-host", "evil.example"),
             ("user-agent", "browser"),
             ("content-type", "application/json"),
-            ("x-proxy-header-content-type", "application/json; charset=utf-8"),
+            (
+                "x-proxy-header-content-type",
+                "application/json; charset=utf-8",
+            ),
             ("x-proxy-header-expect", "100-continue"),
             ("x-proxy-header-proxy-connection", "keep-alive"),
             ("x-proxy-header-content-encoding", "gzip"),
@@ -218,8 +291,21 @@ mod tests {
         assert_eq!(out.get_all("authorization").iter().count(), 1);
         assert_eq!(out["x-team"], "blue");
         assert_eq!(out["mcp-session-id"], "s1");
-        assert_eq!(out.get_all("content-type").iter().collect::<Vec<_>>(), ["application/json; charset=utf-8"], "the wrapped one replaces the native one");
-        for absent in ["cookie", "x-api-key", "host", "user-agent", "expect", "proxy-connection", "content-encoding", "x-http-method-override"] {
+        assert_eq!(
+            out.get_all("content-type").iter().collect::<Vec<_>>(),
+            ["application/json; charset=utf-8"],
+            "the wrapped one replaces the native one"
+        );
+        for absent in [
+            "cookie",
+            "x-api-key",
+            "host",
+            "user-agent",
+            "expect",
+            "proxy-connection",
+            "content-encoding",
+            "x-http-method-override",
+        ] {
             assert!(out.get(absent).is_none(), "{absent} went upstream");
         }
     }

@@ -21,8 +21,13 @@ use ipnet::IpNet;
 use url::Url;
 
 /// Host names of cloud metadata services.
-const METADATA_HOSTS: &[&str] =
-    &["metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"];
+const METADATA_HOSTS: &[&str] = &[
+    "metadata.google.internal",
+    "metadata.goog",
+    "metadata",
+    "instance-data",
+    "instance-data.ec2.internal",
+];
 
 /// Why a URL or address is refused; the message is shown to the user as is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -109,7 +114,13 @@ impl Policy {
         self.check_addr_with(host, ip, caller, &own_addresses())
     }
 
-    fn check_addr_with(&self, host: &str, ip: IpAddr, caller: Caller, own: &HashSet<IpAddr>) -> Result<(), Refusal> {
+    fn check_addr_with(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        caller: Caller,
+        own: &HashSet<IpAddr>,
+    ) -> Result<(), Refusal> {
         check_name(host)?;
         let judged = judged_as(ip);
         if let Some(metadata) = judged.iter().find(|ip| is_metadata(**ip)) {
@@ -119,7 +130,10 @@ impl Policy {
             return Err(Refusal::NeverReachable(*never));
         }
         let open = caller == Caller::Trusted && !self.public_bind;
-        match judged.into_iter().find(|ip| (is_private(*ip) || own.contains(ip)) && !open && !self.allows(host, *ip)) {
+        match judged
+            .into_iter()
+            .find(|ip| (is_private(*ip) || own.contains(ip)) && !open && !self.allows(host, *ip))
+        {
             Some(private) => Err(Refusal::Private(private)),
             None => Ok(()),
         }
@@ -167,7 +181,8 @@ fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
         // Which position a local-use prefix uses is the operator's choice: an all-zero one is
         // the position not in use.
         [0x64, 0xff9b, 1, a, b, c, _, _] => {
-            let at48 = Ipv4Addr::from(((a as u32) << 16) | ((b & 0x00ff) as u32) << 8 | (c >> 8) as u32);
+            let at48 =
+                Ipv4Addr::from(((a as u32) << 16) | ((b & 0x00ff) as u32) << 8 | (c >> 8) as u32);
             out.extend([last32, at48].into_iter().filter(|v4| !v4.is_unspecified()));
         }
         // 6to4: 2002:AABB:CCDD::/48.
@@ -185,14 +200,22 @@ fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
 fn is_metadata(ip: IpAddr) -> bool {
     const EC2_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
     match ip {
-        IpAddr::V4(v4) => v4 == Ipv4Addr::new(169, 254, 169, 254) || v4 == Ipv4Addr::new(100, 100, 100, 200),
+        IpAddr::V4(v4) => {
+            v4 == Ipv4Addr::new(169, 254, 169, 254) || v4 == Ipv4Addr::new(100, 100, 100, 200)
+        }
         IpAddr::V6(v6) => v6 == EC2_V6,
     }
 }
 
 fn never_reachable(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() || v4.octets()[0] == 0,
+        IpAddr::V4(v4) => {
+            v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 0
+        }
         IpAddr::V6(v6) => v6.is_unicast_link_local() || v6.is_unspecified() || v6.is_multicast(),
     }
 }
@@ -268,23 +291,63 @@ mod tests {
     #[test]
     fn only_plain_http_urls_pass() {
         let open = Policy::default();
-        assert!(open.check_url(&url("https://mcp.example.com/mcp"), Untrusted).is_ok());
-        assert_eq!(open.check_url(&url("file:///etc/passwd"), Trusted), Err(Refusal::Scheme("file".into())));
-        assert_eq!(open.check_url(&url("ftp://x.example/"), Trusted), Err(Refusal::Scheme("ftp".into())));
-        assert_eq!(open.check_url(&url("http://user:pw@x.example/"), Trusted), Err(Refusal::Credentials));
-        assert_eq!(open.check_url(&url("http://token@x.example/"), Trusted), Err(Refusal::Credentials));
+        assert!(open
+            .check_url(&url("https://mcp.example.com/mcp"), Untrusted)
+            .is_ok());
+        assert_eq!(
+            open.check_url(&url("file:///etc/passwd"), Trusted),
+            Err(Refusal::Scheme("file".into()))
+        );
+        assert_eq!(
+            open.check_url(&url("ftp://x.example/"), Trusted),
+            Err(Refusal::Scheme("ftp".into()))
+        );
+        assert_eq!(
+            open.check_url(&url("http://user:pw@x.example/"), Trusted),
+            Err(Refusal::Credentials)
+        );
+        assert_eq!(
+            open.check_url(&url("http://token@x.example/"), Trusted),
+            Err(Refusal::Credentials)
+        );
     }
 
     #[test]
     fn metadata_and_link_local_are_refused_even_to_a_trusted_caller_on_loopback() {
         let open = Policy::default();
-        for refused in ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/", "http://METADATA.google.internal./"] {
-            assert!(matches!(open.check_url(&url(refused), Trusted), Err(Refusal::Metadata(_))), "{refused}");
+        for refused in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/",
+            "http://metadata.google.internal/",
+            "http://METADATA.google.internal./",
+        ] {
+            assert!(
+                matches!(
+                    open.check_url(&url(refused), Trusted),
+                    Err(Refusal::Metadata(_))
+                ),
+                "{refused}"
+            );
         }
-        for refused in ["169.254.1.1", "fe80::1", "0.0.0.0", "::", "224.0.0.1", "::ffff:169.254.1.1"] {
-            assert!(open.check_addr_with("h.example", ip(refused), Trusted, &no_own()).is_err(), "{refused}");
+        for refused in [
+            "169.254.1.1",
+            "fe80::1",
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "::ffff:169.254.1.1",
+        ] {
+            assert!(
+                open.check_addr_with("h.example", ip(refused), Trusted, &no_own())
+                    .is_err(),
+                "{refused}"
+            );
         }
-        assert!(open.check_addr_with("metadata", ip("10.0.0.1"), Trusted, &no_own()).is_err(), "a metadata name is refused whatever it resolves to");
+        assert!(
+            open.check_addr_with("metadata", ip("10.0.0.1"), Trusted, &no_own())
+                .is_err(),
+            "a metadata name is refused whatever it resolves to"
+        );
     }
 
     /// Every IPv6 form of a refused IPv4 address is refused as that address; site-local,
@@ -293,22 +356,22 @@ mod tests {
     fn ipv6_forms_are_judged_as_the_ipv4_address_they_carry() {
         let loopback_bind = Policy::new(false, &[]).unwrap();
         for (form, expected) in [
-            ("64:ff9b::a9fe:a9fe", "metadata"),         // NAT64 of 169.254.169.254
-            ("64:ff9b::7f00:1", "private"),             // NAT64 of 127.0.0.1
-            ("64:ff9b:1::a00:1", "private"),            // local-use NAT64 of 10.0.0.1
-            ("64:ff9b:1:a9fe:a9:fe00::", "metadata"),   // local-use NAT64, /48 position
-            ("2002:a9fe:a9fe::", "metadata"),           // 6to4
-            ("2002:7f00:1::1", "private"),              // 6to4 of 127.0.0.1
-            ("::127.0.0.1", "private"),                 // IPv4-compatible
+            ("64:ff9b::a9fe:a9fe", "metadata"), // NAT64 of 169.254.169.254
+            ("64:ff9b::7f00:1", "private"),     // NAT64 of 127.0.0.1
+            ("64:ff9b:1::a00:1", "private"),    // local-use NAT64 of 10.0.0.1
+            ("64:ff9b:1:a9fe:a9:fe00::", "metadata"), // local-use NAT64, /48 position
+            ("2002:a9fe:a9fe::", "metadata"),   // 6to4
+            ("2002:7f00:1::1", "private"),      // 6to4 of 127.0.0.1
+            ("::127.0.0.1", "private"),         // IPv4-compatible
             ("::169.254.169.254", "metadata"),
-            ("::ffff:0:7f00:1", "private"),             // IPv4-translated
-            ("::ffff:127.0.0.1", "private"),            // IPv4-mapped
+            ("::ffff:0:7f00:1", "private"),  // IPv4-translated
+            ("::ffff:127.0.0.1", "private"), // IPv4-mapped
             ("::ffff:a9fe:a9fe", "metadata"),
-            ("2001:0:a9fe:a9fe::1", "metadata"),        // Teredo server
+            ("2001:0:a9fe:a9fe::1", "metadata"), // Teredo server
             ("2001:0:4136:e378:8000:63bf:80ff:fffe", "private"), // Teredo client 127.0.0.1
-            ("fec0::1", "private"),                     // site-local
-            ("fd12:3456::1", "private"),                // unique local
-            ("2001:db8::1", "private"),                 // documentation
+            ("fec0::1", "private"),              // site-local
+            ("fd12:3456::1", "private"),         // unique local
+            ("2001:db8::1", "private"),          // documentation
             ("3fff::1", "private"),
             ("192.0.2.1", "private"),
             ("198.51.100.7", "private"),
@@ -317,7 +380,9 @@ mod tests {
             ("240.0.0.1", "private"),
             ("::1", "private"),
         ] {
-            let refusal = loopback_bind.check_addr_with("", ip(form), Untrusted, &no_own()).expect_err(form);
+            let refusal = loopback_bind
+                .check_addr_with("", ip(form), Untrusted, &no_own())
+                .expect_err(form);
             let kind = match refusal {
                 Refusal::Metadata(_) => "metadata",
                 Refusal::Private(_) => "private",
@@ -326,8 +391,19 @@ mod tests {
             };
             assert_eq!(kind, expected, "{form}");
         }
-        for public in ["64:ff9b::808:808", "2002:808:808::1", "2606:4700::1111", "8.8.8.8", "::ffff:8.8.8.8"] {
-            assert!(loopback_bind.check_addr_with("", ip(public), Untrusted, &no_own()).is_ok(), "{public}");
+        for public in [
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2606:4700::1111",
+            "8.8.8.8",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(
+                loopback_bind
+                    .check_addr_with("", ip(public), Untrusted, &no_own())
+                    .is_ok(),
+                "{public}"
+            );
         }
     }
 
@@ -335,12 +411,27 @@ mod tests {
     fn the_hosts_own_addresses_count_as_loopback() {
         let policy = Policy::new(false, &[]).unwrap();
         let own: HashSet<IpAddr> = [ip("93.184.216.34"), ip("2606:2800::1")].into();
-        assert!(matches!(policy.check_addr_with("h", ip("93.184.216.34"), Untrusted, &own), Err(Refusal::Private(_))));
-        assert!(matches!(policy.check_addr_with("h", ip("::ffff:93.184.216.34"), Untrusted, &own), Err(Refusal::Private(_))));
-        assert!(policy.check_addr_with("h", ip("93.184.216.34"), Trusted, &own).is_ok(), "admins on a loopback bind");
+        assert!(matches!(
+            policy.check_addr_with("h", ip("93.184.216.34"), Untrusted, &own),
+            Err(Refusal::Private(_))
+        ));
+        assert!(matches!(
+            policy.check_addr_with("h", ip("::ffff:93.184.216.34"), Untrusted, &own),
+            Err(Refusal::Private(_))
+        ));
+        assert!(
+            policy
+                .check_addr_with("h", ip("93.184.216.34"), Trusted, &own)
+                .is_ok(),
+            "admins on a loopback bind"
+        );
         // The real list: every interface address of this machine is refused to a member.
         for interface in if_addrs::get_if_addrs().unwrap() {
-            assert!(policy.check_addr("h", interface.ip(), Untrusted).is_err(), "{}", interface.ip());
+            assert!(
+                policy.check_addr("h", interface.ip(), Untrusted).is_err(),
+                "{}",
+                interface.ip()
+            );
         }
     }
 
@@ -348,26 +439,75 @@ mod tests {
     fn private_ranges_are_open_to_trusted_callers_on_loopback_only() {
         let local = Policy::new(false, &[]).unwrap();
         let public = Policy::new(true, &[]).unwrap();
-        for private in ["127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fd12::1", "100.64.0.1", "::ffff:127.0.0.1"] {
-            assert!(local.check_addr_with("h", ip(private), Trusted, &no_own()).is_ok(), "{private}");
-            assert!(matches!(local.check_addr_with("h", ip(private), Untrusted, &no_own()), Err(Refusal::Private(_))), "{private}");
-            assert!(matches!(public.check_addr_with("h", ip(private), Trusted, &no_own()), Err(Refusal::Private(_))), "{private}");
+        for private in [
+            "127.0.0.1",
+            "::1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "fd12::1",
+            "100.64.0.1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                local
+                    .check_addr_with("h", ip(private), Trusted, &no_own())
+                    .is_ok(),
+                "{private}"
+            );
+            assert!(
+                matches!(
+                    local.check_addr_with("h", ip(private), Untrusted, &no_own()),
+                    Err(Refusal::Private(_))
+                ),
+                "{private}"
+            );
+            assert!(
+                matches!(
+                    public.check_addr_with("h", ip(private), Trusted, &no_own()),
+                    Err(Refusal::Private(_))
+                ),
+                "{private}"
+            );
         }
-        assert!(public.check_addr_with("h", ip("93.184.216.34"), Untrusted, &no_own()).is_ok());
-        assert!(public.check_addr_with("h", ip("172.32.0.1"), Untrusted, &no_own()).is_ok(), "just outside 172.16/12");
+        assert!(public
+            .check_addr_with("h", ip("93.184.216.34"), Untrusted, &no_own())
+            .is_ok());
+        assert!(
+            public
+                .check_addr_with("h", ip("172.32.0.1"), Untrusted, &no_own())
+                .is_ok(),
+            "just outside 172.16/12"
+        );
     }
 
     #[test]
     fn the_allow_list_opens_private_hosts_and_networks_to_everyone_but_never_metadata() {
-        let policy = Policy::new(true, &["10.0.0.0/8".into(), "mcp.internal".into(), "192.168.1.7".into(), "169.254.0.0/16".into()]).unwrap();
-        let check = |host: &str, addr: &str| policy.check_addr_with(host, ip(addr), Untrusted, &no_own());
+        let policy = Policy::new(
+            true,
+            &[
+                "10.0.0.0/8".into(),
+                "mcp.internal".into(),
+                "192.168.1.7".into(),
+                "169.254.0.0/16".into(),
+            ],
+        )
+        .unwrap();
+        let check =
+            |host: &str, addr: &str| policy.check_addr_with(host, ip(addr), Untrusted, &no_own());
         assert!(check("any", "10.9.9.9").is_ok());
         assert!(check("MCP.internal.", "172.16.0.5").is_ok());
         assert!(check("other.internal", "172.16.0.5").is_err());
         assert!(check("", "192.168.1.7").is_ok());
         assert!(check("", "192.168.1.8").is_err());
-        assert!(check("", "169.254.169.254").is_err(), "metadata stays refused");
-        assert!(check("", "169.254.1.1").is_err(), "link-local stays refused");
+        assert!(
+            check("", "169.254.169.254").is_err(),
+            "metadata stays refused"
+        );
+        assert!(
+            check("", "169.254.1.1").is_err(),
+            "link-local stays refused"
+        );
     }
 
     #[test]

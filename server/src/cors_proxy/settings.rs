@@ -26,7 +26,12 @@ pub fn router() -> Router<AppState> {
 
 /// The policy from the configuration and the stored setting together.
 pub fn policy(state: &AppState, stored: &[String]) -> std::result::Result<Policy, String> {
-    let all: Vec<String> = state.cors_proxy_configured.iter().chain(stored).cloned().collect();
+    let all: Vec<String> = state
+        .cors_proxy_configured
+        .iter()
+        .chain(stored)
+        .cloned()
+        .collect();
     Policy::new(state.cors_proxy_restricts_private, &all)
 }
 
@@ -41,10 +46,16 @@ pub async fn load(state: &AppState) -> Result<()> {
     Ok(())
 }
 
-async fn show(State(state): State<AppState>, principal: Principal) -> Result<Json<CorsProxySettings>> {
+async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<CorsProxySettings>> {
     authorize(&principal, Action::Read, Resource::Settings)?;
     let allow = settings::get(&state.db, KEY).await?.unwrap_or_default();
-    Ok(Json(CorsProxySettings { allow, configured: state.cors_proxy_configured.clone() }))
+    Ok(Json(CorsProxySettings {
+        allow,
+        configured: state.cors_proxy_configured.clone(),
+    }))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
@@ -55,13 +66,28 @@ async fn replace(
 ) -> Result<Json<CorsProxySettings>> {
     authorize(&principal, Action::Write, Resource::Settings)?;
     if body.allow.len() > MAX_ENTRIES {
-        return Err(AppError::BadRequest(format!("at most {MAX_ENTRIES} entries in cors_proxy.allow")));
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_ENTRIES} entries in cors_proxy.allow"
+        )));
     }
-    let allow: Vec<String> = body.allow.iter().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
+    let allow: Vec<String> = body
+        .allow
+        .iter()
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+        .collect();
     let policy = policy(&state, &allow).map_err(AppError::BadRequest)?;
     settings::put(&state.db, KEY, &allow).await?;
     state.cors_proxy.set_policy(policy);
     tracing::info!(entries = allow.len(), "cors_proxy.allow changed");
-    state.audit.record(Record::action(CONFIG_UPDATED, &principal, format!("setting:{KEY}"), 200));
-    Ok(Json(CorsProxySettings { allow, configured: state.cors_proxy_configured.clone() }))
+    state.audit.record(Record::action(
+        CONFIG_UPDATED,
+        &principal,
+        format!("setting:{KEY}"),
+        200,
+    ));
+    Ok(Json(CorsProxySettings {
+        allow,
+        configured: state.cors_proxy_configured.clone(),
+    }))
 }

@@ -37,14 +37,20 @@ struct Clients {
 
 impl Clients {
     fn new(policy: &Arc<RwLock<Arc<Policy>>>) -> Clients {
-        Clients { trusted: client(policy, Caller::Trusted), untrusted: client(policy, Caller::Untrusted) }
+        Clients {
+            trusted: client(policy, Caller::Trusted),
+            untrusted: client(policy, Caller::Untrusted),
+        }
     }
 }
 
 impl Upstream {
     pub fn new(policy: Policy) -> Upstream {
         let policy = Arc::new(RwLock::new(Arc::new(policy)));
-        Upstream { clients: Arc::new(RwLock::new(Clients::new(&policy))), policy }
+        Upstream {
+            clients: Arc::new(RwLock::new(Clients::new(&policy))),
+            policy,
+        }
     }
 
     /// The policy in force now.
@@ -68,7 +74,11 @@ impl Upstream {
         headers: reqwest::header::HeaderMap,
         body: Body,
     ) -> Result<reqwest::Response, AppError> {
-        let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let clients = self
+            .clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let client = match caller {
             Caller::Trusted => &clients.trusted,
             Caller::Untrusted => &clients.untrusted,
@@ -89,7 +99,10 @@ impl Upstream {
 fn client(policy: &Arc<RwLock<Arc<Policy>>>, caller: Caller) -> reqwest::Client {
     let redirect_policy = policy.clone();
     reqwest::Client::builder()
-        .dns_resolver(CheckedResolver { policy: policy.clone(), caller })
+        .dns_resolver(CheckedResolver {
+            policy: policy.clone(),
+            caller,
+        })
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
@@ -98,7 +111,10 @@ fn client(policy: &Arc<RwLock<Arc<Policy>>>, caller: Caller) -> reqwest::Client 
                 return attempt.error(refusal);
             }
             let first = attempt.previous().first().map(|u| u.origin());
-            if first.as_ref().is_some_and(|origin| *origin != attempt.url().origin()) {
+            if first
+                .as_ref()
+                .is_some_and(|origin| *origin != attempt.url().origin())
+            {
                 let to = attempt.url().origin().ascii_serialization();
                 return attempt.error(OffOrigin(to));
             }
@@ -115,7 +131,10 @@ fn client(policy: &Arc<RwLock<Arc<Policy>>>, caller: Caller) -> reqwest::Client 
 /// The policy in force. A poisoned lock still holds the last policy set, which stays in
 /// force: falling back to a default would open private ranges on a public bind.
 fn current(policy: &RwLock<Arc<Policy>>) -> Arc<Policy> {
-    policy.read().unwrap_or_else(PoisonError::into_inner).clone()
+    policy
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 /// Resolves a name and refuses it if any of its addresses is refused.
@@ -130,7 +149,8 @@ impl Resolve for CheckedResolver {
         let caller = self.caller;
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             for addr in &addrs {
                 policy.check_addr(&host, addr.ip(), caller)?;
             }
@@ -151,7 +171,10 @@ fn upstream_error(error: reqwest::Error) -> AppError {
             return AppError::BadGateway(off.to_string());
         }
         if e.is::<http_body_util::LengthLimitError>() {
-            return AppError::PayloadTooLarge(format!("the request body is larger than {} bytes", super::BODY_LIMIT));
+            return AppError::PayloadTooLarge(format!(
+                "the request body is larger than {} bytes",
+                super::BODY_LIMIT
+            ));
         }
         source = e.source();
     }
@@ -160,5 +183,8 @@ fn upstream_error(error: reqwest::Error) -> AppError {
     }
     // The URL may carry a token in its query: leave it out of the message.
     let error = error.without_url();
-    AppError::BadGateway(format!("could not reach the MCP server: {}", crate::error::ErrorChain(&error)))
+    AppError::BadGateway(format!(
+        "could not reach the MCP server: {}",
+        crate::error::ErrorChain(&error)
+    ))
 }

@@ -9,7 +9,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -33,7 +35,10 @@ pub enum DbError {
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
     #[error("cannot create {path}: {source}")]
-    Directory { path: String, source: std::io::Error },
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -50,13 +55,22 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             let path = options.get_filename();
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
-                crate::files::private_dir(dir).map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
+            if let Some(dir) = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+            {
+                crate::files::private_dir(dir).map_err(|source| DbError::Directory {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
             }
             // Created here first, so that SQLite opens a file only its owner can read (its
             // journal files take the same mode).
             if path != std::path::Path::new(":memory:") && !path.as_os_str().is_empty() {
-                crate::files::private_file(path).map_err(|source| DbError::Directory { path: path.display().to_string(), source })?;
+                crate::files::private_file(path).map_err(|source| DbError::Directory {
+                    path: path.display().to_string(),
+                    source,
+                })?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
@@ -85,7 +99,9 @@ impl Db {
 /// A URL with any password removed, fit for an error message.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://…{}", &url[..scheme_end], &url[at..]),
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://…{}", &url[..scheme_end], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -109,7 +125,10 @@ mod tests {
 
     #[test]
     fn urls_in_errors_lose_their_credentials() {
-        assert_eq!(redact_url("postgres://u:pw@db:5432/h"), "postgres://…@db:5432/h");
+        assert_eq!(
+            redact_url("postgres://u:pw@db:5432/h"),
+            "postgres://…@db:5432/h"
+        );
         assert_eq!(redact_url("mysql://db/h"), "mysql://db/h");
     }
 
@@ -121,7 +140,10 @@ mod tests {
         db.migrate().await.unwrap();
         db.migrate().await.unwrap();
         let Db::Sqlite(pool) = &db;
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
     }
 

@@ -15,21 +15,45 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// The Anthropic request for an OpenAI one, sent to `model`. An error is the client's (400).
 pub fn request(openai: &Map<String, Value>, model: &str) -> Result<Value, String> {
-    if openai.get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
-        return Err("this LLM is served by Anthropic, which returns one choice only: leave `n` unset or 1".into());
+    if openai
+        .get("n")
+        .and_then(Value::as_u64)
+        .is_some_and(|n| n != 1)
+    {
+        return Err(
+            "this LLM is served by Anthropic, which returns one choice only: leave `n` unset or 1"
+                .into(),
+        );
     }
-    let messages = openai.get("messages").and_then(Value::as_array).ok_or("`messages` must be an array")?;
+    let messages = openai
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("`messages` must be an array")?;
     let mut system: Vec<String> = Vec::new();
     let mut turns: Vec<Value> = Vec::new();
     for (i, message) in messages.iter().enumerate() {
-        let role = message.get("role").and_then(Value::as_str).ok_or_else(|| format!("messages[{i}] has no `role`"))?;
+        let role = message
+            .get("role")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("messages[{i}] has no `role`"))?;
         let content = message.get("content").unwrap_or(&Value::Null);
         match role {
-            "system" | "developer" => system.push(plain_text(content).map_err(|e| format!("messages[{i}]: {e}"))?),
-            "user" => push_turn(&mut turns, "user", blocks(content).map_err(|e| format!("messages[{i}]: {e}"))?),
+            "system" | "developer" => {
+                system.push(plain_text(content).map_err(|e| format!("messages[{i}]: {e}"))?)
+            }
+            "user" => push_turn(
+                &mut turns,
+                "user",
+                blocks(content).map_err(|e| format!("messages[{i}]: {e}"))?,
+            ),
             "assistant" => {
                 let mut out = blocks(content).map_err(|e| format!("messages[{i}]: {e}"))?;
-                for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                for call in message
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     out.push(tool_use(call).map_err(|e| format!("messages[{i}]: {e}"))?);
                 }
                 push_turn(&mut turns, "assistant", out);
@@ -38,7 +62,9 @@ pub fn request(openai: &Map<String, Value>, model: &str) -> Result<Value, String
                 let id = message
                     .get("tool_call_id")
                     .and_then(Value::as_str)
-                    .ok_or_else(|| format!("messages[{i}] is a tool result without `tool_call_id`"))?;
+                    .ok_or_else(|| {
+                        format!("messages[{i}] is a tool result without `tool_call_id`")
+                    })?;
                 let result = json!({"type": "tool_result", "tool_use_id": id, "content": plain_text(content).map_err(|e| format!("messages[{i}]: {e}"))?});
                 push_turn(&mut turns, "user", vec![result]);
             }
@@ -75,9 +101,22 @@ pub fn request(openai: &Map<String, Value>, model: &str) -> Result<Value, String
     if let Some(user) = openai.get("user").and_then(Value::as_str) {
         out.insert("metadata".into(), json!({"user_id": user}));
     }
-    if let Some(tools) = openai.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty()) {
-        out.insert("tools".into(), tools.iter().map(tool).collect::<Result<Vec<_>, _>>()?.into());
-        if let Some(choice) = tool_choice(openai.get("tool_choice"), openai.get("parallel_tool_calls"))? {
+    if let Some(tools) = openai
+        .get("tools")
+        .and_then(Value::as_array)
+        .filter(|t| !t.is_empty())
+    {
+        out.insert(
+            "tools".into(),
+            tools
+                .iter()
+                .map(tool)
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        );
+        if let Some(choice) =
+            tool_choice(openai.get("tool_choice"), openai.get("parallel_tool_calls"))?
+        {
             out.insert("tool_choice".into(), choice);
         }
     }
@@ -107,7 +146,11 @@ fn plain_text(content: &Value) -> Result<String, String> {
         Value::Array(parts) => {
             let texts = parts
                 .iter()
-                .map(|p| p.get("text").and_then(Value::as_str).ok_or("only text parts are allowed here"))
+                .map(|p| {
+                    p.get("text")
+                        .and_then(Value::as_str)
+                        .ok_or("only text parts are allowed here")
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(texts.join("\n"))
         }
@@ -129,7 +172,10 @@ fn blocks(content: &Value) -> Result<Vec<Value>, String> {
 fn part(part: &Value) -> Result<Value, String> {
     match part.get("type").and_then(Value::as_str) {
         Some("text") => {
-            let text = part.get("text").and_then(Value::as_str).ok_or("a text part has no `text`")?;
+            let text = part
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or("a text part has no `text`")?;
             Ok(json!({"type": "text", "text": text}))
         }
         Some("image_url") => {
@@ -140,7 +186,9 @@ fn part(part: &Value) -> Result<Value, String> {
                 .ok_or("an image_url part has no `url`")?;
             Ok(json!({"type": "image", "source": image_source(url)?}))
         }
-        Some(other) => Err(format!("content parts of type {other:?} cannot be sent to Anthropic")),
+        Some(other) => Err(format!(
+            "content parts of type {other:?} cannot be sent to Anthropic"
+        )),
         None => Err("a content part has no `type`".into()),
     }
 }
@@ -148,7 +196,9 @@ fn part(part: &Value) -> Result<Value, String> {
 /// `data:<media type>;base64,<data>` becomes a base64 source; an http(s) URL a URL source.
 fn image_source(url: &str) -> Result<Value, String> {
     if let Some(rest) = url.strip_prefix("data:") {
-        let (media_type, data) = rest.split_once(";base64,").ok_or("an image data URL must be base64-encoded")?;
+        let (media_type, data) = rest
+            .split_once(";base64,")
+            .ok_or("an image data URL must be base64-encoded")?;
         return Ok(json!({"type": "base64", "media_type": media_type, "data": data}));
     }
     if url.starts_with("https://") || url.starts_with("http://") {
@@ -158,21 +208,39 @@ fn image_source(url: &str) -> Result<Value, String> {
 }
 
 fn tool_use(call: &Value) -> Result<Value, String> {
-    let id = call.get("id").and_then(Value::as_str).ok_or("a tool call has no `id`")?;
-    let function = call.get("function").ok_or("a tool call has no `function`")?;
-    let name = function.get("name").and_then(Value::as_str).ok_or("a tool call has no function `name`")?;
-    let arguments = function.get("arguments").and_then(Value::as_str).unwrap_or("");
+    let id = call
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("a tool call has no `id`")?;
+    let function = call
+        .get("function")
+        .ok_or("a tool call has no `function`")?;
+    let name = function
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("a tool call has no function `name`")?;
+    let arguments = function
+        .get("arguments")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let input: Value = if arguments.trim().is_empty() {
         json!({})
     } else {
-        serde_json::from_str(arguments).map_err(|_| format!("the arguments of tool call {id:?} are not JSON"))?
+        serde_json::from_str(arguments)
+            .map_err(|_| format!("the arguments of tool call {id:?} are not JSON"))?
     };
     Ok(json!({"type": "tool_use", "id": id, "name": name, "input": input}))
 }
 
 fn tool(tool: &Value) -> Result<Value, String> {
-    let function = tool.get("function").filter(|_| tool["type"] == "function").ok_or("only tools of type `function` are supported")?;
-    let name = function.get("name").and_then(Value::as_str).ok_or("a tool has no function `name`")?;
+    let function = tool
+        .get("function")
+        .filter(|_| tool["type"] == "function")
+        .ok_or("only tools of type `function` are supported")?;
+    let name = function
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("a tool has no function `name`")?;
     let mut out = json!({"name": name, "input_schema": function.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object"}))});
     if let Some(description) = function.get("description").and_then(Value::as_str) {
         out["description"] = description.into();
@@ -196,7 +264,10 @@ fn tool_choice(choice: Option<&Value>, parallel: Option<&Value>) -> Result<Optio
             other => return Err(format!("unknown tool_choice {other:?}")),
         },
         Some(object) => {
-            let name = object.pointer("/function/name").and_then(Value::as_str).ok_or("tool_choice names no function")?;
+            let name = object
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .ok_or("tool_choice names no function")?;
             json!({"type": "tool", "name": name})
         }
     };
@@ -235,14 +306,21 @@ fn token_counts(usage: &Value) -> (Option<u64>, Option<u64>) {
 /// OpenAI's `usage`, when both counts are known.
 fn openai_usage(prompt: Option<u64>, completion: Option<u64>) -> Option<Value> {
     let (prompt, completion) = (prompt?, completion?);
-    Some(json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt.checked_add(completion)?}))
+    Some(
+        json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt.checked_add(completion)?}),
+    )
 }
 
 /// The OpenAI answer for an Anthropic message; `name` is the model the client asked for.
 pub fn response(anthropic: &Value, name: &str, created: i64) -> Value {
     let mut text = String::new();
     let mut tool_calls = Vec::new();
-    for block in anthropic.get("content").and_then(Value::as_array).into_iter().flatten() {
+    for block in anthropic
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         match block.get("type").and_then(Value::as_str) {
             Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or_default()),
             Some("tool_use") => tool_calls.push(json!({
@@ -345,23 +423,36 @@ impl StreamTranslator {
         match kind {
             "message_start" => {
                 let message = &data["message"];
-                self.id = message.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                self.id = message
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 if let Some(u) = message.get("usage") {
                     (self.prompt_tokens, self.completion_tokens) = token_counts(u);
                 }
-                Step::Chunks(vec![self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)])
+                Step::Chunks(vec![
+                    self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)
+                ])
             }
             "content_block_start" => {
                 let block = &data["content_block"];
                 match block.get("type").and_then(Value::as_str) {
                     Some("tool_use") => {
                         let index = self.tool_blocks.len();
-                        self.tool_blocks.push((data["index"].as_u64().unwrap_or(0), index));
+                        self.tool_blocks
+                            .push((data["index"].as_u64().unwrap_or(0), index));
                         let call = json!({"index": index, "id": block["id"], "type": "function", "function": {"name": block["name"], "arguments": ""}});
                         Step::Chunks(vec![self.chunk(json!({"tool_calls": [call]}), Value::Null)])
                     }
-                    Some("text") => match block.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                        Some(text) => Step::Chunks(vec![self.chunk(json!({"content": text}), Value::Null)]),
+                    Some("text") => match block
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .filter(|t| !t.is_empty())
+                    {
+                        Some(text) => {
+                            Step::Chunks(vec![self.chunk(json!({"content": text}), Value::Null)])
+                        }
                         None => Step::Chunks(Vec::new()),
                     },
                     _ => Step::Chunks(Vec::new()),
@@ -370,12 +461,13 @@ impl StreamTranslator {
             "content_block_delta" => {
                 let delta = &data["delta"];
                 match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => {
-                        Step::Chunks(vec![self.chunk(json!({"content": delta["text"]}), Value::Null)])
-                    }
+                    Some("text_delta") => Step::Chunks(vec![
+                        self.chunk(json!({"content": delta["text"]}), Value::Null)
+                    ]),
                     Some("input_json_delta") => {
                         let block = data["index"].as_u64().unwrap_or(0);
-                        let Some(&(_, index)) = self.tool_blocks.iter().find(|(b, _)| *b == block) else {
+                        let Some(&(_, index)) = self.tool_blocks.iter().find(|(b, _)| *b == block)
+                        else {
                             return Step::Chunks(Vec::new());
                         };
                         let call = json!({"index": index, "function": {"arguments": delta["partial_json"]}});
@@ -388,7 +480,8 @@ impl StreamTranslator {
                 if let Some(n) = data.pointer("/usage/output_tokens") {
                     self.completion_tokens = super::token_count(Some(n));
                 }
-                let reason = finish_reason(data.pointer("/delta/stop_reason").and_then(Value::as_str));
+                let reason =
+                    finish_reason(data.pointer("/delta/stop_reason").and_then(Value::as_str));
                 if reason.is_null() {
                     return Step::Chunks(Vec::new());
                 }
@@ -408,7 +501,11 @@ impl StreamTranslator {
                 }
                 Step::Chunks(vec![last])
             }
-            "error" => Step::Error(error_message(&data).unwrap_or("the provider reported an error").to_owned()),
+            "error" => Step::Error(
+                error_message(&data)
+                    .unwrap_or("the provider reported an error")
+                    .to_owned(),
+            ),
             // `ping`, `content_block_stop` and whatever comes later carry nothing to forward.
             _ => Step::Chunks(Vec::new()),
         }
@@ -475,7 +572,9 @@ mod tests {
     fn tool_choice_words_map_to_anthropic_kinds() {
         let tools = json!([{"type": "function", "function": {"name": "f"}}]);
         for (choice, expected) in [("auto", "auto"), ("none", "none"), ("required", "any")] {
-            let out = translate_request(json!({"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": choice}));
+            let out = translate_request(
+                json!({"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": choice}),
+            );
             assert_eq!(out["tool_choice"]["type"], expected);
         }
     }
@@ -483,10 +582,19 @@ mod tests {
     #[test]
     fn requests_anthropic_cannot_serve_are_refused_with_the_reason() {
         let refuse = |body: Value| request(body.as_object().unwrap(), "m").unwrap_err();
-        assert!(refuse(json!({"messages": [{"role": "user", "content": "x"}], "n": 2})).contains("one choice"));
+        assert!(
+            refuse(json!({"messages": [{"role": "user", "content": "x"}], "n": 2}))
+                .contains("one choice")
+        );
         assert!(refuse(json!({"messages": "hi"})).contains("array"));
-        assert!(refuse(json!({"messages": [{"role": "function", "content": "x"}]})).contains("unsupported role"));
-        assert!(refuse(json!({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]})).contains("input_audio"));
+        assert!(
+            refuse(json!({"messages": [{"role": "function", "content": "x"}]}))
+                .contains("unsupported role")
+        );
+        assert!(refuse(
+            json!({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]})
+        )
+        .contains("input_audio"));
         let bad_args = json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "t", "function": {"name": "f", "arguments": "{"}}]}]});
         assert!(refuse(bad_args).contains("not JSON"));
     }
@@ -528,12 +636,19 @@ mod tests {
     #[test]
     fn counts_no_provider_can_mean_are_unknown_not_wrapped() {
         let answer = json!({"content": [], "usage": {"input_tokens": u64::MAX, "cache_read_input_tokens": u64::MAX, "output_tokens": 5}});
-        assert_eq!(response(&answer, "c", 0).get("usage"), None, "no usage rather than a wrapped one");
+        assert_eq!(
+            response(&answer, "c", 0).get("usage"),
+            None,
+            "no usage rather than a wrapped one"
+        );
         let mut translator = StreamTranslator::new("c", 0, true);
         translator.on_event("message_start", &json!({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": u64::MAX, "cache_creation_input_tokens": 2}}}).to_string());
         translator.on_event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7}}).to_string());
         assert_eq!(translator.usage(), (None, Some(7)));
-        let Step::Chunks(last) = translator.on_event("message_stop", "{\"type\":\"message_stop\"}") else { panic!("chunks") };
+        let Step::Chunks(last) = translator.on_event("message_stop", "{\"type\":\"message_stop\"}")
+        else {
+            panic!("chunks")
+        };
         assert_eq!(last[0].get("usage"), None);
     }
 
@@ -553,13 +668,31 @@ mod tests {
     #[test]
     fn a_stream_with_text() {
         let events = [
-            ("message_start", json!({"type": "message_start", "message": {"id": "msg_s1", "usage": {"input_tokens": 9, "output_tokens": 1}}})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_s1", "usage": {"input_tokens": 9, "output_tokens": 1}}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
             ("ping", json!({"type": "ping"})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}})),
-            ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}})),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+            ),
             ("message_stop", json!({"type": "message_stop"})),
         ];
         insta::assert_json_snapshot!(translate_stream(&events, true));
@@ -568,18 +701,54 @@ mod tests {
     #[test]
     fn a_stream_with_tool_calls() {
         let events = [
-            ("message_start", json!({"type": "message_start", "message": {"id": "msg_s2", "usage": {"input_tokens": 30, "output_tokens": 1}}})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Checking."}})),
-            ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {}}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"ci"}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "ty\":\"Paris\"}"}})),
-            ("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_b", "name": "get_time", "input": {}}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{}"}})),
-            ("content_block_stop", json!({"type": "content_block_stop", "index": 2})),
-            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 25}})),
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_s2", "usage": {"input_tokens": 30, "output_tokens": 1}}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Checking."}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {}}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"ci"}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "ty\":\"Paris\"}"}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 1}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_b", "name": "get_time", "input": {}}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 2}),
+            ),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 25}}),
+            ),
             ("message_stop", json!({"type": "message_stop"})),
         ];
         insta::assert_json_snapshot!(translate_stream(&events, false));
@@ -589,7 +758,13 @@ mod tests {
     fn an_error_event_mid_stream_is_reported() {
         let mut translator = StreamTranslator::new("claude", 0, false);
         let error = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
-        assert_eq!(translator.on_event("error", &error.to_string()), Step::Error("Overloaded".into()));
-        assert_eq!(translator.on_event("x", "not json"), Step::Error("the provider sent an event that is not JSON".into()));
+        assert_eq!(
+            translator.on_event("error", &error.to_string()),
+            Step::Error("Overloaded".into())
+        );
+        assert_eq!(
+            translator.on_event("x", "not json"),
+            Step::Error("the provider sent an event that is not JSON".into())
+        );
     }
 }

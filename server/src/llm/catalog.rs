@@ -63,10 +63,22 @@ impl TryFrom<LlmRow> for Target {
             (None, Some(reference)) => Key::Reference(reference),
             (None, None) => Key::None,
         };
-        let path = if row.provider == Provider::Anthropic { "messages" } else { "chat/completions" };
+        let path = if row.provider == Provider::Anthropic {
+            "messages"
+        } else {
+            "chat/completions"
+        };
         // The base URL was checked when it was saved.
-        let completions_url = reqwest::Url::parse(&endpoint(&row.base_url, path)).map_err(AppError::internal)?;
-        Ok(Target { name: row.name, provider: row.provider, completions_url, model: row.model, grants, key })
+        let completions_url =
+            reqwest::Url::parse(&endpoint(&row.base_url, path)).map_err(AppError::internal)?;
+        Ok(Target {
+            name: row.name,
+            provider: row.provider,
+            completions_url,
+            model: row.model,
+            grants,
+            key,
+        })
     }
 }
 
@@ -88,7 +100,10 @@ impl Catalog {
             return Ok(None);
         };
         let target = Arc::new(Target::try_from(row)?);
-        self.entries.write().expect("catalog lock").insert(name.to_owned(), (Instant::now(), target.clone()));
+        self.entries
+            .write()
+            .expect("catalog lock")
+            .insert(name.to_owned(), (Instant::now(), target.clone()));
         Ok(Some(target))
     }
 

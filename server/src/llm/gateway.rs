@@ -44,9 +44,10 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 /// browser reads Hearth's own streams with the same bound.
 use app::sse::MAX_EVENT;
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/models", get(models))
-        .route("/v1/chat/completions", post(chat_completions).layer(DefaultBodyLimit::max(MAX_BODY)))
+    Router::new().route("/v1/models", get(models)).route(
+        "/v1/chat/completions",
+        post(chat_completions).layer(DefaultBodyLimit::max(MAX_BODY)),
+    )
 }
 
 async fn models(State(state): State<AppState>, principal: Principal) -> Result<Json<ModelList>> {
@@ -55,19 +56,54 @@ async fn models(State(state): State<AppState>, principal: Principal) -> Result<J
         .await?
         .into_iter()
         .filter(|row| row.runnable_by(&principal, &teams))
-        .map(|row| Model { id: row.name, object: "model".into(), created: row.created_at, owned_by: row.provider.as_str().into() })
+        .map(|row| Model {
+            id: row.name,
+            object: "model".into(),
+            created: row.created_at,
+            owned_by: row.provider.as_str().into(),
+        })
         .collect();
-    Ok(Json(ModelList { object: "list".into(), data }))
+    Ok(Json(ModelList {
+        object: "list".into(),
+        data,
+    }))
 }
 
 /// The LLM `name`, if `principal` may run it. An LLM the caller may not even see is answered
 /// as absent; catalogue readers are told why they may not run it, and the refusal is audited.
-async fn runnable(state: &AppState, principal: &Principal, name: &str, started: Instant, streaming: bool) -> Result<Arc<Target>> {
-    let not_found = || AppError::ModelNotFound(format!("there is no LLM named {} that you may use; GET /v1/models lists them", Echo(name)));
-    let target = state.llm_catalog.get(state, name).await?.ok_or_else(not_found)?;
+async fn runnable(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    started: Instant,
+    streaming: bool,
+) -> Result<Arc<Target>> {
+    let not_found = || {
+        AppError::ModelNotFound(format!(
+            "there is no LLM named {} that you may use; GET /v1/models lists them",
+            Echo(name)
+        ))
+    };
+    let target = state
+        .llm_catalog
+        .get(state, name)
+        .await?
+        .ok_or_else(not_found)?;
     // The caller's teams matter only to an LLM granted to teams: looked up then only.
-    let teams = if target.grants.teams.is_empty() { Vec::new() } else { crate::teams::of(state, principal).await? };
-    if allowed(principal, Action::Run, Resource::Llm { name: &target.name, grants: &target.grants, teams: &teams }) {
+    let teams = if target.grants.teams.is_empty() {
+        Vec::new()
+    } else {
+        crate::teams::of(state, principal).await?
+    };
+    if allowed(
+        principal,
+        Action::Run,
+        Resource::Llm {
+            name: &target.name,
+            grants: &target.grants,
+            teams: &teams,
+        },
+    ) {
         return Ok(target);
     }
     if !allowed(principal, Action::Read, Resource::Llms) {
@@ -92,7 +128,13 @@ pub(super) struct Call {
 }
 
 impl Call {
-    fn new(state: &AppState, principal: &Principal, target: &Target, streaming: bool, started: Instant) -> Call {
+    fn new(
+        state: &AppState,
+        principal: &Principal,
+        target: &Target,
+        streaming: bool,
+        started: Instant,
+    ) -> Call {
         let record = Record {
             kind: LLM_INFERENCE_CALL,
             principal: principal.name.clone(),
@@ -104,7 +146,11 @@ impl Call {
             status: 499,
             ..Record::default()
         };
-        Call { state: state.clone(), record: Some(record), started }
+        Call {
+            state: state.clone(),
+            record: Some(record),
+            started,
+        }
     }
 
     /// Counts already checked with [`token_count`]; a count that is not known keeps the last.
@@ -118,7 +164,10 @@ impl Call {
 
     /// The LLM's name.
     pub(super) fn llm(&self) -> String {
-        self.record.as_ref().and_then(|r| r.llm.clone()).unwrap_or_default()
+        self.record
+            .as_ref()
+            .and_then(|r| r.llm.clone())
+            .unwrap_or_default()
     }
 
     pub(super) fn finish(&mut self, status: u16) {
@@ -133,20 +182,35 @@ impl Call {
 impl Drop for Call {
     /// The client went away (499), or Hearth cut the call when it shut down (503).
     fn drop(&mut self) {
-        self.finish(if self.state.streams_end.is_cancelled() { 503 } else { 499 });
+        self.finish(if self.state.streams_end.is_cancelled() {
+            503
+        } else {
+            499
+        });
     }
 }
 
-async fn chat_completions(State(state): State<AppState>, principal: Principal, ApiJson(body): ApiJson<Map<String, Value>>) -> Response {
+async fn chat_completions(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Response {
     let started = Instant::now();
     let name = match body.get("model") {
         Some(Value::String(name)) if !name.is_empty() => name.clone(),
-        _ => return AppError::BadRequest("`model` is required: the name of an LLM (GET /v1/models lists them)".into()).into_response(),
+        _ => {
+            return AppError::BadRequest(
+                "`model` is required: the name of an LLM (GET /v1/models lists them)".into(),
+            )
+            .into_response()
+        }
     };
     let streaming = match body.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return AppError::BadRequest("`stream` must be true or false".into()).into_response(),
+        Some(_) => {
+            return AppError::BadRequest("`stream` must be true or false".into()).into_response()
+        }
     };
     let target = match runnable(&state, &principal, &name, started, streaming).await {
         Ok(target) => target,
@@ -179,12 +243,19 @@ enum Answer {
 }
 
 /// Calls the provider and returns its answer, already in OpenAI form for a whole answer.
-async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value>, streaming: bool, call: &mut Call) -> Result<Answer> {
+async fn complete(
+    state: &AppState,
+    target: &Target,
+    mut body: Map<String, Value>,
+    streaming: bool,
+    call: &mut Call,
+) -> Result<Answer> {
     let key = target.key(state)?;
     let client = &state.llm_client;
     let request = match target.provider {
         Provider::Anthropic => {
-            let translated = anthropic::request(&body, &target.model).map_err(AppError::BadRequest)?;
+            let translated =
+                anthropic::request(&body, &target.model).map_err(AppError::BadRequest)?;
             let mut request = client
                 .post(target.completions_url.clone())
                 .header("anthropic-version", ANTHROPIC_VERSION)
@@ -208,7 +279,14 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
             request
         }
     };
-    let request = request.header(header::ACCEPT, if streaming { "text/event-stream" } else { "application/json" });
+    let request = request.header(
+        header::ACCEPT,
+        if streaming {
+            "text/event-stream"
+        } else {
+            "application/json"
+        },
+    );
 
     let answer = match tokio::time::timeout(state.llm_timeout, request.send()).await {
         Err(_) => return Err(timed_out(target, state.llm_timeout)),
@@ -220,18 +298,37 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
     }
 
     if streaming && is_event_stream(&answer) {
-        let events: Events = Box::pin(sse::events(answer.bytes_stream(), MAX_EVENT, state.llm_timeout));
+        let events: Events = Box::pin(sse::events(
+            answer.bytes_stream(),
+            MAX_EVENT,
+            state.llm_timeout,
+        ));
         let mode = match target.provider {
             Provider::Anthropic => {
-                let include_usage = body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
-                Mode::Anthropic(Box::new(StreamTranslator::new(&target.name, crate::db::now(), include_usage)))
+                let include_usage = body
+                    .get("stream_options")
+                    .and_then(|o| o.get("include_usage"))
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                Mode::Anthropic(Box::new(StreamTranslator::new(
+                    &target.name,
+                    crate::db::now(),
+                    include_usage,
+                )))
             }
-            _ => Mode::Passthrough { name: target.name.clone() },
+            _ => Mode::Passthrough {
+                name: target.name.clone(),
+            },
         };
         return Ok(Answer::Stream(events, mode));
     }
 
-    let bytes = match tokio::time::timeout(state.llm_timeout, read_whole(answer, state.llm_max_answer)).await {
+    let bytes = match tokio::time::timeout(
+        state.llm_timeout,
+        read_whole(answer, state.llm_max_answer),
+    )
+    .await
+    {
         Err(_) => return Err(timed_out(target, state.llm_timeout)),
         Ok(Err(None)) => {
             tracing::warn!(llm = %target.name, limit = state.llm_max_answer, "a provider's answer was larger than the limit");
@@ -241,11 +338,21 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
                 state.llm_max_answer >> 20
             )));
         }
-        Ok(Err(Some(e))) => return Err(AppError::BadGateway(format!("the answer from the provider of LLM {:?} broke off: {}", target.name, kind_of(&e)))),
+        Ok(Err(Some(e))) => {
+            return Err(AppError::BadGateway(format!(
+                "the answer from the provider of LLM {:?} broke off: {}",
+                target.name,
+                kind_of(&e)
+            )))
+        }
         Ok(Ok(bytes)) => bytes,
     };
-    let upstream: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| AppError::BadGateway(format!("the provider of LLM {:?} answered with something that is not JSON", target.name)))?;
+    let upstream: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        AppError::BadGateway(format!(
+            "the provider of LLM {:?} answered with something that is not JSON",
+            target.name
+        ))
+    })?;
     let mut json = match target.provider {
         Provider::Anthropic => anthropic::response(&upstream, &target.name, crate::db::now()),
         _ => upstream,
@@ -259,7 +366,10 @@ async fn complete(state: &AppState, target: &Target, mut body: Map<String, Value
 }
 
 /// A whole answer's body, or `Err(None)` past `limit` bytes (told by its length, or counted).
-async fn read_whole(answer: reqwest::Response, limit: usize) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {
+async fn read_whole(
+    answer: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {
     if answer.content_length().is_some_and(|n| n > limit as u64) {
         return Err(None);
     }
@@ -284,7 +394,11 @@ fn is_event_stream(answer: &reqwest::Response) -> bool {
 }
 
 fn timed_out(target: &Target, after: Duration) -> AppError {
-    AppError::GatewayTimeout(format!("the provider of LLM {:?} did not answer within {} s", target.name, after.as_secs()))
+    AppError::GatewayTimeout(format!(
+        "the provider of LLM {:?} did not answer within {} s",
+        target.name,
+        after.as_secs()
+    ))
 }
 
 fn kind_of(e: &reqwest::Error) -> &'static str {
@@ -301,7 +415,11 @@ fn kind_of(e: &reqwest::Error) -> &'static str {
 
 fn unreachable(target: &Target, e: &reqwest::Error) -> AppError {
     tracing::warn!(llm = %target.name, error = %crate::error::ErrorChain(e), "LLM provider unreachable");
-    AppError::BadGateway(format!("could not reach the provider of LLM {:?} ({})", target.name, kind_of(e)))
+    AppError::BadGateway(format!(
+        "could not reach the provider of LLM {:?} ({})",
+        target.name,
+        kind_of(e)
+    ))
 }
 
 /// A provider's non-2xx answer as the error the client gets. The provider's own message is
@@ -335,10 +453,19 @@ async fn refusal(target: &Target, answer: reqwest::Response, key: Option<&str>) 
             retry_after,
         },
         StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
-            AppError::GatewayTimeout(format!("the provider of LLM {name:?} timed out (HTTP {}){detail}", status.as_u16()))
+            AppError::GatewayTimeout(format!(
+                "the provider of LLM {name:?} timed out (HTTP {}){detail}",
+                status.as_u16()
+            ))
         }
-        s if s.is_client_error() => AppError::UpstreamRefused { status: s, message: format!("the provider of LLM {name:?} refused the request{detail}") },
-        s => AppError::BadGateway(format!("the provider of LLM {name:?} failed (HTTP {}){detail}", s.as_u16())),
+        s if s.is_client_error() => AppError::UpstreamRefused {
+            status: s,
+            message: format!("the provider of LLM {name:?} refused the request{detail}"),
+        },
+        s => AppError::BadGateway(format!(
+            "the provider of LLM {name:?} failed (HTTP {}){detail}",
+            s.as_u16()
+        )),
     }
 }
 
@@ -365,4 +492,3 @@ async fn provider_message(answer: reqwest::Response, key: Option<&str>) -> Optio
     }
     Some(message)
 }
-

@@ -62,12 +62,19 @@ impl KeyRefs {
             Some(("file", path)) => self.read_file(Path::new(path)),
             _ => None,
         };
-        value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(UNRESOLVED)
+        value
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(UNRESOLVED)
     }
 
     fn read_file(&self, path: &Path) -> Option<String> {
         let real = path.canonicalize().ok()?;
-        let inside = |dirs: &[PathBuf]| dirs.iter().filter_map(|d| d.canonicalize().ok()).any(|d| real.starts_with(d));
+        let inside = |dirs: &[PathBuf]| {
+            dirs.iter()
+                .filter_map(|d| d.canonicalize().ok())
+                .any(|d| real.starts_with(d))
+        };
         if !inside(&self.dirs) || inside(&self.forbidden) || !real.is_file() {
             return None;
         }
@@ -90,13 +97,31 @@ mod tests {
     fn environment_references_need_the_prefix() {
         let refs = KeyRefs::default();
         assert!(refs.validate("env:HEARTH_KEY_OPENAI").is_ok());
-        for bad in ["env:HOME", "env:HEARTH_KEY_", "env:HEARTH_KEY_REF_DIR", "env:HEARTH_KEY_A-B", "env:", "vault:x", "HEARTH_KEY_A"] {
+        for bad in [
+            "env:HOME",
+            "env:HEARTH_KEY_",
+            "env:HEARTH_KEY_REF_DIR",
+            "env:HEARTH_KEY_A-B",
+            "env:",
+            "vault:x",
+            "HEARTH_KEY_A",
+        ] {
             assert!(refs.validate(bad).is_err(), "{bad}");
         }
         std::env::set_var("HEARTH_KEY_UNIT_TEST", " sk-from-env \n");
-        assert_eq!(refs.resolve("env:HEARTH_KEY_UNIT_TEST").as_deref(), Ok("sk-from-env"));
-        assert_eq!(refs.resolve("env:HEARTH_KEY_UNIT_TEST_UNSET"), Err(UNRESOLVED));
-        assert_eq!(refs.resolve("env:PATH"), Err(UNRESOLVED), "set, but not Hearth's to read");
+        assert_eq!(
+            refs.resolve("env:HEARTH_KEY_UNIT_TEST").as_deref(),
+            Ok("sk-from-env")
+        );
+        assert_eq!(
+            refs.resolve("env:HEARTH_KEY_UNIT_TEST_UNSET"),
+            Err(UNRESOLVED)
+        );
+        assert_eq!(
+            refs.resolve("env:PATH"),
+            Err(UNRESOLVED),
+            "set, but not Hearth's to read"
+        );
     }
 
     #[test]
@@ -112,7 +137,10 @@ mod tests {
         let refs = KeyRefs::new(vec![keys.clone()], vec![data.clone()]);
         let file = |p: &Path| format!("file:{}", p.display());
 
-        assert_eq!(refs.resolve(&file(&keys.join("openai"))).as_deref(), Ok("sk-file"));
+        assert_eq!(
+            refs.resolve(&file(&keys.join("openai"))).as_deref(),
+            Ok("sk-file")
+        );
         for unresolved in [
             keys.join("missing"),
             data.join("secret.key"),
@@ -121,10 +149,21 @@ mod tests {
             keys.join("../outside"),
             keys.clone(),
         ] {
-            assert_eq!(refs.resolve(&file(&unresolved)), Err(UNRESOLVED), "{}", unresolved.display());
+            assert_eq!(
+                refs.resolve(&file(&unresolved)),
+                Err(UNRESOLVED),
+                "{}",
+                unresolved.display()
+            );
         }
         assert!(refs.validate(&file(&data.join("secret.key"))).is_err());
-        assert!(refs.validate(&file(&root.path().join("outside"))).unwrap_err().contains("--key-ref-dir"));
-        assert!(KeyRefs::default().validate(&file(&keys.join("openai"))).unwrap_err().contains("off"));
+        assert!(refs
+            .validate(&file(&root.path().join("outside")))
+            .unwrap_err()
+            .contains("--key-ref-dir"));
+        assert!(KeyRefs::default()
+            .validate(&file(&keys.join("openai")))
+            .unwrap_err()
+            .contains("off"));
     }
 }

@@ -20,7 +20,9 @@ use crate::state::AppState;
 /// A token count as a provider reported it, if it is one: a count past 2^40 (a thousand
 /// billion tokens in one call) is a provider's bug, and counts as unknown.
 pub(crate) fn token_count(value: Option<&serde_json::Value>) -> Option<u64> {
-    value.and_then(serde_json::Value::as_u64).filter(|&n| n <= 1 << 40)
+    value
+        .and_then(serde_json::Value::as_u64)
+        .filter(|&n| n <= 1 << 40)
 }
 
 pub fn router() -> Router<AppState> {

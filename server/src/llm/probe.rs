@@ -19,7 +19,13 @@ pub fn endpoint(base: &str, path: &str) -> String {
 }
 
 #[tracing::instrument(skip_all, fields(provider = provider.as_str()))]
-pub async fn probe(client: &reqwest::Client, provider: Provider, base: &str, model: &str, key: &str) -> ProbeReport {
+pub async fn probe(
+    client: &reqwest::Client,
+    provider: Provider,
+    base: &str,
+    model: &str,
+    key: &str,
+) -> ProbeReport {
     let request = match provider {
         Provider::Anthropic => client
             .post(endpoint(base, "messages"))
@@ -43,7 +49,11 @@ pub async fn probe(client: &reqwest::Client, provider: Provider, base: &str, mod
             status: None,
             message: format!(
                 "Could not reach the provider ({}) — saved anyway.",
-                if e.is_timeout() { "no answer in time" } else { "connection failed" }
+                if e.is_timeout() {
+                    "no answer in time"
+                } else {
+                    "connection failed"
+                }
             ),
         },
         Ok(answer) => {
@@ -81,8 +91,17 @@ mod tests {
 
     #[test]
     fn endpoints_are_built_with_or_without_v1_in_the_base() {
-        assert_eq!(endpoint("https://api.openai.com", "models"), "https://api.openai.com/v1/models");
-        assert_eq!(endpoint("http://h:8080/v1/", "models"), "http://h:8080/v1/models");
-        assert_eq!(endpoint("http://h/proxy/v1", "messages"), "http://h/proxy/v1/messages");
+        assert_eq!(
+            endpoint("https://api.openai.com", "models"),
+            "https://api.openai.com/v1/models"
+        );
+        assert_eq!(
+            endpoint("http://h:8080/v1/", "models"),
+            "http://h:8080/v1/models"
+        );
+        assert_eq!(
+            endpoint("http://h/proxy/v1", "messages"),
+            "http://h/proxy/v1/messages"
+        );
     }
 }

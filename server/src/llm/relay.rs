@@ -30,7 +30,9 @@ pub(super) type Events = Pin<Box<dyn Stream<Item = std::result::Result<Event, Ss
 /// How a stream's events become the client's.
 pub(super) enum Mode {
     /// OpenAI-family: each chunk as it is, `model` renamed.
-    Passthrough { name: String },
+    Passthrough {
+        name: String,
+    },
     Anthropic(Box<StreamTranslator>),
 }
 
@@ -91,7 +93,11 @@ impl Mode {
         match self {
             Mode::Passthrough { name } => {
                 if event.data.trim() == "[DONE]" {
-                    return Translated { bytes: DONE.to_vec(), tokens: None, end: Some(End::Done) };
+                    return Translated {
+                        bytes: DONE.to_vec(),
+                        tokens: None,
+                        end: Some(End::Done),
+                    };
                 }
                 let Ok(mut json) = serde_json::from_str::<Value>(&event.data) else {
                     // Not ours to judge: passed on as it came, every line a `data:` line again
@@ -103,7 +109,10 @@ impl Mode {
                         bytes.push(b'\n');
                     }
                     bytes.push(b'\n');
-                    return Translated { bytes, ..Translated::default() };
+                    return Translated {
+                        bytes,
+                        ..Translated::default()
+                    };
                 };
                 let mut tokens = None;
                 if let Some(object) = json.as_object_mut() {
@@ -111,21 +120,38 @@ impl Mode {
                         object.insert("model".into(), Value::String(name.clone()));
                     }
                     if let Some(usage) = object.get("usage") {
-                        tokens = Some((token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))));
+                        tokens = Some((
+                            token_count(usage.get("prompt_tokens")),
+                            token_count(usage.get("completion_tokens")),
+                        ));
                     }
                 }
-                Translated { bytes: frame(&json), tokens, end: None }
+                Translated {
+                    bytes: frame(&json),
+                    tokens,
+                    end: None,
+                }
             }
             Mode::Anthropic(translator) => match translator.on_event(&event.event, &event.data) {
                 anthropic::Step::Chunks(chunks) => {
                     let mut bytes: Vec<u8> = chunks.iter().flat_map(frame).collect();
                     if !translator.finished() {
-                        return Translated { bytes, ..Translated::default() };
+                        return Translated {
+                            bytes,
+                            ..Translated::default()
+                        };
                     }
                     bytes.extend_from_slice(DONE);
-                    Translated { bytes, tokens: Some(translator.usage()), end: Some(End::Done) }
+                    Translated {
+                        bytes,
+                        tokens: Some(translator.usage()),
+                        end: Some(End::Done),
+                    }
                 }
-                anthropic::Step::Error(message) => Translated { end: Some(End::Failed(message)), ..Translated::default() },
+                anthropic::Step::Error(message) => Translated {
+                    end: Some(End::Failed(message)),
+                    ..Translated::default()
+                },
             },
         }
     }
@@ -145,7 +171,9 @@ impl Relay {
             StatusCode::SERVICE_UNAVAILABLE => "shutting_down",
             _ => "stream_interrupted",
         };
-        let mut out = frame(&serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}));
+        let mut out = frame(
+            &serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": kind}}),
+        );
         out.extend_from_slice(DONE);
         out
     }
@@ -160,7 +188,12 @@ impl Relay {
             return Some(self.mode.translate(event));
         }
         // The mode goes to the blocking thread and back; a placeholder holds its place.
-        let mut mode = std::mem::replace(&mut self.mode, Mode::Passthrough { name: String::new() });
+        let mut mode = std::mem::replace(
+            &mut self.mode,
+            Mode::Passthrough {
+                name: String::new(),
+            },
+        );
         let (mode, translated) = tokio::task::spawn_blocking(move || {
             let translated = mode.translate(event);
             (mode, translated)
@@ -187,28 +220,45 @@ impl Relay {
             };
             let event = match next {
                 Some(Err(SseError::Idle(idle))) => {
-                    let message = format!("the provider of LLM {:?} sent nothing for {} s", self.call_name(), idle.as_secs());
+                    let message = format!(
+                        "the provider of LLM {:?} sent nothing for {} s",
+                        self.call_name(),
+                        idle.as_secs()
+                    );
                     return Some(self.error_frames(StatusCode::GATEWAY_TIMEOUT, message));
                 }
                 None => {
                     tracing::warn!(llm = %self.call_name(), "an LLM stream ended without its end marker");
-                    let message = format!("the stream from the provider of LLM {:?} ended before its end", self.call_name());
+                    let message = format!(
+                        "the stream from the provider of LLM {:?} ended before its end",
+                        self.call_name()
+                    );
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
                 Some(Err(SseError::TooLarge(app::sse::TooLarge(limit)))) => {
                     tracing::warn!(llm = %self.call_name(), limit, "an LLM stream sent an event past the limit");
-                    let message = format!("the provider of LLM {:?} sent an event larger than {} MiB", self.call_name(), limit >> 20);
+                    let message = format!(
+                        "the provider of LLM {:?} sent an event larger than {} MiB",
+                        self.call_name(),
+                        limit >> 20
+                    );
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
                 Some(Err(SseError::Transport(e))) => {
                     tracing::warn!(llm = %self.call_name(), error = %crate::error::ErrorChain(&e), "LLM stream broke off");
-                    let message = format!("the stream from the provider of LLM {:?} broke off", self.call_name());
+                    let message = format!(
+                        "the stream from the provider of LLM {:?} broke off",
+                        self.call_name()
+                    );
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
                 Some(Ok(event)) => event,
             };
             let Some(translated) = self.translate(event).await else {
-                let message = format!("an event from the provider of LLM {:?} could not be read", self.call_name());
+                let message = format!(
+                    "an event from the provider of LLM {:?} could not be read",
+                    self.call_name()
+                );
                 return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
             };
             if let Some((prompt, completion)) = translated.tokens {
@@ -216,7 +266,10 @@ impl Relay {
             }
             match translated.end {
                 Some(End::Failed(message)) => {
-                    let message = format!("the provider of LLM {:?} reported an error: {message}", self.call_name());
+                    let message = format!(
+                        "the provider of LLM {:?} reported an error: {message}",
+                        self.call_name()
+                    );
                     return Some(self.error_frames(StatusCode::BAD_GATEWAY, message));
                 }
                 Some(End::Done) => {
@@ -232,8 +285,19 @@ impl Relay {
     }
 }
 
-pub(super) fn stream_response(state: &AppState, events: Events, mode: Mode, call: Call) -> Response {
-    let relay = Relay { events, mode, call, end: state.streams_end.clone(), done: false };
+pub(super) fn stream_response(
+    state: &AppState,
+    events: Events,
+    mode: Mode,
+    call: Call,
+) -> Response {
+    let relay = Relay {
+        events,
+        mode,
+        call,
+        end: state.streams_end.clone(),
+        done: false,
+    };
     let body = futures_util::stream::unfold(relay, |mut relay| async move {
         let bytes = relay.next_bytes().await?;
         Some((Ok::<_, Infallible>(Bytes::from(bytes)), relay))
@@ -243,7 +307,10 @@ pub(super) fn stream_response(state: &AppState, events: Events, mode: Mode, call
 
 pub(super) fn event_stream(body: Body) -> Response {
     Response::builder()
-        .header(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"))
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        )
         .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
         .header("x-accel-buffering", HeaderValue::from_static("no"))
         .body(body)

@@ -11,7 +11,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use sqlx::FromRow;
 
-use app::api::{Grants, Llm, LlmInput, LlmList, ProbeOutcome, Provider, SavedLlm, CONFIG_CREATED, CONFIG_DELETED, CONFIG_UPDATED};
+use app::api::{
+    Grants, Llm, LlmInput, LlmList, ProbeOutcome, Provider, SavedLlm, CONFIG_CREATED,
+    CONFIG_DELETED, CONFIG_UPDATED,
+};
 
 use super::probe::probe;
 use crate::audit::Record;
@@ -62,7 +65,15 @@ impl LlmRow {
     /// Whether `principal` may run this LLM (`edit` never implies it, except for admins who
     /// hold every right).
     pub(super) fn runnable_by(&self, principal: &Principal, teams: &[String]) -> bool {
-        allowed(principal, Action::Run, Resource::Llm { name: &self.name, grants: &self.grants(), teams })
+        allowed(
+            principal,
+            Action::Run,
+            Resource::Llm {
+                name: &self.name,
+                grants: &self.grants(),
+                teams,
+            },
+        )
     }
 
     /// The view for `principal`: the catalogue's readers see everything but the key.
@@ -99,7 +110,9 @@ fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'));
     if ok {
         Ok(())
     } else {
@@ -110,13 +123,26 @@ fn validate_name(name: &str) -> Result<()> {
 }
 
 fn validate_base_url(input: &LlmInput) -> Result<String> {
-    let given = input.base_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let given = input
+        .base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
     let url = given.or(input.provider.default_base_url()).ok_or_else(|| {
-        AppError::BadRequest(format!("the {} provider has no default URL: give base_url", input.provider.as_str()))
+        AppError::BadRequest(format!(
+            "the {} provider has no default URL: give base_url",
+            input.provider.as_str()
+        ))
     })?;
-    let parsed = url::Url::parse(url).map_err(|e| AppError::BadRequest(format!("base_url is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(AppError::BadRequest("base_url must be an http(s) URL without credentials".into()));
+    let parsed = url::Url::parse(url)
+        .map_err(|e| AppError::BadRequest(format!("base_url is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Err(AppError::BadRequest(
+            "base_url must be an http(s) URL without credentials".into(),
+        ));
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -125,7 +151,9 @@ fn optional_text(value: &Option<String>, field: &str, max: usize) -> Result<Opti
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) if v.chars().count() <= max => Ok(Some(v.to_owned())),
-        Some(_) => Err(AppError::BadRequest(format!("{field} is longer than {max} characters"))),
+        Some(_) => Err(AppError::BadRequest(format!(
+            "{field} is longer than {max} characters"
+        ))),
     }
 }
 
@@ -141,7 +169,8 @@ struct Fields {
 fn validate_fields(input: &LlmInput) -> Result<Fields> {
     Ok(Fields {
         base_url: validate_base_url(input)?,
-        model: optional_text(&Some(input.model.clone()), "model", 256)?.ok_or_else(|| AppError::BadRequest("model is required".into()))?,
+        model: optional_text(&Some(input.model.clone()), "model", 256)?
+            .ok_or_else(|| AppError::BadRequest("model is required".into()))?,
         description: optional_text(&input.description, "description", 1000)?,
         tier: optional_text(&input.tier, "tier", 64)?,
         grants: serde_json::to_string(&input.grants).map_err(AppError::internal)?,
@@ -152,11 +181,17 @@ fn validate_fields(input: &LlmInput) -> Result<Fields> {
 async fn check_grantees(state: &AppState, grants: &Grants) -> Result<()> {
     for user in &grants.users {
         if crate::users::by_name(&state.db, user).await?.is_none() {
-            return Err(AppError::BadRequest(format!("grants name the user {}, who does not exist", Echo(user))));
+            return Err(AppError::BadRequest(format!(
+                "grants name the user {}, who does not exist",
+                Echo(user)
+            )));
         }
     }
     if let Some(team) = crate::teams::unknown(&state.db, &grants.teams).await? {
-        return Err(AppError::BadRequest(format!("grants name the team {}, which does not exist", Echo(&team))));
+        return Err(AppError::BadRequest(format!(
+            "grants name the team {}, which does not exist",
+            Echo(&team)
+        )));
     }
     Ok(())
 }
@@ -177,14 +212,30 @@ pub(crate) async fn fetch_all(state: &AppState) -> Result<Vec<LlmRow>> {
 async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<LlmList>> {
     let rows = fetch_all(&state).await?;
     let full = allowed(&principal, Action::Read, Resource::Llms);
-    let teams = if full { Vec::new() } else { crate::teams::of(&state, &principal).await? };
-    let data = rows.into_iter().filter(|r| full || r.runnable_by(&principal, &teams)).map(|r| r.view(&principal)).collect();
+    let teams = if full {
+        Vec::new()
+    } else {
+        crate::teams::of(&state, &principal).await?
+    };
+    let data = rows
+        .into_iter()
+        .filter(|r| full || r.runnable_by(&principal, &teams))
+        .map(|r| r.view(&principal))
+        .collect();
     Ok(Json(LlmList { data }))
 }
 
-async fn show(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<Json<Llm>> {
-    let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
-    if !allowed(&principal, Action::Read, Resource::Llms) && !row.runnable_by(&principal, &crate::teams::of(&state, &principal).await?) {
+async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<Llm>> {
+    let row = fetch(&state, &name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    if !allowed(&principal, Action::Read, Resource::Llms)
+        && !row.runnable_by(&principal, &crate::teams::of(&state, &principal).await?)
+    {
         return Err(not_found(&name));
     }
     Ok(Json(row.view(&principal)))
@@ -198,8 +249,17 @@ async fn check_key(
     base_url: &str,
     key: Option<String>,
 ) -> Result<Option<app::api::ProbeReport>> {
-    let Some(key) = key.filter(|_| !options.skip_auth_check) else { return Ok(None) };
-    let report = probe(&state.llm_client, input.provider, base_url, &input.model, &key).await;
+    let Some(key) = key.filter(|_| !options.skip_auth_check) else {
+        return Ok(None);
+    };
+    let report = probe(
+        &state.llm_client,
+        input.provider,
+        base_url,
+        &input.model,
+        &key,
+    )
+    .await;
     match report.outcome {
         ProbeOutcome::Ok => Ok(None),
         ProbeOutcome::Auth => Err(AppError::ProviderRejectedKey {
@@ -211,17 +271,31 @@ async fn check_key(
 }
 
 /// What a request says about the key, checked; and the key to probe with, if it changed.
-fn key_change(state: &AppState, input: &LlmInput, options: &SaveOptions) -> Result<(KeyChange, Option<String>, Option<String>)> {
+fn key_change(
+    state: &AppState,
+    input: &LlmInput,
+    options: &SaveOptions,
+) -> Result<(KeyChange, Option<String>, Option<String>)> {
     if input.api_key.as_deref().is_some_and(|k| !k.is_empty()) && input.api_key_ref.is_some() {
-        return Err(AppError::BadRequest("give api_key or api_key_ref, not both".into()));
+        return Err(AppError::BadRequest(
+            "give api_key or api_key_ref, not both".into(),
+        ));
     }
-    let reference = input.api_key_ref.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    let reference = input
+        .api_key_ref
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
     if let Some(r) = &reference {
         state.key_refs.validate(r).map_err(AppError::BadRequest)?;
     }
     let (change, probe_key) = match input.api_key.as_deref() {
         Some("") => (KeyChange::Remove, None),
-        Some(key) => (KeyChange::Set(key.trim().to_owned()), Some(key.trim().to_owned())),
+        Some(key) => (
+            KeyChange::Set(key.trim().to_owned()),
+            Some(key.trim().to_owned()),
+        ),
         None if reference.is_some() => (KeyChange::Remove, None),
         None => (KeyChange::Keep, None),
     };
@@ -229,7 +303,11 @@ fn key_change(state: &AppState, input: &LlmInput, options: &SaveOptions) -> Resu
         (Some(r), _) => match state.key_refs.resolve(r) {
             Ok(key) => Some(key),
             Err(_) if options.skip_auth_check => None,
-            Err(why) => return Err(AppError::BadRequest(format!("{why} (register with ?skip_auth_check=true to save it anyway)"))),
+            Err(why) => {
+                return Err(AppError::BadRequest(format!(
+                    "{why} (register with ?skip_auth_check=true to save it anyway)"
+                )))
+            }
         },
         (None, key) => key,
     };
@@ -245,19 +323,37 @@ async fn create(
 ) -> Result<(StatusCode, Json<SavedLlm>)> {
     authorize(&principal, Action::Write, Resource::Llms)?;
     let (row, warning) = register(&state, &input, &options).await?;
-    state.audit.record(Record::action(CONFIG_CREATED, &principal, format!("llm:{}", row.name), 201));
-    Ok((StatusCode::CREATED, Json(SavedLlm { llm: row.view(&principal), warning })))
+    state.audit.record(Record::action(
+        CONFIG_CREATED,
+        &principal,
+        format!("llm:{}", row.name),
+        201,
+    ));
+    Ok((
+        StatusCode::CREATED,
+        Json(SavedLlm {
+            llm: row.view(&principal),
+            warning,
+        }),
+    ))
 }
 
 /// Checks and stores a new LLM, the key checked with the provider first unless `options` say
 /// not to (the API and `hearth llm add` alike). Returns it, with the probe's warning if any.
-pub(crate) async fn register(state: &AppState, input: &LlmInput, options: &SaveOptions) -> Result<(LlmRow, Option<app::api::ProbeReport>)> {
+pub(crate) async fn register(
+    state: &AppState,
+    input: &LlmInput,
+    options: &SaveOptions,
+) -> Result<(LlmRow, Option<app::api::ProbeReport>)> {
     validate_name(&input.name)?;
     let fields = validate_fields(input)?;
     check_grantees(state, &input.grants).await?;
     let (change, reference, probe_key) = key_change(state, input, options)?;
     if fetch(state, &input.name).await?.is_some() {
-        return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name)));
+        return Err(AppError::Conflict(format!(
+            "an LLM named {:?} already exists",
+            input.name
+        )));
     }
     let warning = check_key(state, options, input, &fields.base_url, probe_key).await?;
     let sealed = match change {
@@ -282,12 +378,19 @@ pub(crate) async fn register(state: &AppState, input: &LlmInput, options: &SaveO
         .await);
     match inserted {
         Ok(_) => {}
-        Err(e) if db::is_unique_violation(&e) => return Err(AppError::Conflict(format!("an LLM named {:?} already exists", input.name))),
+        Err(e) if db::is_unique_violation(&e) => {
+            return Err(AppError::Conflict(format!(
+                "an LLM named {:?} already exists",
+                input.name
+            )))
+        }
         Err(e) => return Err(e.into()),
     }
     state.llm_catalog.forget(&input.name);
     tracing::info!(llm = %input.name, "LLM registered");
-    let row = fetch(state, &input.name).await?.ok_or_else(|| not_found(&input.name))?;
+    let row = fetch(state, &input.name)
+        .await?
+        .ok_or_else(|| not_found(&input.name))?;
     Ok((row, warning))
 }
 
@@ -300,9 +403,13 @@ async fn replace(
     ApiJson(input): ApiJson<LlmInput>,
 ) -> Result<Json<SavedLlm>> {
     authorize(&principal, Action::Write, Resource::Llms)?;
-    let stored = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
+    let stored = fetch(&state, &name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
     if input.name != name {
-        return Err(AppError::BadRequest("an LLM's name cannot be changed; delete it and add it again".into()));
+        return Err(AppError::BadRequest(
+            "an LLM's name cannot be changed; delete it and add it again".into(),
+        ));
     }
     let fields = validate_fields(&input)?;
     check_grantees(&state, &input.grants).await?;
@@ -320,7 +427,9 @@ async fn replace(
     let new_key = input.api_key.as_deref().is_some_and(|k| !k.is_empty());
     let probe_key = match (new_key || ref_changed, url_changed, &stored.api_key_sealed) {
         (true, _, _) => probe_key,
-        (false, true, Some(sealed)) if keeps_key => Some(state.secrets.open(sealed).map_err(AppError::internal)?),
+        (false, true, Some(sealed)) if keeps_key => {
+            Some(state.secrets.open(sealed).map_err(AppError::internal)?)
+        }
         (false, true, _) => probe_key,
         (false, false, _) => None,
     };
@@ -342,23 +451,43 @@ async fn replace(
         .await)?;
     state.llm_catalog.forget(&name);
     tracing::info!(llm = %name, "LLM updated");
-    state.audit.record(Record::action(CONFIG_UPDATED, &principal, format!("llm:{name}"), 200));
-    let row = fetch(&state, &name).await?.ok_or_else(|| not_found(&name))?;
-    Ok(Json(SavedLlm { llm: row.view(&principal), warning }))
+    state.audit.record(Record::action(
+        CONFIG_UPDATED,
+        &principal,
+        format!("llm:{name}"),
+        200,
+    ));
+    let row = fetch(&state, &name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    Ok(Json(SavedLlm {
+        llm: row.view(&principal),
+        warning,
+    }))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
-async fn remove(State(state): State<AppState>, principal: Principal, Path(name): Path<String>) -> Result<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::Llms)?;
     unregister(&state, &name).await?;
-    state.audit.record(Record::action(CONFIG_DELETED, &principal, format!("llm:{name}"), 204));
+    state.audit.record(Record::action(
+        CONFIG_DELETED,
+        &principal,
+        format!("llm:{name}"),
+        204,
+    ));
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes the LLM `name` (the API and `hearth llm remove` alike).
 pub(crate) async fn unregister(state: &AppState, name: &str) -> Result<()> {
     let sql = "DELETE FROM llms WHERE name = $1";
-    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await)?.rows_affected();
+    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await)?
+        .rows_affected();
     if deleted == 0 {
         return Err(not_found(name));
     }

@@ -75,10 +75,18 @@ where
                 return Poll::Pending;
             }
             // An event left unfinished at the end is dropped, as EventSource does.
-            let Poll::Ready(Some(chunk)) = polled else { return Poll::Ready(None) };
-            this.silent_until.as_mut().reset(tokio::time::Instant::now() + this.idle);
+            let Poll::Ready(Some(chunk)) = polled else {
+                return Poll::Ready(None);
+            };
+            this.silent_until
+                .as_mut()
+                .reset(tokio::time::Instant::now() + this.idle);
             let mut out = Vec::new();
-            let fed = chunk.map_err(SseError::from).and_then(|chunk| this.decoder.feed(&chunk, &mut out).map_err(SseError::TooLarge));
+            let fed = chunk.map_err(SseError::from).and_then(|chunk| {
+                this.decoder
+                    .feed(&chunk, &mut out)
+                    .map_err(SseError::TooLarge)
+            });
             this.ready.extend(out);
             if let Err(e) = fed {
                 this.failed = true;

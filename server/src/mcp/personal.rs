@@ -13,7 +13,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::FromRow;
 
-use app::api::{HeaderEntry, McpServerInput, McpTransport, PersonalMcpServer, PersonalMcpServerList};
+use app::api::{
+    HeaderEntry, McpServerInput, McpTransport, PersonalMcpServer, PersonalMcpServerList,
+};
 
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::crypto::SecretBox;
@@ -48,8 +50,14 @@ const RESERVED_HEADERS: &[&str] = &[
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/me/mcp-servers", get(list).post(create))
-        .route("/v1/me/mcp-servers/{id}", get(show).put(replace).delete(remove))
-        .route("/v1/me/mcp-servers/{id}/approvals/{tool}", axum::routing::put(set_approval))
+        .route(
+            "/v1/me/mcp-servers/{id}",
+            get(show).put(replace).delete(remove),
+        )
+        .route(
+            "/v1/me/mcp-servers/{id}/approvals/{tool}",
+            axum::routing::put(set_approval),
+        )
 }
 
 #[derive(Debug, FromRow)]
@@ -71,8 +79,11 @@ impl ServerRow {
     /// The owner's view, with the headers decrypted; for a caller that may not read stored
     /// credentials (a key narrowed to LLMs), their names with empty values.
     fn view(self, secrets: &SecretBox, principal: &Principal) -> Result<PersonalMcpServer> {
-        let headers = secrets.open(&self.headers_sealed).map_err(AppError::internal)?;
-        let mut headers: Vec<HeaderEntry> = serde_json::from_str(&headers).map_err(AppError::internal)?;
+        let headers = secrets
+            .open(&self.headers_sealed)
+            .map_err(AppError::internal)?;
+        let mut headers: Vec<HeaderEntry> =
+            serde_json::from_str(&headers).map_err(AppError::internal)?;
         if !allowed(principal, Action::Read, Resource::OwnMcpSecrets) {
             headers.iter_mut().for_each(|h| h.value.clear());
         }
@@ -130,7 +141,9 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
             return bad(format!("{name:?} is not a valid header name"));
         };
         if RESERVED_HEADERS.contains(&parsed.as_str()) {
-            return bad(format!("the {name} header is set by the connection itself and cannot be configured"));
+            return bad(format!(
+                "the {name} header is set by the connection itself and cannot be configured"
+            ));
         }
         if headers.iter().any(|h| h.name.eq_ignore_ascii_case(&name)) {
             return bad(format!("the {name} header is given twice"));
@@ -142,7 +155,9 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
         headers.push(HeaderEntry { name, value });
     }
     if input.tools.len() > MAX_TOOLS || input.tools.keys().any(|t| !valid_tool_name(t)) {
-        return bad(format!("tool switches: at most {MAX_TOOLS} tools; {TOOL_NAME_RULE}"));
+        return bad(format!(
+            "tool switches: at most {MAX_TOOLS} tools; {TOOL_NAME_RULE}"
+        ));
     }
     let tools: BTreeMap<String, bool> = input.tools;
     Ok(Valid {
@@ -175,12 +190,17 @@ fn not_found(id: &str) -> AppError {
     AppError::NotFound(format!("you have no MCP server with id {}", Echo(id)))
 }
 
-async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<PersonalMcpServerList>> {
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<PersonalMcpServerList>> {
     authorize(&principal, Action::Read, Resource::OwnMcpServers)?;
     let sql = format!("{SELECT} WHERE owner = $1 ORDER BY name, id");
-    let rows: Vec<ServerRow> =
-        with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(principal.owner_key()).fetch_all(pool).await)?;
-    let data = rows.into_iter().map(|r| r.view(&state.secrets, &principal)).collect::<Result<_>>()?;
+    let rows: Vec<ServerRow> = with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(principal.owner_key()).fetch_all(pool).await)?;
+    let data = rows
+        .into_iter()
+        .map(|r| r.view(&state.secrets, &principal))
+        .collect::<Result<_>>()?;
     Ok(Json(PersonalMcpServerList { data }))
 }
 
@@ -191,10 +211,15 @@ async fn fetch(state: &AppState, principal: &Principal, id: &str) -> Result<Pers
         .bind(principal.owner_key())
         .fetch_optional(pool)
         .await)?;
-    row.ok_or_else(|| not_found(id))?.view(&state.secrets, principal)
+    row.ok_or_else(|| not_found(id))?
+        .view(&state.secrets, principal)
 }
 
-async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<PersonalMcpServer>> {
+async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<PersonalMcpServer>> {
     authorize(&principal, Action::Read, Resource::OwnMcpServers)?;
     Ok(Json(fetch(&state, &principal, &id).await?))
 }
@@ -211,7 +236,9 @@ async fn create(
     let count_sql = "SELECT COUNT(*) FROM user_mcp_servers WHERE owner = $1";
     let count: i64 = with_pool!(&state.db, pool => sqlx::query_scalar(count_sql).bind(&owner).fetch_one(pool).await)?;
     if count >= MAX_SERVERS {
-        return Err(AppError::Conflict(format!("you already have {MAX_SERVERS} MCP servers; delete one first")));
+        return Err(AppError::Conflict(format!(
+            "you already have {MAX_SERVERS} MCP servers; delete one first"
+        )));
     }
     let now = db::now();
     let sql = "INSERT INTO user_mcp_servers \
@@ -235,7 +262,10 @@ async fn create(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(server_id = id, "personal MCP server added");
-    Ok((StatusCode::CREATED, Json(fetch(&state, &principal, &id.to_string()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(fetch(&state, &principal, &id.to_string()).await?),
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
@@ -248,7 +278,8 @@ async fn replace(
     authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
     let server_id = parse_id(&id)?;
     let valid = validate(input, &state.secrets)?;
-    let sql = "UPDATE user_mcp_servers SET name = $1, url = $2, transport = $3, headers_sealed = $4, \
+    let sql =
+        "UPDATE user_mcp_servers SET name = $1, url = $2, transport = $3, headers_sealed = $4, \
                use_proxy = $5, tools = $6, updated_at = $7 WHERE id = $8 AND owner = $9";
     let updated = with_pool!(&state.db, pool => sqlx::query(sql)
         .bind(&valid.name)
@@ -272,7 +303,11 @@ async fn replace(
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
-async fn remove(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
     let sql = "DELETE FROM user_mcp_servers WHERE id = $1 AND owner = $2";
     let deleted = with_pool!(&state.db, pool => sqlx::query(sql)
@@ -297,7 +332,13 @@ mod tests {
             name: " Everything ".into(),
             url: "http://127.0.0.1:3001/mcp".into(),
             transport: McpTransport::Auto,
-            headers: headers.iter().map(|(n, v)| HeaderEntry { name: (*n).into(), value: (*v).into() }).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| HeaderEntry {
+                    name: (*n).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
             use_proxy: true,
             tools: BTreeMap::new(),
         }
@@ -317,15 +358,21 @@ mod tests {
         let valid = validate(input(&[("Authorization", "Bearer t0ken")]), &secrets).unwrap();
         assert_eq!(valid.name, "Everything");
         assert!(!valid.headers_sealed.contains("t0ken"));
-        assert!(secrets.open(&valid.headers_sealed).unwrap().contains("t0ken"));
+        assert!(secrets
+            .open(&valid.headers_sealed)
+            .unwrap()
+            .contains("t0ken"));
     }
 
     #[test]
     fn reserved_duplicate_and_malformed_headers_are_refused_without_echoing_values() {
         let secrets = SecretBox::from_key([7; 32]);
         assert!(message(validate(input(&[("Cookie", "a=b")]), &secrets)).contains("Cookie"));
-        assert!(message(validate(input(&[("X-A", "1"), ("x-a", "2")]), &secrets)).contains("twice"));
-        assert!(message(validate(input(&[("bad name", "1")]), &secrets)).contains("not a valid header name"));
+        assert!(
+            message(validate(input(&[("X-A", "1"), ("x-a", "2")]), &secrets)).contains("twice")
+        );
+        assert!(message(validate(input(&[("bad name", "1")]), &secrets))
+            .contains("not a valid header name"));
         let m = message(validate(input(&[("X-Secret", "sec\nret")]), &secrets));
         assert!(!m.contains("sec"), "{m}");
     }
@@ -333,7 +380,12 @@ mod tests {
     #[test]
     fn urls_must_be_http_without_credentials() {
         let secrets = SecretBox::from_key([7; 32]);
-        for url in ["ftp://h/mcp", "not a url", "http://user:pw@h/mcp", "file:///etc/passwd"] {
+        for url in [
+            "ftp://h/mcp",
+            "not a url",
+            "http://user:pw@h/mcp",
+            "file:///etc/passwd",
+        ] {
             let mut i = input(&[]);
             i.url = url.into();
             let m = message(validate(i, &secrets));
@@ -361,7 +413,9 @@ async fn set_approval(
         }
         other => {
             if !server.approvals.contains_key(&tool) && server.approvals.len() >= MAX_TOOLS {
-                return Err(AppError::BadRequest(format!("at most {MAX_TOOLS} tools per server have an approval")));
+                return Err(AppError::BadRequest(format!(
+                    "at most {MAX_TOOLS} tools per server have an approval"
+                )));
             }
             server.approvals.insert(tool.clone(), other);
         }

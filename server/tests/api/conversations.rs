@@ -16,7 +16,12 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
     let bob = app.browser();
     app.sign_in(&bob, "bob", "password bob").await;
 
-    let created = ana.post(app.url("/v1/conversations")).json(&json!({"model": "house-chat"})).send().await.unwrap();
+    let created = ana
+        .post(app.url("/v1/conversations"))
+        .json(&json!({"model": "house-chat"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let conversation: Conversation = created.json().await.unwrap();
     assert_eq!(conversation.title, "New conversation");
@@ -31,7 +36,12 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
         json!({"role": "assistant", "content": "It said: hel", "model": "house-chat", "stopped": true, "reasoning": "The tool echoed.", "completion_tokens": 4}),
     ];
     for (i, message) in messages.iter().enumerate() {
-        let saved = ana.post(format!("{base}/messages")).json(message).send().await.unwrap();
+        let saved = ana
+            .post(format!("{base}/messages"))
+            .json(message)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(saved.status(), 201, "{}", saved.text().await.unwrap());
         let so_far: Conversation = ana.get(&base).send().await.unwrap().json().await.unwrap();
         assert_eq!(so_far.messages.len(), i + 1, "saved at once");
@@ -41,27 +51,66 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
     for response in [
         bob.get(&base).send().await.unwrap(),
         bob.get(format!("{base}/export")).send().await.unwrap(),
-        bob.patch(&base).json(&json!({"title": "mine"})).send().await.unwrap(),
-        bob.post(format!("{base}/messages")).json(&json!({"role": "user", "content": "x"})).send().await.unwrap(),
+        bob.patch(&base)
+            .json(&json!({"title": "mine"}))
+            .send()
+            .await
+            .unwrap(),
+        bob.post(format!("{base}/messages"))
+            .json(&json!({"role": "user", "content": "x"}))
+            .send()
+            .await
+            .unwrap(),
         bob.delete(&base).send().await.unwrap(),
     ] {
         error_body(response, 404).await;
     }
-    let bobs: ConversationList = bob.get(app.url("/v1/conversations")).send().await.unwrap().json().await.unwrap();
+    let bobs: ConversationList = bob
+        .get(app.url("/v1/conversations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(bobs.data.is_empty());
 
     // Bad input is refused clearly and writes nothing.
     for (body, says) in [
         (json!({"role": "tool", "content": "x"}), "tool_call_id"),
-        (json!({"role": "user", "content": "x", "tool_calls": [{"id": "c", "name": "n", "arguments": "{}"}]}), "only assistant"),
+        (
+            json!({"role": "user", "content": "x", "tool_calls": [{"id": "c", "name": "n", "arguments": "{}"}]}),
+            "only assistant",
+        ),
         (json!({"role": "robot", "content": "x"}), "role"),
-        (json!({"role": "user", "content": "x", "colour": "red"}), "colour"),
-        (json!({"role": "assistant", "content": "x", "duration_ms": -1}), "negative"),
+        (
+            json!({"role": "user", "content": "x", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"role": "assistant", "content": "x", "duration_ms": -1}),
+            "negative",
+        ),
     ] {
-        let error = error_body(ana.post(format!("{base}/messages")).json(&body).send().await.unwrap(), 400).await;
-        assert!(error["error"]["message"].as_str().unwrap().contains(says), "{body}: {error}");
+        let error = error_body(
+            ana.post(format!("{base}/messages"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(says),
+            "{body}: {error}"
+        );
     }
-    for body in [json!({"title": "  "}), json!({"title": "a\u{7}b"}), json!({"title": "x".repeat(201)})] {
+    for body in [
+        json!({"title": "  "}),
+        json!({"title": "a\u{7}b"}),
+        json!({"title": "x".repeat(201)}),
+    ] {
         error_body(ana.patch(&base).json(&body).send().await.unwrap(), 400).await;
     }
 
@@ -82,23 +131,46 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
     // The export is the same conversation, as a file to download.
     let export = ana.get(format!("{base}/export")).send().await.unwrap();
     assert_eq!(export.status(), 200);
-    assert!(export.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(export.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
     let exported: Conversation = export.json().await.unwrap();
     assert_eq!(exported, kept);
 
     // Regenerate: the last answer and everything after it go.
     let last = kept.messages[3].id;
-    assert_eq!(ana.delete(format!("{base}/messages/{last}")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        ana.delete(format!("{base}/messages/{last}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
     let shorter: Conversation = ana.get(&base).send().await.unwrap().json().await.unwrap();
     assert_eq!(shorter.messages.len(), 3);
-    error_body(ana.delete(format!("{base}/messages/{last}")).send().await.unwrap(), 404).await;
+    error_body(
+        ana.delete(format!("{base}/messages/{last}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
-    let post = |title: &str| client.post(app.url("/v1/conversations")).bearer_auth("master-secret-0123456789").json(&json!({"title": title})).send();
+    let post = |title: &str| {
+        client
+            .post(app.url("/v1/conversations"))
+            .bearer_auth("master-secret-0123456789")
+            .json(&json!({"title": title}))
+            .send()
+    };
     let first: Value = post("Rust lifetimes").await.unwrap().json().await.unwrap();
     post("100% coverage").await.unwrap();
     post("Soup recipes").await.unwrap();
@@ -106,14 +178,28 @@ async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
     let list = |query: &'static str| {
         let (app, client) = (&app, &client);
         async move {
-            let list: ConversationList =
-                client.get(app.url(&format!("/v1/conversations{query}"))).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
+            let list: ConversationList = client
+                .get(app.url(&format!("/v1/conversations{query}")))
+                .bearer_auth("master-secret-0123456789")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             list.data.into_iter().map(|c| c.title).collect::<Vec<_>>()
         }
     };
-    assert_eq!(list("").await, ["Soup recipes", "100% coverage", "Rust lifetimes"]);
+    assert_eq!(
+        list("").await,
+        ["Soup recipes", "100% coverage", "Rust lifetimes"]
+    );
     assert_eq!(list("?q=rust").await, ["Rust lifetimes"]);
-    assert_eq!(list("?q=%25").await, ["100% coverage"], "wildcards are matched literally");
+    assert_eq!(
+        list("?q=%25").await,
+        ["100% coverage"],
+        "wildcards are matched literally"
+    );
 
     let renamed = client
         .patch(app.url(&format!("/v1/conversations/{}", first["id"])))
@@ -123,32 +209,87 @@ async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
         .await
         .unwrap();
     assert_eq!(renamed.status(), 200);
-    assert_eq!(list("").await, ["Soup recipes", "100% coverage", "Borrow checker"], "a rename keeps the conversation's place");
+    assert_eq!(
+        list("").await,
+        ["Soup recipes", "100% coverage", "Borrow checker"],
+        "a rename keeps the conversation's place"
+    );
 
-    let deleted = client.delete(app.url(&format!("/v1/conversations/{}", first["id"]))).bearer_auth("master-secret-0123456789").send().await.unwrap();
+    let deleted = client
+        .delete(app.url(&format!("/v1/conversations/{}", first["id"])))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
     assert_eq!(list("").await.len(), 2);
-    error_body(client.get(app.url("/v1/conversations/abc")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
+    error_body(
+        client
+            .get(app.url("/v1/conversations/abc"))
+            .bearer_auth("master-secret-0123456789")
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_tool_result_keeps_only_inline_images() {
     let app = TestApp::spawn(&[]).await;
     let client = app.client();
-    let created: serde_json::Value =
-        client.post(app.url("/v1/conversations")).json(&serde_json::json!({"title": "t"})).send().await.unwrap().json().await.unwrap();
+    let created: serde_json::Value = client
+        .post(app.url("/v1/conversations"))
+        .json(&serde_json::json!({"title": "t"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let messages = app.url(&format!("/v1/conversations/{}/messages", created["id"]));
     let tool = |image: &str| {
         serde_json::json!({"role": "tool", "content": "ok", "tool_call_id": "c1",
             "tool_run": {"server": "s", "tool": "t", "images": [image]}})
     };
-    for image in ["https://evil.example/x.png?q=secret", "javascript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "data:image/png,raw", "data:image/png;base64,@@"] {
-        error_body(client.post(&messages).json(&tool(image)).send().await.unwrap(), 400).await;
+    for image in [
+        "https://evil.example/x.png?q=secret",
+        "javascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "data:image/png,raw",
+        "data:image/png;base64,@@",
+    ] {
+        error_body(
+            client
+                .post(&messages)
+                .json(&tool(image))
+                .send()
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
     }
-    let kept = client.post(&messages).json(&tool("data:image/png;base64,iVBORw0KGgo=")).send().await.unwrap();
+    let kept = client
+        .post(&messages)
+        .json(&tool("data:image/png;base64,iVBORw0KGgo="))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(kept.status(), 201);
-    let conversation: serde_json::Value =
-        client.get(app.url(&format!("/v1/conversations/{}", created["id"]))).send().await.unwrap().json().await.unwrap();
-    assert_eq!(conversation["messages"].as_array().unwrap().len(), 1, "only the good message was saved");
+    let conversation: serde_json::Value = client
+        .get(app.url(&format!("/v1/conversations/{}", created["id"])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        conversation["messages"].as_array().unwrap().len(),
+        1,
+        "only the good message was saved"
+    );
     app.stop().await;
 }

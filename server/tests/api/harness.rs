@@ -37,13 +37,22 @@ impl TestApp {
         let config = Config::load(&cli.options).expect("config loads");
         let state = server::prepare(&config).await.expect("server prepares");
         let db = state.db.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, state, async {
             let _ = stopped.await;
         }));
-        TestApp { addr, dir, db, config, stop: Some(stop), task: Some(task) }
+        TestApp {
+            addr,
+            dir,
+            db,
+            config,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -68,13 +77,19 @@ impl TestApp {
 
     /// A plain client: no cookies, no redirects followed, no `Origin`.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// Adds a user straight into the database, as `hearth user add` would.
     pub async fn add_user(&self, name: &str, role: app::api::Role, password: &str) -> i64 {
         let hash = server::auth::password::hash(password).unwrap();
-        server::users::create(&self.db, name, Some(&hash), role).await.expect("user created").id
+        server::users::create(&self.db, name, Some(&hash), role)
+            .await
+            .expect("user created")
+            .id
     }
 
     /// Signs `client` in with a password; panics unless it works.
@@ -85,17 +100,36 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "sign-in of {name} failed: {}", response.text().await.unwrap());
+        assert_eq!(
+            response.status(),
+            200,
+            "sign-in of {name} failed: {}",
+            response.text().await.unwrap()
+        );
     }
 
     /// Signs `client` in with an API key (or master key); panics unless it works.
     pub async fn sign_in_with_key(&self, client: &reqwest::Client, key: &str) {
-        let response = client.post(self.url("/auth/login")).json(&serde_json::json!({"api_key": key})).send().await.unwrap();
-        assert_eq!(response.status(), 200, "sign-in with a key failed: {}", response.text().await.unwrap());
+        let response = client
+            .post(self.url("/auth/login"))
+            .json(&serde_json::json!({"api_key": key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "sign-in with a key failed: {}",
+            response.text().await.unwrap()
+        );
     }
 
     /// Creates an API key for `owner` through the API, signed in as `client`.
-    pub async fn create_key(&self, client: &reqwest::Client, owner: Option<&str>) -> app::api::CreatedApiKey {
+    pub async fn create_key(
+        &self,
+        client: &reqwest::Client,
+        owner: Option<&str>,
+    ) -> app::api::CreatedApiKey {
         let response = client
             .post(self.url("/v1/keys"))
             .json(&serde_json::json!({"name": "test key", "user": owner}))
@@ -113,7 +147,9 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stopped cleanly");
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
         self.db.close().await;
         let placeholder = tempfile::tempdir().expect("temp dir");
@@ -131,23 +167,43 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 pub async fn error_body(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status(), status);
     assert!(
-        response.headers().get("content-type").is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
+        response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
         "errors are JSON"
     );
     let body: serde_json::Value = response.json().await.unwrap();
     for field in ["message", "type", "code"] {
-        assert!(body["error"][field].is_string(), "error.{field} missing in {body}");
+        assert!(
+            body["error"][field].is_string(),
+            "error.{field} missing in {body}"
+        );
     }
     body
 }
 
 /// The audit trail's events of `kind` (read with the master key `master`), once there are at
 /// least `count` of them or 10 s have passed: events are written in batches off the request.
-pub async fn audit_events(app: &TestApp, master: &str, kind: &str, count: usize) -> Vec<serde_json::Value> {
+pub async fn audit_events(
+    app: &TestApp,
+    master: &str,
+    kind: &str,
+    count: usize,
+) -> Vec<serde_json::Value> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let url = app.url(&format!("/v1/audit?kind={kind}"));
-        let list: serde_json::Value = app.client().get(url).bearer_auth(master).send().await.unwrap().json().await.unwrap();
+        let list: serde_json::Value = app
+            .client()
+            .get(url)
+            .bearer_auth(master)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let events = list["data"].as_array().unwrap().clone();
         if events.len() >= count || std::time::Instant::now() > deadline {
             return events;
@@ -161,7 +217,12 @@ pub async fn audit_events(app: &TestApp, master: &str, kind: &str, count: usize)
 pub async fn redirecting_to(to: String) -> String {
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
         let location = format!("{to}{}", uri.path());
-        async move { (axum::http::StatusCode::TEMPORARY_REDIRECT, [("location", location)]) }
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", location)],
+            )
+        }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -18,15 +18,37 @@ async fn a_password_sign_in_starts_a_session_that_later_requests_reuse() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let cookie = response.headers().get("set-cookie").expect("a session cookie").to_str().unwrap().to_owned();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("hearth_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP gets no Secure flag: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP gets no Secure flag: {cookie}"
+    );
     let me: Me = response.json().await.unwrap();
-    assert_eq!((me.name.as_str(), me.role, me.auth), ("ana", Role::Member, AuthMethod::Password));
+    assert_eq!(
+        (me.name.as_str(), me.role, me.auth),
+        ("ana", Role::Member, AuthMethod::Password)
+    );
 
     for _ in 0..2 {
-        let me: Me = browser.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
+        let me: Me = browser
+            .get(app.url("/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(me.name, "ana");
     }
     app.stop().await;
@@ -56,20 +78,36 @@ async fn a_wrong_password_or_unknown_user_is_a_401_and_starts_no_session() {
 async fn signing_in_with_a_master_key_or_a_user_key_acts_as_their_owner() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let browser = app.browser();
-    let response =
-        browser.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret-0123456789"})).send().await.unwrap();
+    let response = browser
+        .post(app.url("/auth/login"))
+        .json(&serde_json::json!({"api_key": "master-secret-0123456789"}))
+        .send()
+        .await
+        .unwrap();
     let me: Me = response.json().await.unwrap();
     assert_eq!((me.role, me.auth), (Role::Admin, AuthMethod::MasterKey));
 
     app.add_user("bo", Role::Viewer, "password bo").await;
     let key = app.create_key(&browser, Some("bo")).await;
     let other = app.browser();
-    let response = other.post(app.url("/auth/login")).json(&serde_json::json!({"api_key": key.key})).send().await.unwrap();
+    let response = other
+        .post(app.url("/auth/login"))
+        .json(&serde_json::json!({"api_key": key.key}))
+        .send()
+        .await
+        .unwrap();
     let me: Me = response.json().await.unwrap();
-    assert_eq!((me.name.as_str(), me.role, me.auth), ("bo", Role::Viewer, AuthMethod::ApiKey));
+    assert_eq!(
+        (me.name.as_str(), me.role, me.auth),
+        ("bo", Role::Viewer, AuthMethod::ApiKey)
+    );
 
     // Revoking the key ends the session it started.
-    let revoked = browser.delete(app.url(&format!("/v1/keys/{}", key.info.id))).send().await.unwrap();
+    let revoked = browser
+        .delete(app.url(&format!("/v1/keys/{}", key.info.id)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoked.status(), 204);
     error_body(other.get(app.url("/v1/me")).send().await.unwrap(), 401).await;
     app.stop().await;
@@ -79,13 +117,35 @@ async fn signing_in_with_a_master_key_or_a_user_key_acts_as_their_owner() {
 async fn the_sign_in_form_works_without_javascript() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let browser = app.browser();
-    let ok = browser.post(app.url("/auth/login")).form(&[("username", ""), ("password", ""), ("api_key", "master-secret-0123456789")]).send().await.unwrap();
+    let ok = browser
+        .post(app.url("/auth/login"))
+        .form(&[
+            ("username", ""),
+            ("password", ""),
+            ("api_key", "master-secret-0123456789"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 303);
     assert_eq!(ok.headers()["location"], "/");
-    let me: Me = browser.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
+    let me: Me = browser
+        .get(app.url("/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me.auth, AuthMethod::MasterKey);
 
-    let bad = app.browser().post(app.url("/auth/login")).form(&[("api_key", "wrong")]).send().await.unwrap();
+    let bad = app
+        .browser()
+        .post(app.url("/auth/login"))
+        .form(&[("api_key", "wrong")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 303);
     assert_eq!(bad.headers()["location"], "/login?error=invalid");
     app.stop().await;
@@ -97,7 +157,15 @@ async fn signing_out_ends_the_session() {
     app.add_user("ana", Role::Admin, "correct horse").await;
     let browser = app.browser();
     app.sign_in(&browser, "ana", "correct horse").await;
-    assert_eq!(browser.post(app.url("/auth/logout")).send().await.unwrap().status(), 204);
+    assert_eq!(
+        browser
+            .post(app.url("/auth/logout"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
     error_body(browser.get(app.url("/v1/me")).send().await.unwrap(), 401).await;
     app.stop().await;
 }
@@ -106,10 +174,21 @@ async fn signing_out_ends_the_session() {
 async fn bearer_and_x_api_key_headers_authenticate_without_a_session() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
-    for (name, value) in [(AUTHORIZATION.as_str(), "Bearer master-secret-0123456789"), ("x-api-key", "master-secret-0123456789")] {
-        let response = client.get(app.url("/v1/me")).header(name, value).send().await.unwrap();
+    for (name, value) in [
+        (AUTHORIZATION.as_str(), "Bearer master-secret-0123456789"),
+        ("x-api-key", "master-secret-0123456789"),
+    ] {
+        let response = client
+            .get(app.url("/v1/me"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{name}");
-        assert!(response.headers().get("set-cookie").is_none(), "a header key starts no session");
+        assert!(
+            response.headers().get("set-cookie").is_none(),
+            "a header key starts no session"
+        );
         let me: Me = response.json().await.unwrap();
         assert_eq!(me.auth, AuthMethod::MasterKey);
     }
@@ -136,8 +215,17 @@ async fn missing_or_wrong_credentials_get_a_401_in_the_openai_shape_with_www_aut
     let body = error_body(missing, 401).await;
     assert_eq!(body["error"]["type"], "authentication_error");
 
-    for (name, value) in [("authorization", "Bearer wrong"), ("x-api-key", "hk-wrong"), ("authorization", "Basic YTpi")] {
-        let wrong = client.get(app.url("/v1/me")).header(name, value).send().await.unwrap();
+    for (name, value) in [
+        ("authorization", "Bearer wrong"),
+        ("x-api-key", "hk-wrong"),
+        ("authorization", "Basic YTpi"),
+    ] {
+        let wrong = client
+            .get(app.url("/v1/me"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(wrong.headers()[WWW_AUTHENTICATE], "Bearer");
         let body = error_body(wrong, 401).await;
         assert_eq!(body["error"]["message"], "Invalid API Key");
@@ -154,7 +242,13 @@ async fn cookie_authenticated_writes_from_a_foreign_or_missing_origin_are_refuse
     app.sign_in(&browser, "ana", "correct horse").await;
 
     let body = serde_json::json!({"name": "x"});
-    let foreign = browser.post(app.url("/v1/keys")).header(ORIGIN, "http://evil.example").json(&body).send().await.unwrap();
+    let foreign = browser
+        .post(app.url("/v1/keys"))
+        .header(ORIGIN, "http://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let err = error_body(foreign, 403).await;
     assert!(err["error"]["message"].as_str().unwrap().contains("Origin"));
 
@@ -170,15 +264,36 @@ async fn cookie_authenticated_writes_from_a_foreign_or_missing_origin_are_refuse
             .unwrap();
         session_cookie(&r)
     };
-    let no_origin = cookie_only.post(app.url("/v1/keys")).header("cookie", &cookie).json(&body).send().await.unwrap();
+    let no_origin = cookie_only
+        .post(app.url("/v1/keys"))
+        .header("cookie", &cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     error_body(no_origin, 403).await;
-    let no_origin_logout = cookie_only.post(app.url("/auth/logout")).header("cookie", &cookie).send().await.unwrap();
+    let no_origin_logout = cookie_only
+        .post(app.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     error_body(no_origin_logout, 403).await;
 
     // Reads are fine from anywhere; the same write from our own origin works.
-    let read = cookie_only.get(app.url("/v1/keys")).header("cookie", &cookie).send().await.unwrap();
+    let read = cookie_only
+        .get(app.url("/v1/keys"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(read.status(), 200);
-    let ours = browser.post(app.url("/v1/keys")).json(&body).send().await.unwrap();
+    let ours = browser
+        .post(app.url("/v1/keys"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ours.status(), 201);
     // A cross-site form cannot sign a visitor in either.
     let login_csrf = app
@@ -197,13 +312,34 @@ async fn cookie_authenticated_writes_from_a_foreign_or_missing_origin_are_refuse
 async fn local_mode_makes_the_visitor_the_local_admin_until_a_user_exists() {
     let app = TestApp::spawn(&[]).await;
     let client = app.client();
-    let me: Me = client.get(app.url("/v1/me")).send().await.unwrap().json().await.unwrap();
-    assert_eq!((me.name.as_str(), me.role, me.auth), ("local", Role::Admin, AuthMethod::Local));
+    let me: Me = client
+        .get(app.url("/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me.name.as_str(), me.role, me.auth),
+        ("local", Role::Admin, AuthMethod::Local)
+    );
 
     // Not through a foreign Host (DNS rebinding), and not a write from a foreign page.
-    let rebound = client.get(app.url("/v1/me")).header("host", "evil.example").send().await.unwrap();
+    let rebound = client
+        .get(app.url("/v1/me"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
     error_body(rebound, 401).await;
-    let csrf = client.post(app.url("/v1/keys")).header(ORIGIN, "http://evil.example").json(&serde_json::json!({"name": "x"})).send().await.unwrap();
+    let csrf = client
+        .post(app.url("/v1/keys"))
+        .header(ORIGIN, "http://evil.example")
+        .json(&serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
     error_body(csrf, 403).await;
 
     app.add_user("ana", Role::Admin, "correct horse").await;
@@ -214,7 +350,11 @@ async fn local_mode_makes_the_visitor_the_local_admin_until_a_user_exists() {
 #[tokio::test]
 async fn a_master_key_turns_local_mode_off() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
-    error_body(app.client().get(app.url("/v1/me")).send().await.unwrap(), 401).await;
+    error_body(
+        app.client().get(app.url("/v1/me")).send().await.unwrap(),
+        401,
+    )
+    .await;
     app.stop().await;
 }
 
@@ -233,7 +373,16 @@ async fn instances_sharing_a_database_share_sessions() {
         .await
         .unwrap();
     let cookie = session_cookie(&login);
-    let me: Me = second.client().get(second.url("/v1/me")).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+    let me: Me = second
+        .client()
+        .get(second.url("/v1/me"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me.name, "ana");
     second.stop().await;
     first.stop().await;
@@ -261,21 +410,40 @@ async fn failed_sign_ins_slow_down_per_name_even_the_right_password_and_are_audi
     app.add_user("ana", Role::Member, "correct horse").await;
     app.add_user("bo", Role::Member, "password bo").await;
     let login = |name: &str, password: &str| {
-        app.client().post(app.url("/auth/login")).json(&serde_json::json!({"username": name, "password": password})).send()
+        app.client()
+            .post(app.url("/auth/login"))
+            .json(&serde_json::json!({"username": name, "password": password}))
+            .send()
     };
     // Five failures at once are let through (typos happen); the sixth spends the allowance.
     for _ in 0..6 {
         error_body(login("ana", "wrong horse").await.unwrap(), 401).await;
     }
     let throttled = login("ana", "wrong horse").await.unwrap();
-    let wait: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=120).contains(&wait), "Retry-After: {wait}");
     let body = error_body(throttled, 429).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("too many failed sign-ins"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed sign-ins"),
+        "{body}"
+    );
     // While the name is blocked, the right password is refused too: a lucky guess is worth nothing.
     error_body(login("ana", "correct horse").await.unwrap(), 429).await;
     // The sign-in form (no JavaScript) is told in words on the page.
-    let form = app.client().post(app.url("/auth/login")).form(&[("username", "ana"), ("password", "correct horse")]).send().await.unwrap();
+    let form = app
+        .client()
+        .post(app.url("/auth/login"))
+        .form(&[("username", "ana"), ("password", "correct horse")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(form.status(), 303);
     assert_eq!(form.headers()["location"], "/login?error=wait");
     // Another user from the same address is not locked out.
@@ -286,10 +454,15 @@ async fn failed_sign_ins_slow_down_per_name_even_the_right_password_and_are_audi
     let failed = audit_events(&app, "master-secret-0123456789", "sign_in_failed", 7).await;
     assert_eq!(failed.len(), 7, "{failed:?}");
     assert_eq!(failed.iter().filter(|e| e["principal"] == "ana").count(), 6);
-    assert!(failed.iter().all(|e| e["client"] == "127.0.0.1" && e["status"] == 401));
+    assert!(failed
+        .iter()
+        .all(|e| e["client"] == "127.0.0.1" && e["status"] == 401));
     assert!(failed.iter().any(|e| e["principal"] == "(not a user name)"));
     let text = serde_json::to_string(&failed).unwrap();
-    assert!(!text.contains("wrong horse") && !text.contains("battery"), "{text}");
+    assert!(
+        !text.contains("wrong horse") && !text.contains("battery"),
+        "{text}"
+    );
     let signed_in = audit_events(&app, "master-secret-0123456789", "sign_in", 1).await;
     assert_eq!(signed_in[0]["principal"], "bo");
     app.stop().await;
@@ -300,21 +473,33 @@ async fn guessing_a_master_key_is_slowed_down_while_hearths_own_keys_keep_workin
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     app.add_user("bo", Role::Member, "password bo").await;
     let browser = app.browser();
-    app.sign_in_with_key(&browser, "master-secret-0123456789").await;
+    app.sign_in_with_key(&browser, "master-secret-0123456789")
+        .await;
     let bos = app.create_key(&browser, Some("bo")).await;
     let me = |key: String| app.client().get(app.url("/v1/me")).bearer_auth(key).send();
 
     let mut refused = 0;
     for guess in 0..40 {
-        match me(format!("master-guess-{guess:06}")).await.unwrap().status().as_u16() {
+        match me(format!("master-guess-{guess:06}"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+        {
             401 => refused += 1,
             429 => break,
             other => panic!("a wrong guess got {other}"),
         }
     }
-    assert_eq!(refused, 21, "twenty guesses at once and the one that spends the allowance, then the address must wait");
+    assert_eq!(
+        refused, 21,
+        "twenty guesses at once and the one that spends the allowance, then the address must wait"
+    );
     error_body(me("master-secret-0123456789".into()).await.unwrap(), 429).await;
-    let login = app.client().post(app.url("/auth/login")).json(&serde_json::json!({"api_key": "master-secret-0123456789"}));
+    let login = app
+        .client()
+        .post(app.url("/auth/login"))
+        .json(&serde_json::json!({"api_key": "master-secret-0123456789"}));
     error_body(login.send().await.unwrap(), 429).await;
     // A generated key cannot be guessed, and still works from the same address.
     assert_eq!(me(bos.key.clone()).await.unwrap().status(), 200);
@@ -324,10 +509,21 @@ async fn guessing_a_master_key_is_slowed_down_while_hearths_own_keys_keep_workin
 #[tokio::test]
 async fn the_master_key_and_local_mode_are_marked_as_such_and_their_names_are_reserved() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
-    let me: Me = app.client().get(app.url("/v1/me")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
+    let me: Me = app
+        .client()
+        .get(app.url("/v1/me"))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(me.name.starts_with("master-key:"), "{}", me.name);
     for reserved in ["admin", "local"] {
-        let err = server::users::create(&app.db, reserved, None, Role::Member).await.unwrap_err();
+        let err = server::users::create(&app.db, reserved, None, Role::Member)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("reserved"), "{err}");
     }
     app.stop().await;

@@ -12,15 +12,38 @@ async fn a_key_is_shown_once_stored_only_as_a_hash_and_works_as_its_owner() {
     app.sign_in(&browser, "ana", "correct horse").await;
 
     let created = app.create_key(&browser, None).await;
-    assert!(created.key.starts_with("hk-") && created.key.len() > 40, "{}", created.key);
+    assert!(
+        created.key.starts_with("hk-") && created.key.len() > 40,
+        "{}",
+        created.key
+    );
     assert!(created.key.starts_with(&created.info.prefix));
     assert_eq!(created.info.user, "ana");
 
-    let listed = browser.get(app.url("/v1/keys")).send().await.unwrap().text().await.unwrap();
+    let listed = browser
+        .get(app.url("/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(listed.contains(&created.info.prefix));
-    assert!(!listed.contains(&created.key), "a listing never shows the key");
+    assert!(
+        !listed.contains(&created.key),
+        "a listing never shows the key"
+    );
 
-    let me: Me = app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap().json().await.unwrap();
+    let me: Me = app
+        .client()
+        .get(app.url("/v1/me"))
+        .bearer_auth(&created.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me.name, "ana");
 
     // Nothing on disk holds the key itself (database file and its write-ahead log).
@@ -28,7 +51,10 @@ async fn a_key_is_shown_once_stored_only_as_a_hash_and_works_as_its_owner() {
     for file in ["hearth.db", "hearth.db-wal"] {
         if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
             let secret = created.key.as_bytes();
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret), "{file} holds the key");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{file} holds the key"
+            );
         }
     }
 }
@@ -47,25 +73,82 @@ async fn members_see_and_revoke_only_their_own_keys() {
     let anas = app.create_key(&ana, None).await;
     let bos = app.create_key(&bo, None).await;
 
-    let listed: ApiKeyList = ana.get(app.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed.data.iter().map(|k| k.id).collect::<Vec<_>>(), [anas.info.id]);
+    let listed: ApiKeyList = ana
+        .get(app.url("/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.data.iter().map(|k| k.id).collect::<Vec<_>>(),
+        [anas.info.id]
+    );
 
     // Another member's key does not exist as far as ana can tell.
-    error_body(ana.delete(app.url(&format!("/v1/keys/{}", bos.info.id))).send().await.unwrap(), 404).await;
+    error_body(
+        ana.delete(app.url(&format!("/v1/keys/{}", bos.info.id)))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     // Nor may ana make keys for someone else.
-    let for_bo = ana.post(app.url("/v1/keys")).json(&serde_json::json!({"name": "x", "user": "bo"})).send().await.unwrap();
+    let for_bo = ana
+        .post(app.url("/v1/keys"))
+        .json(&serde_json::json!({"name": "x", "user": "bo"}))
+        .send()
+        .await
+        .unwrap();
     error_body(for_bo, 403).await;
 
     // A viewer sees every key but may revoke none but their own.
-    let all: ApiKeyList = vi.get(app.url("/v1/keys")).send().await.unwrap().json().await.unwrap();
+    let all: ApiKeyList = vi
+        .get(app.url("/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all.data.len(), 2);
-    error_body(vi.delete(app.url(&format!("/v1/keys/{}", bos.info.id))).send().await.unwrap(), 403).await;
+    error_body(
+        vi.delete(app.url(&format!("/v1/keys/{}", bos.info.id)))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
 
-    assert_eq!(bo.delete(app.url(&format!("/v1/keys/{}", bos.info.id))).send().await.unwrap().status(), 204);
-    error_body(app.client().get(app.url("/v1/me")).bearer_auth(&bos.key).send().await.unwrap(), 401).await;
+    assert_eq!(
+        bo.delete(app.url(&format!("/v1/keys/{}", bos.info.id)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    error_body(
+        app.client()
+            .get(app.url("/v1/me"))
+            .bearer_auth(&bos.key)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     // An admin reaches every key.
     let admin = app.client();
-    let gone = admin.delete(app.url(&format!("/v1/keys/{}", anas.info.id))).bearer_auth("master-secret-0123456789").send().await.unwrap();
+    let gone = admin
+        .delete(app.url(&format!("/v1/keys/{}", anas.info.id)))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 204);
     app.stop().await;
 }
@@ -76,21 +159,95 @@ async fn bad_key_requests_get_clear_errors_and_change_nothing() {
     app.add_user("ana", Role::Member, "password ana").await;
     let client = app.client();
     let post = |body: &'static str, content_type: &'static str| {
-        client.post(app.url("/v1/keys")).bearer_auth("master-secret-0123456789").header("content-type", content_type).body(body).send()
+        client
+            .post(app.url("/v1/keys"))
+            .bearer_auth("master-secret-0123456789")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
 
     error_body(post("{not json", "application/json").await.unwrap(), 400).await;
-    error_body(post(r#"{"name": "x", "user": "ana"}"#, "text/plain").await.unwrap(), 415).await;
-    error_body(post(r#"{"name": "", "user": "ana"}"#, "application/json").await.unwrap(), 400).await;
-    error_body(post(r#"{"name": "x", "user": "nobody"}"#, "application/json").await.unwrap(), 400).await;
-    error_body(post(r#"{"name": "x", "user": "ana", "expires_in_days": 0}"#, "application/json").await.unwrap(), 400).await;
-    let no_owner = error_body(post(r#"{"name": "x"}"#, "application/json").await.unwrap(), 400).await;
-    assert!(no_owner["error"]["message"].as_str().unwrap().contains("user"));
-    error_body(client.delete(app.url("/v1/keys/not-a-number")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
-    error_body(client.delete(app.url("/v1/keys/999")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 404).await;
-    error_body(client.put(app.url("/v1/keys")).bearer_auth("master-secret-0123456789").send().await.unwrap(), 405).await;
+    error_body(
+        post(r#"{"name": "x", "user": "ana"}"#, "text/plain")
+            .await
+            .unwrap(),
+        415,
+    )
+    .await;
+    error_body(
+        post(r#"{"name": "", "user": "ana"}"#, "application/json")
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        post(r#"{"name": "x", "user": "nobody"}"#, "application/json")
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        post(
+            r#"{"name": "x", "user": "ana", "expires_in_days": 0}"#,
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        400,
+    )
+    .await;
+    let no_owner = error_body(
+        post(r#"{"name": "x"}"#, "application/json").await.unwrap(),
+        400,
+    )
+    .await;
+    assert!(no_owner["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("user"));
+    error_body(
+        client
+            .delete(app.url("/v1/keys/not-a-number"))
+            .bearer_auth("master-secret-0123456789")
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    error_body(
+        client
+            .delete(app.url("/v1/keys/999"))
+            .bearer_auth("master-secret-0123456789")
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    error_body(
+        client
+            .put(app.url("/v1/keys"))
+            .bearer_auth("master-secret-0123456789")
+            .send()
+            .await
+            .unwrap(),
+        405,
+    )
+    .await;
 
-    let listed: ApiKeyList = client.get(app.url("/v1/keys")).bearer_auth("master-secret-0123456789").send().await.unwrap().json().await.unwrap();
+    let listed: ApiKeyList = client
+        .get(app.url("/v1/keys"))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(listed.data.is_empty(), "nothing was written: {listed:?}");
     app.stop().await;
 }
@@ -109,12 +266,34 @@ async fn an_expired_key_no_longer_authenticates() {
         .unwrap();
     let created: CreatedApiKey = response.json().await.unwrap();
     assert!(created.info.expires_at.is_some());
-    assert_eq!(app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client()
+            .get(app.url("/v1/me"))
+            .bearer_auth(&created.key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // A day later, as far as the key is concerned.
     let server::db::Db::Sqlite(pool) = &app.db;
-    sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = $1").bind(created.info.id).execute(pool).await.unwrap();
-    error_body(app.client().get(app.url("/v1/me")).bearer_auth(&created.key).send().await.unwrap(), 401).await;
+    sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = $1")
+        .bind(created.info.id)
+        .execute(pool)
+        .await
+        .unwrap();
+    error_body(
+        app.client()
+            .get(app.url("/v1/me"))
+            .bearer_auth(&created.key)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     app.stop().await;
 }
 
@@ -122,7 +301,13 @@ const MASTER: &str = "master-secret-0123456789";
 
 /// Creates a key through the API with `auth` (a bearer key) and returns the answer.
 async fn create_with(app: &TestApp, auth: &str, body: serde_json::Value) -> reqwest::Response {
-    app.client().post(app.url("/v1/keys")).bearer_auth(auth).json(&body).send().await.unwrap()
+    app.client()
+        .post(app.url("/v1/keys"))
+        .bearer_auth(auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -132,10 +317,24 @@ async fn a_key_narrowed_to_llms_runs_them_and_manages_nothing_whatever_its_role(
     app.add_user("ana", Role::Member, "password ana").await;
     let llm = serde_json::json!({"name": "cheap", "provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "model": "m",
         "grants": {"all_members": true}});
-    let registered = app.client().post(app.url("/v1/llms?skip_auth_check=true")).bearer_auth(MASTER).json(&llm).send().await.unwrap();
+    let registered = app
+        .client()
+        .post(app.url("/v1/llms?skip_auth_check=true"))
+        .bearer_auth(MASTER)
+        .json(&llm)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(registered.status(), 201);
-    let narrowed: CreatedApiKey =
-        create_with(&app, MASTER, serde_json::json!({"name": "cheap only", "user": "ada", "llms": ["cheap"]})).await.json().await.unwrap();
+    let narrowed: CreatedApiKey = create_with(
+        &app,
+        MASTER,
+        serde_json::json!({"name": "cheap only", "user": "ada", "llms": ["cheap"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let key = narrowed.key.as_str();
 
     // It may not mint a key, narrowed or not, for itself or anyone.
@@ -145,7 +344,13 @@ async fn a_key_narrowed_to_llms_runs_them_and_manages_nothing_whatever_its_role(
         serde_json::json!({"name": "for ana", "user": "ana", "llms": ["cheap"], "expires_in_days": 1}),
     ] {
         let refused = error_body(create_with(&app, key, body.clone()).await, 403).await;
-        assert!(refused["error"]["message"].as_str().unwrap().contains("narrowed"), "{body}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("narrowed"),
+            "{body}: {refused}"
+        );
     }
     // Nor manage keys, settings, LLMs, teams, or read the audit trail, although ada is an admin.
     let client = app.client();
@@ -153,30 +358,84 @@ async fn a_key_narrowed_to_llms_runs_them_and_manages_nothing_whatever_its_role(
         client.get(app.url("/v1/keys")),
         client.delete(app.url(&format!("/v1/keys/{}", narrowed.info.id))),
         client.get(app.url("/v1/settings/cors-proxy")),
-        client.put(app.url("/v1/settings/cors-proxy")).json(&serde_json::json!({"allow": ["10.0.0.0/8"]})),
+        client
+            .put(app.url("/v1/settings/cors-proxy"))
+            .json(&serde_json::json!({"allow": ["10.0.0.0/8"]})),
         client.delete(app.url("/v1/llms/cheap")),
-        client.post(app.url("/v1/teams")).json(&serde_json::json!({"name": "t", "members": []})),
+        client
+            .post(app.url("/v1/teams"))
+            .json(&serde_json::json!({"name": "t", "members": []})),
         client.get(app.url("/v1/audit")),
-        client.post(app.url("/v1/me/mcp-servers")).json(&serde_json::json!({"name": "x", "url": "http://127.0.0.1:1/mcp"})),
+        client
+            .post(app.url("/v1/me/mcp-servers"))
+            .json(&serde_json::json!({"name": "x", "url": "http://127.0.0.1:1/mcp"})),
     ] {
         let response = request.bearer_auth(key).send().await.unwrap();
         let status = response.status().as_u16();
-        assert!(status == 403 || status == 404, "a narrowed key got {status}");
+        assert!(
+            status == 403 || status == 404,
+            "a narrowed key got {status}"
+        );
     }
-    let keys: ApiKeyList = client.get(app.url("/v1/keys")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
+    let keys: ApiKeyList = client
+        .get(app.url("/v1/keys"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(keys.data.len(), 1, "no key was created and none revoked");
-    let settings: serde_json::Value = client.get(app.url("/v1/settings/cors-proxy")).bearer_auth(MASTER).send().await.unwrap().json().await.unwrap();
+    let settings: serde_json::Value = client
+        .get(app.url("/v1/settings/cors-proxy"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(settings["allow"], serde_json::json!([]));
 
     // ada's personal MCP servers are listed to it without their stored header values.
     let ada = app.browser();
     app.sign_in(&ada, "ada", "password ada").await;
     let server = serde_json::json!({"name": "s", "url": "http://127.0.0.1:1/mcp", "headers": [{"name": "Authorization", "value": "Bearer stored-secret"}]});
-    assert_eq!(ada.post(app.url("/v1/me/mcp-servers")).json(&server).send().await.unwrap().status(), 201);
-    let seen = client.get(app.url("/v1/me/mcp-servers")).bearer_auth(key).send().await.unwrap().text().await.unwrap();
-    assert!(seen.contains("Authorization") && !seen.contains("stored-secret"), "{seen}");
-    let own = ada.get(app.url("/v1/me/mcp-servers")).send().await.unwrap().text().await.unwrap();
-    assert!(own.contains("stored-secret"), "its user, signed in, still reads them");
+    assert_eq!(
+        ada.post(app.url("/v1/me/mcp-servers"))
+            .json(&server)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let seen = client
+        .get(app.url("/v1/me/mcp-servers"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        seen.contains("Authorization") && !seen.contains("stored-secret"),
+        "{seen}"
+    );
+    let own = ada
+        .get(app.url("/v1/me/mcp-servers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        own.contains("stored-secret"),
+        "its user, signed in, still reads them"
+    );
     app.stop().await;
 }
 
@@ -184,21 +443,47 @@ async fn a_key_narrowed_to_llms_runs_them_and_manages_nothing_whatever_its_role(
 async fn an_expiring_key_creates_only_keys_that_expire_no_later() {
     let app = TestApp::spawn(&["--api-key", MASTER]).await;
     app.add_user("ada", Role::Admin, "password ada").await;
-    let expiring: CreatedApiKey =
-        create_with(&app, MASTER, serde_json::json!({"name": "3 days", "user": "ada", "expires_in_days": 3})).await.json().await.unwrap();
+    let expiring: CreatedApiKey = create_with(
+        &app,
+        MASTER,
+        serde_json::json!({"name": "3 days", "user": "ada", "expires_in_days": 3}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let key = expiring.key.as_str();
-    for body in [serde_json::json!({"name": "forever"}), serde_json::json!({"name": "longer", "user": "ada", "expires_in_days": 30})] {
+    for body in [
+        serde_json::json!({"name": "forever"}),
+        serde_json::json!({"name": "longer", "user": "ada", "expires_in_days": 30}),
+    ] {
         let refused = error_body(create_with(&app, key, body.clone()).await, 403).await;
-        assert!(refused["error"]["message"].as_str().unwrap().contains("expire no later"), "{body}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expire no later"),
+            "{body}: {refused}"
+        );
     }
-    let shorter = create_with(&app, key, serde_json::json!({"name": "shorter", "expires_in_days": 1})).await;
+    let shorter = create_with(
+        &app,
+        key,
+        serde_json::json!({"name": "shorter", "expires_in_days": 1}),
+    )
+    .await;
     assert_eq!(shorter.status(), 201);
     let created: CreatedApiKey = shorter.json().await.unwrap();
     assert!(created.info.expires_at.unwrap() <= expiring.info.expires_at.unwrap());
     // The same ceiling holds for a browser signed in with that key.
     let browser = app.browser();
     app.sign_in_with_key(&browser, key).await;
-    let through_session = browser.post(app.url("/v1/keys")).json(&serde_json::json!({"name": "forever"})).send().await.unwrap();
+    let through_session = browser
+        .post(app.url("/v1/keys"))
+        .json(&serde_json::json!({"name": "forever"}))
+        .send()
+        .await
+        .unwrap();
     error_body(through_session, 403).await;
     app.stop().await;
 }

@@ -17,7 +17,14 @@ fn everything(name: &str) -> serde_json::Value {
 }
 
 async fn list(app: &TestApp, client: &reqwest::Client) -> Vec<PersonalMcpServer> {
-    let list: PersonalMcpServerList = client.get(app.url("/v1/me/mcp-servers")).send().await.unwrap().json().await.unwrap();
+    let list: PersonalMcpServerList = client
+        .get(app.url("/v1/me/mcp-servers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     list.data
 }
 
@@ -28,7 +35,12 @@ async fn a_server_follows_its_owner_and_its_headers_are_encrypted_at_rest() {
     let laptop = app.browser();
     app.sign_in(&laptop, "ana", "password ana").await;
 
-    let created = laptop.post(app.url("/v1/me/mcp-servers")).json(&everything("Everything")).send().await.unwrap();
+    let created = laptop
+        .post(app.url("/v1/me/mcp-servers"))
+        .json(&everything("Everything"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let created: PersonalMcpServer = created.json().await.unwrap();
     assert_eq!(created.transport, McpTransport::Auto);
@@ -46,7 +58,12 @@ async fn a_server_follows_its_owner_and_its_headers_are_encrypted_at_rest() {
     input.name = "Everything (direct)".into();
     input.use_proxy = false;
     input.tools.insert("echo".into(), false);
-    let put = phone.put(app.url(&format!("/v1/me/mcp-servers/{}", created.id))).json(&input).send().await.unwrap();
+    let put = phone
+        .put(app.url(&format!("/v1/me/mcp-servers/{}", created.id)))
+        .json(&input)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 200);
     let updated: PersonalMcpServer = put.json().await.unwrap();
     assert!(!updated.tool_enabled("echo") && updated.tool_enabled("get-sum"));
@@ -56,7 +73,10 @@ async fn a_server_follows_its_owner_and_its_headers_are_encrypted_at_rest() {
     app.db.close().await;
     for file in ["hearth.db", "hearth.db-wal"] {
         if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
-            assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "{file} holds the header value");
+            assert!(
+                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+                "{file} holds the header value"
+            );
         }
     }
 }
@@ -69,8 +89,15 @@ async fn another_users_server_answers_404_on_every_route() {
     let (ana, root) = (app.browser(), app.browser());
     app.sign_in(&ana, "ana", "password ana").await;
     app.sign_in(&root, "root", "password root").await;
-    let anas: PersonalMcpServer =
-        ana.post(app.url("/v1/me/mcp-servers")).json(&everything("Mine")).send().await.unwrap().json().await.unwrap();
+    let anas: PersonalMcpServer = ana
+        .post(app.url("/v1/me/mcp-servers"))
+        .json(&everything("Mine"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let path = app.url(&format!("/v1/me/mcp-servers/{}", anas.id));
 
     // Not even an admin reaches it through their own routes, and its token never shows.
@@ -78,11 +105,32 @@ async fn another_users_server_answers_404_on_every_route() {
     let shown = root.get(&path).send().await.unwrap();
     let text = error_body(shown, 404).await.to_string();
     assert!(!text.contains(TOKEN));
-    error_body(root.put(&path).json(&everything("Taken")).send().await.unwrap(), 404).await;
+    error_body(
+        root.put(&path)
+            .json(&everything("Taken"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     error_body(root.delete(&path).send().await.unwrap(), 404).await;
-    error_body(root.get(app.url("/v1/me/mcp-servers/not-a-number")).send().await.unwrap(), 404).await;
+    error_body(
+        root.get(app.url("/v1/me/mcp-servers/not-a-number"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     // The master key is an owner of its own too.
-    let master = app.client().get(app.url("/v1/me/mcp-servers")).bearer_auth("master-secret-0123456789").send().await.unwrap();
+    let master = app
+        .client()
+        .get(app.url("/v1/me/mcp-servers"))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap();
     let master: PersonalMcpServerList = master.json().await.unwrap();
     assert!(master.data.is_empty());
 
@@ -97,32 +145,87 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
     let app = TestApp::spawn(&[]).await;
     let local = app.browser();
     let base = app.url("/v1/me/mcp-servers");
-    let kept: PersonalMcpServer = local.post(&base).json(&everything("Kept")).send().await.unwrap().json().await.unwrap();
+    let kept: PersonalMcpServer = local
+        .post(&base)
+        .json(&everything("Kept"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     let cases = [
         (json!({"name": "", "url": "http://h/mcp"}), 400, "name"),
         (json!({"name": "x", "url": "ftp://h/mcp"}), 400, "http"),
-        (json!({"name": "x", "url": "http://me:pw@h/mcp"}), 400, "credentials"),
-        (json!({"name": "x", "url": "http://h/mcp", "transport": "stdio"}), 400, "transport"),
-        (json!({"name": "x", "url": "http://h/mcp", "headers": [{"name": "Cookie", "value": "a"}]}), 400, "Cookie"),
-        (json!({"name": "x", "url": "http://h/mcp", "headers": [{"name": "X-T", "value": "sec\u{0}ret"}]}), 400, "X-T"),
-        (json!({"name": "x", "url": "http://h/mcp", "owner": "ana"}), 400, "owner"),
-        (json!({"name": "Kept", "url": "http://h/mcp"}), 409, "already"),
+        (
+            json!({"name": "x", "url": "http://me:pw@h/mcp"}),
+            400,
+            "credentials",
+        ),
+        (
+            json!({"name": "x", "url": "http://h/mcp", "transport": "stdio"}),
+            400,
+            "transport",
+        ),
+        (
+            json!({"name": "x", "url": "http://h/mcp", "headers": [{"name": "Cookie", "value": "a"}]}),
+            400,
+            "Cookie",
+        ),
+        (
+            json!({"name": "x", "url": "http://h/mcp", "headers": [{"name": "X-T", "value": "sec\u{0}ret"}]}),
+            400,
+            "X-T",
+        ),
+        (
+            json!({"name": "x", "url": "http://h/mcp", "owner": "ana"}),
+            400,
+            "owner",
+        ),
+        (
+            json!({"name": "Kept", "url": "http://h/mcp"}),
+            409,
+            "already",
+        ),
     ];
     for (body, status, says) in cases {
         let response = local.post(&base).json(&body).send().await.unwrap();
         let error = error_body(response, status).await;
         let message = error["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{body}: {message}");
-        assert!(!message.contains("sec"), "a header value is never echoed: {message}");
+        assert!(
+            !message.contains("sec"),
+            "a header value is never echoed: {message}"
+        );
     }
-    let bad_put = local.put(format!("{base}/{}", kept.id)).json(&json!({"name": "Kept", "url": "gopher://h"})).send().await.unwrap();
+    let bad_put = local
+        .put(format!("{base}/{}", kept.id))
+        .json(&json!({"name": "Kept", "url": "gopher://h"}))
+        .send()
+        .await
+        .unwrap();
     error_body(bad_put, 400).await;
-    let not_json = local.post(&base).body("name=x").header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+    let not_json = local
+        .post(&base)
+        .body("name=x")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     error_body(not_json, 415).await;
 
     assert_eq!(list(&app, &local).await, [kept], "nothing changed");
-    error_body(app.client().get(&base).header("host", "evil.example").send().await.unwrap(), 401).await;
+    error_body(
+        app.client()
+            .get(&base)
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -132,29 +235,88 @@ async fn a_tools_approval_is_kept_for_its_owner_across_browsers_and_restarts() {
     app.add_user("bob", Role::Member, "password bob").await;
     let ana = app.browser();
     app.sign_in(&ana, "ana", "password ana").await;
-    let created: PersonalMcpServer =
-        ana.post(app.url("/v1/me/mcp-servers")).json(&everything("Everything")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(created.approval("echo"), app::api::ToolApproval::Ask, "a tool asks unless told otherwise");
-    let approval = |tool: &str| app.url(&format!("/v1/me/mcp-servers/{}/approvals/{tool}", created.id));
+    let created: PersonalMcpServer = ana
+        .post(app.url("/v1/me/mcp-servers"))
+        .json(&everything("Everything"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.approval("echo"),
+        app::api::ToolApproval::Ask,
+        "a tool asks unless told otherwise"
+    );
+    let approval = |tool: &str| {
+        app.url(&format!(
+            "/v1/me/mcp-servers/{}/approvals/{tool}",
+            created.id
+        ))
+    };
 
-    let set = ana.put(approval("echo")).json(&json!({"approval": "always"})).send().await.unwrap();
+    let set = ana
+        .put(approval("echo"))
+        .json(&json!({"approval": "always"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(set.status(), 200);
-    let never = ana.put(approval("get-env")).json(&json!({"approval": "never"})).send().await.unwrap();
+    let never = ana
+        .put(approval("get-env"))
+        .json(&json!({"approval": "never"}))
+        .send()
+        .await
+        .unwrap();
     let server: PersonalMcpServer = never.json().await.unwrap();
     assert_eq!(server.approval("echo"), app::api::ToolApproval::Always);
     assert_eq!(server.approval("get-env"), app::api::ToolApproval::Never);
 
     // Bad input and other owners change nothing; a control character in a tool name (which
     // would forge a log line) is refused where it enters.
-    error_body(ana.put(approval("echo")).json(&json!({"approval": "sometimes"})).send().await.unwrap(), 400).await;
-    for forged in ["echo%0Aaudit%20event%20principal%3Dadmin", "echo%0D", "echo%1B%5B31m"] {
-        error_body(ana.put(approval(forged)).json(&json!({"approval": "always"})).send().await.unwrap(), 400).await;
+    error_body(
+        ana.put(approval("echo"))
+            .json(&json!({"approval": "sometimes"}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    for forged in [
+        "echo%0Aaudit%20event%20principal%3Dadmin",
+        "echo%0D",
+        "echo%1B%5B31m",
+    ] {
+        error_body(
+            ana.put(approval(forged))
+                .json(&json!({"approval": "always"}))
+                .send()
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
     }
     let bob = app.browser();
     app.sign_in(&bob, "bob", "password bob").await;
-    error_body(bob.put(approval("echo")).json(&json!({"approval": "never"})).send().await.unwrap(), 404).await;
+    error_body(
+        bob.put(approval("echo"))
+            .json(&json!({"approval": "never"}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     // Editing the server keeps its approvals.
-    let edited = ana.put(app.url(&format!("/v1/me/mcp-servers/{}", created.id))).json(&server.input()).send().await.unwrap();
+    let edited = ana
+        .put(app.url(&format!("/v1/me/mcp-servers/{}", created.id)))
+        .json(&server.input())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(edited.status(), 200);
 
     let dir = app.stop().await;

@@ -18,7 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::{error_body, TestApp};
-use crate::inference::{audit_events, chat, chunk, openai_llm, register, sse_data, DropFlag, Seen, MASTER};
+use crate::inference::{
+    audit_events, chat, chunk, openai_llm, register, sse_data, DropFlag, Seen, MASTER,
+};
 
 /// Reads and discards until the server closes `stream`; false if it is still open at `within`.
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
@@ -114,7 +116,9 @@ async fn provider(State(seen): State<Arc<Seen>>, Json(body): Json<Value>) -> Res
 
 async fn start_provider() -> (String, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
-    let app = Router::new().route("/v1/chat/completions", post(provider)).with_state(seen.clone());
+    let app = Router::new()
+        .route("/v1/chat/completions", post(provider))
+        .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -143,20 +147,47 @@ async fn connections_that_never_finish_a_request_or_sit_idle_are_closed_after_th
     let mut half_line = TcpStream::connect(app.addr).await.unwrap();
     half_line.write_all(b"GET /healthz HTT").await.unwrap();
     let mut half_headers = TcpStream::connect(app.addr).await.unwrap();
-    half_headers.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAccept: ").await.unwrap();
+    half_headers
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nAccept: ")
+        .await
+        .unwrap();
     let mut half_body = TcpStream::connect(app.addr).await.unwrap();
     half_body.write_all(b"POST /v1/conversations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
     let mut kept_alive = TcpStream::connect(app.addr).await.unwrap();
-    kept_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    kept_alive
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = vec![0u8; 4096];
     let n = kept_alive.read(&mut answer).await.unwrap();
-    assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..n]));
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
 
-    for (what, stream) in [("silent", &mut silent), ("half a request line", &mut half_line), ("half the headers", &mut half_headers), ("half a body", &mut half_body), ("idle after a request", &mut kept_alive)] {
-        assert!(closed_within(stream, Duration::from_secs(10)).await, "a connection with {what} is still open");
+    for (what, stream) in [
+        ("silent", &mut silent),
+        ("half a request line", &mut half_line),
+        ("half the headers", &mut half_headers),
+        ("half a body", &mut half_body),
+        ("idle after a request", &mut kept_alive),
+    ] {
+        assert!(
+            closed_within(stream, Duration::from_secs(10)).await,
+            "a connection with {what} is still open"
+        );
     }
     // Hearth itself is fine.
-    assert_eq!(app.client().get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -172,11 +203,17 @@ async fn a_client_that_stops_reading_a_stream_is_dropped_with_the_providers_conn
     // The client reads nothing more: the buffers fill, and then nothing can be written.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !seen.stream_dropped.load(Ordering::SeqCst) {
-        assert!(Instant::now() < deadline, "the provider's stream is still held for a client that reads nothing");
+        assert!(
+            Instant::now() < deadline,
+            "the provider's stream is still held for a client that reads nothing"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let events = audit_events(&app, 1).await;
-    assert_eq!(events[0]["status"], 499, "recorded as the client's going away: {events:?}");
+    assert_eq!(
+        events[0]["status"], 499,
+        "recorded as the client's going away: {events:?}"
+    );
     drop(client);
 }
 
@@ -185,9 +222,15 @@ async fn past_the_connection_limit_new_connections_wait_until_one_closes() {
     let app = TestApp::spawn(&["--max-connections", "2"]).await;
     let first = TcpStream::connect(app.addr).await.unwrap();
     let second = TcpStream::connect(app.addr).await.unwrap();
-    let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
     let waiting = client.get(app.url("/healthz")).send().await;
-    assert!(waiting.is_err_and(|e| e.is_timeout()), "a third connection is served while two are held");
+    assert!(
+        waiting.is_err_and(|e| e.is_timeout()),
+        "a third connection is served while two are held"
+    );
     drop(first);
     drop(second);
     let served = app.client().get(app.url("/healthz")).send().await.unwrap();
@@ -201,7 +244,13 @@ async fn a_stream_that_ends_without_its_end_marker_ends_with_an_error_and_is_aud
     let data = sse_data(chat(&app, MASTER, stream_of("truncated")).await).await;
     assert_eq!(data.len(), 4, "two chunks, an error, [DONE]: {data:?}");
     let error: Value = serde_json::from_str(&data[2]).unwrap();
-    assert!(error["error"]["message"].as_str().unwrap().contains("ended before its end"), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ended before its end"),
+        "{error}"
+    );
     assert_eq!(data[3], "[DONE]");
 
     let data = sse_data(chat(&app, MASTER, stream_of("cut")).await).await;
@@ -217,7 +266,10 @@ async fn a_non_json_event_of_several_lines_is_passed_on_with_every_line_a_data_l
     let (app, _) = app_with(&[], &[("multi", "multi-line")]).await;
     let response = chat(&app, MASTER, stream_of("multi")).await;
     let text = response.text().await.unwrap();
-    assert_eq!(text, "data: not json\ndata: event: injected\n\ndata: [DONE]\n\n");
+    assert_eq!(
+        text,
+        "data: not json\ndata: event: injected\n\ndata: [DONE]\n\n"
+    );
 }
 
 #[tokio::test]
@@ -227,15 +279,30 @@ async fn a_long_line_passes_whole_and_an_event_past_8_mib_ends_the_stream_with_a
     let data = sse_data(chat(&app, MASTER, stream_of("long")).await).await;
     assert_eq!(data.len(), 2, "the chunk, then [DONE]");
     let chunk: Value = serde_json::from_str(&data[0]).unwrap();
-    assert_eq!(chunk["choices"][0]["delta"]["content"].as_str().unwrap().len(), 4 << 20);
+    assert_eq!(
+        chunk["choices"][0]["delta"]["content"]
+            .as_str()
+            .unwrap()
+            .len(),
+        4 << 20
+    );
     assert_eq!(chunk["model"], "long");
 
     let data = sse_data(chat(&app, MASTER, stream_of("too-long")).await).await;
     assert_eq!(data.len(), 2, "an error, then [DONE]");
     let error: Value = serde_json::from_str(&data[0]).unwrap();
-    assert!(error["error"]["message"].as_str().unwrap().contains("larger than 8 MiB"), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 8 MiB"),
+        "{error}"
+    );
     let events = audit_events(&app, 2).await;
-    let mut statuses: Vec<u64> = events.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    let mut statuses: Vec<u64> = events
+        .iter()
+        .map(|e| e["status"].as_u64().unwrap())
+        .collect();
     statuses.sort();
     assert_eq!(statuses, [200, 502]);
 }
@@ -262,16 +329,37 @@ async fn a_stream_asked_for_and_answered_with_json_comes_back_as_a_stream_of_one
     assert_eq!(chunk["choices"][0]["delta"]["content"], "Hello!");
     assert_eq!(data[1], "[DONE]");
     let events = audit_events(&app, 1).await;
-    assert_eq!((events[0]["status"].as_u64(), events[0]["completion_tokens"].as_u64()), (Some(200), Some(2)));
+    assert_eq!(
+        (
+            events[0]["status"].as_u64(),
+            events[0]["completion_tokens"].as_u64()
+        ),
+        (Some(200), Some(2))
+    );
 }
 
 #[tokio::test]
 async fn a_whole_answer_past_the_size_limit_is_a_502_that_says_so() {
-    let (app, _) = app_with(&["--llm-max-answer-mib", "1"], &[("sized", "big-sized"), ("chunked", "big-chunked")]).await;
+    let (app, _) = app_with(
+        &["--llm-max-answer-mib", "1"],
+        &[("sized", "big-sized"), ("chunked", "big-chunked")],
+    )
+    .await;
     for name in ["sized", "chunked"] {
-        let response = chat(&app, MASTER, json!({"model": name, "messages": [{"role": "user", "content": "hi"}]})).await;
+        let response = chat(
+            &app,
+            MASTER,
+            json!({"model": name, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
         let error = error_body(response, 502).await;
-        assert!(error["error"]["message"].as_str().unwrap().contains("larger than 1 MiB"), "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("larger than 1 MiB"),
+            "{error}"
+        );
     }
 }
 
@@ -282,42 +370,128 @@ async fn every_route_answers_the_same_fault_with_the_same_status_and_echoes_no_m
     let post = |path: &str| client.post(app.url(path)).bearer_auth(MASTER);
 
     // Sign-in, like every JSON route: 415 without a JSON content type, 413 past the limit.
-    error_body(client.post(app.url("/auth/login")).body(r#"{"username":"a","password":"b"}"#).send().await.unwrap(), 415).await;
-    error_body(post("/v1/keys").body(r#"{"name":"a"}"#).send().await.unwrap(), 415).await;
+    error_body(
+        client
+            .post(app.url("/auth/login"))
+            .body(r#"{"username":"a","password":"b"}"#)
+            .send()
+            .await
+            .unwrap(),
+        415,
+    )
+    .await;
+    error_body(
+        post("/v1/keys")
+            .body(r#"{"name":"a"}"#)
+            .send()
+            .await
+            .unwrap(),
+        415,
+    )
+    .await;
     let huge = json!({"username": "a", "password": "x".repeat(3 << 20)});
-    error_body(client.post(app.url("/auth/login")).json(&huge).send().await.unwrap(), 413).await;
-    error_body(post("/v1/keys").json(&json!({"name": "x".repeat(3 << 20)})).send().await.unwrap(), 413).await;
+    error_body(
+        client
+            .post(app.url("/auth/login"))
+            .json(&huge)
+            .send()
+            .await
+            .unwrap(),
+        413,
+    )
+    .await;
+    error_body(
+        post("/v1/keys")
+            .json(&json!({"name": "x".repeat(3 << 20)}))
+            .send()
+            .await
+            .unwrap(),
+        413,
+    )
+    .await;
 
     // A body that is not an object is not an empty object.
-    let error = error_body(post("/v1/conversations").json(&json!([])).send().await.unwrap(), 400).await;
-    assert!(error["error"]["message"].as_str().unwrap().contains("JSON object"), "{error}");
+    let error = error_body(
+        post("/v1/conversations")
+            .json(&json!([]))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object"),
+        "{error}"
+    );
     // Keys take the fields they document, and a name without control characters.
-    app.add_user("ana", app::api::Role::Member, "correct horse").await;
-    error_body(post("/v1/keys").json(&json!({"name": "k", "user": "ana", "scope": "all"})).send().await.unwrap(), 400).await;
-    error_body(post("/v1/keys").json(&json!({"name": "k\u{0}", "user": "ana"})).send().await.unwrap(), 400).await;
+    app.add_user("ana", app::api::Role::Member, "correct horse")
+        .await;
+    error_body(
+        post("/v1/keys")
+            .json(&json!({"name": "k", "user": "ana", "scope": "all"}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        post("/v1/keys")
+            .json(&json!({"name": "k\u{0}", "user": "ana"}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
 
     // A megabyte-long model name is not sent back whole.
     let model = "m".repeat(1 << 20);
-    let response = post("/v1/chat/completions").json(&json!({"model": model, "messages": []})).send().await.unwrap();
+    let response = post("/v1/chat/completions")
+        .json(&json!({"model": model, "messages": []}))
+        .send()
+        .await
+        .unwrap();
     let error = error_body(response, 404).await;
     let message = error["error"]["message"].as_str().unwrap();
-    assert!(message.len() < 300 && message.contains("1048576 characters"), "{} bytes", message.len());
+    assert!(
+        message.len() < 300 && message.contains("1048576 characters"),
+        "{} bytes",
+        message.len()
+    );
 }
 
 #[tokio::test]
 async fn a_long_event_still_arriving_is_not_silence_but_silence_is_a_timeout() {
-    let (app, _) = app_with(&["--llm-timeout", "1"], &[("slow-line", "slow-line"), ("stalled", "stalled")]).await;
+    let (app, _) = app_with(
+        &["--llm-timeout", "1"],
+        &[("slow-line", "slow-line"), ("stalled", "stalled")],
+    )
+    .await;
 
     let data = sse_data(chat(&app, MASTER, stream_of("slow-line")).await).await;
     assert_eq!(data.len(), 2, "{data:?}");
     let chunk: Value = serde_json::from_str(&data[0]).unwrap();
-    assert_eq!(chunk["choices"][0]["delta"]["content"].as_str().unwrap().len(), 1000);
+    assert_eq!(
+        chunk["choices"][0]["delta"]["content"]
+            .as_str()
+            .unwrap()
+            .len(),
+        1000
+    );
 
     let data = sse_data(chat(&app, MASTER, stream_of("stalled")).await).await;
     assert_eq!(data.len(), 3, "{data:?}");
     assert!(data[1].contains("sent nothing for 1 s"), "{data:?}");
     let events = audit_events(&app, 2).await;
-    let mut statuses: Vec<u64> = events.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    let mut statuses: Vec<u64> = events
+        .iter()
+        .map(|e| e["status"].as_u64().unwrap())
+        .collect();
     statuses.sort();
     assert_eq!(statuses, [200, 504]);
 }

@@ -13,7 +13,8 @@ pub fn ChatHead() -> impl IntoView {
     let tools_line = move || {
         let servers = chat.servers.get();
         if servers.is_empty() {
-            return "No MCP servers: add some on the MCP servers page to use their tools here.".to_owned();
+            return "No MCP servers: add some on the MCP servers page to use their tools here."
+                .to_owned();
         }
         servers
             .iter()
@@ -21,7 +22,9 @@ pub fn ChatHead() -> impl IntoView {
                 let runtime = connections.runtime(s.id);
                 match runtime.status.get() {
                     Status::Connected => {
-                        let n = runtime.tools.with(|t| t.iter().filter(|t| s.tool_enabled(&t.name)).count());
+                        let n = runtime
+                            .tools
+                            .with(|t| t.iter().filter(|t| s.tool_enabled(&t.name)).count());
                         format!("{}: {n} tools", s.name)
                     }
                     Status::Connecting => format!("{}: connecting…", s.name),
@@ -33,7 +36,9 @@ pub fn ChatHead() -> impl IntoView {
             .join(" · ")
     };
     let on_turns = move |ev| {
-        let Ok(turns) = event_target_value(&ev).parse::<u32>() else { return };
+        let Ok(turns) = event_target_value(&ev).parse::<u32>() else {
+            return;
+        };
         let turns = turns.clamp(1, 100);
         chat.max_turns.set(turns);
         #[cfg(feature = "hydrate")]

@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::Chat;
-use crate::api::ConversationSummary;
 #[cfg(feature = "hydrate")]
 use crate::api::client;
+use crate::api::ConversationSummary;
 
 #[component]
 pub fn ConversationList() -> impl IntoView {
@@ -20,14 +20,21 @@ pub fn ConversationList() -> impl IntoView {
         #[cfg(feature = "hydrate")]
         {
             let Some(title) = web_sys::window()
-                .and_then(|w| w.prompt_with_message_and_default("Rename the conversation", &summary.title).ok().flatten())
+                .and_then(|w| {
+                    w.prompt_with_message_and_default("Rename the conversation", &summary.title)
+                        .ok()
+                        .flatten()
+                })
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
             else {
                 return;
             };
             spawn_local(async move {
-                let input = crate::api::ConversationInput { title: Some(title), model: None };
+                let input = crate::api::ConversationInput {
+                    title: Some(title),
+                    model: None,
+                };
                 match client::update_conversation(summary.id, &input).await {
                     Ok(_) => chat.refresh_list(),
                     Err(e) => chat.error.set(Some(e.message)),
@@ -40,8 +47,14 @@ pub fn ConversationList() -> impl IntoView {
     let delete = move |summary: ConversationSummary| {
         #[cfg(feature = "hydrate")]
         {
-            let question = format!("Delete the conversation “{}”? This cannot be undone.", summary.title);
-            if !web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false) {
+            let question = format!(
+                "Delete the conversation “{}”? This cannot be undone.",
+                summary.title
+            );
+            if !web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false)
+            {
                 return;
             }
             spawn_local(async move {

@@ -13,8 +13,8 @@ mod run;
 mod thread;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 
 use crate::api::{client, ChatMessage, ConversationSummary, PersonalMcpServer};
 #[cfg(feature = "hydrate")]
@@ -145,8 +145,17 @@ impl Chat {
             match loaded {
                 Ok(conversation) => {
                     // Go on with the model the conversation last used, when it is still there.
-                    let last = conversation.messages.iter().rev().find_map(|m| m.model.clone()).or(conversation.model.clone());
-                    if let Some(model) = last.filter(|m| chat.models.get_untracked().is_some_and(|all| all.contains(m))) {
+                    let last = conversation
+                        .messages
+                        .iter()
+                        .rev()
+                        .find_map(|m| m.model.clone())
+                        .or(conversation.model.clone());
+                    if let Some(model) = last.filter(|m| {
+                        chat.models
+                            .get_untracked()
+                            .is_some_and(|all| all.contains(m))
+                    }) {
                         chat.model.set(model);
                     }
                     chat.messages.set(conversation.messages);
@@ -180,12 +189,20 @@ fn storage() -> Option<web_sys::Storage> {
 /// servers so their tools are on offer.
 #[cfg(feature = "hydrate")]
 fn start(chat: Chat, connections: crate::connections::Connections) {
-    if let Some(turns) = storage().and_then(|s| s.get_item(MAX_TURNS_KEY).ok().flatten()).and_then(|v| v.parse().ok()) {
+    if let Some(turns) = storage()
+        .and_then(|s| s.get_item(MAX_TURNS_KEY).ok().flatten())
+        .and_then(|v| v.parse().ok())
+    {
         chat.max_turns.set(turns);
     }
     let wanted = web_sys::window()
         .and_then(|w| w.location().search().ok())
-        .and_then(|q| q.trim_start_matches('?').split('&').find_map(|pair| pair.strip_prefix("c=")).and_then(|v| v.parse::<i64>().ok()));
+        .and_then(|q| {
+            q.trim_start_matches('?')
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("c="))
+                .and_then(|v| v.parse::<i64>().ok())
+        });
     spawn_local(async move {
         match client::list_models().await {
             Ok(list) => {

@@ -11,7 +11,10 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use super::{Chat, Decision, PendingCall};
-use crate::api::{client, ChatMessage, ChatRole, ChatToolCall, ConversationInput, MessageInput, PersonalMcpServer, ToolApproval, ToolRun};
+use crate::api::{
+    client, ChatMessage, ChatRole, ChatToolCall, ConversationInput, MessageInput,
+    PersonalMcpServer, ToolApproval, ToolRun,
+};
 use crate::chat::request::{self, ToolSpec};
 use crate::chat::stream::Answer;
 use crate::chat::tool_names;
@@ -40,7 +43,10 @@ pub async fn send(chat: Chat, connections: Connections, text: String) {
     };
     match conversation {
         Ok(id) => {
-            if save(chat, id, &MessageInput::new(ChatRole::User, text)).await.is_some() {
+            if save(chat, id, &MessageInput::new(ChatRole::User, text))
+                .await
+                .is_some()
+            {
                 turns(chat, connections, id).await;
             }
         }
@@ -51,7 +57,9 @@ pub async fn send(chat: Chat, connections: Connections, text: String) {
 
 /// Answers the last user message again, replacing what came after it.
 pub async fn regenerate(chat: Chat, connections: Connections) {
-    let Some(id) = chat.current.get_untracked() else { return };
+    let Some(id) = chat.current.get_untracked() else {
+        return;
+    };
     if chat.running.get_untracked() {
         return;
     }
@@ -73,13 +81,19 @@ pub async fn regenerate(chat: Chat, connections: Connections) {
 
 /// Replaces user message `message_id` (and everything after it) with `text`, and answers it.
 pub async fn resend(chat: Chat, connections: Connections, message_id: i64, text: String) {
-    let Some(id) = chat.current.get_untracked() else { return };
+    let Some(id) = chat.current.get_untracked() else {
+        return;
+    };
     if chat.running.get_untracked() {
         return;
     }
     chat.running.set(true);
     chat.error.set(None);
-    if truncate(chat, id, message_id).await && save(chat, id, &MessageInput::new(ChatRole::User, text)).await.is_some() {
+    if truncate(chat, id, message_id).await
+        && save(chat, id, &MessageInput::new(ChatRole::User, text))
+            .await
+            .is_some()
+    {
         turns(chat, connections, id).await;
     }
     finish(chat);
@@ -92,8 +106,13 @@ fn finish(chat: Chat) {
 }
 
 async fn start_conversation(chat: Chat, text: &str) -> Result<i64, String> {
-    let input = ConversationInput { title: Some(request::title_for(text)), model: Some(chat.model.get_untracked()).filter(|m| !m.is_empty()) };
-    let created = client::create_conversation(&input).await.map_err(|e| format!("The conversation could not be started: {}", e.message))?;
+    let input = ConversationInput {
+        title: Some(request::title_for(text)),
+        model: Some(chat.model.get_untracked()).filter(|m| !m.is_empty()),
+    };
+    let created = client::create_conversation(&input)
+        .await
+        .map_err(|e| format!("The conversation could not be started: {}", e.message))?;
     chat.current.set(Some(created.id));
     chat.messages.set(Vec::new());
     super::set_address(Some(created.id));
@@ -110,7 +129,10 @@ async fn save(chat: Chat, id: i64, input: &MessageInput) -> Option<ChatMessage> 
             Some(message)
         }
         Err(e) => {
-            chat.error.set(Some(format!("The message could not be saved: {}", e.message)));
+            chat.error.set(Some(format!(
+                "The message could not be saved: {}",
+                e.message
+            )));
             None
         }
     }
@@ -143,17 +165,25 @@ fn offer(chat: Chat, connections: Connections) -> Vec<Offered> {
             continue;
         }
         for tool in runtime.tools.get_untracked() {
-            if server.tool_enabled(&tool.name) && server.approval(&tool.name) != ToolApproval::Never {
+            if server.tool_enabled(&tool.name) && server.approval(&tool.name) != ToolApproval::Never
+            {
                 found.push((server.clone(), tool));
             }
         }
     }
-    let pairs: Vec<(String, String)> = found.iter().map(|(s, t)| (s.name.clone(), t.name.clone())).collect();
+    let pairs: Vec<(String, String)> = found
+        .iter()
+        .map(|(s, t)| (s.name.clone(), t.name.clone()))
+        .collect();
     tool_names::assign(&pairs)
         .into_iter()
         .zip(found)
         .map(|(named, (server, tool))| Offered {
-            spec: ToolSpec { name: named.name, description: tool.description.clone(), parameters: tool.input_schema.clone() },
+            spec: ToolSpec {
+                name: named.name,
+                description: tool.description.clone(),
+                parameters: tool.input_schema.clone(),
+            },
             server,
             tool: tool.name,
         })
@@ -165,17 +195,26 @@ async fn turns(chat: Chat, connections: Connections, id: i64) {
     chat.stop.set_value(Some(stop_tx));
     let model = chat.model.get_untracked();
     if model.is_empty() {
-        chat.error.set(Some("No LLM is available to you. An admin adds one on the LLMs page and grants it to you.".into()));
+        chat.error.set(Some(
+            "No LLM is available to you. An admin adds one on the LLMs page and grants it to you."
+                .into(),
+        ));
         return;
     }
     let max = chat.max_turns.get_untracked().max(1);
     for turn in 0..max {
         let offered = offer(chat, connections);
         let specs: Vec<ToolSpec> = offered.iter().map(|o| o.spec.clone()).collect();
-        let body = chat.messages.with_untracked(|messages| request::body(&model, messages, &specs));
-        let Some(calls) = answer(chat, id, &model, turn, &body, &mut stop).await else { return };
+        let body = chat
+            .messages
+            .with_untracked(|messages| request::body(&model, messages, &specs));
+        let Some(calls) = answer(chat, id, &model, turn, &body, &mut stop).await else {
+            return;
+        };
         for call in calls {
-            let Some(result) = run_tool(chat, connections, &offered, &call, &mut stop).await else { return };
+            let Some(result) = run_tool(chat, connections, &offered, &call, &mut stop).await else {
+                return;
+            };
             if save(chat, id, &result).await.is_none() {
                 return;
             }
@@ -186,7 +225,14 @@ async fn turns(chat: Chat, connections: Connections, id: i64) {
 
 /// Streams one answer and saves it. The tool calls it asks for, or `None` when the loop ends
 /// here (an answer without tools, an error, or Stop).
-async fn answer(chat: Chat, id: i64, model: &str, turn: u32, body: &Value, stop: &mut Stop) -> Option<Vec<ChatToolCall>> {
+async fn answer(
+    chat: Chat,
+    id: i64,
+    model: &str,
+    turn: u32,
+    body: &Value,
+    stop: &mut Stop,
+) -> Option<Vec<ChatToolCall>> {
     chat.live_content.set(String::new());
     chat.live_reasoning.set(String::new());
     chat.streaming.set(true);
@@ -211,7 +257,9 @@ async fn answer(chat: Chat, id: i64, model: &str, turn: u32, body: &Value, stop:
     let error = match outcome {
         Some(Err(e)) => Some(e.message),
         Some(Ok(())) if answer.error.is_some() => answer.error.clone(),
-        Some(Ok(())) if !answer.done && answer.finish_reason.is_none() => Some("The answer ended before it was complete.".into()),
+        Some(Ok(())) if !answer.done && answer.finish_reason.is_none() => {
+            Some("The answer ended before it was complete.".into())
+        }
         _ => None,
     };
     let tool_calls: Vec<ChatToolCall> = if stopped || error.is_some() {
@@ -223,7 +271,11 @@ async fn answer(chat: Chat, id: i64, model: &str, turn: u32, body: &Value, stop:
             .enumerate()
             .filter(|(_, c)| !c.name.is_empty())
             .map(|(i, c)| ChatToolCall {
-                id: if c.id.is_empty() { format!("call_{turn}_{i}") } else { c.id.clone() },
+                id: if c.id.is_empty() {
+                    format!("call_{turn}_{i}")
+                } else {
+                    c.id.clone()
+                },
                 name: c.name.clone(),
                 arguments: c.arguments.clone(),
             })
@@ -251,18 +303,46 @@ async fn answer(chat: Chat, id: i64, model: &str, turn: u32, body: &Value, stop:
 
 /// Asks for approval when needed and runs one tool call; the result to save, or `None` when
 /// the user pressed Stop.
-async fn run_tool(chat: Chat, connections: Connections, offered: &[Offered], call: &ChatToolCall, stop: &mut Stop) -> Option<MessageInput> {
+async fn run_tool(
+    chat: Chat,
+    connections: Connections,
+    offered: &[Offered],
+    call: &ChatToolCall,
+    stop: &mut Stop,
+) -> Option<MessageInput> {
     let mut result = MessageInput::new(ChatRole::Tool, String::new());
     result.tool_call_id = Some(call.id.clone());
     let Some(target) = offered.iter().find(|o| o.spec.name == call.name) else {
         result.content = format!("No tool named “{}” is on offer.", call.name);
-        result.tool_run = Some(ToolRun { server: String::new(), tool: call.name.clone(), is_error: true, images: Vec::new() });
+        result.tool_run = Some(ToolRun {
+            server: String::new(),
+            tool: call.name.clone(),
+            is_error: true,
+            images: Vec::new(),
+        });
         return Some(result);
     };
-    let mut run = ToolRun { server: target.server.name.clone(), tool: target.tool.clone(), is_error: false, images: Vec::new() };
-    let mut pending = PendingCall { server: run.server.clone(), tool: run.tool.clone(), arguments: call.arguments.clone(), awaiting: true };
+    let mut run = ToolRun {
+        server: target.server.name.clone(),
+        tool: target.tool.clone(),
+        is_error: false,
+        images: Vec::new(),
+    };
+    let mut pending = PendingCall {
+        server: run.server.clone(),
+        tool: run.tool.clone(),
+        arguments: call.arguments.clone(),
+        awaiting: true,
+    };
     // The approval as stored now: the user may have changed it on another card of this turn.
-    let approval = chat.servers.with_untracked(|all| all.iter().find(|s| s.id == target.server.id).map(|s| s.approval(&target.tool))).unwrap_or_default();
+    let approval = chat
+        .servers
+        .with_untracked(|all| {
+            all.iter()
+                .find(|s| s.id == target.server.id)
+                .map(|s| s.approval(&target.tool))
+        })
+        .unwrap_or_default();
     let decision = match approval {
         ToolApproval::Always => Decision::Once,
         ToolApproval::Never => Decision::Deny,
@@ -280,13 +360,17 @@ async fn run_tool(chat: Chat, connections: Connections, offered: &[Offered], cal
         }
     };
     if decision == Decision::Always {
-        match client::set_tool_approval(target.server.id, &target.tool, ToolApproval::Always).await {
+        match client::set_tool_approval(target.server.id, &target.tool, ToolApproval::Always).await
+        {
             Ok(updated) => chat.servers.update(|all| {
                 if let Some(server) = all.iter_mut().find(|s| s.id == updated.id) {
                     *server = updated;
                 }
             }),
-            Err(e) => chat.error.set(Some(format!("“Always allow” could not be saved: {}", e.message))),
+            Err(e) => chat.error.set(Some(format!(
+                "“Always allow” could not be saved: {}",
+                e.message
+            ))),
         }
     }
     if decision == Decision::Deny {
@@ -298,11 +382,20 @@ async fn run_tool(chat: Chat, connections: Connections, offered: &[Offered], cal
     }
     pending.awaiting = false;
     chat.pending.set(Some(pending));
-    let arguments = if call.arguments.trim().is_empty() { Ok(Value::Object(Default::default())) } else { serde_json::from_str::<Value>(&call.arguments) };
+    let arguments = if call.arguments.trim().is_empty() {
+        Ok(Value::Object(Default::default()))
+    } else {
+        serde_json::from_str::<Value>(&call.arguments)
+    };
     let started = now_ms();
     let outcome = match arguments {
         Err(e) => Err(format!("The model's arguments are not valid JSON ({e}).")),
-        Ok(arguments) => match select(pin!(connections.call_tool(&target.server, &target.tool, arguments)), &mut *stop).await {
+        Ok(arguments) => match select(
+            pin!(connections.call_tool(&target.server, &target.tool, arguments)),
+            &mut *stop,
+        )
+        .await
+        {
             Either::Left((outcome, _)) => outcome,
             Either::Right(_) => {
                 chat.pending.set(None);
@@ -321,7 +414,10 @@ async fn run_tool(chat: Chat, connections: Connections, offered: &[Offered], cal
                 .iter()
                 .filter(|c| c.get("type").and_then(Value::as_str) == Some("image"))
                 .filter_map(|c| {
-                    let mime = c.get("mimeType")?.as_str().filter(|m| m.starts_with("image/"))?;
+                    let mime = c
+                        .get("mimeType")?
+                        .as_str()
+                        .filter(|m| m.starts_with("image/"))?;
                     Some(format!("data:{mime};base64,{}", c.get("data")?.as_str()?))
                 })
                 .filter(|url| crate::api::is_inline_image(url))

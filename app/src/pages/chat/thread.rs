@@ -76,7 +76,11 @@ fn meta_line(message: &ChatMessage) -> String {
         parts.push(model.clone());
     }
     if let Some(ms) = message.duration_ms {
-        parts.push(if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) });
+        parts.push(if ms < 1000 {
+            format!("{ms} ms")
+        } else {
+            format!("{:.1} s", ms as f64 / 1000.0)
+        });
     }
     if let (Some(p), Some(c)) = (message.prompt_tokens, message.completion_tokens) {
         parts.push(format!("{p} + {c} tokens"));
@@ -91,7 +95,12 @@ fn AssistantMessage(message: ChatMessage) -> impl IntoView {
     let html = move || render.html(&content);
     let raw = message.content.clone();
     let meta = meta_line(&message);
-    let calls = message.tool_calls.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
+    let calls = message
+        .tool_calls
+        .iter()
+        .map(|c| c.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
     view! {
         <div class="msg assistant" data-testid="message" data-role="assistant">
             {message.reasoning.filter(|r| !r.is_empty()).map(|r| view! { <Reasoning text=r/> })}
@@ -131,7 +140,12 @@ fn ToolCallCard(message: ChatMessage) -> impl IntoView {
     let chat = expect_context::<Chat>();
     // The call this result answers: found once, when the card is made.
     let arguments = message.tool_call_id.as_ref().and_then(|id| {
-        chat.messages.with_untracked(|all| all.iter().flat_map(|m| &m.tool_calls).find(|c| &c.id == id).map(|c| pretty(&c.arguments)))
+        chat.messages.with_untracked(|all| {
+            all.iter()
+                .flat_map(|m| &m.tool_calls)
+                .find(|c| &c.id == id)
+                .map(|c| pretty(&c.arguments))
+        })
     });
     let run = message.tool_run.clone().unwrap_or_default();
     let state = if run.is_error { "error" } else { "done" };
@@ -208,7 +222,9 @@ pub fn Thread() -> impl IntoView {
         chat.messages.track();
         chat.pending.track();
         if let Some(el) = thread.get() {
-            if el.scroll_height() - el.scroll_top() - el.client_height() < 160 || !chat.running.get_untracked() {
+            if el.scroll_height() - el.scroll_top() - el.client_height() < 160
+                || !chat.running.get_untracked()
+            {
                 el.set_scroll_top(el.scroll_height());
             }
         }
@@ -219,7 +235,13 @@ pub fn Thread() -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = connections;
     };
-    let can_regenerate = move || !chat.running.get() && chat.messages.with(|m| m.last().is_some_and(|m| m.role != crate::api::ChatRole::User));
+    let can_regenerate = move || {
+        !chat.running.get()
+            && chat.messages.with(|m| {
+                m.last()
+                    .is_some_and(|m| m.role != crate::api::ChatRole::User)
+            })
+    };
     view! {
         <div class="thread" node_ref=thread on:click=copy_code>
             <Show when=move || chat.loading.get()>
@@ -252,10 +274,18 @@ fn copy_code(ev: leptos::ev::MouseEvent) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
-        let Some(button) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|t| t.closest("[data-copy]").ok().flatten()) else {
+        let Some(button) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest("[data-copy]").ok().flatten())
+        else {
             return;
         };
-        let code = button.closest(".code").ok().flatten().and_then(|block| block.query_selector("pre code").ok().flatten());
+        let code = button
+            .closest(".code")
+            .ok()
+            .flatten()
+            .and_then(|block| block.query_selector("pre code").ok().flatten());
         if let Some(text) = code.and_then(|c| c.text_content()) {
             copy_text(&text);
             button.set_text_content(Some("Copied"));

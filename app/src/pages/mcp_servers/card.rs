@@ -9,7 +9,11 @@ use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
 
 #[component]
-pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpServer>, on_changed: Callback<()>) -> impl IntoView {
+pub fn McpServerCard(
+    server: PersonalMcpServer,
+    on_edit: Callback<PersonalMcpServer>,
+    on_changed: Callback<()>,
+) -> impl IntoView {
     let connections = use_connections();
     let runtime = connections.runtime(server.id);
     let server = StoredValue::new(server);
@@ -22,7 +26,10 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
         #[cfg(feature = "hydrate")]
         {
             let question = format!("Delete the MCP server “{name}”?");
-            if !web_sys::window().and_then(|w| w.confirm_with_message(&question).ok()).unwrap_or(false) {
+            if !web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false)
+            {
                 return;
             }
         }
@@ -59,8 +66,14 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
     };
     let busy = move || matches!(status(), Status::Connecting);
     let live = move || matches!(status(), Status::Connected | Status::Connecting);
-    let (name, url, transport, proxied) =
-        server.with_value(|s| (s.name.clone(), s.url.clone(), s.transport.label(), s.use_proxy));
+    let (name, url, transport, proxied) = server.with_value(|s| {
+        (
+            s.name.clone(),
+            s.url.clone(),
+            s.transport.label(),
+            s.use_proxy,
+        )
+    });
 
     view! {
         <article class="card mcp-server" data-testid="mcp-server">
@@ -96,7 +109,11 @@ pub fn McpServerCard(server: PersonalMcpServer, on_edit: Callback<PersonalMcpSer
 
 /// The server's tools once connected, each with its switch.
 #[component]
-fn ToolList(runtime: Runtime, server: StoredValue<PersonalMcpServer>, toggle_tool: Callback<(String, bool)>) -> impl IntoView {
+fn ToolList(
+    runtime: Runtime,
+    server: StoredValue<PersonalMcpServer>,
+    toggle_tool: Callback<(String, bool)>,
+) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let server_id = server.with_value(|s| s.id);
     // Kept on Hearth at once: chat asks, runs or refuses the tool accordingly.
@@ -109,7 +126,10 @@ fn ToolList(runtime: Runtime, server: StoredValue<PersonalMcpServer>, toggle_too
         spawn_local(async move {
             match client::set_tool_approval(server_id, &tool, approval).await {
                 Ok(_) => error.set(None),
-                Err(e) => error.set(Some(format!("The approval for {tool} was not saved: {}", e.message))),
+                Err(e) => error.set(Some(format!(
+                    "The approval for {tool} was not saved: {}",
+                    e.message
+                ))),
             }
         });
     };
@@ -170,7 +190,12 @@ fn ConnectionLog(runtime: Runtime) -> impl IntoView {
                     Direction::Received => "← ",
                     Direction::Note => "· ",
                 };
-                let headers = entry.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join("\n");
+                let headers = entry
+                    .headers
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 view! {
                     <li>
                         <code>{arrow} {entry.line}</code>

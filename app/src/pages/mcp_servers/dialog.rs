@@ -35,9 +35,16 @@ pub fn McpServerDialog(
     let url = RwSignal::new(server.as_ref().map(|s| s.url.clone()).unwrap_or_default());
     let transport = RwSignal::new(server.as_ref().map(|s| s.transport).unwrap_or_default());
     let use_proxy = RwSignal::new(server.as_ref().is_none_or(|s| s.use_proxy));
-    let headers = server.as_ref().map(|s| s.headers.clone()).unwrap_or_default();
+    let headers = server
+        .as_ref()
+        .map(|s| s.headers.clone())
+        .unwrap_or_default();
     let authorization = RwSignal::new(
-        headers.iter().find(|h| h.name.eq_ignore_ascii_case(AUTHORIZATION)).map(|h| token_of(&h.value)).unwrap_or_default(),
+        headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(AUTHORIZATION))
+            .map(|h| token_of(&h.value))
+            .unwrap_or_default(),
     );
     // Custom headers as editable rows (a counter keys each row).
     let rows: Vec<(usize, RwSignal<String>, RwSignal<String>)> = headers
@@ -51,7 +58,13 @@ pub fn McpServerDialog(
     let add_row = move |_| {
         let key = next_row.get_value();
         next_row.set_value(key + 1);
-        rows.update(|r| r.push((key, RwSignal::new(String::new()), RwSignal::new(String::new()))));
+        rows.update(|r| {
+            r.push((
+                key,
+                RwSignal::new(String::new()),
+                RwSignal::new(String::new()),
+            ))
+        });
     };
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
@@ -60,12 +73,18 @@ pub fn McpServerDialog(
         ev.prevent_default();
         let mut headers: Vec<HeaderEntry> = Vec::new();
         if let Some(value) = authorization_value(&authorization.get_untracked()) {
-            headers.push(HeaderEntry { name: AUTHORIZATION.into(), value });
+            headers.push(HeaderEntry {
+                name: AUTHORIZATION.into(),
+                value,
+            });
         }
         for (_, n, v) in rows.get_untracked() {
             let n = n.get_untracked();
             if !n.trim().is_empty() {
-                headers.push(HeaderEntry { name: n.trim().to_owned(), value: v.get_untracked() });
+                headers.push(HeaderEntry {
+                    name: n.trim().to_owned(),
+                    value: v.get_untracked(),
+                });
             }
         }
         let input = McpServerInput {
@@ -74,7 +93,10 @@ pub fn McpServerDialog(
             transport: transport.get_untracked(),
             headers,
             use_proxy: use_proxy.get_untracked(),
-            tools: original.as_ref().map(|s| s.tools.clone()).unwrap_or_default(),
+            tools: original
+                .as_ref()
+                .map(|s| s.tools.clone())
+                .unwrap_or_default(),
         };
         pending.set(true);
         error.set(None);
@@ -91,7 +113,11 @@ pub fn McpServerDialog(
         });
     };
     let cancel = on_cancel.clone();
-    let title = if id.is_some() { "Edit MCP server" } else { "Add MCP server" };
+    let title = if id.is_some() {
+        "Edit MCP server"
+    } else {
+        "Add MCP server"
+    };
 
     view! {
         <div class="dialog-backdrop">
@@ -172,7 +198,10 @@ mod tests {
     #[test]
     fn a_bare_token_becomes_a_bearer_header_and_back() {
         assert_eq!(authorization_value(" abc "), Some("Bearer abc".into()));
-        assert_eq!(authorization_value("Basic dXNlcg=="), Some("Basic dXNlcg==".into()));
+        assert_eq!(
+            authorization_value("Basic dXNlcg=="),
+            Some("Basic dXNlcg==".into())
+        );
         assert_eq!(authorization_value("  "), None);
         assert_eq!(token_of("Bearer abc"), "abc");
         assert_eq!(token_of("Basic x"), "Basic x");

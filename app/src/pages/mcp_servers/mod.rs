@@ -31,7 +31,8 @@ pub fn McpServersPage() -> impl IntoView {
         editing.set(Editing::Closed);
         version.update(|v| *v += 1);
     });
-    let on_edit = Callback::new(move |server: PersonalMcpServer| editing.set(Editing::Existing(server)));
+    let on_edit =
+        Callback::new(move |server: PersonalMcpServer| editing.set(Editing::Existing(server)));
 
     view! {
         <Title text="MCP servers — Hearth"/>

@@ -23,7 +23,8 @@ use leptos_router::{Lazy, StaticSegment};
 
 use crate::components::AppLayout;
 use crate::pages::{
-    AuditRoute, ChatPage, KeysRoute, LlmsRoute, LoginPage, McpServersRoute, NotFound, OverviewPage,
+    AuditRoute, ChatPage, KeysRoute, LlmsRoute, LoginRoute, McpServersRoute, NotFound,
+    OverviewRoute,
 };
 use crate::session::SessionState;
 
@@ -55,14 +56,15 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(SessionState::new(session::initial()));
     provide_context(connections::Connections::new());
+    provide_context(pages::ChatHome::new());
 
     view! {
         <Title text="Hearth"/>
         <Router>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("login") view=LoginPage/>
+                <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
                 <ParentRoute path=StaticSegment("") view=AppLayout>
-                    <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("") view={Lazy::<OverviewRoute>::new()}/>
                     <Route path=StaticSegment("chat") view=ChatPage/>
                     <Route path=StaticSegment("keys") view={Lazy::<KeysRoute>::new()}/>
                     <Route path=StaticSegment("llms") view={Lazy::<LlmsRoute>::new()}/>

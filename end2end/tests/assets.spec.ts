@@ -4,8 +4,8 @@ import { expect, test } from '@playwright/test';
 // (start-hearth.sh), so everything here comes out of the binary itself.
 test("the build's files are embedded, compressed, typed and cached by content hash", async ({ page, request }) => {
   await page.goto('/login');
-  const js = await page.locator('link[rel="modulepreload"]').getAttribute('href');
-  const wasm = await page.locator('link[rel="preload"][as="fetch"]').getAttribute('href');
+  const js = await page.locator('link[rel="modulepreload"][href^="/pkg/hearth."]').getAttribute('href');
+  const wasm = await page.locator('link[rel="preload"][as="fetch"][href^="/pkg/hearth."]').getAttribute('href');
   const css = await page.locator('link[rel="stylesheet"]').getAttribute('href');
   const files: [string | null, RegExp][] = [
     [js, /javascript/],

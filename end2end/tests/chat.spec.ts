@@ -23,6 +23,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * A fake OpenAI-compatible provider on loopback that streams its answers:
  * - with an `…__echo` tool on offer and a user asking to echo, it calls that tool;
  * - after a tool result, it streams "The echo said: <result>" and a code block, slowly;
+ * - asked for a short story, it streams 40 words in 6 s;
  * - asked for a long story, it streams words until the client hangs up;
  * - otherwise it reasons briefly (`reasoning_content`) and answers "You said: <text>".
  */
@@ -62,6 +63,12 @@ async function startProvider(): Promise<Provider> {
       for (const piece of ['The echo ', 'said: ', last.content, '\n\n```js\nconst x = 1; // one\n```\n']) {
         send({ content: piece });
         await sleep(300);
+      }
+      send({}, 'stop');
+    } else if (/short story/.test(last.content)) {
+      for (let i = 0; i < 40 && !closed; i++) {
+        send({ content: `part${i} ` });
+        await sleep(150);
       }
       send({}, 'stop');
     } else if (/long story/.test(last.content)) {
@@ -206,7 +213,7 @@ test('Stop keeps the partial answer, and "Always allow" is honoured after a relo
   await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'Stopped by you.' }).locator('.markdown')).toHaveText(kept);
 
   // "Always allow" on the card is stored on Hearth…
-  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('link', { name: 'New chat' }).click();
   await expect(page.getByTestId('chat-tools')).toContainText(/peer: \d+ tools/);
   await send(page, 'Please echo this');
   await page.locator('[data-testid="tool-card"][data-state="pending"]').getByRole('button', { name: 'Always allow' }).click();
@@ -219,12 +226,78 @@ test('Stop keeps the partial answer, and "Always allow" is honoured after a relo
 
   // …so after a reload the tool runs without a card asking (were it asked, the answer would never come).
   await page.reload();
-  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('link', { name: 'New chat' }).click();
   await expect(page.getByTestId('chat-tools')).toContainText(/peer: \d+ tools/);
   await send(page, 'Please echo once more');
   await expect(page.locator('[data-testid="tool-card"][data-state="done"]').getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
   await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Allow once' })).toHaveCount(0);
+  expect(problems).toEqual([]);
+});
+
+test('an answer keeps streaming while the user is elsewhere; Back and Forward move between conversations', async ({ page, provider }) => {
+  const problems = watchForErrors(page);
+  const other = await (await page.request.post('/v1/conversations', { headers: AUTH, data: { title: 'Another conversation' } })).json();
+  await page.request.post(`/v1/conversations/${other.id}/messages`, { headers: AUTH, data: { role: 'user', content: 'Something else entirely' } });
+  await openChat(page);
+
+  await send(page, 'Tell me a short story');
+  await expect(page).toHaveURL(/\/chat\?c=\d+$/);
+  const story = page.url();
+  await expect(page).toHaveTitle('Tell me a short story — Hearth');
+  await expect(page.getByTestId('live-answer')).toContainText('part2 ');
+
+  // Another conversation while it streams: its own address, its own messages, no live answer.
+  await page.getByTestId('conversation').filter({ hasText: 'Another conversation' }).getByRole('link').click();
+  await expect(page).toHaveURL(new RegExp(`/chat\\?c=${other.id}$`));
+  await expect(page.locator('[data-testid="message"][data-role="user"] .msg-text')).toHaveText(['Something else entirely']);
+  await expect(page.getByTestId('live-answer')).toHaveCount(0);
+  await expect(page).toHaveTitle('Another conversation — Hearth');
+  // It was left mid-answer: still arriving.
+  expect(await page.getByTestId('conversation').filter({ hasText: 'Tell me a short story' }).locator('.answering').count()).toBe(1);
+  // Then another page.
+  await page.getByRole('navigation').getByRole('link', { name: 'LLMs' }).click();
+  await expect(page.getByRole('heading', { name: 'LLMs' })).toBeVisible();
+
+  // Back twice: the other conversation, then the story, complete, neither stopped nor interrupted.
+  await page.goBack();
+  await expect(page).toHaveURL(new RegExp(`/chat\\?c=${other.id}$`));
+  await expect(page.locator('[data-testid="message"][data-role="user"] .msg-text')).toHaveText(['Something else entirely']);
+  await page.goBack();
+  await expect(page).toHaveURL(story);
+  const answer = page.locator('[data-testid="message"][data-role="assistant"]');
+  await expect(answer).toContainText('part39', { timeout: 20_000 });
+  await expect(answer).not.toContainText('Stopped by you');
+  await expect(page.getByTestId('interrupted')).toHaveCount(0);
+  expect(provider.aborted()).toBe(0);
+  await page.goForward();
+  await expect(page.locator('[data-testid="message"][data-role="user"] .msg-text')).toHaveText(['Something else entirely']);
+
+  // Saved whole: a reload shows the same answer.
+  await page.goto(story);
+  await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toContainText('part39');
+  expect(problems).toEqual([]);
+});
+
+test('a reload mid-answer shows what had arrived, marked as interrupted', async ({ page, provider }) => {
+  const problems = watchForErrors(page);
+  await openChat(page);
+  await send(page, 'Tell me a long story');
+  await expect(page.getByTestId('live-answer')).toContainText('word40 ');
+  const id = Number(new URL(page.url()).searchParams.get('c'));
+  // Saved as it grows, about once a second.
+  await expect
+    .poll(async () => {
+      const conversation = await (await page.request.get(`/v1/conversations/${id}`, { headers: AUTH })).json();
+      return conversation.messages.at(-1)?.content ?? '';
+    })
+    .toContain('word20 ');
+  await page.reload();
+  const answer = page.locator('[data-testid="message"][data-role="assistant"]');
+  await expect(answer).toContainText('word20 ');
+  await expect(answer.getByTestId('interrupted')).toHaveText('Interrupted: the answer stopped arriving before it was complete.');
+  await expect(answer).not.toContainText('Stopped by you');
+  await expect.poll(provider.aborted).toBe(1);
   expect(problems).toEqual([]);
 });
 
@@ -279,7 +352,7 @@ test('conversations are renamed, searched, edited, regenerated and deleted; 500 
   await expect(renamed).toHaveCount(0);
 
   // A failure is said in words, in the thread.
-  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('link', { name: 'New chat' }).click();
   await page.getByLabel('Model').selectOption(LLM);
   expect((await page.request.delete(`/v1/llms/${LLM}`, { headers: AUTH })).status()).toBe(204);
   await send(page, 'hello?');

@@ -6,15 +6,19 @@ test('sign in with an API key, use the hydrated shell, stay signed in across a r
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('response', (r) => r.status() === 401 && problems.push(`401 from ${r.url()}`));
-  const wasm: { type?: string; encoding?: string }[] = [];
+  const wasm: { name: string; type?: string; encoding?: string }[] = [];
   page.on('response', (r) => {
-    if (r.url().endsWith('.wasm')) wasm.push({ type: r.headers()['content-type'], encoding: r.headers()['content-encoding'] });
+    const name = new URL(r.url()).pathname;
+    if (name.endsWith('.wasm')) wasm.push({ name, type: r.headers()['content-type'], encoding: r.headers()['content-encoding'] });
   });
 
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  expect(wasm).toEqual([{ type: 'application/wasm', encoding: 'br' }]);
+  // The app and the sign-in page's own chunk (and the little ones it shares), all brotli.
+  expect(wasm.some((w) => /^\/pkg\/hearth\.[0-9a-f]{12}\.wasm$/.test(w.name))).toBe(true);
+  expect(wasm.some((w) => /^\/pkg\/split_login_page\./.test(w.name))).toBe(true);
+  for (const w of wasm) expect(w).toMatchObject({ type: 'application/wasm', encoding: 'br' });
 
   await page.getByLabel('API key').fill(MASTER_KEY);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -59,7 +63,7 @@ test('sign in with an API key, use the hydrated shell, stay signed in across a r
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
   await page.goto('/keys');
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?next=%2Fkeys$/);
   expect(problems).toEqual([]);
 });
 
@@ -105,4 +109,36 @@ test('each page has its own title, whether opened directly or by navigation', as
   await expect(page).toHaveTitle('LLMs — Hearth');
   await page.goto('/no-such-page');
   await expect(page).toHaveTitle('Page not found — Hearth');
+});
+
+test('signing in returns to the page asked for, and only to a page on Hearth', async ({ page }) => {
+  await page.goto('/llms');
+  await expect(page).toHaveURL(/\/login\?next=%2Fllms$/);
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('API key').fill(MASTER_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/llms$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('LLMs');
+
+  // A link from elsewhere cannot send the user off Hearth after signing in.
+  await page.context().clearCookies();
+  await page.goto('/login?next=%2F%2Fevil.example%2F');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('API key').fill(MASTER_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+});
+
+test('without JavaScript too, a sign-in returns to the page asked for', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/keys');
+  await expect(page).toHaveURL(/\/login\?next=%2Fkeys$/);
+  await page.getByLabel('API key').fill('wrong key');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/login\?error=invalid&next=%2Fkeys$/);
+  await page.getByLabel('API key').fill(MASTER_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/keys$/);
+  await context.close();
 });

@@ -1,16 +1,17 @@
 //! Conversations: `GET/POST /v1/conversations`, `GET/PATCH/DELETE /v1/conversations/{id}`,
-//! `GET /v1/conversations/{id}/export`, `POST /v1/conversations/{id}/messages` and
-//! `DELETE /v1/conversations/{id}/messages/{message_id}` (that message and every later one,
-//! to regenerate or to edit and resend).
+//! `GET /v1/conversations/{id}/export`, `POST /v1/conversations/{id}/messages`,
+//! `PATCH /v1/conversations/{id}/messages/{message_id}` (an answer still arriving, replaced as
+//! it grows) and `DELETE /v1/conversations/{id}/messages/{message_id}` (that message and every
+//! later one, to regenerate or to edit and resend).
 //!
 //! Each conversation belongs to one owner (see `Principal::owner_key`); another owner's id is
-//! a 404 on every route. The browser saves each message as soon as it is complete, so a closed
-//! tab loses at most the answer being streamed.
+//! a 404 on every route. The browser saves each message as soon as it is complete, and an
+//! answer while it streams, so a closed tab loses at most its last second.
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use sqlx::FromRow;
 
@@ -47,7 +48,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/v1/conversations/{id}/messages/{message_id}",
-            delete(truncate),
+            patch(revise)
+                .delete(truncate)
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
         )
 }
 
@@ -73,6 +76,7 @@ struct MessageRow {
     tool_run: Option<String>,
     error: Option<String>,
     stopped: bool,
+    partial: bool,
     duration_ms: Option<i64>,
     prompt_tokens: Option<i64>,
     completion_tokens: Option<i64>,
@@ -99,6 +103,7 @@ impl MessageRow {
                 .and_then(|j| serde_json::from_str::<ToolRun>(j).ok()),
             error: self.error,
             stopped: self.stopped,
+            partial: self.partial,
             duration_ms: self.duration_ms,
             prompt_tokens: self.prompt_tokens,
             completion_tokens: self.completion_tokens,
@@ -222,7 +227,7 @@ async fn create(
 }
 
 async fn load(state: &AppState, row: ConversationRow) -> Result<Conversation> {
-    let sql = "SELECT id, role, content, reasoning, model, tool_calls, tool_call_id, tool_run, error, stopped, duration_ms, \
+    let sql = "SELECT id, role, content, reasoning, model, tool_calls, tool_call_id, tool_run, error, stopped, partial, duration_ms, \
                prompt_tokens, completion_tokens, created_at FROM messages WHERE conversation_id = $1 ORDER BY id";
     let messages: Vec<MessageRow> =
         with_pool!(&state.db, pool => sqlx::query_as(sql).bind(row.id).fetch_all(pool).await)?;
@@ -380,6 +385,58 @@ fn validate(input: &MessageInput) -> Result<()> {
     Ok(())
 }
 
+/// A checked message, with its JSON columns encoded.
+struct Checked {
+    input: MessageInput,
+    model: Option<String>,
+    tool_calls: Option<String>,
+    tool_run: Option<String>,
+}
+
+impl Checked {
+    fn new(input: MessageInput) -> Result<Checked> {
+        validate(&input)?;
+        let tool_calls = (!input.tool_calls.is_empty())
+            .then(|| serde_json::to_string(&input.tool_calls))
+            .transpose()
+            .map_err(AppError::internal)?;
+        let tool_run = input
+            .tool_run
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(AppError::internal)?;
+        let model = model(input.model.as_deref())?;
+        Ok(Checked {
+            input,
+            model,
+            tool_calls,
+            tool_run,
+        })
+    }
+
+    fn into_message(self, id: i64, created_at: i64) -> ChatMessage {
+        let input = self.input;
+        ChatMessage {
+            id,
+            role: input.role,
+            content: input.content,
+            reasoning: input.reasoning,
+            model: self.model,
+            tool_calls: input.tool_calls,
+            tool_call_id: input.tool_call_id,
+            tool_run: input.tool_run,
+            error: input.error,
+            stopped: input.stopped,
+            partial: input.partial,
+            duration_ms: input.duration_ms,
+            prompt_tokens: input.prompt_tokens,
+            completion_tokens: input.completion_tokens,
+            created_at,
+        }
+    }
+}
+
 async fn append(
     State(state): State<AppState>,
     principal: Principal,
@@ -388,67 +445,119 @@ async fn append(
 ) -> Result<(StatusCode, Json<ChatMessage>)> {
     authorize(&principal, Action::Write, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
-    validate(&input)?;
-    let tool_calls = (!input.tool_calls.is_empty())
-        .then(|| serde_json::to_string(&input.tool_calls))
-        .transpose()
-        .map_err(AppError::internal)?;
-    let tool_run = input
-        .tool_run
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(AppError::internal)?;
+    let m = Checked::new(input)?;
+    if m.input.partial && m.input.role != ChatRole::Assistant {
+        return Err(AppError::BadRequest(
+            "only an answer (role `assistant`) can be saved as `partial`".into(),
+        ));
+    }
     let now = db::now();
-    let model = model(input.model.as_deref())?;
     let inserted: i64 = with_pool!(&state.db, pool => async {
         let mut tx = pool.begin().await?;
         let sql = "INSERT INTO messages (conversation_id, role, content, reasoning, model, tool_calls, tool_call_id, tool_run, error, \
-                   stopped, duration_ms, prompt_tokens, completion_tokens, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+                   stopped, partial, duration_ms, prompt_tokens, completion_tokens, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
         let id: i64 = sqlx::query_scalar(sql)
             .bind(row.id)
-            .bind(input.role.as_str())
-            .bind(&input.content)
-            .bind(&input.reasoning)
-            .bind(&model)
-            .bind(&tool_calls)
-            .bind(&input.tool_call_id)
-            .bind(&tool_run)
-            .bind(&input.error)
-            .bind(input.stopped)
-            .bind(input.duration_ms)
-            .bind(input.prompt_tokens)
-            .bind(input.completion_tokens)
+            .bind(m.input.role.as_str())
+            .bind(&m.input.content)
+            .bind(&m.input.reasoning)
+            .bind(&m.model)
+            .bind(&m.tool_calls)
+            .bind(&m.input.tool_call_id)
+            .bind(&m.tool_run)
+            .bind(&m.input.error)
+            .bind(m.input.stopped)
+            .bind(m.input.partial)
+            .bind(m.input.duration_ms)
+            .bind(m.input.prompt_tokens)
+            .bind(m.input.completion_tokens)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
         sqlx::query("UPDATE conversations SET updated_at = $1, model = COALESCE($2, model) WHERE id = $3")
             .bind(now)
-            .bind(&model)
+            .bind(&m.model)
             .bind(row.id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(id)
     }.await)?;
-    let message = ChatMessage {
-        id: inserted,
-        role: input.role,
-        content: input.content,
-        reasoning: input.reasoning,
-        model,
-        tool_calls: input.tool_calls,
-        tool_call_id: input.tool_call_id,
-        tool_run: input.tool_run,
-        error: input.error,
-        stopped: input.stopped,
-        duration_ms: input.duration_ms,
-        prompt_tokens: input.prompt_tokens,
-        completion_tokens: input.completion_tokens,
-        created_at: now,
+    Ok((StatusCode::CREATED, Json(m.into_message(inserted, now))))
+}
+
+/// Replaces an answer saved while it was still arriving (`partial`) with what has arrived
+/// since; the last save has `partial: false`. A complete message cannot be changed: 409.
+async fn revise(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, message_id)): Path<(String, String)>,
+    ApiJson(input): ApiJson<MessageInput>,
+) -> Result<Json<ChatMessage>> {
+    authorize(&principal, Action::Write, Resource::OwnConversations)?;
+    let row = owned(&state, &principal, &id).await?;
+    let missing = || {
+        AppError::NotFound(format!(
+            "no message with id {} in this conversation",
+            Echo(&message_id)
+        ))
     };
-    Ok((StatusCode::CREATED, Json(message)))
+    let number: i64 = message_id.parse().map_err(|_| missing())?;
+    let m = Checked::new(input)?;
+    let sql =
+        "SELECT role, partial, created_at FROM messages WHERE id = $1 AND conversation_id = $2";
+    let (role, partial, created_at): (String, bool, i64) =
+        with_pool!(&state.db, pool => sqlx::query_as(sql).bind(number).bind(row.id).fetch_optional(pool).await)?.ok_or_else(missing)?;
+    if !partial {
+        return Err(AppError::Conflict(
+            "this message is complete: only an answer still arriving (`partial`) can be changed"
+                .into(),
+        ));
+    }
+    if role != m.input.role.as_str() {
+        return Err(AppError::BadRequest(format!(
+            "this message's role is `{role}`; it cannot change"
+        )));
+    }
+    let now = db::now();
+    // `partial = TRUE` in the condition: of two racing saves, the one after the final one
+    // changes nothing.
+    let changed = with_pool!(&state.db, pool => async {
+        let mut tx = pool.begin().await?;
+        let sql = "UPDATE messages SET content = $1, reasoning = $2, model = $3, tool_calls = $4, error = $5, stopped = $6, partial = $7, \
+                   duration_ms = $8, prompt_tokens = $9, completion_tokens = $10 WHERE id = $11 AND conversation_id = $12 AND partial = TRUE";
+        let changed = sqlx::query(sql)
+            .bind(&m.input.content)
+            .bind(&m.input.reasoning)
+            .bind(&m.model)
+            .bind(&m.tool_calls)
+            .bind(&m.input.error)
+            .bind(m.input.stopped)
+            .bind(m.input.partial)
+            .bind(m.input.duration_ms)
+            .bind(m.input.prompt_tokens)
+            .bind(m.input.completion_tokens)
+            .bind(number)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE conversations SET updated_at = $1, model = COALESCE($2, model) WHERE id = $3")
+            .bind(now)
+            .bind(&m.model)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(changed)
+    }.await)?;
+    if changed == 0 {
+        return Err(AppError::Conflict(
+            "this message was completed meanwhile".into(),
+        ));
+    }
+    Ok(Json(m.into_message(number, created_at)))
 }
 
 /// Deletes message `message_id` and every later message of the conversation.

@@ -51,9 +51,28 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
         Ok(MaybePrincipal(principal)) => principal,
         Err(e) => return e.into_response(),
     };
+    // Signed out: to the sign-in page, which comes back here afterwards. Signed in, the
+    // sign-in page goes on to where it was asked to.
     match (&principal, path == "/login") {
-        (None, false) => return Redirect::to("/login").into_response(),
-        (Some(_), true) => return Redirect::to("/").into_response(),
+        (None, false) => {
+            let here = parts
+                .uri
+                .path_and_query()
+                .map_or(path.as_str(), |p| p.as_str());
+            return Redirect::to(&app::api::login_path(here)).into_response();
+        }
+        (Some(_), true) => {
+            let next = parts
+                .uri
+                .query()
+                .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next"))
+                .map(|(_, v)| v.into_owned());
+            let to = next
+                .as_deref()
+                .and_then(app::api::safe_next)
+                .map_or_else(|| "/".to_owned(), crate::auth::url_path);
+            return Redirect::to(&to).into_response();
+        }
         _ => {}
     }
 

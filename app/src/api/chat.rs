@@ -100,6 +100,10 @@ pub struct ChatMessage {
     /// The user stopped the answer; `content` is what had arrived.
     #[serde(default)]
     pub stopped: bool,
+    /// The answer was still arriving when it was last saved. Once nothing streams it any
+    /// more (the tab was closed or reloaded), it was interrupted: `content` is what had arrived.
+    #[serde(default)]
+    pub partial: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +134,10 @@ pub struct MessageInput {
     pub error: Option<String>,
     #[serde(default)]
     pub stopped: bool,
+    /// An answer still arriving: saved as it grows, and changed with
+    /// `PATCH /v1/conversations/{id}/messages/{message_id}` until it is complete.
+    #[serde(default)]
+    pub partial: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +159,7 @@ impl MessageInput {
             tool_run: None,
             error: None,
             stopped: false,
+            partial: false,
             duration_ms: None,
             prompt_tokens: None,
             completion_tokens: None,

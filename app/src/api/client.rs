@@ -184,6 +184,20 @@ pub async fn add_message(id: i64, input: &MessageInput) -> Result<ChatMessage, A
     .await
 }
 
+/// Replaces answer `message_id`, saved while it was still arriving, with what has arrived since.
+pub async fn update_message(
+    id: i64,
+    message_id: i64,
+    input: &MessageInput,
+) -> Result<ChatMessage, ApiError> {
+    call(
+        Verb::Patch,
+        &format!("/v1/conversations/{id}/messages/{message_id}"),
+        Some(input),
+    )
+    .await
+}
+
 /// Removes message `message_id` and every later one.
 pub async fn delete_messages_from(id: i64, message_id: i64) -> Result<(), ApiError> {
     call(
@@ -268,12 +282,24 @@ fn refused(path: &str, status: u16, body: &[u8]) -> ApiError {
     }
 }
 
-/// Sends `body` as JSON to Hearth at `path`.
+/// `body` as JSON.
 #[cfg(feature = "hydrate")]
-async fn send<B: Serialize + ?Sized>(
+fn to_json<B: Serialize + ?Sized>(body: Option<&B>) -> Result<Option<String>, ApiError> {
+    body.map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ApiError {
+            status: 0,
+            message: format!("The request could not be written ({e})."),
+        })
+}
+
+/// Sends `json` to Hearth at `path`. Not generic, so each API call adds only its own
+/// encoding and decoding to the wasm.
+#[cfg(feature = "hydrate")]
+async fn send(
     verb: Verb,
     path: &str,
-    body: Option<&B>,
+    json: Option<String>,
 ) -> Result<crate::fetch::Answer, ApiError> {
     let method = match verb {
         Verb::Get => "GET",
@@ -282,13 +308,6 @@ async fn send<B: Serialize + ?Sized>(
         Verb::Patch => "PATCH",
         Verb::Delete => "DELETE",
     };
-    let json = body
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| ApiError {
-            status: 0,
-            message: format!("The request could not be written ({e})."),
-        })?;
     let headers = match json {
         Some(_) => vec![("content-type".to_owned(), "application/json".to_owned())],
         None => Vec::new(),
@@ -303,27 +322,43 @@ async fn send<B: Serialize + ?Sized>(
     .map_err(unreachable)
 }
 
+/// The body of Hearth's successful answer (`null` when it has none), or the error it said.
+#[cfg(feature = "hydrate")]
+async fn exchange(
+    verb: Verb,
+    path: &str,
+    json: Option<String>,
+) -> Result<(u16, Vec<u8>), ApiError> {
+    let response = send(verb, path, json).await?;
+    let status = response.status;
+    let bytes = response.bytes().await.map_err(|e| ApiError {
+        status,
+        message: format!("The answer was cut off ({e})."),
+    })?;
+    if !(200..300).contains(&status) {
+        return Err(refused(path, status, &bytes));
+    }
+    Ok((
+        status,
+        if bytes.is_empty() {
+            b"null".to_vec()
+        } else {
+            bytes
+        },
+    ))
+}
+
 #[cfg(feature = "hydrate")]
 async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
     verb: Verb,
     path: &str,
     body: Option<&B>,
 ) -> Result<T, ApiError> {
-    let response = send(verb, path, body).await?;
-    let status = response.status;
-    let bytes = response.bytes().await.map_err(|e| ApiError {
+    let (status, bytes) = exchange(verb, path, to_json(body)?).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError {
         status,
-        message: format!("The answer was cut off ({e})."),
-    })?;
-    if (200..300).contains(&status) {
-        let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(text).map_err(|e| ApiError {
-            status,
-            message: format!("Unexpected answer from Hearth ({e})."),
-        })
-    } else {
-        Err(refused(path, status, &bytes))
-    }
+        message: format!("Unexpected answer from Hearth ({e})."),
+    })
 }
 
 /// Streams a chat completion (`body` has `"stream": true`) through Hearth's gateway, handing
@@ -337,7 +372,7 @@ pub async fn stream_chat(
     use futures::StreamExt;
 
     let path = "/v1/chat/completions";
-    let response = send(Verb::Post, path, Some(body)).await?;
+    let response = send(Verb::Post, path, to_json(Some(body))?).await?;
     let status = response.status;
     if !(200..300).contains(&status) {
         return Err(refused(

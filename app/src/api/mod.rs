@@ -98,6 +98,29 @@ impl Me {
     }
 }
 
+/// Where to go after signing in (`/login?next=…`, `POST /auth/login?next=…`): a path on
+/// Hearth itself, never another site. `None` for anything else (an absolute or
+/// scheme-relative URL, a backslash, a control character, an over-long value).
+pub fn safe_next(next: &str) -> Option<&str> {
+    let path = next.strip_prefix('/')?;
+    let fine = next.len() <= 2048
+        && !path.starts_with('/')
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    fine.then_some(next)
+}
+
+/// `/login`, asking to come back to `path` afterwards (when it is a page worth coming back to).
+pub fn login_path(path: &str) -> String {
+    match safe_next(path) {
+        Some(next) if next != "/" && !next.starts_with("/login") => format!(
+            "/login?next={}",
+            crate::mcp::transport::encode_component(next)
+        ),
+        _ => "/login".to_owned(),
+    }
+}
+
 /// `POST /auth/login`, as JSON or form-encoded. Either a username and password or an API key.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LoginRequest {
@@ -182,6 +205,30 @@ pub struct Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_path_on_hearth_is_a_place_to_return_to() {
+        for fine in ["/", "/chat?c=12", "/llms", "/mcp-servers#x"] {
+            assert_eq!(safe_next(fine), Some(fine));
+        }
+        for refused in [
+            "",
+            "chat",
+            "//evil.example/x",
+            "/\\evil.example",
+            "\\/evil.example",
+            "https://evil.example/",
+            "/a\nb",
+            "javascript:alert(1)",
+            &format!("/{}", "a".repeat(2048)),
+        ] {
+            assert_eq!(safe_next(refused), None, "{refused:?}");
+        }
+        assert_eq!(login_path("/chat?c=12"), "/login?next=%2Fchat%3Fc%3D12");
+        assert_eq!(login_path("/"), "/login");
+        assert_eq!(login_path("//evil.example"), "/login");
+        assert_eq!(login_path("/login?next=/x"), "/login");
+    }
 
     #[test]
     fn roles_round_trip_through_their_names() {

@@ -8,32 +8,63 @@ use leptos_router::hooks::use_navigate;
 use crate::api::client;
 use crate::session::use_session;
 
-/// The pages a signed-in user sees, inside the top bar. Only pages that work are listed.
+/// The pages a signed-in user sees, inside the top bar. Only pages that work are listed. On a
+/// phone the navigation and the user menu fold into "Menu".
 #[component]
 pub fn AppLayout() -> impl IntoView {
     let session = use_session();
+    let menu_open = RwSignal::new(false);
+    let location = leptos_router::hooks::use_location();
     view! {
-        <Show when=move || session.is_signed_in() fallback=|| view! { <Redirect path="/login"/> }>
-            <header class="topbar">
-                <A href="/" attr:class="brand">"Hearth"</A>
-                <nav class="nav">
-                    <A href="/" exact=true>"Overview"</A>
-                    <A href="/chat">"Chat"</A>
-                    <A href="/llms">"LLMs"</A>
-                    <A href="/mcp-servers">"MCP servers"</A>
-                    <A href="/keys">"API keys"</A>
-                    <Show when=move || session.reads_configuration()>
-                        <A href="/audit">"Audit"</A>
-                    </Show>
-                </nav>
-                <UserMenu/>
-            </header>
-            <LocalModeNotice/>
-            <main class="content">
-                <Outlet/>
-            </main>
+        <Show when=move || session.is_signed_in() fallback=move || view! { <Redirect path=back_after_sign_in(&location)/> }>
+            <div class="app">
+                <header class="topbar" class:open=move || menu_open.get()>
+                    <A href="/" attr:class="brand">"Hearth"</A>
+                    <button
+                        type="button"
+                        class="button secondary menu-button"
+                        aria-controls="topbar-menu"
+                        aria-expanded=move || menu_open.get().to_string()
+                        on:click=move |_| menu_open.update(|open| *open = !*open)
+                    >
+                        "Menu"
+                    </button>
+                    // Following a link in it folds the menu again.
+                    <div class="topbar-menu" id="topbar-menu" on:click=move |_| menu_open.set(false)>
+                        <nav class="nav" aria-label="Pages">
+                            <A href="/" exact=true>"Overview"</A>
+                            <A href="/chat">"Chat"</A>
+                            <A href="/llms">"LLMs"</A>
+                            <A href="/mcp-servers">"MCP servers"</A>
+                            <A href="/keys">"API keys"</A>
+                            <Show when=move || session.reads_configuration()>
+                                <A href="/audit">"Audit"</A>
+                            </Show>
+                        </nav>
+                        <UserMenu/>
+                    </div>
+                </header>
+                <LocalModeNotice/>
+                <main class="content">
+                    <Outlet/>
+                </main>
+            </div>
         </Show>
     }
+}
+
+/// The sign-in page, asked to come back here afterwards.
+fn back_after_sign_in(location: &leptos_router::location::Location) -> String {
+    let (path, search) = (
+        location.pathname.get_untracked(),
+        location.search.get_untracked(),
+    );
+    let here = if search.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", search.trim_start_matches('?'))
+    };
+    crate::api::login_path(&here)
 }
 
 /// Who is signed in, and the sign-out button. A plain form post until the wasm takes over.
@@ -47,9 +78,11 @@ fn UserMenu() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match client::logout().await {
+                // To the sign-in page first: signed out where they are, the page would ask
+                // to come back to it.
                 Ok(()) => {
-                    session.set(None);
                     navigate("/login", Default::default());
+                    session.set(None);
                 }
                 Err(e) => error.set(Some(e.message)),
             }

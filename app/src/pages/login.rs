@@ -31,6 +31,19 @@ pub fn LoginPage() -> impl IntoView {
     let password = NodeRef::<html::Input>::new();
     let api_key = NodeRef::<html::Input>::new();
 
+    // Where to go once signed in: the page that sent the user here, if it is one of Hearth's.
+    let next = move || {
+        query
+            .with(|q| q.get("next"))
+            .filter(|n| crate::api::safe_next(n).is_some())
+    };
+    let action = move || match next() {
+        Some(n) => format!(
+            "/auth/login?next={}",
+            crate::mcp::transport::encode_component(&n)
+        ),
+        None => "/auth/login".to_owned(),
+    };
     let value = |node: NodeRef<html::Input>| {
         node.get()
             .map(|el| el.value())
@@ -49,7 +62,10 @@ pub fn LoginPage() -> impl IntoView {
             match client::login(&request).await {
                 Ok(me) => {
                     session.set(Some(me));
-                    navigate("/", Default::default());
+                    navigate(
+                        &untrack(next).unwrap_or_else(|| "/".to_owned()),
+                        Default::default(),
+                    );
                 }
                 Err(e) => error.set(Some(e.message)),
             }
@@ -67,7 +83,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <Title text="Sign in — Hearth"/>
         <main class="login">
-            <form class="card login-card" method="post" action="/auth/login" on:submit=on_submit>
+            <form class="card login-card" method="post" action=action on:submit=on_submit>
                 <h1>"Sign in to Hearth"</h1>
                 {move || shown_error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <label for="username">"Username"</label>

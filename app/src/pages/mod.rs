@@ -8,9 +8,7 @@ mod login;
 mod mcp_servers;
 mod overview;
 
-pub use chat::ChatPage;
-pub use login::LoginPage;
-pub use overview::OverviewPage;
+pub use chat::{ChatHome, ChatPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -69,6 +67,9 @@ macro_rules! lazy_pages {
 }
 
 lazy_pages! {
+    // Sign-in and the overview too: the chat page, the one most opened, carries neither.
+    LoginRoute(login_page) => login::LoginPage,
+    OverviewRoute(overview_page) => overview::OverviewPage,
     AuditRoute(audit_page) => audit::AuditPage,
     KeysRoute(keys_page) => keys::KeysPage,
     LlmsRoute(llms_page) => llms::LlmsPage,

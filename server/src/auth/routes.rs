@@ -40,10 +40,24 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
+/// `next` from the query: where a form sign-in goes afterwards, if it is a path on Hearth.
+fn next_page(request: &Request) -> Option<String> {
+    let query = request.uri().query()?;
+    let next = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "next")?
+        .1;
+    app::api::safe_next(&next).map(str::to_owned)
+}
+
 async fn login(State(state): State<AppState>, session: Session, request: Request) -> Response {
     let form = is_form(request.headers());
+    let next = if form { next_page(&request) } else { None };
     match sign_in(&state, &session, request, form).await {
-        Ok(_) if form => Redirect::to("/").into_response(),
+        // The path is sent back percent-encoded: a Location header holds no raw spaces or
+        // non-ASCII, and the browser decodes it to the same path.
+        Ok(_) if form => {
+            Redirect::to(&next.map_or_else(|| "/".to_owned(), |n| url_path(&n))).into_response()
+        }
         Ok(me) => Json(me).into_response(),
         Err(e) if form => {
             let reason = match e {
@@ -52,10 +66,27 @@ async fn login(State(state): State<AppState>, session: Session, request: Request
                 AppError::TooManyRequests { .. } => "wait",
                 _ => "incomplete",
             };
-            Redirect::to(&format!("/login?error={reason}")).into_response()
+            let back = next
+                .map(|n| format!("&next={}", app::mcp::transport::encode_component(&n)))
+                .unwrap_or_default();
+            Redirect::to(&format!("/login?error={reason}{back}")).into_response()
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// `path` with every byte a `Location` header may not carry raw percent-encoded; `%` itself
+/// and the URL's own delimiters stay as they are.
+pub fn url_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn sign_in(state: &AppState, session: &Session, request: Request, form: bool) -> Result<Me> {

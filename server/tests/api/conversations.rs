@@ -161,6 +161,187 @@ async fn a_conversation_is_its_owners_alone_and_every_message_is_kept_as_it_is_s
 }
 
 #[tokio::test]
+async fn an_answer_saved_as_it_grows_is_replaced_until_it_is_complete_and_never_after() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    app.add_user("bob", Role::Member, "password bob").await;
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let bob = app.browser();
+    app.sign_in(&bob, "bob", "password bob").await;
+    let conversation: Conversation = ana
+        .post(app.url("/v1/conversations"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base = app.url(&format!("/v1/conversations/{}", conversation.id));
+    ana.post(format!("{base}/messages"))
+        .json(&json!({"role": "user", "content": "Count to three"}))
+        .send()
+        .await
+        .unwrap();
+
+    // The first words arrive: saved as partial, so a reload shows them.
+    let first = ana
+        .post(format!("{base}/messages"))
+        .json(&json!({"role": "assistant", "content": "One", "partial": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let answer = format!("{base}/messages/{}", first["id"]);
+    let shown: Conversation = ana.get(&base).send().await.unwrap().json().await.unwrap();
+    assert!(shown.messages[1].partial);
+    assert_eq!(shown.messages[1].content, "One");
+
+    // It grows, then is complete.
+    let grown = ana
+        .patch(&answer)
+        .json(&json!({"role": "assistant", "content": "One, two", "partial": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grown.status(), 200, "{}", grown.text().await.unwrap());
+    let done = ana
+        .patch(&answer)
+        .json(&json!({"role": "assistant", "content": "One, two, three.", "model": "house-chat", "completion_tokens": 6, "duration_ms": 900}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let shown: Conversation = ana.get(&base).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown.messages.len(), 2, "replaced, not added");
+    let kept = &shown.messages[1];
+    assert!(!kept.partial);
+    assert_eq!(
+        (
+            kept.content.as_str(),
+            kept.completion_tokens,
+            kept.model.as_deref()
+        ),
+        ("One, two, three.", Some(6), Some("house-chat"))
+    );
+
+    // A complete message is never changed again, a late save included.
+    let late = ana
+        .patch(&answer)
+        .json(&json!({"role": "assistant", "content": "One", "partial": true}))
+        .send()
+        .await
+        .unwrap();
+    let error = error_body(late, 409).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complete"),
+        "{error}"
+    );
+    let user_message = format!("{base}/messages/{}", shown.messages[0].id);
+    error_body(
+        ana.patch(&user_message)
+            .json(&json!({"role": "user", "content": "Count to ten"}))
+            .send()
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+
+    // Only an answer can be partial; its role cannot change; bad input changes nothing.
+    let error = error_body(
+        ana.post(format!("{base}/messages"))
+            .json(&json!({"role": "user", "content": "x", "partial": true}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("assistant"),
+        "{error}"
+    );
+    let second: Value = ana
+        .post(format!("{base}/messages"))
+        .json(&json!({"role": "assistant", "content": "Again", "partial": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = format!("{base}/messages/{}", second["id"]);
+    error_body(
+        ana.patch(&second)
+            .json(&json!({"role": "user", "content": "x", "partial": true}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        ana.patch(&second)
+            .json(&json!({"role": "assistant", "content": "x", "duration_ms": -5}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        ana.patch(&second)
+            .json(&json!({"role": "assistant", "contents": "x"}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    let shown: Conversation = ana.get(&base).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (
+            shown.messages[2].content.as_str(),
+            shown.messages[2].partial
+        ),
+        ("Again", true)
+    );
+
+    // Someone else's answer, or one that does not exist, is a 404.
+    error_body(
+        bob.patch(&second)
+            .json(&json!({"role": "assistant", "content": "mine"}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    for missing in ["999999", "abc"] {
+        error_body(
+            ana.patch(format!("{base}/messages/{missing}"))
+                .json(&json!({"role": "assistant", "content": "x"}))
+                .send()
+                .await
+                .unwrap(),
+            404,
+        )
+        .await;
+    }
+    let shown: Conversation = ana.get(&base).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown.messages[2].content, "Again");
+}
+
+#[tokio::test]
 async fn conversations_are_listed_newest_first_renamed_searched_and_deleted() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();

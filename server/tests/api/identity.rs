@@ -148,6 +148,45 @@ async fn the_sign_in_form_works_without_javascript() {
         .unwrap();
     assert_eq!(bad.status(), 303);
     assert_eq!(bad.headers()["location"], "/login?error=invalid");
+
+    // `next`: back to the page asked for, if it is a page on Hearth; kept across a failure.
+    let to = |next: &str| app.url(&format!("/auth/login?next={next}"));
+    let key = [("api_key", "master-secret-0123456789")];
+    for (next, location) in [
+        ("%2Fchat%3Fc%3D12", "/chat?c=12"),
+        ("%2F%2Fevil.example%2F", "/"),
+        ("https%3A%2F%2Fevil.example%2F", "/"),
+        ("%2F%5Cevil.example", "/"),
+        ("%2Fchat%0D%0ASet-Cookie%3A%20x%3D1", "/"),
+        ("%2Fs%C3%BCd%20x", "/s%C3%BCd%20x"),
+    ] {
+        let answer = app
+            .browser()
+            .post(to(next))
+            .form(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                answer.status().as_u16(),
+                answer.headers()["location"].to_str().unwrap()
+            ),
+            (303, location),
+            "{next}"
+        );
+    }
+    let bad = app
+        .browser()
+        .post(to("%2Fllms"))
+        .form(&[("api_key", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.headers()["location"],
+        "/login?error=invalid&next=%2Fllms"
+    );
     app.stop().await;
 }
 

@@ -8,10 +8,16 @@ use crate::harness::{error_body, TestApp};
 async fn a_visitor_who_is_not_signed_in_is_sent_to_the_sign_in_page() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();
-    for path in ["/", "/keys"] {
+    // The sign-in page is asked to come back to the page (not to the overview or itself).
+    for (path, location) in [
+        ("/", "/login"),
+        ("/keys", "/login?next=%2Fkeys"),
+        ("/chat?c=3", "/login?next=%2Fchat%3Fc%3D3"),
+        ("/login/x", "/login"),
+    ] {
         let response = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path}");
-        assert_eq!(response.headers()["location"], "/login");
+        assert_eq!(response.headers()["location"], location, "{path}");
     }
     let login = client.get(app.url("/login")).send().await.unwrap();
     assert_eq!(login.status(), 200);
@@ -55,14 +61,23 @@ async fn a_signed_in_user_gets_the_app_shell_rendered_with_their_name() {
         "a signed-in user is not in local mode"
     );
 
-    let login = browser.get(app.url("/login")).send().await.unwrap();
-    assert_eq!(
-        (
-            login.status().as_u16(),
-            login.headers()["location"].to_str().unwrap()
-        ),
-        (303, "/")
-    );
+    // Already signed in, the sign-in page goes on to where it was asked to: a page on Hearth.
+    for (path, location) in [
+        ("/login", "/"),
+        ("/login?next=%2Fkeys", "/keys"),
+        ("/login?next=%2F%2Fevil.example", "/"),
+        ("/login?next=https%3A%2F%2Fevil.example", "/"),
+    ] {
+        let login = browser.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            (
+                login.status().as_u16(),
+                login.headers()["location"].to_str().unwrap()
+            ),
+            (303, location),
+            "{path}"
+        );
+    }
     app.stop().await;
 }
 

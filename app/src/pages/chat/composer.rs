@@ -13,7 +13,11 @@ pub fn ChatComposer() -> impl IntoView {
     let connections = use_connections();
     let draft = RwSignal::new(String::new());
     let send = move || {
-        if chat.running.get_untracked() {
+        if chat
+            .current
+            .get_untracked()
+            .is_some_and(|id| chat.running_untracked(id))
+        {
             return;
         }
         let text = draft.get_untracked();
@@ -45,7 +49,7 @@ pub fn ChatComposer() -> impl IntoView {
                 on:input=move |ev| draft.set(event_target_value(&ev))
                 on:keydown=on_keydown
             ></textarea>
-            {move || if chat.running.get() {
+            {move || if chat.running() {
                 view! { <button type="button" class="button secondary" on:click=move |_| chat.stop()>"Stop"</button> }.into_any()
             } else {
                 view! { <button type="submit" class="button primary" disabled=move || chat.models.with(|m| m.as_ref().is_none_or(Vec::is_empty))>"Send"</button> }.into_any()

@@ -48,9 +48,18 @@ pub fn ChatHead() -> impl IntoView {
     };
     view! {
         <div class="chat-head">
+            <button
+                type="button"
+                class="button secondary drawer-button"
+                aria-controls="conversation-list"
+                aria-expanded=move || chat.drawer.get().to_string()
+                on:click=move |_| chat.drawer.update(|open| *open = !*open)
+            >
+                "Conversations"
+            </button>
             <label class="inline">
                 "Model "
-                <select aria-label="Model" on:change=move |ev| chat.model.set(event_target_value(&ev))>
+                <select aria-label="Model" on:change=move |ev| chat.choose_model(event_target_value(&ev))>
                     {move || match chat.models.get() {
                         None => view! { <option value="">"Loading…"</option> }.into_any(),
                         Some(models) if models.is_empty() => view! { <option value="">"No LLM available"</option> }.into_any(),

@@ -37,7 +37,7 @@ pub fn ConversationList() -> impl IntoView {
                 };
                 match client::update_conversation(summary.id, &input).await {
                     Ok(_) => chat.refresh_list(),
-                    Err(e) => chat.error.set(Some(e.message)),
+                    Err(e) => chat.fail(None, e.message),
                 }
             });
         }
@@ -60,12 +60,14 @@ pub fn ConversationList() -> impl IntoView {
             spawn_local(async move {
                 match client::delete_conversation(summary.id).await {
                     Ok(()) => {
+                        // The page then shows a new chat, at its address.
                         if chat.current.get_untracked() == Some(summary.id) {
-                            chat.open(None);
+                            chat.current.set(None);
+                            chat.messages.set(Vec::new());
                         }
                         chat.refresh_list();
                     }
-                    Err(e) => chat.error.set(Some(e.message)),
+                    Err(e) => chat.fail(None, e.message),
                 }
             });
         }
@@ -73,22 +75,26 @@ pub fn ConversationList() -> impl IntoView {
         let _ = summary;
     };
     view! {
-        <aside class="chat-list" aria-label="Conversations">
-            <button type="button" class="button primary" on:click=move |_| chat.open(None)>"New chat"</button>
+        <aside class="chat-list" id="conversation-list" aria-label="Conversations">
+            <a href="/chat" class="button primary">"New chat"</a>
             <input type="search" placeholder="Search titles" aria-label="Search conversations" prop:value=move || chat.search.get() on:input=on_search/>
             <ul>
                 <For
-                    each=move || chat.conversations.get()
+                    each=move || chat.conversations.get().unwrap_or_default()
                     key=|c| (c.id, c.title.clone(), c.updated_at)
                     children=move |summary| {
                         let id = summary.id;
                         let (for_rename, for_delete) = (summary.clone(), summary.clone());
+                        let answering = move || chat.runs.with(|runs| runs.iter().any(|r| r.conversation == id));
                         view! {
                             <li class="conversation" class:active=move || chat.current.get() == Some(id) data-testid="conversation">
-                                <a href=format!("/chat?c={id}") on:click=move |ev| {
-                                    ev.prevent_default();
-                                    chat.open(Some(id));
-                                }>{summary.title.clone()}</a>
+                                <a href=super::address(Some(id))>
+                                    {summary.title.clone()}
+                                    <Show when=answering>
+                                        <span class="answering" title="An answer is arriving">" …"</span>
+                                    </Show>
+                                </a>
+                                {summary.model.clone().map(|m| view! { <span class="muted small model">{m}</span> })}
                                 <span class="conversation-actions">
                                     <button type="button" class="link" title="Rename" on:click=move |_| rename(for_rename.clone())>"Rename"</button>
                                     <button type="button" class="link" title="Delete" on:click=move |_| delete(for_delete.clone())>"Delete"</button>
@@ -98,7 +104,7 @@ pub fn ConversationList() -> impl IntoView {
                     }
                 />
             </ul>
-            <Show when=move || chat.conversations.with(Vec::is_empty)>
+            <Show when=move || chat.conversations.with(|all| all.as_ref().is_some_and(Vec::is_empty))>
                 <p class="muted small">{move || if chat.search.with(String::is_empty) { "No conversations yet." } else { "No conversation has that in its title." }}</p>
             </Show>
         </aside>

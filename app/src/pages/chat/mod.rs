@@ -3,6 +3,10 @@
 //!
 //! The thread renders each saved message once (a keyed list); the answer being streamed is a
 //! separate element below it, so a token re-renders that one element only.
+//!
+//! The state ([`Chat`]) and the answers under way belong to the app, not to the page: an
+//! answer goes on streaming (and is saved as it grows) while the user reads another
+//! conversation or another page, and is there, complete, on return.
 
 mod composer;
 mod head;
@@ -28,6 +32,9 @@ use thread::Thread;
 pub const DEFAULT_MAX_TURNS: u32 = 20;
 #[cfg(feature = "hydrate")]
 const MAX_TURNS_KEY: &str = "hearth.chat.maxTurns";
+/// The LLM last chosen, for new chats.
+#[cfg(feature = "hydrate")]
+const LAST_MODEL_KEY: &str = "hearth.chat.model";
 
 /// A tool call shown before its result is saved: waiting for the user, or running.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,68 +53,161 @@ pub enum Decision {
     Deny,
 }
 
-/// The page's state, shared by its parts.
+/// An answer under way in one conversation, as the page shows it. The user may look at
+/// another conversation or page meanwhile: the answer goes on, and shows again on return.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Run {
+    pub conversation: i64,
+    /// The answer being streamed; shown while `streaming`.
+    pub content: String,
+    pub reasoning: String,
+    pub streaming: bool,
+    /// The saved row of the answer being streamed (saved as it grows): the thread shows the
+    /// live answer in its place.
+    pub message: Option<i64>,
+    pub pending: Option<PendingCall>,
+}
+
+/// What only the loop of one run holds: how to stop it or answer its tool call, and the
+/// conversation's messages as that loop knows them (the page may show another one).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+struct Control {
+    conversation: i64,
+    stop: Option<futures::channel::oneshot::Sender<()>>,
+    decide: Option<futures::channel::oneshot::Sender<Decision>>,
+    history: Vec<ChatMessage>,
+}
+
+/// The chat's state, shared by the page's parts. It belongs to the app, not to the page, so
+/// an answer keeps streaming while the user is elsewhere.
 #[derive(Clone, Copy)]
 pub struct Chat {
-    pub conversations: RwSignal<Vec<ConversationSummary>>,
+    /// `None` until the list has arrived: nothing is said to be empty before it is known.
+    pub conversations: RwSignal<Option<Vec<ConversationSummary>>>,
     pub search: RwSignal<String>,
     pub current: RwSignal<Option<i64>>,
     pub messages: RwSignal<Vec<ChatMessage>>,
     pub loading: RwSignal<bool>,
     pub models: RwSignal<Option<Vec<String>>>,
     pub model: RwSignal<String>,
+    /// The model the open conversation last used, when it is no longer available.
+    pub model_gone: RwSignal<Option<String>>,
     pub servers: RwSignal<Vec<PersonalMcpServer>>,
-    /// The answer being streamed; shown while `streaming`.
-    pub live_content: RwSignal<String>,
-    pub live_reasoning: RwSignal<String>,
-    pub streaming: RwSignal<bool>,
-    pub pending: RwSignal<Option<PendingCall>>,
-    pub running: RwSignal<bool>,
+    /// Answers under way, at most one per conversation.
+    pub runs: RwSignal<Vec<Run>>,
+    /// A failure to show, and the conversation it belongs to (`None`: wherever the user is).
     pub error: RwSignal<Option<String>>,
+    error_at: RwSignal<Option<i64>>,
     pub max_turns: RwSignal<u32>,
+    /// On a phone: the conversation list is open over the thread.
+    pub drawer: RwSignal<bool>,
     /// Answers' markdown as HTML, once its code has arrived.
     pub render: render::Renderer,
-    stop: StoredValue<Option<futures::channel::oneshot::Sender<()>>>,
-    decide: StoredValue<Option<futures::channel::oneshot::Sender<Decision>>>,
+    controls: StoredValue<Controls>,
+}
+
+/// The loops under way, and whether the chat has loaded what it needs.
+#[derive(Default)]
+struct Controls {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    started: bool,
+    runs: Vec<Control>,
 }
 
 impl Chat {
     fn new() -> Chat {
         Chat {
-            conversations: RwSignal::new(Vec::new()),
+            conversations: RwSignal::new(None),
             search: RwSignal::new(String::new()),
             current: RwSignal::new(None),
             messages: RwSignal::new(Vec::new()),
             loading: RwSignal::new(false),
             models: RwSignal::new(None),
             model: RwSignal::new(String::new()),
+            model_gone: RwSignal::new(None),
             servers: RwSignal::new(Vec::new()),
-            live_content: RwSignal::new(String::new()),
-            live_reasoning: RwSignal::new(String::new()),
-            streaming: RwSignal::new(false),
-            pending: RwSignal::new(None),
-            running: RwSignal::new(false),
+            runs: RwSignal::new(Vec::new()),
             error: RwSignal::new(None),
+            error_at: RwSignal::new(None),
             max_turns: RwSignal::new(DEFAULT_MAX_TURNS),
+            drawer: RwSignal::new(false),
             render: render::Renderer::new(),
-            stop: StoredValue::new(None),
-            decide: StoredValue::new(None),
+            controls: StoredValue::new(Controls::default()),
         }
     }
 
-    /// Stops the answer or tool call under way; what had arrived is kept.
+    /// Reads the run of the open conversation (`None` when no answer is under way there).
+    pub fn with_run<T>(&self, f: impl FnOnce(Option<&Run>) -> T) -> T {
+        let id = self.current.get();
+        self.runs
+            .with(|runs| f(runs.iter().find(|r| Some(r.conversation) == id)))
+    }
+
+    /// Whether an answer is under way in the open conversation.
+    pub fn running(&self) -> bool {
+        let Some(id) = self.current.get() else {
+            return false;
+        };
+        self.runs
+            .with(|runs| runs.iter().any(|r| r.conversation == id))
+    }
+
+    pub fn running_untracked(&self, id: i64) -> bool {
+        self.runs
+            .with_untracked(|runs| runs.iter().any(|r| r.conversation == id))
+    }
+
+    /// Shows `message` as a failure in conversation `id` (or wherever the user is).
+    pub fn fail(&self, id: Option<i64>, message: impl Into<String>) {
+        self.error_at.set(id);
+        self.error.set(Some(message.into()));
+    }
+
+    /// Clears the failure shown in conversation `id` (any failure when `None`).
+    pub fn clear_error(&self, id: Option<i64>) {
+        if id.is_none() || self.error_at.get_untracked() == id {
+            self.error.set(None);
+        }
+    }
+
+    /// The failure to show beside the open conversation.
+    pub fn error_here(&self) -> Option<String> {
+        let at = self.error_at.get();
+        self.error
+            .get()
+            .filter(|_| at.is_none() || at == self.current.get())
+    }
+
+    /// Stops the answer or tool call under way in the open conversation; what had arrived
+    /// is kept.
     pub fn stop(&self) {
-        self.stop.update_value(|s| {
-            if let Some(tx) = s.take() {
+        let Some(id) = self.current.get_untracked() else {
+            return;
+        };
+        self.controls.update_value(|all| {
+            if let Some(tx) = all
+                .runs
+                .iter_mut()
+                .find(|c| c.conversation == id)
+                .and_then(|c| c.stop.take())
+            {
                 let _ = tx.send(());
             }
         });
     }
 
-    /// Answers the tool call waiting for approval.
+    /// Answers the tool call waiting for approval in the open conversation.
     pub fn decide(&self, decision: Decision) {
-        self.decide.update_value(|d| {
-            if let Some(tx) = d.take() {
+        let Some(id) = self.current.get_untracked() else {
+            return;
+        };
+        self.controls.update_value(|all| {
+            if let Some(tx) = all
+                .runs
+                .iter_mut()
+                .find(|c| c.conversation == id)
+                .and_then(|c| c.decide.take())
+            {
                 let _ = tx.send(decision);
             }
         });
@@ -118,24 +218,38 @@ impl Chat {
         let chat = *self;
         spawn_local(async move {
             match client::list_conversations(&chat.search.get_untracked()).await {
-                Ok(list) => chat.conversations.set(list.data),
-                Err(e) => chat.error.set(Some(e.message)),
+                Ok(list) => chat.conversations.set(Some(list.data)),
+                Err(e) => chat.fail(None, e.message),
             }
         });
     }
 
-    /// Shows conversation `id`, or a new one when `None`; an answer under way is stopped.
+    /// Shows conversation `id`, or a new one when `None`. An answer under way elsewhere goes
+    /// on.
     pub fn open(&self, id: Option<i64>) {
         let chat = *self;
-        chat.stop();
-        chat.error.set(None);
+        let shown = chat.current.get_untracked() == id
+            && id.is_none_or(|id| {
+                chat.loading.get_untracked()
+                    || chat.running_untracked(id)
+                    || !chat.messages.with_untracked(Vec::is_empty)
+            });
+        if shown {
+            return;
+        }
+        chat.clear_error(None);
+        chat.model_gone.set(None);
         chat.current.set(id);
-        set_address(id);
+        chat.messages.set(Vec::new());
         let Some(id) = id else {
-            chat.messages.set(Vec::new());
+            chat.loading.set(false);
             return;
         };
         chat.loading.set(true);
+        // The server renders "Loading…"; the browser fetches.
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+        #[cfg(feature = "hydrate")]
         spawn_local(async move {
             let loaded = client::get_conversation(id).await;
             if chat.current.get_untracked() != Some(id) {
@@ -144,40 +258,77 @@ impl Chat {
             chat.loading.set(false);
             match loaded {
                 Ok(conversation) => {
-                    // Go on with the model the conversation last used, when it is still there.
                     let last = conversation
                         .messages
                         .iter()
                         .rev()
                         .find_map(|m| m.model.clone())
                         .or(conversation.model.clone());
-                    if let Some(model) = last.filter(|m| {
-                        chat.models
-                            .get_untracked()
-                            .is_some_and(|all| all.contains(m))
-                    }) {
-                        chat.model.set(model);
-                    }
-                    chat.messages.set(conversation.messages);
+                    let mut messages = conversation.messages;
+                    // What the run here saved while the conversation was being fetched.
+                    let newest = messages.last().map_or(0, |m| m.id);
+                    chat.controls.with_value(|all| {
+                        if let Some(control) = all.runs.iter().find(|c| c.conversation == id) {
+                            messages
+                                .extend(control.history.iter().filter(|m| m.id > newest).cloned());
+                        }
+                    });
+                    chat.messages.set(messages);
+                    chat.model_used(last);
                 }
-                Err(e) => {
-                    chat.messages.set(Vec::new());
-                    chat.error.set(Some(e.message));
-                }
+                Err(e) => chat.fail(Some(id), e.message),
             }
         });
     }
+
+    /// Goes on with the model the open conversation last used, or says it is gone.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn model_used(&self, last: Option<String>) {
+        let Some(last) = last else { return };
+        match self.models.get_untracked() {
+            Some(all) if all.contains(&last) => self.model.set(last),
+            Some(_) => self.model_gone.set(Some(last)),
+            // The list of models is not here yet: `start` picks it when it arrives.
+            None => self.model.set(last),
+        }
+    }
+
+    /// Picks `model` for the next answers, and remembers it for new chats.
+    pub fn choose_model(&self, model: String) {
+        #[cfg(feature = "hydrate")]
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(LAST_MODEL_KEY, &model);
+        }
+        self.model_gone.set(None);
+        self.model.set(model);
+    }
 }
 
-/// Keeps the open conversation in the address bar, so a reload comes back to it.
-fn set_address(id: Option<i64>) {
-    #[cfg(feature = "hydrate")]
-    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-        let url = id.map_or_else(|| "/chat".to_owned(), |id| format!("/chat?c={id}"));
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+/// The chat's state, made once the chat page is first opened (not before: it fetches the
+/// markdown renderer) and kept by the app from then on.
+#[derive(Clone)]
+pub struct ChatHome {
+    owner: Owner,
+    chat: std::sync::Arc<std::sync::OnceLock<Chat>>,
+}
+
+impl ChatHome {
+    pub fn new() -> ChatHome {
+        ChatHome {
+            owner: Owner::current().unwrap_or_default(),
+            chat: Default::default(),
+        }
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = id;
+
+    fn chat(&self) -> Chat {
+        *self.chat.get_or_init(|| self.owner.with(Chat::new))
+    }
+}
+
+/// The address of conversation `id` (a new chat when `None`): each conversation has its own
+/// address and history entry.
+pub fn address(id: Option<i64>) -> String {
+    id.map_or_else(|| "/chat".to_owned(), |id| format!("/chat?c={id}"))
 }
 
 #[cfg(feature = "hydrate")]
@@ -185,40 +336,45 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window().and_then(|w| w.local_storage().ok().flatten())
 }
 
-/// Loads what the page needs once it runs in the browser, and connects the user's MCP
-/// servers so their tools are on offer.
+/// Loads what the chat needs the first time the page opens in the browser, and connects the
+/// user's MCP servers so their tools are on offer (except those the user disconnected).
 #[cfg(feature = "hydrate")]
 fn start(chat: Chat, connections: crate::connections::Connections) {
+    if chat.controls.with_value(|c| c.started) {
+        chat.refresh_list();
+        return;
+    }
+    chat.controls.update_value(|c| c.started = true);
     if let Some(turns) = storage()
         .and_then(|s| s.get_item(MAX_TURNS_KEY).ok().flatten())
         .and_then(|v| v.parse().ok())
     {
         chat.max_turns.set(turns);
     }
-    let wanted = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .and_then(|q| {
-            q.trim_start_matches('?')
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("c="))
-                .and_then(|v| v.parse::<i64>().ok())
-        });
     spawn_local(async move {
+        chat.refresh_list();
         match client::list_models().await {
             Ok(list) => {
                 let names: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
-                if let Some(first) = names.first() {
-                    chat.model.set(first.clone());
+                // The open conversation's model, else the one last chosen, else the first.
+                let remembered = storage().and_then(|s| s.get_item(LAST_MODEL_KEY).ok().flatten());
+                let wanted = Some(chat.model.get_untracked()).filter(|m| !m.is_empty());
+                if let Some(gone) = wanted.clone().filter(|m| !names.contains(m)) {
+                    chat.model_gone.set(Some(gone));
                 }
+                let pick = [wanted, remembered]
+                    .into_iter()
+                    .flatten()
+                    .find(|m| names.contains(m))
+                    .or_else(|| names.first().cloned());
+                chat.model.set(pick.unwrap_or_default());
                 chat.models.set(Some(names));
             }
             Err(e) => {
                 chat.models.set(Some(Vec::new()));
-                chat.error.set(Some(e.message));
+                chat.fail(None, e.message);
             }
         }
-        chat.open(wanted);
-        chat.refresh_list();
         if let Ok(list) = client::list_mcp_servers().await {
             for server in &list.data {
                 if connections.runtime(server.id).status.get_untracked() == Status::Disconnected {
@@ -232,21 +388,57 @@ fn start(chat: Chat, connections: crate::connections::Connections) {
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let chat = Chat::new();
+    let chat = expect_context::<ChatHome>().chat();
     provide_context(chat);
+    // The conversation in the address: a link, Back and Forward all open it.
+    let query = leptos_router::hooks::use_query_map();
+    let wanted = move || query.with(|q| q.get("c").and_then(|c| c.parse::<i64>().ok()));
+    // At once, not in an effect: the server renders (and hydration finds) the same thread.
+    chat.open(untrack(wanted));
     #[cfg(feature = "hydrate")]
-    {
-        let connections = use_connections();
-        Effect::new(move |started: Option<()>| {
-            if started.is_none() {
-                start(chat, connections);
-            }
+    let connections = use_connections();
+    Effect::new(move |started: Option<()>| {
+        #[cfg(feature = "hydrate")]
+        if started.is_none() {
+            start(chat, connections);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = started;
+        chat.open(wanted());
+        // Opening a conversation (or a new chat) closes the list on a phone.
+        chat.drawer.set(false);
+    });
+    // A conversation started here gets its address (in place of the new chat's); a deleted
+    // one gives way to a new chat.
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        let current = chat.current.get();
+        if current != untrack(wanted) {
+            navigate(
+                &address(current),
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+    let title = move || {
+        let id = chat.current.get();
+        let named = chat.conversations.with(|all| {
+            all.as_ref().and_then(|all| {
+                all.iter()
+                    .find(|c| Some(c.id) == id)
+                    .map(|c| c.title.clone())
+            })
         });
-    }
+        format!("{} — Hearth", named.unwrap_or_else(|| "Chat".to_owned()))
+    };
 
     view! {
-        <Title text="Chat — Hearth"/>
-        <div class="chat">
+        <Title text=title/>
+        <div class="chat" class:drawer=move || chat.drawer.get()>
+            <button type="button" class="drawer-backdrop" tabindex="-1" aria-label="Close the conversation list" on:click=move |_| chat.drawer.set(false)></button>
             <ConversationList/>
             <section class="chat-main">
                 <ChatHead/>

@@ -1,8 +1,14 @@
 //! The agentic loop, in the browser: stream an answer through Hearth's gateway, save it, run
 //! the tools it calls (after asking, unless the user said "Always allow") through the MCP
 //! connections of this browser, save each result, and go on until the model answers without
-//! tools or the turn limit is reached. Every message is saved as soon as it is complete.
+//! tools or the turn limit is reached. Every message is saved as soon as it is complete, and
+//! an answer every second while it streams, so a reload shows what had arrived.
+//!
+//! A loop belongs to its conversation, not to what the page shows: the user may open another
+//! conversation or page meanwhile. It keeps that conversation's messages itself, and shows
+//! what it saves only while that conversation is open.
 
+use std::cell::RefCell;
 use std::pin::pin;
 
 use futures::channel::oneshot;
@@ -10,7 +16,7 @@ use futures::future::{select, Either};
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::{Chat, Decision, PendingCall};
+use super::{Chat, Control, Decision, PendingCall, Run};
 use crate::api::{
     client, ChatMessage, ChatRole, ChatToolCall, ConversationInput, MessageInput,
     PersonalMcpServer, ToolApproval, ToolRun,
@@ -19,7 +25,10 @@ use crate::chat::request::{self, ToolSpec};
 use crate::chat::stream::Answer;
 use crate::chat::tool_names;
 use crate::connections::{Connections, Status};
-use crate::mcp::browser::now_ms;
+use crate::mcp::browser::{now_ms, sleep};
+
+/// How often an answer is saved while it streams.
+const SAVE_EVERY_MS: i32 = 1000;
 
 /// A tool on offer this turn, and where it runs.
 struct Offered {
@@ -30,29 +39,174 @@ struct Offered {
 
 type Stop = oneshot::Receiver<()>;
 
-/// Sends `text` as the user's next message and runs the answer.
-pub async fn send(chat: Chat, connections: Connections, text: String) {
-    if chat.running.get_untracked() {
-        return;
+/// The loop of one conversation, while it runs.
+struct Running {
+    chat: Chat,
+    id: i64,
+}
+
+impl Running {
+    /// Starts the loop of conversation `id`, unless one runs there already.
+    fn begin(chat: Chat, id: i64) -> Option<(Running, Stop)> {
+        if chat.running_untracked(id) {
+            return None;
+        }
+        let history = if chat.current.get_untracked() == Some(id) {
+            chat.messages.get_untracked()
+        } else {
+            Vec::new()
+        };
+        let (stop_tx, stop) = oneshot::channel();
+        chat.controls.update_value(|all| {
+            all.runs.push(Control {
+                conversation: id,
+                stop: Some(stop_tx),
+                decide: None,
+                history,
+            })
+        });
+        chat.runs.update(|runs| {
+            runs.push(Run {
+                conversation: id,
+                ..Run::default()
+            })
+        });
+        chat.clear_error(Some(id));
+        Some((Running { chat, id }, stop))
     }
-    chat.running.set(true);
-    chat.error.set(None);
-    let conversation = match chat.current.get_untracked() {
-        Some(id) => Ok(id),
-        None => start_conversation(chat, &text).await,
-    };
-    match conversation {
-        Ok(id) => {
-            if save(chat, id, &MessageInput::new(ChatRole::User, text))
-                .await
-                .is_some()
-            {
-                turns(chat, connections, id).await;
+
+    fn update(&self, change: impl FnOnce(&mut Run)) {
+        self.chat.runs.update(|runs| {
+            if let Some(run) = runs.iter_mut().find(|r| r.conversation == self.id) {
+                change(run);
+            }
+        });
+    }
+
+    fn control<T>(&self, f: impl FnOnce(&mut Control) -> T) -> Option<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.chat.controls.update_value(|all| {
+            if let (Some(control), Some(f)) = (
+                all.runs.iter_mut().find(|c| c.conversation == self.id),
+                f.take(),
+            ) {
+                out = Some(f(control));
+            }
+        });
+        out
+    }
+
+    fn fail(&self, message: impl Into<String>) {
+        self.chat.fail(Some(self.id), message);
+    }
+
+    /// Takes `message` (new or replacing the one with its id) into the loop's history and,
+    /// when this conversation is open, into the thread.
+    fn keep(&self, message: ChatMessage) {
+        let put = |all: &mut Vec<ChatMessage>| match all.iter_mut().find(|m| m.id == message.id) {
+            Some(old) => *old = message.clone(),
+            None => all.push(message.clone()),
+        };
+        self.control(|c| put(&mut c.history));
+        if self.chat.current.get_untracked() == Some(self.id) {
+            self.chat.messages.update(put);
+        }
+    }
+
+    /// Saves a message of this conversation.
+    async fn save(&self, input: &MessageInput) -> Option<ChatMessage> {
+        match client::add_message(self.id, input).await {
+            Ok(message) => {
+                self.keep(message.clone());
+                Some(message)
+            }
+            Err(e) => {
+                self.fail(format!("The message could not be saved: {}", e.message));
+                None
             }
         }
-        Err(e) => chat.error.set(Some(e)),
     }
-    finish(chat);
+
+    /// Saves the answer as it is so far (`partial`), or completes the one saved before.
+    async fn save_answer(&self, saved: &mut Option<i64>, input: &MessageInput) -> bool {
+        let outcome = match *saved {
+            None => client::add_message(self.id, input).await,
+            Some(message_id) => client::update_message(self.id, message_id, input).await,
+        };
+        match outcome {
+            Ok(message) => {
+                *saved = Some(message.id);
+                if input.partial {
+                    self.update(|r| r.message = Some(message.id));
+                } else {
+                    self.keep(message);
+                }
+                true
+            }
+            // A save while it streams may fail; the last one says so.
+            Err(_) if input.partial => false,
+            Err(e) => {
+                self.fail(format!("The answer could not be saved: {}", e.message));
+                false
+            }
+        }
+    }
+
+    /// Removes message `message_id` and the ones after it, on Hearth and on the page.
+    async fn truncate(&self, message_id: i64) -> bool {
+        match client::delete_messages_from(self.id, message_id).await {
+            Ok(()) => {
+                let cut = |all: &mut Vec<ChatMessage>| {
+                    if let Some(at) = all.iter().position(|m| m.id == message_id) {
+                        all.truncate(at);
+                    }
+                };
+                self.control(|c| cut(&mut c.history));
+                if self.chat.current.get_untracked() == Some(self.id) {
+                    self.chat.messages.update(cut);
+                }
+                true
+            }
+            Err(e) => {
+                self.fail(e.message);
+                false
+            }
+        }
+    }
+
+    fn end(self) {
+        let id = self.id;
+        self.chat
+            .controls
+            .update_value(|all| all.runs.retain(|c| c.conversation != id));
+        self.chat
+            .runs
+            .update(|runs| runs.retain(|r| r.conversation != id));
+        self.chat.refresh_list();
+    }
+}
+
+/// Sends `text` as the user's next message and runs the answer.
+pub async fn send(chat: Chat, connections: Connections, text: String) {
+    let id = match chat.current.get_untracked() {
+        Some(id) => id,
+        None => match start_conversation(chat, &text).await {
+            Ok(id) => id,
+            Err(e) => return chat.fail(None, e),
+        },
+    };
+    let Some((run, mut stop)) = Running::begin(chat, id) else {
+        return;
+    };
+    if run
+        .save(&MessageInput::new(ChatRole::User, text))
+        .await
+        .is_some()
+    {
+        turns(&run, connections, &mut stop).await;
+    }
+    run.end();
 }
 
 /// Answers the last user message again, replacing what came after it.
@@ -60,23 +214,23 @@ pub async fn regenerate(chat: Chat, connections: Connections) {
     let Some(id) = chat.current.get_untracked() else {
         return;
     };
-    if chat.running.get_untracked() {
+    let Some((run, mut stop)) = Running::begin(chat, id) else {
         return;
-    }
-    chat.running.set(true);
-    chat.error.set(None);
-    let first_after = chat.messages.with_untracked(|all| {
-        let last_user = all.iter().rposition(|m| m.role == ChatRole::User)?;
-        all.get(last_user + 1).map(|m| m.id)
-    });
+    };
+    let first_after = run
+        .control(|c| {
+            let last_user = c.history.iter().rposition(|m| m.role == ChatRole::User)?;
+            c.history.get(last_user + 1).map(|m| m.id)
+        })
+        .flatten();
     let removed = match first_after {
-        Some(message_id) => truncate(chat, id, message_id).await,
+        Some(message_id) => run.truncate(message_id).await,
         None => true,
     };
     if removed {
-        turns(chat, connections, id).await;
+        turns(&run, connections, &mut stop).await;
     }
-    finish(chat);
+    run.end();
 }
 
 /// Replaces user message `message_id` (and everything after it) with `text`, and answers it.
@@ -84,25 +238,18 @@ pub async fn resend(chat: Chat, connections: Connections, message_id: i64, text:
     let Some(id) = chat.current.get_untracked() else {
         return;
     };
-    if chat.running.get_untracked() {
+    let Some((run, mut stop)) = Running::begin(chat, id) else {
         return;
-    }
-    chat.running.set(true);
-    chat.error.set(None);
-    if truncate(chat, id, message_id).await
-        && save(chat, id, &MessageInput::new(ChatRole::User, text))
+    };
+    if run.truncate(message_id).await
+        && run
+            .save(&MessageInput::new(ChatRole::User, text))
             .await
             .is_some()
     {
-        turns(chat, connections, id).await;
+        turns(&run, connections, &mut stop).await;
     }
-    finish(chat);
-}
-
-fn finish(chat: Chat) {
-    chat.stop.set_value(None);
-    chat.running.set(false);
-    chat.refresh_list();
+    run.end();
 }
 
 async fn start_conversation(chat: Chat, text: &str) -> Result<i64, String> {
@@ -113,47 +260,13 @@ async fn start_conversation(chat: Chat, text: &str) -> Result<i64, String> {
     let created = client::create_conversation(&input)
         .await
         .map_err(|e| format!("The conversation could not be started: {}", e.message))?;
-    chat.current.set(Some(created.id));
-    chat.messages.set(Vec::new());
-    super::set_address(Some(created.id));
+    // Opened, unless the user went to another one meanwhile.
+    if chat.current.get_untracked().is_none() {
+        chat.current.set(Some(created.id));
+        chat.messages.set(Vec::new());
+    }
+    chat.refresh_list();
     Ok(created.id)
-}
-
-/// Saves a message of conversation `id` and shows it, if that conversation is still open.
-async fn save(chat: Chat, id: i64, input: &MessageInput) -> Option<ChatMessage> {
-    match client::add_message(id, input).await {
-        Ok(message) => {
-            if chat.current.get_untracked() == Some(id) {
-                chat.messages.update(|all| all.push(message.clone()));
-            }
-            Some(message)
-        }
-        Err(e) => {
-            chat.error.set(Some(format!(
-                "The message could not be saved: {}",
-                e.message
-            )));
-            None
-        }
-    }
-}
-
-/// Removes message `message_id` and the ones after it, on Hearth and on the page.
-async fn truncate(chat: Chat, id: i64, message_id: i64) -> bool {
-    match client::delete_messages_from(id, message_id).await {
-        Ok(()) => {
-            chat.messages.update(|all| {
-                if let Some(at) = all.iter().position(|m| m.id == message_id) {
-                    all.truncate(at);
-                }
-            });
-            true
-        }
-        Err(e) => {
-            chat.error.set(Some(e.message));
-            false
-        }
-    }
 }
 
 /// The enabled tools of the connected servers, except those the user never allows.
@@ -190,69 +303,109 @@ fn offer(chat: Chat, connections: Connections) -> Vec<Offered> {
         .collect()
 }
 
-async fn turns(chat: Chat, connections: Connections, id: i64) {
-    let (stop_tx, mut stop) = oneshot::channel::<()>();
-    chat.stop.set_value(Some(stop_tx));
+async fn turns(run: &Running, connections: Connections, stop: &mut Stop) {
+    let chat = run.chat;
     let model = chat.model.get_untracked();
     if model.is_empty() {
-        chat.error.set(Some(
-            "No LLM is available to you. An admin adds one on the LLMs page and grants it to you."
-                .into(),
-        ));
+        run.fail(
+            "No LLM is available to you. An admin adds one on the LLMs page and grants it to you.",
+        );
         return;
     }
     let max = chat.max_turns.get_untracked().max(1);
     for turn in 0..max {
         let offered = offer(chat, connections);
         let specs: Vec<ToolSpec> = offered.iter().map(|o| o.spec.clone()).collect();
-        let body = chat
-            .messages
-            .with_untracked(|messages| request::body(&model, messages, &specs));
-        let Some(calls) = answer(chat, id, &model, turn, &body, &mut stop).await else {
+        let Some(body) = run.control(|c| request::body(&model, &c.history, &specs)) else {
+            return;
+        };
+        let Some(calls) = answer(run, &model, turn, &body, stop).await else {
             return;
         };
         for call in calls {
-            let Some(result) = run_tool(chat, connections, &offered, &call, &mut stop).await else {
+            let Some(result) = run_tool(run, connections, &offered, &call, stop).await else {
                 return;
             };
-            if save(chat, id, &result).await.is_none() {
+            if run.save(&result).await.is_none() {
                 return;
             }
         }
     }
-    chat.error.set(Some(format!("Stopped after {max} turns with tools without a final answer. Send a message to go on, or raise “Tool turns”.")));
+    run.fail(format!("Stopped after {max} turns with tools without a final answer. Send a message to go on, or raise “Tool turns”."));
 }
 
-/// Streams one answer and saves it. The tool calls it asks for, or `None` when the loop ends
-/// here (an answer without tools, an error, or Stop).
+/// The answer as it is so far, to save.
+fn answer_input(answer: &Answer, model: &str, started: f64) -> MessageInput {
+    let mut input = MessageInput::new(ChatRole::Assistant, answer.content.clone());
+    input.reasoning = Some(answer.reasoning.clone()).filter(|r| !r.is_empty());
+    input.model = Some(model.to_owned());
+    input.duration_ms = Some((now_ms() - started) as i64);
+    input.partial = true;
+    input
+}
+
+/// Streams one answer, saving it every second as it grows and once more when it is
+/// complete. The tool calls it asks for, or `None` when the loop ends here (an answer
+/// without tools, an error, or Stop).
 async fn answer(
-    chat: Chat,
-    id: i64,
+    run: &Running,
     model: &str,
     turn: u32,
     body: &Value,
     stop: &mut Stop,
 ) -> Option<Vec<ChatToolCall>> {
-    chat.live_content.set(String::new());
-    chat.live_reasoning.set(String::new());
-    chat.streaming.set(true);
+    run.update(|r| {
+        r.content.clear();
+        r.reasoning.clear();
+        r.streaming = true;
+        r.message = None;
+    });
     let started = now_ms();
-    let mut answer = Answer::default();
+    let answer = RefCell::new(Answer::default());
+    let mut saved: Option<i64> = None;
     let outcome = {
         let work = client::stream_chat(body, |data| {
+            let mut answer = answer.borrow_mut();
             let change = answer.apply(data);
-            if change.content {
-                chat.live_content.set(answer.content.clone());
-            }
-            if change.reasoning {
-                chat.live_reasoning.set(answer.reasoning.clone());
+            if change.content || change.reasoning {
+                run.update(|r| {
+                    if change.content {
+                        r.content.clone_from(&answer.content);
+                    }
+                    if change.reasoning {
+                        r.reasoning.clone_from(&answer.reasoning);
+                    }
+                });
             }
         });
-        match select(pin!(work), stop).await {
-            Either::Left((outcome, _)) => Some(outcome),
-            Either::Right(_) => None,
+        let mut work = pin!(work);
+        let mut saved_size = (0, 0);
+        loop {
+            match select(
+                work.as_mut(),
+                select(pin!(sleep(SAVE_EVERY_MS)), &mut *stop),
+            )
+            .await
+            {
+                Either::Left((outcome, _)) => break Some(outcome),
+                Either::Right((Either::Right(_), _)) => break None,
+                Either::Right((Either::Left(_), _)) => {
+                    // The stream waits while this is saved: the browser buffers what arrives.
+                    let input = {
+                        let answer = answer.borrow();
+                        let size = (answer.content.len(), answer.reasoning.len());
+                        if size == saved_size {
+                            continue;
+                        }
+                        saved_size = size;
+                        answer_input(&answer, model, started)
+                    };
+                    run.save_answer(&mut saved, &input).await;
+                }
+            }
         }
     };
+    let answer = answer.into_inner();
     let stopped = outcome.is_none();
     let error = match outcome {
         Some(Err(e)) => Some(e.message),
@@ -282,34 +435,35 @@ async fn answer(
             .collect()
     };
     let nothing = answer.content.is_empty() && answer.reasoning.is_empty() && tool_calls.is_empty();
-    if !(stopped && nothing) {
-        let mut input = MessageInput::new(ChatRole::Assistant, answer.content.clone());
-        input.reasoning = Some(answer.reasoning.clone()).filter(|r| !r.is_empty());
-        input.model = Some(model.to_owned());
+    if !(stopped && nothing && saved.is_none()) {
+        let mut input = answer_input(&answer, model, started);
+        input.partial = false;
         input.tool_calls = tool_calls.clone();
         input.error = error.clone();
         input.stopped = stopped;
-        input.duration_ms = Some((now_ms() - started) as i64);
         input.prompt_tokens = answer.prompt_tokens;
         input.completion_tokens = answer.completion_tokens;
-        if save(chat, id, &input).await.is_none() {
-            // The text stays on screen beside the error.
+        if !run.save_answer(&mut saved, &input).await {
             return None;
         }
     }
-    chat.streaming.set(false);
+    run.update(|r| {
+        r.streaming = false;
+        r.message = None;
+    });
     (!stopped && error.is_none() && !tool_calls.is_empty()).then_some(tool_calls)
 }
 
 /// Asks for approval when needed and runs one tool call; the result to save, or `None` when
 /// the user pressed Stop.
 async fn run_tool(
-    chat: Chat,
+    run: &Running,
     connections: Connections,
     offered: &[Offered],
     call: &ChatToolCall,
     stop: &mut Stop,
 ) -> Option<MessageInput> {
+    let chat = run.chat;
     let mut result = MessageInput::new(ChatRole::Tool, String::new());
     result.tool_call_id = Some(call.id.clone());
     let Some(target) = offered.iter().find(|o| o.spec.name == call.name) else {
@@ -322,15 +476,15 @@ async fn run_tool(
         });
         return Some(result);
     };
-    let mut run = ToolRun {
+    let mut tool_run = ToolRun {
         server: target.server.name.clone(),
         tool: target.tool.clone(),
         is_error: false,
         images: Vec::new(),
     };
     let mut pending = PendingCall {
-        server: run.server.clone(),
-        tool: run.tool.clone(),
+        server: tool_run.server.clone(),
+        tool: tool_run.tool.clone(),
         arguments: call.arguments.clone(),
         awaiting: true,
     };
@@ -347,13 +501,13 @@ async fn run_tool(
         ToolApproval::Always => Decision::Once,
         ToolApproval::Never => Decision::Deny,
         ToolApproval::Ask => {
-            chat.pending.set(Some(pending.clone()));
+            run.update(|r| r.pending = Some(pending.clone()));
             let (tx, rx) = oneshot::channel();
-            chat.decide.set_value(Some(tx));
+            run.control(|c| c.decide = Some(tx));
             match select(rx, &mut *stop).await {
                 Either::Left((decision, _)) => decision.unwrap_or(Decision::Deny),
                 Either::Right(_) => {
-                    chat.pending.set(None);
+                    run.update(|r| r.pending = None);
                     return None;
                 }
             }
@@ -367,21 +521,18 @@ async fn run_tool(
                     *server = updated;
                 }
             }),
-            Err(e) => chat.error.set(Some(format!(
-                "“Always allow” could not be saved: {}",
-                e.message
-            ))),
+            Err(e) => run.fail(format!("“Always allow” could not be saved: {}", e.message)),
         }
     }
     if decision == Decision::Deny {
-        chat.pending.set(None);
+        run.update(|r| r.pending = None);
         result.content = "The user denied this tool call.".into();
-        run.is_error = true;
-        result.tool_run = Some(run);
+        tool_run.is_error = true;
+        result.tool_run = Some(tool_run);
         return Some(result);
     }
     pending.awaiting = false;
-    chat.pending.set(Some(pending));
+    run.update(|r| r.pending = Some(pending));
     let arguments = if call.arguments.trim().is_empty() {
         Ok(Value::Object(Default::default()))
     } else {
@@ -398,18 +549,18 @@ async fn run_tool(
         {
             Either::Left((outcome, _)) => outcome,
             Either::Right(_) => {
-                chat.pending.set(None);
+                run.update(|r| r.pending = None);
                 return None;
             }
         },
     };
     result.duration_ms = Some((now_ms() - started) as i64);
-    chat.pending.set(None);
+    run.update(|r| r.pending = None);
     match outcome {
         Ok(answer) => {
             result.content = answer.text();
-            run.is_error = answer.is_error;
-            run.images = answer
+            tool_run.is_error = answer.is_error;
+            tool_run.images = answer
                 .content
                 .iter()
                 .filter(|c| c.get("type").and_then(Value::as_str) == Some("image"))
@@ -425,9 +576,9 @@ async fn run_tool(
         }
         Err(message) => {
             result.content = message;
-            run.is_error = true;
+            tool_run.is_error = true;
         }
     }
-    result.tool_run = Some(run);
+    result.tool_run = Some(tool_run);
     Some(result)
 }

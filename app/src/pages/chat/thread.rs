@@ -37,7 +37,12 @@ fn UserMessage(message: ChatMessage) -> impl IntoView {
     let (id, role) = (message.id, message.role.as_str());
     let resend = move |_| {
         let text = draft.get_untracked();
-        if text.trim().is_empty() || chat.running.get_untracked() {
+        if text.trim().is_empty()
+            || chat
+                .current
+                .get_untracked()
+                .is_some_and(|id| chat.running_untracked(id))
+        {
             return;
         }
         editing.set(false);
@@ -54,7 +59,7 @@ fn UserMessage(message: ChatMessage) -> impl IntoView {
                 fallback=move || view! {
                     <div class="msg-text">{content.clone()}</div>
                     <div class="msg-actions">
-                        <button type="button" class="link" disabled=move || chat.running.get() on:click=move |_| editing.set(true)>"Edit"</button>
+                        <button type="button" class="link" disabled=move || chat.running() on:click=move |_| editing.set(true)>"Edit"</button>
                     </div>
                 }
             >
@@ -107,6 +112,9 @@ fn AssistantMessage(message: ChatMessage) -> impl IntoView {
             <div class="markdown" inner_html=html></div>
             {(!calls.is_empty()).then(|| view! { <p class="muted small">"Calls " <code>{calls}</code></p> })}
             {message.stopped.then(|| view! { <p class="muted small">"Stopped by you."</p> })}
+            {(message.partial && !message.stopped).then(|| view! {
+                <p class="muted small" data-testid="interrupted">"Interrupted: the answer stopped arriving before it was complete."</p>
+            })}
             {message.error.map(|e| view! { <p class="error" role="alert">"The answer failed: " {e}</p> })}
             <div class="msg-actions muted small">
                 <span>{meta}</span>
@@ -196,14 +204,16 @@ fn PendingToolCallCard(call: PendingCall) -> impl IntoView {
 #[component]
 fn LiveAnswer() -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let html = move || chat.live_content.with(|text| chat.render.html(text));
+    let html = move || chat.with_run(|r| chat.render.html(r.map_or("", |r| &r.content)));
+    let reasoning = move || chat.with_run(|r| r.map(|r| r.reasoning.clone()).unwrap_or_default());
+    let has_reasoning = move || chat.with_run(|r| r.is_some_and(|r| !r.reasoning.is_empty()));
     view! {
         <div class="msg assistant live" data-testid="live-answer">
-            <Show when=move || chat.live_reasoning.with(|r| !r.is_empty())>
-                <Reasoning text=chat.live_reasoning/>
+            <Show when=has_reasoning>
+                <Reasoning text=Signal::derive(reasoning)/>
             </Show>
             <div class="markdown" inner_html=html></div>
-            <Show when=move || chat.live_content.with(String::is_empty) && chat.live_reasoning.with(String::is_empty)>
+            <Show when=move || chat.with_run(|r| r.is_none_or(|r| r.content.is_empty() && r.reasoning.is_empty()))>
                 <p class="muted small typing">"Thinking…"</p>
             </Show>
         </div>
@@ -211,19 +221,56 @@ fn LiveAnswer() -> impl IntoView {
     .into_any()
 }
 
+/// Before the first message: what to do, once it is known whether an LLM is there.
+#[component]
+fn ChatEmpty() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let session = crate::session::use_session();
+    // `None` while the list of LLMs is not known: the greeting claims nothing.
+    let missing = move || {
+        chat.models
+            .with(|m| m.as_ref().is_some_and(Vec::is_empty))
+            .then(|| session.is_admin())
+    };
+    let (title, text) = (
+        move || match missing() {
+            None => "What can I help with?",
+            Some(true) => "Add an LLM to start",
+            Some(false) => "No LLM is available to you yet",
+        },
+        move || {
+            match missing() {
+            None => "Answers stream in from the model you pick above; tools of your connected MCP servers are offered to it, and each call asks you first unless you said “Always allow”.",
+            Some(true) => "No LLM is set up yet. Add one (OpenAI, Anthropic, or any OpenAI-compatible server such as llama.cpp or Ollama) and grant it to the people who chat here.",
+            Some(false) => "Ask an admin of this Hearth to add an LLM and grant it to you; then you can chat here.",
+        }
+        },
+    );
+    view! {
+        <div class="chat-empty" data-testid="chat-empty">
+            <h1>{title}</h1>
+            <p class="muted">{text}</p>
+            <p class:hidden=move || missing() != Some(true)><a href="/llms" class="button primary">"Add an LLM"</a></p>
+        </div>
+    }
+}
+
 #[component]
 pub fn Thread() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connections = use_connections();
+    let running = move || chat.with_run(|r| r.is_some());
+    let streaming = move || chat.with_run(|r| r.is_some_and(|r| r.streaming));
+    let pending = move || chat.with_run(|r| r.and_then(|r| r.pending.clone()));
+    // The answer being streamed is saved as it grows: its saved row gives way to the live one.
+    let live_row = move || chat.with_run(|r| r.and_then(|r| r.message));
     let thread = NodeRef::<leptos::html::Div>::new();
-    // Follow the answer as it grows, unless the user scrolled up to read.
+    // Open at the end, and follow the answer as it grows unless the user scrolled up to read.
     Effect::new(move |_| {
-        chat.live_content.track();
+        chat.runs.track();
         chat.messages.track();
-        chat.pending.track();
         if let Some(el) = thread.get() {
-            if el.scroll_height() - el.scroll_top() - el.client_height() < 160
-                || !chat.running.get_untracked()
+            if el.scroll_height() - el.scroll_top() - el.client_height() < 160 || !untrack(running)
             {
                 el.set_scroll_top(el.scroll_height());
             }
@@ -236,29 +283,34 @@ pub fn Thread() -> impl IntoView {
         let _ = connections;
     };
     let can_regenerate = move || {
-        !chat.running.get()
+        !running()
             && chat.messages.with(|m| {
                 m.last()
                     .is_some_and(|m| m.role != crate::api::ChatRole::User)
             })
+    };
+    let shown = move || {
+        let hidden = live_row();
+        chat.messages
+            .get()
+            .into_iter()
+            .filter(|m| Some(m.id) != hidden)
+            .collect::<Vec<_>>()
     };
     view! {
         <div class="thread" node_ref=thread on:click=copy_code>
             <Show when=move || chat.loading.get()>
                 <p class="muted">"Loading the conversation…"</p>
             </Show>
-            <Show when=move || chat.current.get().is_none() && chat.messages.with(Vec::is_empty) && !chat.running.get()>
-                <div class="chat-empty muted">
-                    <h1>"What can I help with?"</h1>
-                    <p>"Answers stream in from the model you pick above; tools of your connected MCP servers are offered to it, and each call asks you first unless you said “Always allow”."</p>
-                </div>
+            <Show when=move || chat.current.get().is_none() && chat.messages.with(Vec::is_empty)>
+                <ChatEmpty/>
             </Show>
-            <For each=move || chat.messages.get() key=|m| m.id children=|message| view! { <MessageView message/> }/>
-            <Show when=move || chat.streaming.get()>
+            <For each=shown key=|m| (m.id, m.partial) children=|message| view! { <MessageView message/> }/>
+            <Show when=streaming>
                 <LiveAnswer/>
             </Show>
-            {move || chat.pending.get().map(|call| view! { <PendingToolCallCard call/> })}
-            {move || chat.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {move || pending().map(|call| view! { <PendingToolCallCard call/> })}
+            {move || chat.error_here().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <Show when=can_regenerate>
                 <div class="actions">
                     <button type="button" class="button secondary" on:click=regenerate>"Regenerate"</button>

@@ -26,6 +26,11 @@ export default defineConfig({
     },
     trace: 'retain-on-failure',
   },
+  // `*.phone.spec.ts` runs on a 360 px wide touch screen; everything else at desktop size.
+  projects: [
+    { name: 'desktop', testIgnore: /\.phone\.spec\.ts$/ },
+    { name: 'phone', testMatch: /\.phone\.spec\.ts$/, use: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } },
+  ],
   webServer: {
     command: `sh ./start-hearth.sh ${PORT}`,
     url: `http://127.0.0.1:${PORT}/healthz`,

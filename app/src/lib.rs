@@ -6,7 +6,7 @@
 
 pub mod api;
 pub mod chat;
-mod components;
+pub(crate) mod components;
 pub mod connections;
 #[cfg(feature = "hydrate")]
 mod fetch;

@@ -115,3 +115,24 @@ fn LocalModeNotice() -> impl IntoView {
         </Show>
     }
 }
+
+/// A table that scrolls sideways (a labelled, focusable region) when it is wider than the
+/// page and, on a phone, stacks each row into labelled lines: each cell names its column in
+/// `data-label`.
+#[component]
+pub fn DataTable(
+    label: &'static str,
+    columns: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
+            <table class="stack">
+                <thead>
+                    <tr>{columns.iter().map(|c| view! { <th>{*c}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}

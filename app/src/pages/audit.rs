@@ -2,6 +2,8 @@
 //! filters. Never a prompt, a completion or a key: the trail does not hold them.
 
 use leptos::prelude::*;
+
+use crate::components::DataTable;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -130,39 +132,23 @@ fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
             let class = if (200..300).contains(&e.status) { "badge ok" } else { "badge failed" };
             view! {
                 <tr data-testid="audit-row">
-                    <td>{format::date_time(e.at)}</td>
-                    <td>{e.principal.clone()}{e.key_hash_prefix.clone().map(|k| view! { <div class="muted small"><code>{k}</code></div> })}</td>
-                    <td>
+                    <td data-label="When">{format::date_time(e.at)}</td>
+                    <td data-label="Who">{e.principal.clone()}{e.key_hash_prefix.clone().map(|k| view! { <div class="muted small"><code>{k}</code></div> })}</td>
+                    <td data-label="LLM">
                         {e.llm.clone().or_else(|| e.target.clone()).unwrap_or_default()}
                         {(e.kind != crate::api::LLM_INFERENCE_CALL).then(|| view! { <div class="muted small">{e.kind.clone()}</div> })}
                     </td>
-                    <td><code>{e.model.clone().unwrap_or_default()}</code></td>
-                    <td>{if e.streaming == Some(true) { "stream" } else { "whole" }}</td>
-                    <td><span class=class>{outcome(e.status)}</span></td>
-                    <td>{format!("{} ms", e.duration_ms)}</td>
-                    <td>{tokens(&e)}</td>
+                    <td data-label="Upstream model"><code>{e.model.clone().unwrap_or_default()}</code></td>
+                    <td data-label="Mode">{if e.streaming == Some(true) { "stream" } else { "whole" }}</td>
+                    <td data-label="Status"><span class=class>{outcome(e.status)}</span></td>
+                    <td data-label="Duration">{format!("{} ms", e.duration_ms)}</td>
+                    <td data-label="Tokens (in → out)">{tokens(&e)}</td>
                 </tr>
             }
         })
         .collect_view();
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Audit events">
-            <table>
-                <thead>
-                    <tr>
-                        <th>"When"</th>
-                        <th>"Who"</th>
-                        <th>"LLM"</th>
-                        <th>"Upstream model"</th>
-                        <th>"Mode"</th>
-                        <th>"Status"</th>
-                        <th>"Duration"</th>
-                        <th>"Tokens (in → out)"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable label="Audit events" columns=&["When", "Who", "LLM", "Upstream model", "Mode", "Status", "Duration", "Tokens (in → out)"]>{rows}</DataTable>
     }
     .into_any()
 }

@@ -2,6 +2,8 @@
 
 use leptos::html;
 use leptos::prelude::*;
+
+use crate::components::DataTable;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -164,13 +166,13 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
             let for_click = key.clone();
             view! {
                 <tr>
-                    <td>{key.name}</td>
-                    <td><code>{key.prefix} "…"</code></td>
-                    <td>{key.user}</td>
-                    <td>{format::date(key.created_at)}</td>
-                    <td>{key.expires_at.map(format::date).unwrap_or_else(|| "never".into())}</td>
-                    <td>{key.last_used_at.map(format::date).unwrap_or_else(|| "—".into())}</td>
-                    <td>
+                    <td data-label="Name">{key.name}</td>
+                    <td data-label="Key"><code>{key.prefix} "…"</code></td>
+                    <td data-label="Owner">{key.user}</td>
+                    <td data-label="Created">{format::date(key.created_at)}</td>
+                    <td data-label="Expires">{key.expires_at.map(format::date).unwrap_or_else(|| "never".into())}</td>
+                    <td data-label="Last used">{key.last_used_at.map(format::date).unwrap_or_else(|| "—".into())}</td>
+                    <td >
                         <button type="button" class="button danger" on:click=move |_| revoke(for_click.clone())>
                             "Revoke"
                         </button>
@@ -181,21 +183,6 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
         .collect_view();
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <div class="table-wrap" tabindex="0" role="region" aria-label="API keys">
-            <table class="keys">
-                <thead>
-                    <tr>
-                        <th>"Name"</th>
-                        <th>"Key"</th>
-                        <th>"Owner"</th>
-                        <th>"Created"</th>
-                        <th>"Expires"</th>
-                        <th>"Last used"</th>
-                        <th></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable label="API keys" columns=&["Name", "Key", "Owner", "Created", "Expires", "Last used", ""]>{rows}</DataTable>
     }
 }

@@ -2,6 +2,8 @@
 //! key is checked on save and the outcome said in words); everyone else sees what they may use.
 
 use leptos::prelude::*;
+
+use crate::components::DataTable;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -155,13 +157,13 @@ fn LlmTable(
             let name = llm.name.clone();
             view! {
                 <tr data-testid="llm-row">
-                    <td><strong>{llm.name.clone()}</strong>{llm.description.clone().map(|d| view! { <div class="muted small">{d}</div> })}</td>
-                    <td>{llm.provider.label()}</td>
-                    <td><code>{llm.model.clone()}</code></td>
-                    <td>{llm.tier.clone().unwrap_or_default()}</td>
-                    <td>{if llm.has_api_key { "set" } else { "none" }}</td>
-                    <td>{llm.grants.as_ref().map(grants_text)}</td>
-                    <td class="row-actions">
+                    <td data-label="Name"><strong>{llm.name.clone()}</strong>{llm.description.clone().map(|d| view! { <div class="muted small">{d}</div> })}</td>
+                    <td data-label="Provider">{llm.provider.label()}</td>
+                    <td data-label="Upstream model"><code>{llm.model.clone()}</code></td>
+                    <td data-label="Tier">{llm.tier.clone().unwrap_or_default()}</td>
+                    <td data-label="Key">{if llm.has_api_key { "set" } else { "none" }}</td>
+                    <td data-label="Who may run it">{llm.grants.as_ref().map(grants_text)}</td>
+                    <td  class="row-actions">
                         {editable.then(|| view! {
                             <button type="button" class="button secondary" on:click=move |_| on_edit.run(for_edit.clone())>"Edit"</button>
                             <button type="button" class="button danger" on:click=move |_| delete(name.clone())>"Delete"</button>
@@ -173,22 +175,7 @@ fn LlmTable(
         .collect_view();
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <div class="table-wrap" tabindex="0" role="region" aria-label="LLMs">
-            <table>
-                <thead>
-                    <tr>
-                        <th>"Name"</th>
-                        <th>"Provider"</th>
-                        <th>"Upstream model"</th>
-                        <th>"Tier"</th>
-                        <th>"Key"</th>
-                        <th>"Who may run it"</th>
-                        <th></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        <DataTable label="LLMs" columns=&["Name", "Provider", "Upstream model", "Tier", "Key", "Who may run it", ""]>{rows}</DataTable>
     }
     .into_any()
 }

@@ -79,6 +79,11 @@ pub fn ChatHead() -> impl IntoView {
                 "Tool turns "
                 <input type="number" min="1" max="100" class="turns" aria-label="Tool turns" prop:value=move || chat.max_turns.get().to_string() on:change=on_turns/>
             </label>
+            {move || chat.model_gone.get().map(|gone| view! {
+                <p class="notice small" role="status" data-testid="model-gone">
+                    "This conversation used " <strong>{gone}</strong> ", which is no longer available to you. The next answer comes from the LLM picked above."
+                </p>
+            })}
         </div>
     }
     .into_any()

@@ -66,7 +66,8 @@ pub fn initial() -> Option<Me> {
             .document()?
             .query_selector(&format!("meta[name={META_NAME}]"))
             .ok()??;
-        serde_json::from_str(&meta.get_attribute("content")?).ok()?
+        let json: serde_json::Value = serde_json::from_str(&meta.get_attribute("content")?).ok()?;
+        serde_json::from_value(json).ok()?
     }
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {

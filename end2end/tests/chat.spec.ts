@@ -235,6 +235,22 @@ test('Stop keeps the partial answer, and "Always allow" is honoured after a relo
   expect(problems).toEqual([]);
 });
 
+test('a denied tool call is shown as denied, not as failed', async ({ page, provider }) => {
+  const problems = watchForErrors(page);
+  await openChat(page);
+  await send(page, 'Please echo, or not');
+  await page.locator('[data-testid="tool-card"][data-state="pending"]').getByRole('button', { name: 'Deny' }).click();
+  const card = page.locator('[data-testid="tool-card"][data-state="denied"]');
+  await expect(card.locator('.badge')).toHaveText('denied by you');
+  await expect(card.locator('.badge')).not.toHaveClass(/failed/);
+  await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' })).toBeVisible();
+  expect(provider.requests.at(-1).messages.at(-1).content).toBe('The user denied this tool call.');
+  // The same after a reload: it is saved so.
+  await page.reload();
+  await expect(page.locator('[data-testid="tool-card"][data-state="denied"]')).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
 test('an answer keeps streaming while the user is elsewhere; Back and Forward move between conversations', async ({ page, provider }) => {
   const problems = watchForErrors(page);
   const other = await (await page.request.post('/v1/conversations', { headers: AUTH, data: { title: 'Another conversation' } })).json();
@@ -338,8 +354,14 @@ test('conversations are renamed, searched, edited, regenerated and deleted; 500 
 
   // Rename, search, delete.
   const item = page.getByTestId('conversation').filter({ hasText: 'first line' });
-  page.once('dialog', (d) => d.accept('Renamed by e2e'));
   await item.getByRole('button', { name: 'Rename' }).click();
+  const rename = page.getByRole('dialog', { name: 'Rename the conversation' });
+  await rename.getByLabel('Title').fill('');
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(rename.getByLabel('Title')).toHaveAccessibleDescription('Title cannot be empty.');
+  await rename.getByLabel('Title').fill('Renamed by e2e');
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await expect(rename).toBeHidden();
   const renamed = page.getByTestId('conversation').filter({ hasText: 'Renamed by e2e' });
   await expect(renamed).toBeVisible();
   await page.getByLabel('Search conversations').fill('renamed by');
@@ -347,8 +369,8 @@ test('conversations are renamed, searched, edited, regenerated and deleted; 500 
   await page.getByLabel('Search conversations').fill('no such title');
   await expect(page.getByTestId('conversation')).toHaveCount(0);
   await page.getByLabel('Search conversations').fill('');
-  page.once('dialog', (d) => d.accept());
   await renamed.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('dialog', { name: 'Delete the conversation?' }).getByRole('button', { name: 'Delete' }).click();
   await expect(renamed).toHaveCount(0);
 
   // A failure is said in words, in the thread.

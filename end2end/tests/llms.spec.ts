@@ -52,6 +52,10 @@ test('an admin adds LLMs, is told what the provider said of the key, and sees th
     const dialog = await fillLlm(page, { name: 'e2e-chat', url: provider.url, key: 'sk-bad' });
     await dialog.getByRole('button', { name: 'Save' }).click();
     await expect(dialog.getByRole('alert')).toContainText('The provider rejected this key (401)');
+    // Beside the key, and tied to it.
+    const keyField = dialog.getByLabel('API key', { exact: true });
+    await expect(keyField).toHaveAttribute('aria-invalid', 'true');
+    await expect(keyField).toHaveAccessibleDescription(/The provider rejected this key \(401\)/);
     await expect(page.getByTestId('llm-row')).toHaveCount(0);
 
     // The right key saves it.
@@ -86,11 +90,58 @@ test('an admin adds LLMs, is told what the provider said of the key, and sees th
 
     // Delete, after confirming.
     await page.getByRole('navigation').getByRole('link', { name: 'LLMs' }).click();
-    page.once('dialog', (d) => d.accept());
     await page.getByTestId('llm-row').filter({ hasText: 'e2e-offline' }).getByRole('button', { name: 'Delete' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete the LLM “e2e-offline”?' });
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await expect(confirm).toBeHidden();
     await expect(page.getByTestId('llm-row').filter({ hasText: 'e2e-offline' })).toHaveCount(0);
     expect(problems).toEqual([]);
   } finally {
     await provider.stop();
   }
+});
+
+test('dialogs are modal: focus moves in and stays, Escape closes, focus returns to the opener', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/llms');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  const opener = page.getByRole('button', { name: 'Add LLM' });
+  await opener.click();
+  const dialog = page.getByRole('dialog', { name: 'Add LLM' });
+  await expect(dialog).toBeVisible();
+  const inDialog = () => page.evaluate(() => !!document.activeElement?.closest('dialog[open]'));
+  expect(await inDialog()).toBe(true);
+  // Shift+Tab from the first control wraps to the last, Tab from the last to the first.
+  await dialog.getByLabel('Provider', { exact: true }).focus();
+  await page.keyboard.press('Shift+Tab');
+  await expect(dialog.getByRole('button', { name: 'Save' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(dialog.getByLabel('Provider', { exact: true })).toBeFocused();
+  for (let i = 0; i < 25; i++) {
+    await page.keyboard.press('Tab');
+    expect(await inDialog(), `focus left the dialog after ${i + 1} Tabs`).toBe(true);
+  }
+  // The page behind cannot be reached.
+  expect(await page.evaluate(() => document.querySelector('dialog[open]')?.matches(':modal'))).toBe(true);
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(opener).toBeFocused();
+
+  // The same for a confirmation, opened from a row: Cancel puts focus back on that row's button.
+  const created = await page.request.post('/v1/llms', {
+    headers: { authorization: `Bearer ${MASTER_KEY}` },
+    data: { name: 'e2e-dialog', provider: 'openai-compatible', base_url: 'http://127.0.0.1:9/v1', model: 'm', grants: { all_members: true, users: [], teams: [] } },
+    params: { skip_auth_check: 'true' },
+  });
+  expect(created.status()).toBe(201);
+  await page.reload();
+  const remove = page.getByTestId('llm-row').filter({ hasText: 'e2e-dialog' }).getByRole('button', { name: 'Delete' });
+  await remove.click();
+  const confirm = page.getByRole('dialog', { name: 'Delete the LLM “e2e-dialog”?' });
+  await expect(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  await expect(confirm).toBeHidden();
+  await expect(remove).toBeFocused();
+  await expect(page.getByTestId('llm-row').filter({ hasText: 'e2e-dialog' })).toBeVisible();
+  await page.request.delete('/v1/llms/e2e-dialog', { headers: { authorization: `Bearer ${MASTER_KEY}` } });
 });

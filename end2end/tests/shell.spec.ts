@@ -47,8 +47,8 @@ test('sign in with an API key, use the hydrated shell, stay signed in across a r
   // The key works for an outside client, until it is revoked.
   const asKey = await page.request.get('/v1/me', { headers: { Authorization: `Bearer ${key}` } });
   expect((await asKey.json()).name).toBe('e2e-member');
-  page.once('dialog', (d) => d.accept());
   await row.getByRole('button', { name: 'Revoke' }).click();
+  await page.getByRole('dialog', { name: 'Revoke the key “laptop”?' }).getByRole('button', { name: 'Revoke' }).click();
   await expect(page.getByText('No API keys yet.')).toBeVisible();
   const revoked = await page.request.get('/v1/me', { headers: { Authorization: `Bearer ${key}` }, failOnStatusCode: false });
   expect(revoked.status()).toBe(401);
@@ -140,5 +140,23 @@ test('without JavaScript too, a sign-in returns to the page asked for', async ({
   await page.getByLabel('API key').fill(MASTER_KEY);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/keys$/);
+  await context.close();
+});
+
+test('no page says it is empty before its data is known', async ({ browser }) => {
+  // Without JavaScript, a page is what the server rendered: what a slow phone shows until the
+  // wasm has loaded.
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('API key').fill(MASTER_KEY);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  const empty = /No conversations yet|No MCP servers|No LLMs yet|No LLM is available|No API keys yet|No events/;
+  for (const path of ['/chat', '/llms', '/mcp-servers', '/keys', '/audit']) {
+    await page.goto(path);
+    await expect(page.locator('main')).toBeVisible();
+    expect(await page.locator('body').innerText(), path).not.toMatch(empty);
+  }
   await context.close();
 });

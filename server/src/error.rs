@@ -15,6 +15,13 @@ pub enum AppError {
     /// The request is malformed or a field is invalid.
     #[error("{0}")]
     BadRequest(String),
+    /// Field `param` of the request is invalid: a 400 that names the field, so a form can
+    /// show the message beside it.
+    #[error("{message}")]
+    Invalid {
+        param: &'static str,
+        message: String,
+    },
     /// Credentials are missing or wrong.
     #[error("{message}")]
     Unauthorized { message: String, code: &'static str },
@@ -68,6 +75,14 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Field `param` is invalid, for `message`.
+    pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            param,
+            message: message.into(),
+        }
+    }
+
     pub fn invalid_api_key() -> Self {
         AppError::Unauthorized {
             message: "Invalid API Key".into(),
@@ -90,7 +105,7 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -111,7 +126,9 @@ impl AppError {
 
     fn kind_and_code(&self) -> (&'static str, &'static str) {
         match self {
-            AppError::BadRequest(_) => ("invalid_request_error", "bad_request"),
+            AppError::BadRequest(_) | AppError::Invalid { .. } => {
+                ("invalid_request_error", "bad_request")
+            }
             AppError::Unauthorized { code, .. } => ("authentication_error", code),
             AppError::Forbidden(_) => ("permission_error", "forbidden"),
             AppError::NotFound(_) => ("invalid_request_error", "not_found"),
@@ -141,6 +158,11 @@ impl AppError {
                 message: self.to_string(),
                 kind: kind.into(),
                 code: code.into(),
+                param: match self {
+                    AppError::Invalid { param, .. } => Some((*param).to_owned()),
+                    AppError::ProviderRejectedKey { .. } => Some("api_key".to_owned()),
+                    _ => None,
+                },
             },
         }
     }

@@ -56,6 +56,9 @@ pub struct ToolRun {
     pub tool: String,
     #[serde(default)]
     pub is_error: bool,
+    /// The user said no: the tool did not run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub denied: bool,
     /// Images the tool returned, as `data:` URLs (each one [`is_inline_image`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<String>,

@@ -193,6 +193,9 @@ pub struct ErrorDetail {
     #[serde(rename = "type")]
     pub kind: String,
     pub code: String,
+    /// The request field the error is about, when it is about one (`name`, `url`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
 }
 
 /// `GET /healthz`.
@@ -267,9 +270,14 @@ mod tests {
                 message: "m".into(),
                 kind: "authentication_error".into(),
                 code: "c".into(),
+                param: None,
             },
         };
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["error"]["type"], "authentication_error");
+        assert!(
+            json["error"].get("param").is_none(),
+            "only an error about a field names one"
+        );
     }
 }

@@ -149,6 +149,7 @@ mod tests {
             server: "everything".into(),
             tool: "echo".into(),
             is_error: false,
+            denied: false,
             images: vec!["data:image/png;base64,AA".into()],
         });
         let messages = [message(ChatRole::User, "say hi"), call, result];

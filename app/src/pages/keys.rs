@@ -3,7 +3,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::components::DataTable;
+use crate::components::{ConfirmDialog, DataTable};
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -139,26 +139,32 @@ fn NewKeyPanel(key: CreatedApiKey, on_done: impl Fn() + 'static) -> impl IntoVie
 #[component]
 fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
-    let revoke = move |key: ApiKey| {
-        #[cfg(feature = "hydrate")]
-        {
-            let question = format!(
-                "Revoke the key “{}”? Programs using it will stop working.",
-                key.name
-            );
-            let confirmed = web_sys::window()
-                .and_then(|w| w.confirm_with_message(&question).ok())
-                .unwrap_or(false);
-            if !confirmed {
-                return;
-            }
-        }
+    // The key whose revocation waits for the user to confirm it.
+    let revoking = RwSignal::new(None::<ApiKey>);
+    let revoke = Callback::new(move |()| {
+        let Some(key) = revoking.get_untracked() else {
+            return;
+        };
+        revoking.set(None);
         spawn_local(async move {
             match client::delete_key(key.id).await {
                 Ok(()) => on_revoked.run(key.id),
                 Err(e) => error.set(Some(e.message)),
             }
         });
+    });
+    let confirm = move || {
+        revoking.get().map(|key| {
+            view! {
+                <ConfirmDialog
+                    title=format!("Revoke the key “{}”?", key.name)
+                    text="Programs that use it stop working at once. This cannot be undone.".to_owned()
+                    action="Revoke"
+                    on_confirm=revoke
+                    on_close=Callback::new(move |()| revoking.set(None))
+                />
+            }
+        })
     };
     let rows = keys
         .into_iter()
@@ -172,8 +178,8 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
                     <td data-label="Created">{format::date(key.created_at)}</td>
                     <td data-label="Expires">{key.expires_at.map(format::date).unwrap_or_else(|| "never".into())}</td>
                     <td data-label="Last used">{key.last_used_at.map(format::date).unwrap_or_else(|| "—".into())}</td>
-                    <td >
-                        <button type="button" class="button danger" on:click=move |_| revoke(for_click.clone())>
+                    <td class="row-actions">
+                        <button type="button" class="button danger" on:click=move |_| revoking.set(Some(for_click.clone()))>
                             "Revoke"
                         </button>
                     </td>
@@ -184,5 +190,6 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         <DataTable label="API keys" columns=&["Name", "Key", "Owner", "Created", "Expires", "Last used", ""]>{rows}</DataTable>
+        {confirm}
     }
 }

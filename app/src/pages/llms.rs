@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::DataTable;
+use crate::components::{ConfirmDialog, DataTable, FieldError, FormErrors, Modal};
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -89,7 +89,7 @@ pub fn LlmsPage() -> impl IntoView {
                 Editing::New => None,
                 Editing::Existing(llm) => Some(llm),
             };
-            Some(view! { <LlmDialog llm on_saved on_cancel=move || editing.set(Editing::Closed)/> })
+            Some(view! { <LlmDialog llm on_saved on_cancel=Callback::new(move |()| editing.set(Editing::Closed))/> })
         }}
         {move || match llms.get() {
             None => view! { <p class="muted">"Loading LLMs…"</p> }.into_any(),
@@ -131,24 +131,32 @@ fn LlmTable(
     on_deleted: Callback<()>,
 ) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
-    let delete = move |name: String| {
-        #[cfg(feature = "hydrate")]
-        {
-            let question =
-                format!("Delete the LLM “{name}”? Clients using it will get “model not found”.");
-            if !web_sys::window()
-                .and_then(|w| w.confirm_with_message(&question).ok())
-                .unwrap_or(false)
-            {
-                return;
-            }
-        }
+    // The LLM whose deletion waits for the user to confirm it.
+    let deleting = RwSignal::new(None::<String>);
+    let delete = Callback::new(move |()| {
+        let Some(name) = deleting.get_untracked() else {
+            return;
+        };
+        deleting.set(None);
         spawn_local(async move {
             match client::delete_llm(&name).await {
                 Ok(()) => on_deleted.run(()),
                 Err(e) => error.set(Some(e.message)),
             }
         });
+    });
+    let confirm = move || {
+        deleting.get().map(|name| {
+            view! {
+                <ConfirmDialog
+                    title=format!("Delete the LLM “{name}”?")
+                    text="Clients that use it will get “model not found”; its key is deleted with it.".to_owned()
+                    action="Delete"
+                    on_confirm=delete
+                    on_close=Callback::new(move |()| deleting.set(None))
+                />
+            }
+        })
     };
     let rows = llms
         .into_iter()
@@ -166,7 +174,7 @@ fn LlmTable(
                     <td  class="row-actions">
                         {editable.then(|| view! {
                             <button type="button" class="button secondary" on:click=move |_| on_edit.run(for_edit.clone())>"Edit"</button>
-                            <button type="button" class="button danger" on:click=move |_| delete(name.clone())>"Delete"</button>
+                            <button type="button" class="button danger" on:click=move |_| deleting.set(Some(name.clone()))>"Delete"</button>
                         })}
                     </td>
                 </tr>
@@ -176,6 +184,7 @@ fn LlmTable(
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         <DataTable label="LLMs" columns=&["Name", "Provider", "Upstream model", "Tier", "Key", "Who may run it", ""]>{rows}</DataTable>
+        {confirm}
     }
     .into_any()
 }
@@ -193,7 +202,7 @@ fn names(text: &str) -> Vec<String> {
 fn LlmDialog(
     llm: Option<Llm>,
     on_saved: Callback<SavedLlm>,
-    on_cancel: impl Fn() + Clone + 'static,
+    on_cancel: Callback<()>,
 ) -> impl IntoView {
     let existing = llm.as_ref().map(|l| l.name.clone());
     let had_key = llm
@@ -235,7 +244,7 @@ fn LlmDialog(
     let users = RwSignal::new(grants.users.join(", "));
     let teams = RwSignal::new(grants.teams.join(", "));
     let skip_check = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let errors = FormErrors::new();
     let pending = RwSignal::new(false);
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -265,7 +274,7 @@ fn LlmDialog(
         let existing = existing.clone();
         let skip = skip_check.get_untracked();
         pending.set(true);
-        error.set(None);
+        errors.clear();
         spawn_local(async move {
             let saved = match &existing {
                 Some(name) => client::update_llm(name, &input, skip).await,
@@ -274,11 +283,22 @@ fn LlmDialog(
             pending.set(false);
             match saved {
                 Ok(saved) => on_saved.run(saved),
-                Err(e) => error.set(Some(e.message)),
+                Err(e) => errors.show(
+                    e,
+                    &[
+                        "name",
+                        "base_url",
+                        "model",
+                        "api_key",
+                        "api_key_ref",
+                        "description",
+                        "tier",
+                        "grants",
+                    ],
+                ),
             }
         });
     };
-    let cancel = on_cancel.clone();
     let editing = llm.is_some();
     let title = if editing { "Edit LLM" } else { "Add LLM" };
     let url_placeholder = move || {
@@ -296,10 +316,16 @@ fn LlmDialog(
         }
     };
 
+    // A field with the error Hearth tied to it, named by `aria-describedby`.
+    let described = move |param: &'static str| {
+        let error = errors.of(param);
+        move || error.with(Option::is_some).to_string()
+    };
     view! {
-        <div class="dialog-backdrop">
-            <form class="card dialog" role="dialog" aria-modal="true" aria-labelledby="llm-dialog-title" on:submit=on_submit>
+        <Modal labelledby="llm-dialog-title" on_close=on_cancel>
+            <form on:submit=on_submit>
                 <h2 id="llm-dialog-title">{title}</h2>
+                {move || errors.general.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <div class="field">
                     <label for="llm-provider">"Provider"</label>
                     <select
@@ -314,23 +340,16 @@ fn LlmDialog(
                     </select>
                 </div>
                 <div class="field">
-                    <label for="llm-name">"Name"</label>
-                    <input id="llm-name" required maxlength="128" placeholder="team-chat" disabled=editing bind:value=name/>
-                    <span class="muted small">"What clients send as " <code>"model"</code> ": letters, digits, " <code>". _ - :"</code></span>
-                </div>
-                <div class="field">
-                    <label for="llm-model">"Upstream model"</label>
-                    <input id="llm-model" required placeholder=move || provider.get().example_model() bind:value=model/>
-                </div>
-                <div class="field">
                     <label for="llm-url">"Base URL"</label>
-                    <input id="llm-url" type="url" placeholder=url_placeholder bind:value=base_url/>
-                    <span class="muted small">"Blank for the provider's usual URL, where it has one."</span>
+                    <input id="llm-url" type="url" placeholder=url_placeholder bind:value=base_url aria-describedby="llm-url-error llm-url-hint" aria-invalid=described("base_url")/>
+                    <FieldError id="llm-url-error" error=errors.of("base_url")/>
+                    <span class="muted small" id="llm-url-hint">"Blank for the provider's usual URL, where it has one."</span>
                 </div>
                 <div class="field">
                     <label for="llm-key">"API key"</label>
-                    <input id="llm-key" type="password" autocomplete="off" placeholder=key_placeholder bind:value=api_key/>
-                    <span class="muted small">"Write-only: stored encrypted and never shown again."</span>
+                    <input id="llm-key" type="password" autocomplete="off" placeholder=key_placeholder bind:value=api_key aria-describedby="llm-key-error llm-key-hint" aria-invalid=described("api_key")/>
+                    <FieldError id="llm-key-error" error=errors.of("api_key")/>
+                    <span class="muted small" id="llm-key-hint">"Write-only: stored encrypted and never shown again."</span>
                 </div>
                 <Show when=move || had_key>
                     <label class="switch">
@@ -339,16 +358,15 @@ fn LlmDialog(
                     </label>
                 </Show>
                 <div class="field">
-                    <label for="llm-key-ref">"Or a key reference"</label>
-                    <input id="llm-key-ref" placeholder="env:HEARTH_KEY_OPENAI or file:/run/secrets/key" bind:value=key_ref/>
+                    <label for="llm-model">"Upstream model"</label>
+                    <input id="llm-model" required placeholder=move || provider.get().example_model() bind:value=model aria-describedby="llm-model-error" aria-invalid=described("model")/>
+                    <FieldError id="llm-model-error" error=errors.of("model")/>
                 </div>
                 <div class="field">
-                    <label for="llm-description">"Description"</label>
-                    <input id="llm-description" maxlength="1000" bind:value=description/>
-                </div>
-                <div class="field">
-                    <label for="llm-tier">"Tier"</label>
-                    <input id="llm-tier" maxlength="64" placeholder="cheap, fast, best…" bind:value=tier/>
+                    <label for="llm-name">"Name"</label>
+                    <input id="llm-name" required maxlength="128" placeholder="team-chat" disabled=editing bind:value=name aria-describedby="llm-name-error llm-name-hint" aria-invalid=described("name")/>
+                    <FieldError id="llm-name-error" error=errors.of("name")/>
+                    <span class="muted small" id="llm-name-hint">"What clients send as " <code>"model"</code> ": letters, digits, " <code>". _ - :"</code></span>
                 </div>
                 <fieldset>
                     <legend>"Who may run it"</legend>
@@ -358,27 +376,45 @@ fn LlmDialog(
                     </label>
                     <div class="field">
                         <label for="llm-users">"Or these users"</label>
-                        <input id="llm-users" placeholder="ana, bob" bind:value=users/>
+                        <input id="llm-users" placeholder="ana, bob" bind:value=users aria-describedby="llm-grants-error"/>
                     </div>
                     <div class="field">
                         <label for="llm-teams">"And these teams"</label>
-                        <input id="llm-teams" placeholder="research, support" bind:value=teams/>
+                        <input id="llm-teams" placeholder="research, support" bind:value=teams aria-describedby="llm-grants-error"/>
                     </div>
+                    <FieldError id="llm-grants-error" error=errors.of("grants")/>
                     <p class="muted small">"Editing LLMs does not let anyone run them: admins need a grant too."</p>
                 </fieldset>
-                <label class="switch">
-                    <input type="checkbox" bind:checked=skip_check/>
-                    "Save without checking the key with the provider"
-                </label>
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <details class="advanced">
+                    <summary>"Advanced"</summary>
+                    <div class="field">
+                        <label for="llm-key-ref">"Key reference, in place of the key"</label>
+                        <input id="llm-key-ref" placeholder="env:HEARTH_KEY_OPENAI or file:/run/secrets/key" bind:value=key_ref aria-describedby="llm-key-ref-error" aria-invalid=described("api_key_ref")/>
+                        <FieldError id="llm-key-ref-error" error=errors.of("api_key_ref")/>
+                    </div>
+                    <div class="field">
+                        <label for="llm-description">"Description"</label>
+                        <input id="llm-description" maxlength="1000" bind:value=description aria-describedby="llm-description-error"/>
+                        <FieldError id="llm-description-error" error=errors.of("description")/>
+                    </div>
+                    <div class="field">
+                        <label for="llm-tier">"Tier"</label>
+                        <input id="llm-tier" maxlength="64" placeholder="cheap, fast, best…" bind:value=tier aria-describedby="llm-tier-error"/>
+                        <FieldError id="llm-tier-error" error=errors.of("tier")/>
+                    </div>
+                    <label class="switch">
+                        <input type="checkbox" bind:checked=skip_check/>
+                        "Save without checking the key with the provider"
+                    </label>
+                </details>
                 <div class="actions">
-                    <button type="button" class="button" on:click=move |_| cancel()>"Cancel"</button>
+                    <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                     <button type="submit" class="button primary" disabled=move || pending.get()>
                         {move || if pending.get() { "Checking the key…" } else { "Save" }}
                     </button>
                 </div>
             </form>
-        </div>
+        </Modal>
     }
     .into_any()
 }

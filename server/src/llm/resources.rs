@@ -116,7 +116,7 @@ fn validate_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::BadRequest(format!(
+        Err(AppError::invalid("name", format!(
             "invalid LLM name {name:?}: use 1 to 128 letters, digits, `.`, `_`, `-` or `:`, starting with a letter or digit"
         )))
     }
@@ -129,31 +129,40 @@ fn validate_base_url(input: &LlmInput) -> Result<String> {
         .map(str::trim)
         .filter(|u| !u.is_empty());
     let url = given.or(input.provider.default_base_url()).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "the {} provider has no default URL: give base_url",
-            input.provider.as_str()
-        ))
+        AppError::invalid(
+            "base_url",
+            format!(
+                "the {} provider has no default URL: give base_url",
+                input.provider.as_str()
+            ),
+        )
     })?;
     let parsed = url::Url::parse(url)
-        .map_err(|e| AppError::BadRequest(format!("base_url is not a URL: {e}")))?;
+        .map_err(|e| AppError::invalid("base_url", format!("base_url is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https")
         || !parsed.username().is_empty()
         || parsed.password().is_some()
     {
-        return Err(AppError::BadRequest(
-            "base_url must be an http(s) URL without credentials".into(),
+        return Err(AppError::invalid(
+            "base_url",
+            "base_url must be an http(s) URL without credentials",
         ));
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-fn optional_text(value: &Option<String>, field: &str, max: usize) -> Result<Option<String>> {
+fn optional_text(
+    value: &Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) if v.chars().count() <= max => Ok(Some(v.to_owned())),
-        Some(_) => Err(AppError::BadRequest(format!(
-            "{field} is longer than {max} characters"
-        ))),
+        Some(_) => Err(AppError::invalid(
+            field,
+            format!("{field} is longer than {max} characters"),
+        )),
     }
 }
 
@@ -170,7 +179,7 @@ fn validate_fields(input: &LlmInput) -> Result<Fields> {
     Ok(Fields {
         base_url: validate_base_url(input)?,
         model: optional_text(&Some(input.model.clone()), "model", 256)?
-            .ok_or_else(|| AppError::BadRequest("model is required".into()))?,
+            .ok_or_else(|| AppError::invalid("model", "model is required"))?,
         description: optional_text(&input.description, "description", 1000)?,
         tier: optional_text(&input.tier, "tier", 64)?,
         grants: serde_json::to_string(&input.grants).map_err(AppError::internal)?,
@@ -181,17 +190,17 @@ fn validate_fields(input: &LlmInput) -> Result<Fields> {
 async fn check_grantees(state: &AppState, grants: &Grants) -> Result<()> {
     for user in &grants.users {
         if crate::users::by_name(&state.db, user).await?.is_none() {
-            return Err(AppError::BadRequest(format!(
-                "grants name the user {}, who does not exist",
-                Echo(user)
-            )));
+            return Err(AppError::invalid(
+                "grants",
+                format!("grants name the user {}, who does not exist", Echo(user)),
+            ));
         }
     }
     if let Some(team) = crate::teams::unknown(&state.db, &grants.teams).await? {
-        return Err(AppError::BadRequest(format!(
-            "grants name the team {}, which does not exist",
-            Echo(&team)
-        )));
+        return Err(AppError::invalid(
+            "grants",
+            format!("grants name the team {}, which does not exist", Echo(&team)),
+        ));
     }
     Ok(())
 }
@@ -288,7 +297,10 @@ fn key_change(
         .filter(|r| !r.is_empty())
         .map(str::to_owned);
     if let Some(r) = &reference {
-        state.key_refs.validate(r).map_err(AppError::BadRequest)?;
+        state
+            .key_refs
+            .validate(r)
+            .map_err(|m| AppError::invalid("api_key_ref", m))?;
     }
     let (change, probe_key) = match input.api_key.as_deref() {
         Some("") => (KeyChange::Remove, None),

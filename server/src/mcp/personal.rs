@@ -116,20 +116,26 @@ struct Valid {
 }
 
 fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
-    let bad = |m: String| Err(AppError::BadRequest(m));
+    let bad = |m: String| Err(AppError::invalid("headers", m));
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return bad("a server's name must be 1 to 100 characters".into());
+        return Err(AppError::invalid(
+            "name",
+            "a server's name must be 1 to 100 characters",
+        ));
     }
+    let bad_url = |m: String| Err(AppError::invalid("url", m));
     let url = match url::Url::parse(input.url.trim()) {
         Ok(url) => url,
-        Err(e) => return bad(format!("the server URL is not a URL: {e}")),
+        Err(e) => return bad_url(format!("the server URL is not a URL: {e}")),
     };
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return bad("the server URL must be an http:// or https:// URL".into());
+        return bad_url("the server URL must be an http:// or https:// URL".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return bad("put credentials in a header (such as Authorization), not in the URL".into());
+        return bad_url(
+            "put credentials in a header (such as Authorization), not in the URL".into(),
+        );
     }
     if input.headers.len() > MAX_HEADERS {
         return bad(format!("at most {MAX_HEADERS} headers"));
@@ -155,8 +161,9 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
         headers.push(HeaderEntry { name, value });
     }
     if input.tools.len() > MAX_TOOLS || input.tools.keys().any(|t| !valid_tool_name(t)) {
-        return bad(format!(
-            "tool switches: at most {MAX_TOOLS} tools; {TOOL_NAME_RULE}"
+        return Err(AppError::invalid(
+            "tools",
+            format!("tool switches: at most {MAX_TOOLS} tools; {TOOL_NAME_RULE}"),
         ));
     }
     let tools: BTreeMap<String, bool> = input.tools;
@@ -346,7 +353,7 @@ mod tests {
 
     fn message(result: Result<Valid>) -> String {
         match result {
-            Err(AppError::BadRequest(m)) => m,
+            Err(AppError::BadRequest(m) | AppError::Invalid { message: m, .. }) => m,
             Err(e) => panic!("expected a 400, got {e:?}"),
             Ok(_) => panic!("expected a refusal"),
         }

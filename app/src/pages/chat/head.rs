@@ -12,6 +12,9 @@ pub fn ChatHead() -> impl IntoView {
     let connections = use_connections();
     let tools_line = move || {
         let servers = chat.servers.get();
+        if !chat.servers_known.get() {
+            return String::new();
+        }
         if servers.is_empty() {
             return "No MCP servers: add some on the MCP servers page to use their tools here."
                 .to_owned();

@@ -8,6 +8,13 @@ use super::Chat;
 #[cfg(feature = "hydrate")]
 use crate::api::client;
 use crate::api::ConversationSummary;
+use crate::components::{ConfirmDialog, TextDialog};
+
+#[derive(Clone, Copy)]
+enum Ask {
+    Rename,
+    Delete,
+}
 
 #[component]
 pub fn ConversationList() -> impl IntoView {
@@ -16,63 +23,79 @@ pub fn ConversationList() -> impl IntoView {
         chat.search.set(event_target_value(&ev));
         chat.refresh_list();
     };
-    let rename = move |summary: ConversationSummary| {
+    // The conversation being renamed or deleted, in a dialog.
+    let asking = RwSignal::new(None::<(Ask, ConversationSummary)>);
+    let close = Callback::new(move |()| asking.set(None));
+    let rename = Callback::new(move |title: String| {
+        let Some((_, summary)) = asking.get_untracked() else {
+            return;
+        };
+        asking.set(None);
         #[cfg(feature = "hydrate")]
-        {
-            let Some(title) = web_sys::window()
-                .and_then(|w| {
-                    w.prompt_with_message_and_default("Rename the conversation", &summary.title)
-                        .ok()
-                        .flatten()
-                })
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-            else {
-                return;
+        spawn_local(async move {
+            let input = crate::api::ConversationInput {
+                title: Some(title),
+                model: None,
             };
-            spawn_local(async move {
-                let input = crate::api::ConversationInput {
-                    title: Some(title),
-                    model: None,
-                };
-                match client::update_conversation(summary.id, &input).await {
-                    Ok(_) => chat.refresh_list(),
-                    Err(e) => chat.fail(None, e.message),
-                }
-            });
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = summary;
-    };
-    let delete = move |summary: ConversationSummary| {
-        #[cfg(feature = "hydrate")]
-        {
-            let question = format!(
-                "Delete the conversation “{}”? This cannot be undone.",
-                summary.title
-            );
-            if !web_sys::window()
-                .and_then(|w| w.confirm_with_message(&question).ok())
-                .unwrap_or(false)
-            {
-                return;
+            match client::update_conversation(summary.id, &input).await {
+                Ok(_) => chat.refresh_list(),
+                Err(e) => chat.fail(None, e.message),
             }
-            spawn_local(async move {
-                match client::delete_conversation(summary.id).await {
-                    Ok(()) => {
-                        // The page then shows a new chat, at its address.
-                        if chat.current.get_untracked() == Some(summary.id) {
-                            chat.current.set(None);
-                            chat.messages.set(Vec::new());
-                        }
-                        chat.refresh_list();
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (summary, title);
+    });
+    let delete = Callback::new(move |()| {
+        let Some((_, summary)) = asking.get_untracked() else {
+            return;
+        };
+        asking.set(None);
+        #[cfg(feature = "hydrate")]
+        spawn_local(async move {
+            match client::delete_conversation(summary.id).await {
+                Ok(()) => {
+                    // The page then shows a new chat, at its address.
+                    if chat.current.get_untracked() == Some(summary.id) {
+                        chat.current.set(None);
+                        chat.messages.set(Vec::new());
                     }
-                    Err(e) => chat.fail(None, e.message),
+                    chat.refresh_list();
+                }
+                Err(e) => chat.fail(None, e.message),
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = summary;
+    });
+    // The dialogs' code is a chunk of its own, fetched when one is first opened: the chat
+    // page is interactive without it.
+    let loaded = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if asking.with(Option::is_some) && !loaded.get_untracked() {
+            spawn_local(async move {
+                match split::preload().await {
+                    Ok(()) => loaded.set(true),
+                    Err(_) => {
+                        asking.set(None);
+                        chat.fail(None, "This dialog could not be loaded: reload the page.");
+                    }
                 }
             });
         }
+    });
+    let dialog = move || {
+        if !loaded.get() {
+            return None;
+        }
+        let (ask, summary) = asking.get()?;
+        #[cfg(feature = "hydrate")]
+        return futures::FutureExt::now_or_never(split::dialog(
+            ask, summary, rename, delete, close,
+        ))
+        .and_then(Result::ok);
         #[cfg(not(feature = "hydrate"))]
-        let _ = summary;
+        Some(dialog_view(ask, summary, rename, delete, close))
     };
     view! {
         <aside class="chat-list" id="conversation-list" aria-label="Conversations">
@@ -96,8 +119,8 @@ pub fn ConversationList() -> impl IntoView {
                                 </a>
                                 {summary.model.clone().map(|m| view! { <span class="muted small model">{m}</span> })}
                                 <span class="conversation-actions">
-                                    <button type="button" class="link" title="Rename" on:click=move |_| rename(for_rename.clone())>"Rename"</button>
-                                    <button type="button" class="link" title="Delete" on:click=move |_| delete(for_delete.clone())>"Delete"</button>
+                                    <button type="button" class="link" on:click=move |_| asking.set(Some((Ask::Rename, for_rename.clone())))>"Rename"</button>
+                                    <button type="button" class="link" on:click=move |_| asking.set(Some((Ask::Delete, for_delete.clone())))>"Delete"</button>
                                 </span>
                             </li>
                         }
@@ -108,6 +131,53 @@ pub fn ConversationList() -> impl IntoView {
                 <p class="muted small">{move || if chat.search.with(String::is_empty) { "No conversations yet." } else { "No conversation has that in its title." }}</p>
             </Show>
         </aside>
+        {dialog}
     }
     .into_any()
+}
+
+/// The rename or delete dialog of `summary`.
+fn dialog_view(
+    ask: Ask,
+    summary: ConversationSummary,
+    rename: Callback<String>,
+    delete: Callback<()>,
+    close: Callback<()>,
+) -> AnyView {
+    match ask {
+        Ask::Rename => view! {
+            <TextDialog title="Rename the conversation" label="Title" value=summary.title on_submit=rename on_close=close/>
+        }
+        .into_any(),
+        Ask::Delete => view! {
+            <ConfirmDialog
+                title="Delete the conversation?".to_owned()
+                text=format!("“{}” and all its messages will be gone for good.", summary.title)
+                action="Delete"
+                on_confirm=delete
+                on_close=close
+            />
+        }
+        .into_any(),
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod split {
+    use leptos::prelude::{AnyView, Callback};
+    use leptos::wasm_split::{wasm_split, SplitLoaderError};
+
+    use super::Ask;
+    use crate::api::ConversationSummary;
+
+    #[wasm_split(chat_dialogs, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload))]
+    pub fn dialog(
+        ask: Ask,
+        summary: ConversationSummary,
+        rename: Callback<String>,
+        delete: Callback<()>,
+        close: Callback<()>,
+    ) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::dialog_view(ask, summary, rename, delete, close))
+    }
 }

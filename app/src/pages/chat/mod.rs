@@ -93,6 +93,8 @@ pub struct Chat {
     /// The model the open conversation last used, when it is no longer available.
     pub model_gone: RwSignal<Option<String>>,
     pub servers: RwSignal<Vec<PersonalMcpServer>>,
+    /// Whether `servers` has arrived: until then nothing is said about them.
+    pub servers_known: RwSignal<bool>,
     /// Answers under way, at most one per conversation.
     pub runs: RwSignal<Vec<Run>>,
     /// A failure to show, and the conversation it belongs to (`None`: wherever the user is).
@@ -126,6 +128,7 @@ impl Chat {
             model: RwSignal::new(String::new()),
             model_gone: RwSignal::new(None),
             servers: RwSignal::new(Vec::new()),
+            servers_known: RwSignal::new(false),
             runs: RwSignal::new(Vec::new()),
             error: RwSignal::new(None),
             error_at: RwSignal::new(None),
@@ -383,6 +386,7 @@ fn start(chat: Chat, connections: crate::connections::Connections) {
             }
             chat.servers.set(list.data);
         }
+        chat.servers_known.set(true);
     });
 }
 

@@ -472,6 +472,7 @@ async fn run_tool(
             server: String::new(),
             tool: call.name.clone(),
             is_error: true,
+            denied: false,
             images: Vec::new(),
         });
         return Some(result);
@@ -480,6 +481,7 @@ async fn run_tool(
         server: target.server.name.clone(),
         tool: target.tool.clone(),
         is_error: false,
+        denied: false,
         images: Vec::new(),
     };
     let mut pending = PendingCall {
@@ -528,6 +530,7 @@ async fn run_tool(
         run.update(|r| r.pending = None);
         result.content = "The user denied this tool call.".into();
         tool_run.is_error = true;
+        tool_run.denied = true;
         result.tool_run = Some(tool_run);
         return Some(result);
     }

@@ -100,17 +100,10 @@ fn AssistantMessage(message: ChatMessage) -> impl IntoView {
     let html = move || render.html(&content);
     let raw = message.content.clone();
     let meta = meta_line(&message);
-    let calls = message
-        .tool_calls
-        .iter()
-        .map(|c| c.name.clone())
-        .collect::<Vec<_>>()
-        .join(", ");
     view! {
         <div class="msg assistant" data-testid="message" data-role="assistant">
             {message.reasoning.filter(|r| !r.is_empty()).map(|r| view! { <Reasoning text=r/> })}
             <div class="markdown" inner_html=html></div>
-            {(!calls.is_empty()).then(|| view! { <p class="muted small">"Calls " <code>{calls}</code></p> })}
             {message.stopped.then(|| view! { <p class="muted small">"Stopped by you."</p> })}
             {(message.partial && !message.stopped).then(|| view! {
                 <p class="muted small" data-testid="interrupted">"Interrupted: the answer stopped arriving before it was complete."</p>
@@ -156,18 +149,23 @@ fn ToolCallCard(message: ChatMessage) -> impl IntoView {
         })
     });
     let run = message.tool_run.clone().unwrap_or_default();
-    let state = if run.is_error { "error" } else { "done" };
-    let status = match (run.is_error, message.duration_ms) {
-        (true, _) => "failed".to_owned(),
-        (false, Some(ms)) => format!("done in {ms} ms"),
-        (false, None) => "done".to_owned(),
+    let state = match (run.denied, run.is_error) {
+        (true, _) => "denied",
+        (false, true) => "error",
+        (false, false) => "done",
+    };
+    let status = match (run.denied, run.is_error, message.duration_ms) {
+        (true, _, _) => "denied by you".to_owned(),
+        (false, true, _) => "failed".to_owned(),
+        (false, false, Some(ms)) => format!("done in {ms} ms"),
+        (false, false, None) => "done".to_owned(),
     };
     view! {
         <div class="tool-card" data-testid="tool-card" data-state=state>
             <div class="tool-card-head">
                 <span class="tool-name">{run.tool}</span>
                 <span class="muted small">{run.server}</span>
-                <span class="badge" class:failed=run.is_error class:ok=!run.is_error>{status}</span>
+                <span class="badge" class:failed=run.is_error && !run.denied class:ok=!run.is_error>{status}</span>
             </div>
             {arguments.map(|a| view! { <pre class="tool-args" aria-label="Arguments">{a}</pre> })}
             <pre class="tool-result" class:error=run.is_error data-testid="tool-result">{message.content}</pre>

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{client, PersonalMcpServer, ToolApproval};
+use crate::components::ConfirmDialog;
 use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
 
@@ -21,20 +22,11 @@ pub fn McpServerCard(
 
     let connect = move |_| connections.connect(server.get_value());
     let disconnect = move |_| connections.disconnect(server.with_value(|s| s.id));
-    let delete = move |_| {
-        let (id, name) = server.with_value(|s| (s.id, s.name.clone()));
-        #[cfg(feature = "hydrate")]
-        {
-            let question = format!("Delete the MCP server “{name}”?");
-            if !web_sys::window()
-                .and_then(|w| w.confirm_with_message(&question).ok())
-                .unwrap_or(false)
-            {
-                return;
-            }
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = name;
+    // Asks first, in a dialog; deletes once confirmed.
+    let asking = RwSignal::new(false);
+    let delete = Callback::new(move |()| {
+        asking.set(false);
+        let id = server.with_value(|s| s.id);
         spawn_local(async move {
             match client::delete_mcp_server(id).await {
                 Ok(()) => {
@@ -44,6 +36,19 @@ pub fn McpServerCard(
                 Err(e) => error.set(Some(e.message)),
             }
         });
+    });
+    let confirm = move || {
+        asking.get().then(|| {
+            view! {
+                <ConfirmDialog
+                    title=format!("Delete the MCP server “{}”?", server.with_value(|s| s.name.clone()))
+                    text="Its tools leave the chat, and its settings (switches, approvals, headers) are deleted with it.".to_owned()
+                    action="Delete"
+                    on_confirm=delete
+                    on_close=Callback::new(move |()| asking.set(false))
+                />
+            }
+        })
     };
     let toggle_tool = Callback::new(move |(tool, enabled): (String, bool)| {
         let mut input = server.with_value(|s| s.input());
@@ -98,7 +103,8 @@ pub fn McpServerCard(
                     <button type="button" class="button" on:click=disconnect disabled=busy>"Disconnect"</button>
                 </Show>
                 <button type="button" class="button secondary" on:click=move |_| on_edit.run(server.get_value())>"Edit"</button>
-                <button type="button" class="button danger" on:click=delete>"Delete"</button>
+                <button type="button" class="button danger" on:click=move |_| asking.set(true)>"Delete"</button>
+                {confirm}
             </div>
             <ToolList runtime server toggle_tool/>
             <ConnectionLog runtime/>

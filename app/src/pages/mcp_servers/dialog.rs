@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{client, HeaderEntry, McpServerInput, McpTransport, PersonalMcpServer};
+use crate::components::{FieldError, FormErrors, Modal};
 
 /// The header the "Authorization" field stands for.
 const AUTHORIZATION: &str = "Authorization";
@@ -27,7 +28,7 @@ fn authorization_value(typed: &str) -> Option<String> {
 pub fn McpServerDialog(
     server: Option<PersonalMcpServer>,
     on_saved: Callback<PersonalMcpServer>,
-    on_cancel: impl Fn() + Clone + 'static,
+    on_cancel: Callback<()>,
 ) -> impl IntoView {
     let id = server.as_ref().map(|s| s.id);
     let original = server.clone();
@@ -66,7 +67,7 @@ pub fn McpServerDialog(
             ))
         });
     };
-    let error = RwSignal::new(None::<String>);
+    let errors = FormErrors::new();
     let pending = RwSignal::new(false);
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -99,7 +100,7 @@ pub fn McpServerDialog(
                 .unwrap_or_default(),
         };
         pending.set(true);
-        error.set(None);
+        errors.clear();
         spawn_local(async move {
             let saved = match id {
                 Some(id) => client::update_mcp_server(id, &input).await,
@@ -108,11 +109,10 @@ pub fn McpServerDialog(
             pending.set(false);
             match saved {
                 Ok(server) => on_saved.run(server),
-                Err(e) => error.set(Some(e.message)),
+                Err(e) => errors.show(e, &["name", "url", "headers"]),
             }
         });
     };
-    let cancel = on_cancel.clone();
     let title = if id.is_some() {
         "Edit MCP server"
     } else {
@@ -120,16 +120,19 @@ pub fn McpServerDialog(
     };
 
     view! {
-        <div class="dialog-backdrop">
-            <form class="card dialog" role="dialog" aria-modal="true" aria-labelledby="mcp-dialog-title" on:submit=on_submit>
+        <Modal labelledby="mcp-dialog-title" on_close=on_cancel>
+            <form on:submit=on_submit>
                 <h2 id="mcp-dialog-title">{title}</h2>
+                {move || errors.general.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <div class="field">
                     <label for="mcp-name">"Name"</label>
-                    <input id="mcp-name" required maxlength="100" placeholder="Everything" bind:value=name/>
+                    <input id="mcp-name" required maxlength="100" placeholder="Everything" bind:value=name aria-describedby="mcp-name-error"/>
+                    <FieldError id="mcp-name-error" error=errors.of("name")/>
                 </div>
                 <div class="field">
                     <label for="mcp-url">"Server URL"</label>
-                    <input id="mcp-url" type="url" required placeholder="http://127.0.0.1:3001/mcp" bind:value=url/>
+                    <input id="mcp-url" type="url" required placeholder="http://127.0.0.1:3001/mcp" bind:value=url aria-describedby="mcp-url-error"/>
+                    <FieldError id="mcp-url-error" error=errors.of("url")/>
                 </div>
                 <div class="field">
                     <label for="mcp-transport">"Transport"</label>
@@ -171,6 +174,7 @@ pub fn McpServerDialog(
                         </div>
                     </For>
                     <button type="button" class="button secondary" on:click=add_row>"Add header"</button>
+                    <FieldError id="mcp-headers-error" error=errors.of("headers")/>
                 </fieldset>
                 <label class="switch">
                     <input type="checkbox" role="switch" bind:checked=use_proxy/>
@@ -180,13 +184,12 @@ pub fn McpServerDialog(
                     "Through Hearth's /cors-proxy, for servers that do not allow this page's origin (CORS). \
                      Only the headers above are sent to the server."
                 </p>
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <div class="actions">
-                    <button type="button" class="button" on:click=move |_| cancel()>"Cancel"</button>
+                    <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                     <button type="submit" class="button primary" disabled=move || pending.get()>"Save"</button>
                 </div>
             </form>
-        </div>
+        </Modal>
     }
     .into_any()
 }

@@ -51,7 +51,7 @@ pub fn McpServersPage() -> impl IntoView {
                 Editing::New => None,
                 Editing::Existing(s) => Some(s),
             };
-            Some(view! { <McpServerDialog server on_saved on_cancel=move || editing.set(Editing::Closed)/> })
+            Some(view! { <McpServerDialog server on_saved on_cancel=Callback::new(move |()| editing.set(Editing::Closed))/> })
         }}
         {move || match servers.get() {
             None => view! { <p class="muted">"Loading MCP servers…"</p> }.into_any(),

@@ -1,0 +1,139 @@
+//! The app's frame (top bar with navigation and the signed-in user, the local-mode notice)
+//! and the table every page uses.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_navigate;
+
+use crate::api::client;
+use crate::session::use_session;
+
+/// The pages a signed-in user sees, inside the top bar. Only pages that work are listed. On a
+/// phone the navigation and the user menu fold into "Menu".
+#[component]
+pub fn AppLayout() -> impl IntoView {
+    let session = use_session();
+    let menu_open = RwSignal::new(false);
+    let location = leptos_router::hooks::use_location();
+    view! {
+        <Show when=move || session.is_signed_in() fallback=move || view! { <Redirect path=back_after_sign_in(&location)/> }>
+            <div class="app">
+                <header class="topbar" class:open=move || menu_open.get()>
+                    <A href="/" attr:class="brand">"Hearth"</A>
+                    <button
+                        type="button"
+                        class="button secondary menu-button"
+                        aria-controls="topbar-menu"
+                        aria-expanded=move || menu_open.get().to_string()
+                        on:click=move |_| menu_open.update(|open| *open = !*open)
+                    >
+                        "Menu"
+                    </button>
+                    // Following a link in it folds the menu again.
+                    <div class="topbar-menu" id="topbar-menu" on:click=move |_| menu_open.set(false)>
+                        <nav class="nav" aria-label="Pages">
+                            <A href="/" exact=true>"Overview"</A>
+                            <A href="/chat">"Chat"</A>
+                            <A href="/llms">"LLMs"</A>
+                            <A href="/mcp-servers">"MCP servers"</A>
+                            <A href="/keys">"API keys"</A>
+                            <Show when=move || session.reads_configuration()>
+                                <A href="/audit">"Audit"</A>
+                            </Show>
+                        </nav>
+                        <UserMenu/>
+                    </div>
+                </header>
+                <LocalModeNotice/>
+                <main class="content">
+                    <Outlet/>
+                </main>
+            </div>
+        </Show>
+    }
+}
+
+/// The sign-in page, asked to come back here afterwards.
+fn back_after_sign_in(location: &leptos_router::location::Location) -> String {
+    let (path, search) = (
+        location.pathname.get_untracked(),
+        location.search.get_untracked(),
+    );
+    let here = if search.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", search.trim_start_matches('?'))
+    };
+    crate::api::login_path(&here)
+}
+
+/// Who is signed in, and the sign-out button. A plain form post until the wasm takes over.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let error = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match client::logout().await {
+                // To the sign-in page first: signed out where they are, the page would ask
+                // to come back to it.
+                Ok(()) => {
+                    navigate("/login", Default::default());
+                    session.set(None);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let me = move || session.get();
+    view! {
+        <div class="user-menu">
+            <span class="user-name" data-testid="user-name">{move || me().map(|m| m.name)}</span>
+            <span class="badge">{move || me().map(|m| m.role.to_string())}</span>
+            <form method="post" action="/auth/logout" on:submit=on_submit>
+                <button type="submit" class="button secondary">"Sign out"</button>
+            </form>
+            {move || error.get().map(|e| view! { <span class="error">{e}</span> })}
+        </div>
+    }
+}
+
+#[component]
+fn LocalModeNotice() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Show when=move || session.get().is_some_and(|m| m.is_local())>
+            <div class="notice" role="status">
+                <strong>"Local mode."</strong>
+                " You are the local admin: Hearth listens on this machine only and no user or key is configured. \
+                 Add a user (" <code>"hearth user add NAME --role admin"</code> ") or start with "
+                <code>"--api-key"</code> " to require sign-in."
+            </div>
+        </Show>
+    }
+}
+
+/// A table that scrolls sideways (a labelled, focusable region) when it is wider than the
+/// page and, on a phone, stacks each row into labelled lines: each cell names its column in
+/// `data-label`.
+#[component]
+pub fn DataTable(
+    label: &'static str,
+    columns: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
+            <table class="stack">
+                <thead>
+                    <tr>{columns.iter().map(|c| view! { <th>{*c}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}

@@ -160,3 +160,25 @@ test('no page says it is empty before its data is known', async ({ browser }) =>
   }
   await context.close();
 });
+
+test('the overview lists the first steps, each with its link, ticked once done', async ({ page }) => {
+  await signIn(page);
+  const steps = page.getByTestId('checklist').getByRole('listitem');
+  await expect(steps).toHaveCount(4);
+  await expect(steps.nth(0).getByRole('link')).toHaveAttribute('href', '/llms');
+  await expect(steps.nth(1).getByRole('link', { name: 'Open the chat' })).toHaveAttribute('href', '/chat');
+  await expect(steps.nth(2).getByRole('link', { name: 'Add an MCP server' })).toHaveAttribute('href', '/mcp-servers');
+  await expect(steps.nth(3).getByRole('link', { name: 'Create a key' })).toHaveAttribute('href', '/keys');
+
+  // A step is ticked once it is done: here, a conversation.
+  const auth = { authorization: `Bearer ${MASTER_KEY}` };
+  const conversations = await (await page.request.get('/v1/conversations', { headers: auth })).json();
+  for (const c of conversations.data) await page.request.delete(`/v1/conversations/${c.id}`, { headers: auth });
+  await page.reload();
+  await expect(steps.nth(1)).toHaveAttribute('data-done', 'false');
+  await expect(steps.nth(1)).toContainText('Not done yet.');
+  await page.request.post('/v1/conversations', { headers: auth, data: { title: 'First steps' } });
+  await page.reload();
+  await expect(steps.nth(1)).toHaveAttribute('data-done', 'true');
+  await expect(steps.nth(1)).toContainText('Done.');
+});

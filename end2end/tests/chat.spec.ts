@@ -251,6 +251,27 @@ test('a denied tool call is shown as denied, not as failed', async ({ page, prov
   expect(problems).toEqual([]);
 });
 
+test('the composer is ready to type and grows with the text; a conversation exports as JSON', async ({ page, provider }) => {
+  const problems = watchForErrors(page);
+  await signIn(page);
+  await page.goto('/chat');
+  await expect(page.getByTestId('chat-tools')).toContainText(/peer: \d+ tools/);
+  const box = page.getByLabel('Message', { exact: true });
+  await expect(box).toBeFocused();
+  const before = (await box.boundingBox())!.height;
+  await box.fill('one\ntwo\nthree\nfour\nfive\nsix');
+  expect((await box.boundingBox())!.height).toBeGreaterThan(before);
+  await box.fill('');
+  await send(page, 'Export me');
+  await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toContainText('You said: Export me');
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Export', exact: true }).click();
+  const file = await (await download).path();
+  const exported = JSON.parse(require('node:fs').readFileSync(file, 'utf8'));
+  expect(exported.messages.map((m: any) => m.role)).toEqual(['user', 'assistant']);
+  expect(problems).toEqual([]);
+});
+
 test('an answer keeps streaming while the user is elsewhere; Back and Forward move between conversations', async ({ page, provider }) => {
   const problems = watchForErrors(page);
   const other = await (await page.request.post('/v1/conversations', { headers: AUTH, data: { title: 'Another conversation' } })).json();

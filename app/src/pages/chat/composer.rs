@@ -41,8 +41,10 @@ pub fn ChatComposer() -> impl IntoView {
             ev.prevent_default();
             send();
         }>
+            // Ready to type when the page opens.
             <textarea
-                rows="3"
+                autofocus
+                rows="2"
                 aria-label="Message"
                 placeholder="Message (Enter sends, Shift+Enter for a new line)"
                 prop:value=move || draft.get()

@@ -82,6 +82,9 @@ pub fn ChatHead() -> impl IntoView {
                 "Tool turns "
                 <input type="number" min="1" max="100" class="turns" aria-label="Tool turns" prop:value=move || chat.max_turns.get().to_string() on:change=on_turns/>
             </label>
+            {move || chat.current.get().map(|id| view! {
+                <a class="button secondary small" href=format!("/v1/conversations/{id}/export") download="">"Export"</a>
+            })}
             {move || chat.model_gone.get().map(|gone| view! {
                 <p class="notice small" role="status" data-testid="model-gone">
                     "This conversation used " <strong>{gone}</strong> ", which is no longer available to you. The next answer comes from the LLM picked above."

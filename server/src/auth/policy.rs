@@ -86,12 +86,23 @@ pub fn authorize(
                 ),
                 None => "a key can only create keys that run no more LLMs than it may".to_owned(),
             },
-            true => format!("your role ({}) does not allow this", principal.role),
+            true => role_refusal(principal.role, action),
         }
     } else {
-        format!("your role ({}) does not allow this", principal.role)
+        role_refusal(principal.role, action)
     };
     Err(AppError::Forbidden(message))
+}
+
+/// Why `role` may not do `action`, in words for the person refused.
+fn role_refusal(role: Role, action: Action) -> String {
+    match (role, action) {
+        (Role::Viewer, Action::Write) => {
+            "Viewers can read Hearth's settings but not change them: ask an admin.".into()
+        }
+        (Role::Member, _) => "This is for admins of this Hearth: ask one of them.".into(),
+        _ => format!("Your role ({role}) does not allow this: ask an admin."),
+    }
 }
 
 /// What a key narrowed to LLMs may still do: run them (its list decides which), keep the

@@ -157,7 +157,7 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
         }
         _ => {
             return Err(AppError::BadRequest(
-                "send a username and password, or an api_key".into(),
+                "Enter a username and password, or an API key (`api_key`).".into(),
             ))
         }
     };

@@ -98,7 +98,8 @@ async fn admins_manage_teams_members_see_their_own_and_a_team_grant_lets_its_mem
         .await
         .unwrap();
     assert_eq!(seen.data.len(), 2, "viewers read every team");
-    error_body(
+    // Refused in words the person refused understands.
+    let refused = error_body(
         vic.post(app.url("/v1/teams"))
             .json(&json!({"name": "mine"}))
             .send()
@@ -107,11 +108,19 @@ async fn admins_manage_teams_members_see_their_own_and_a_team_grant_lets_its_mem
         403,
     )
     .await;
-    error_body(
+    assert_eq!(
+        refused["error"]["message"],
+        "Viewers can read Hearth's settings but not change them: ask an admin."
+    );
+    let refused = error_body(
         ana.delete(app.url("/v1/teams/ops")).send().await.unwrap(),
         403,
     )
     .await;
+    assert_eq!(
+        refused["error"]["message"],
+        "This is for admins of this Hearth: ask one of them."
+    );
 
     // An LLM granted to `ops`: listed for ana, not for bob, until bob joins.
     let llm = json!({"name": "for-ops", "provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "model": "m", "grants": {"teams": ["ops"]}});

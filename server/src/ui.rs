@@ -62,16 +62,8 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
             return Redirect::to(&app::api::login_path(here)).into_response();
         }
         (Some(_), true) => {
-            let next = parts
-                .uri
-                .query()
-                .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next"))
-                .map(|(_, v)| v.into_owned());
-            let to = next
-                .as_deref()
-                .and_then(app::api::safe_next)
-                .map_or_else(|| "/".to_owned(), crate::auth::url_path);
-            return Redirect::to(&to).into_response();
+            let next = crate::auth::next_page(&parts.uri);
+            return Redirect::to(&crate::auth::landing(next.as_deref())).into_response();
         }
         _ => {}
     }

@@ -11,4 +11,4 @@ pub mod throttle;
 
 pub use policy::{allowed, authorize, Action, Resource};
 pub use principal::{check_origin, Channel, MaybePrincipal, Principal};
-pub use routes::{router, url_path};
+pub use routes::{landing, next_page, router};

@@ -40,24 +40,27 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// `next` from the query: where a form sign-in goes afterwards, if it is a path on Hearth.
-fn next_page(request: &Request) -> Option<String> {
-    let query = request.uri().query()?;
+/// `next` from `uri`'s query: where a sign-in goes afterwards, if it is a path on Hearth.
+pub fn next_page(uri: &axum::http::Uri) -> Option<String> {
+    let query = uri.query()?;
     let next = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "next")?
         .1;
     app::api::safe_next(&next).map(str::to_owned)
 }
 
+/// The `Location` after a sign-in: `next` when there is one, else the overview.
+pub fn landing(next: Option<&str>) -> String {
+    next.map_or_else(|| "/".to_owned(), url_path)
+}
+
 async fn login(State(state): State<AppState>, session: Session, request: Request) -> Response {
     let form = is_form(request.headers());
-    let next = if form { next_page(&request) } else { None };
+    let next = if form { next_page(request.uri()) } else { None };
     match sign_in(&state, &session, request, form).await {
         // The path is sent back percent-encoded: a Location header holds no raw spaces or
         // non-ASCII, and the browser decodes it to the same path.
-        Ok(_) if form => {
-            Redirect::to(&next.map_or_else(|| "/".to_owned(), |n| url_path(&n))).into_response()
-        }
+        Ok(_) if form => Redirect::to(&landing(next.as_deref())).into_response(),
         Ok(me) => Json(me).into_response(),
         Err(e) if form => {
             let reason = match e {
@@ -77,7 +80,7 @@ async fn login(State(state): State<AppState>, session: Session, request: Request
 
 /// `path` with every byte a `Location` header may not carry raw percent-encoded; `%` itself
 /// and the URL's own delimiters stay as they are.
-pub fn url_path(path: &str) -> String {
+fn url_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_graphic() {

@@ -184,36 +184,29 @@ impl Chat {
     /// Stops the answer or tool call under way in the open conversation; what had arrived
     /// is kept.
     pub fn stop(&self) {
-        let Some(id) = self.current.get_untracked() else {
-            return;
-        };
-        self.controls.update_value(|all| {
-            if let Some(tx) = all
-                .runs
-                .iter_mut()
-                .find(|c| c.conversation == id)
-                .and_then(|c| c.stop.take())
-            {
-                let _ = tx.send(());
-            }
-        });
+        if let Some(tx) = self.take_control(|c| c.stop.take()) {
+            let _ = tx.send(());
+        }
     }
 
     /// Answers the tool call waiting for approval in the open conversation.
     pub fn decide(&self, decision: Decision) {
-        let Some(id) = self.current.get_untracked() else {
-            return;
-        };
-        self.controls.update_value(|all| {
-            if let Some(tx) = all
-                .runs
-                .iter_mut()
-                .find(|c| c.conversation == id)
-                .and_then(|c| c.decide.take())
-            {
-                let _ = tx.send(decision);
-            }
-        });
+        if let Some(tx) = self.take_control(|c| c.decide.take()) {
+            let _ = tx.send(decision);
+        }
+    }
+
+    /// Takes a sender out of the control of the open conversation's run.
+    fn take_control<T>(&self, take: impl FnOnce(&mut Control) -> Option<T>) -> Option<T> {
+        let id = self.current.get_untracked()?;
+        self.controls
+            .try_update_value(|all| {
+                all.runs
+                    .iter_mut()
+                    .find(|c| c.conversation == id)
+                    .and_then(take)
+            })
+            .flatten()
     }
 
     /// Reloads the conversation list (after a send moves one to the top).

@@ -84,17 +84,11 @@ impl Running {
     }
 
     fn control<T>(&self, f: impl FnOnce(&mut Control) -> T) -> Option<T> {
-        let mut f = Some(f);
-        let mut out = None;
-        self.chat.controls.update_value(|all| {
-            if let (Some(control), Some(f)) = (
-                all.runs.iter_mut().find(|c| c.conversation == self.id),
-                f.take(),
-            ) {
-                out = Some(f(control));
-            }
-        });
-        out
+        let id = self.id;
+        self.chat
+            .controls
+            .try_update_value(|all| all.runs.iter_mut().find(|c| c.conversation == id).map(f))
+            .flatten()
     }
 
     fn fail(&self, message: impl Into<String>) {

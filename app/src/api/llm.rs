@@ -102,8 +102,47 @@ pub struct Llm {
     pub tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grants: Option<Grants>,
+    /// The last check with the provider (admins and viewers); none before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<LlmCheck>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// What the last check with an LLM's provider found (on save, or `POST /v1/llms/{name}/check`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmCheck {
+    pub outcome: ProbeOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub message: String,
+    /// Unix seconds.
+    pub checked_at: i64,
+}
+
+/// The body of `POST /v1/provider-models`: where a provider is and how to reach it, to list the
+/// models it offers before an LLM is saved. Without `api_key` or `api_key_ref`, the key stored
+/// for the LLM named `llm` is used, when the provider and URL are still its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderModelsQuery {
+    pub provider: Provider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<String>,
+}
+
+/// `POST /v1/provider-models`: the check's outcome and the models offered (sorted; empty when
+/// the provider did not list them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderModels {
+    pub check: ProbeReport,
+    pub data: Vec<String>,
 }
 
 /// `GET /v1/llms`.

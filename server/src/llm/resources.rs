@@ -1,4 +1,6 @@
-//! LLM resources: `GET/POST /v1/llms`, `GET/PUT/DELETE /v1/llms/{name}`.
+//! LLM resources: `GET/POST /v1/llms`, `GET/PUT/DELETE /v1/llms/{name}`; a check with the
+//! provider, `POST /v1/llms/{name}/check`; and the models a provider offers before an LLM is
+//! saved, `POST /v1/provider-models`.
 //!
 //! Writing needs `Write` on the catalogue (admins). Members see only the LLMs they may run,
 //! without URL, key reference or grants. A provider key is write-only: encrypted at rest,
@@ -6,17 +8,17 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use sqlx::FromRow;
 
 use app::api::{
-    Grants, Llm, LlmInput, LlmList, ProbeOutcome, Provider, SavedLlm, CONFIG_CREATED,
-    CONFIG_DELETED, CONFIG_UPDATED,
+    Grants, Llm, LlmCheck, LlmInput, LlmList, ProbeOutcome, ProbeReport, Provider, ProviderModels,
+    ProviderModelsQuery, SavedLlm, CONFIG_CREATED, CONFIG_DELETED, CONFIG_UPDATED,
 };
 
-use super::probe::probe;
+use super::probe::{models, probe};
 use crate::audit::Record;
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
 use crate::db;
@@ -29,6 +31,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/llms", get(list).post(create))
         .route("/v1/llms/{name}", get(show).put(replace).delete(remove))
+        .route("/v1/llms/{name}/check", post(check))
+        .route("/v1/provider-models", post(provider_models))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,12 +54,14 @@ pub(crate) struct LlmRow {
     description: Option<String>,
     tier: Option<String>,
     grants: String,
+    /// The last check with the provider: an [`LlmCheck`] as JSON.
+    last_check: Option<String>,
     pub(crate) created_at: i64,
     updated_at: i64,
 }
 
 const SELECT: &str = "SELECT name, provider, base_url, model, api_key_sealed, api_key_ref, description, tier, grants, \
-                      created_at, updated_at FROM llms";
+                      last_check, created_at, updated_at FROM llms";
 
 impl LlmRow {
     pub(crate) fn grants(&self) -> Grants {
@@ -90,6 +96,10 @@ impl LlmRow {
             description: self.description,
             tier: self.tier,
             grants: full.then_some(grants),
+            check: self
+                .last_check
+                .filter(|_| full)
+                .and_then(|c| serde_json::from_str(&c).ok()),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -123,17 +133,18 @@ fn validate_name(name: &str) -> Result<()> {
 }
 
 fn validate_base_url(input: &LlmInput) -> Result<String> {
-    let given = input
-        .base_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty());
-    let url = given.or(input.provider.default_base_url()).ok_or_else(|| {
+    base_url_for(input.provider, input.base_url.as_deref())
+}
+
+/// The base URL given, or the provider's usual one; an http(s) URL without credentials.
+fn base_url_for(provider: Provider, given: Option<&str>) -> Result<String> {
+    let given = given.map(str::trim).filter(|u| !u.is_empty());
+    let url = given.or(provider.default_base_url()).ok_or_else(|| {
         AppError::invalid(
             "base_url",
             format!(
                 "the {} provider has no default URL: give base_url",
-                input.provider.as_str()
+                provider.as_str()
             ),
         )
     })?;
@@ -250,14 +261,15 @@ async fn show(
     Ok(Json(row.view(&principal)))
 }
 
-/// Checks the key with the provider unless told not to; an `auth` outcome stops the save.
+/// Checks the key with the provider unless told not to: the check to store, when one was made.
+/// An `auth` outcome stops the save.
 async fn check_key(
     state: &AppState,
     options: &SaveOptions,
     input: &LlmInput,
     base_url: &str,
     key: Option<String>,
-) -> Result<Option<app::api::ProbeReport>> {
+) -> Result<Option<LlmCheck>> {
     let Some(key) = key.filter(|_| !options.skip_auth_check) else {
         return Ok(None);
     };
@@ -266,17 +278,45 @@ async fn check_key(
         input.provider,
         base_url,
         &input.model,
-        &key,
+        Some(&key),
     )
     .await;
-    match report.outcome {
-        ProbeOutcome::Ok => Ok(None),
-        ProbeOutcome::Auth => Err(AppError::ProviderRejectedKey {
+    if report.outcome == ProbeOutcome::Auth {
+        return Err(AppError::ProviderRejectedKey {
             message: format!("{} Nothing was saved.", report.message),
             upstream_status: report.status.unwrap_or_default(),
-        }),
-        ProbeOutcome::Unreachable | ProbeOutcome::Unexpected => Ok(Some(report)),
+        });
     }
+    Ok(Some(checked(report)))
+}
+
+fn checked(report: ProbeReport) -> LlmCheck {
+    LlmCheck {
+        outcome: report.outcome,
+        status: report.status,
+        message: report.message,
+        checked_at: db::now(),
+    }
+}
+
+/// A check that did not pass, as the warning of a save.
+fn warning(check: &Option<LlmCheck>) -> Option<ProbeReport> {
+    check
+        .as_ref()
+        .filter(|c| c.outcome != ProbeOutcome::Ok)
+        .map(|c| ProbeReport {
+            outcome: c.outcome,
+            status: c.status,
+            message: c.message.clone(),
+        })
+}
+
+fn check_json(check: &Option<LlmCheck>) -> Result<Option<String>> {
+    check
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(AppError::internal)
 }
 
 /// What a request says about the key, checked; and the key to probe with, if it changed.
@@ -367,14 +407,14 @@ pub(crate) async fn register(
             input.name
         )));
     }
-    let warning = check_key(state, options, input, &fields.base_url, probe_key).await?;
+    let check = check_key(state, options, input, &fields.base_url, probe_key).await?;
     let sealed = match change {
         KeyChange::Set(key) => Some(state.secrets.seal(&key)),
         KeyChange::Keep | KeyChange::Remove => None,
     };
     let now = db::now();
     let sql = "INSERT INTO llms (name, provider, base_url, model, api_key_sealed, api_key_ref, description, tier, grants, \
-               created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+               last_check, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
     let inserted = with_pool!(&state.db, pool => sqlx::query(sql)
         .bind(&input.name)
         .bind(input.provider.as_str())
@@ -385,6 +425,7 @@ pub(crate) async fn register(
         .bind(&fields.description)
         .bind(&fields.tier)
         .bind(&fields.grants)
+        .bind(check_json(&check)?)
         .bind(now)
         .execute(pool)
         .await);
@@ -403,7 +444,7 @@ pub(crate) async fn register(
     let row = fetch(state, &input.name)
         .await?
         .ok_or_else(|| not_found(&input.name))?;
-    Ok((row, warning))
+    Ok((row, warning(&check)))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]
@@ -445,9 +486,20 @@ async fn replace(
         (false, true, _) => probe_key,
         (false, false, _) => None,
     };
-    let warning = check_key(&state, &options, &input, &fields.base_url, probe_key).await?;
+    let check = check_key(&state, &options, &input, &fields.base_url, probe_key).await?;
+    // A check made before the provider, URL, model or key changed says nothing about them.
+    let unchanged = input.provider == stored.provider
+        && !url_changed
+        && fields.model == stored.model
+        && !ref_changed
+        && keeps_key;
+    let last_check = match (&check, unchanged) {
+        (Some(_), _) => check_json(&check)?,
+        (None, true) => stored.last_check.clone(),
+        (None, false) => None,
+    };
     let sql = "UPDATE llms SET provider = $1, base_url = $2, model = $3, api_key_sealed = $4, api_key_ref = $5, \
-               description = $6, tier = $7, grants = $8, updated_at = $9 WHERE name = $10";
+               description = $6, tier = $7, grants = $8, last_check = $9, updated_at = $10 WHERE name = $11";
     with_pool!(&state.db, pool => sqlx::query(sql)
         .bind(input.provider.as_str())
         .bind(&fields.base_url)
@@ -457,6 +509,7 @@ async fn replace(
         .bind(&fields.description)
         .bind(&fields.tier)
         .bind(&fields.grants)
+        .bind(last_check)
         .bind(db::now())
         .bind(&name)
         .execute(pool)
@@ -474,8 +527,100 @@ async fn replace(
         .ok_or_else(|| not_found(&name))?;
     Ok(Json(SavedLlm {
         llm: row.view(&principal),
-        warning,
+        warning: warning(&check),
     }))
+}
+
+/// The key the LLM's provider is called with: the stored one, or where its reference points.
+fn stored_key(state: &AppState, row: &LlmRow) -> Result<Option<String>> {
+    match (&row.api_key_sealed, &row.api_key_ref) {
+        (Some(sealed), _) => Ok(Some(
+            state.secrets.open(sealed).map_err(AppError::internal)?,
+        )),
+        (None, Some(reference)) => state
+            .key_refs
+            .resolve(reference)
+            .map(Some)
+            .map_err(|why| AppError::invalid("api_key_ref", why)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `POST /v1/llms/{name}/check`: calls the provider as a save does, and keeps what it found.
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn check(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<Json<LlmCheck>> {
+    authorize(&principal, Action::Write, Resource::Llms)?;
+    let row = fetch(&state, &name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    let key = stored_key(&state, &row)?;
+    let report = probe(
+        &state.llm_client,
+        row.provider,
+        &row.base_url,
+        &row.model,
+        key.as_deref(),
+    )
+    .await;
+    let check = checked(report);
+    let sql = "UPDATE llms SET last_check = $1 WHERE name = $2";
+    with_pool!(&state.db, pool => sqlx::query(sql)
+        .bind(check_json(&Some(check.clone()))?)
+        .bind(&name)
+        .execute(pool)
+        .await)?;
+    Ok(Json(check))
+}
+
+/// `POST /v1/provider-models`: the models a provider offers, to pick from when adding an LLM.
+/// Admins only: it calls the URL given, as a save does.
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn provider_models(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(query): ApiJson<ProviderModelsQuery>,
+) -> Result<Json<ProviderModels>> {
+    authorize(&principal, Action::Write, Resource::Llms)?;
+    let base_url = base_url_for(query.provider, query.base_url.as_deref())?;
+    let typed = query
+        .api_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let reference = query
+        .api_key_ref
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let key = match (typed, reference, query.llm.as_deref()) {
+        (Some(key), _, _) => Some(key.to_owned()),
+        (None, Some(reference), _) => {
+            state
+                .key_refs
+                .validate(reference)
+                .map_err(|m| AppError::invalid("api_key_ref", m))?;
+            Some(
+                state
+                    .key_refs
+                    .resolve(reference)
+                    .map_err(|why| AppError::invalid("api_key_ref", why))?,
+            )
+        }
+        // The stored key goes only where it is already sent: its own provider and URL.
+        (None, None, Some(llm)) => match fetch(&state, llm).await? {
+            Some(row) if row.provider == query.provider && row.base_url == base_url => {
+                stored_key(&state, &row)?
+            }
+            _ => None,
+        },
+        (None, None, None) => None,
+    };
+    let (check, data) = models(&state.llm_client, query.provider, &base_url, key.as_deref()).await;
+    Ok(Json(ProviderModels { check, data }))
 }
 
 #[tracing::instrument(skip_all, fields(by = %principal.name))]

@@ -2,23 +2,27 @@
 //! loopback and count the calls they get.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use app::api::{LlmList, Role, SavedLlm};
+use app::api::{Llm, LlmCheck, LlmList, ProbeOutcome, ProviderModels, Role, SavedLlm};
 
 use crate::harness::{error_body, TestApp};
 
 const GOOD: &str = "sk-good-5b2d";
 
-/// Answers by key: `sk-good-*` 200, `sk-forbidden` 403, `sk-typo` 404, anything else 401.
+/// Answers by key: `sk-good-*` 200 (with a model list), `sk-forbidden` 403, `sk-typo` 404,
+/// anything else 401.
 async fn start_provider() -> (String, Arc<AtomicUsize>) {
-    async fn answer(State(calls): State<Arc<AtomicUsize>>, headers: HeaderMap) -> StatusCode {
+    async fn answer(
+        State(calls): State<Arc<AtomicUsize>>,
+        headers: HeaderMap,
+    ) -> (StatusCode, Json<Value>) {
         calls.fetch_add(1, Ordering::SeqCst);
         let auth = headers
             .get("authorization")
@@ -26,12 +30,14 @@ async fn start_provider() -> (String, Arc<AtomicUsize>) {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let key = auth.strip_prefix("Bearer ").unwrap_or(auth);
-        match key {
+        let status = match key {
             k if k.starts_with("sk-good") => StatusCode::OK,
             "sk-forbidden" => StatusCode::FORBIDDEN,
             "sk-typo" => StatusCode::NOT_FOUND,
             _ => StatusCode::UNAUTHORIZED,
-        }
+        };
+        let models = json!({"object": "list", "data": [{"id": "gpt-b"}, {"id": "gpt-a"}]});
+        (status, Json(models))
     }
     let calls = Arc::new(AtomicUsize::new(0));
     let app = Router::new()
@@ -428,4 +434,268 @@ async fn a_provider_redirect_is_reported_and_never_followed_with_the_key() {
         "the key never reached where the redirect pointed"
     );
     app.stop().await;
+}
+
+/// A provider that lists one model to anyone and keeps the `Authorization` of every call.
+async fn start_recording_provider() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    async fn answer(
+        State(seen): State<Arc<Mutex<Vec<Option<String>>>>>,
+        headers: HeaderMap,
+    ) -> Json<Value> {
+        let auth = headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap_or("?").to_owned());
+        seen.lock().unwrap().push(auth);
+        Json(json!({"data": [{"id": "local-model"}]}))
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route("/v1/models", get(answer))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn a_check_is_kept_with_the_llm_and_rerun_on_demand_by_admins_only() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    let (base, calls) = start_provider().await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    app.add_user("vic", Role::Viewer, "password vic").await;
+    let admin = app.client();
+    let post = |body: Value, query: &'static str| {
+        admin
+            .post(app.url(&format!("/v1/llms{query}")))
+            .bearer_auth("master-secret-0123456789")
+            .json(&body)
+            .send()
+    };
+    let get_llm = |name: &'static str| {
+        let request = admin
+            .get(app.url(&format!("/v1/llms/{name}")))
+            .bearer_auth("master-secret-0123456789")
+            .send();
+        async move { request.await.unwrap().json::<Llm>().await.unwrap() }
+    };
+    assert_eq!(
+        post(llm("good", &base, GOOD), "").await.unwrap().status(),
+        201
+    );
+    let good = get_llm("good").await;
+    let check = good.check.expect("a save with a key keeps its check");
+    assert_eq!(check.outcome, ProbeOutcome::Ok);
+    assert_eq!(check.status, Some(200));
+    assert!(check.checked_at > 0);
+
+    // Saved unchecked, then checked on demand: the key turns out rejected.
+    assert_eq!(
+        post(llm("wrong", &base, "sk-bad"), "?skip_auth_check=true")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert!(get_llm("wrong").await.check.is_none(), "not checked yet");
+    let before = calls.load(Ordering::SeqCst);
+    let checked = admin
+        .post(app.url("/v1/llms/wrong/check"))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checked.status(), 200);
+    let text = checked.text().await.unwrap();
+    assert!(!text.contains("sk-bad"), "the key is never echoed: {text}");
+    let checked: LlmCheck = serde_json::from_str(&text).unwrap();
+    assert_eq!(checked.outcome, ProbeOutcome::Auth);
+    assert_eq!(checked.message, "The provider rejected this key (401).");
+    assert_eq!(calls.load(Ordering::SeqCst), before + 1);
+    assert_eq!(get_llm("wrong").await.check, Some(checked));
+
+    // An LLM whose provider is down says so, and a model change forgets the old check.
+    assert_eq!(
+        post(llm("down", "http://127.0.0.1:9", GOOD), "")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        get_llm("down").await.check.unwrap().outcome,
+        ProbeOutcome::Unreachable
+    );
+    let mut renamed_model = llm("good", &base, GOOD);
+    renamed_model.as_object_mut().unwrap().remove("api_key");
+    renamed_model["model"] = json!("gpt-other");
+    let response = admin
+        .put(app.url("/v1/llms/good"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&renamed_model)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(get_llm("good").await.check.is_none());
+
+    // Members see no checks and run none; viewers read them but run none; unknown is 404.
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let vic = app.browser();
+    app.sign_in(&vic, "vic", "password vic").await;
+    let seen: LlmList = ana
+        .get(app.url("/v1/llms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!seen.data.is_empty() && seen.data.iter().all(|l| l.check.is_none()));
+    let seen: LlmList = vic
+        .get(app.url("/v1/llms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(seen.data.iter().any(|l| l.check.is_some()));
+    let before = calls.load(Ordering::SeqCst);
+    for who in [&ana, &vic] {
+        let response = who
+            .post(app.url("/v1/llms/wrong/check"))
+            .send()
+            .await
+            .unwrap();
+        error_body(response, 403).await;
+    }
+    let response = admin
+        .post(app.url("/v1/llms/nope/check"))
+        .bearer_auth("master-secret-0123456789")
+        .send()
+        .await
+        .unwrap();
+    error_body(response, 404).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "refused checks call nobody"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_lists_its_models_and_a_stored_key_goes_only_to_its_own_url() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    let (base, calls) = start_provider().await;
+    let (elsewhere, seen) = start_recording_provider().await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let admin = app.client();
+    let list = |body: Value| {
+        admin
+            .post(app.url("/v1/provider-models"))
+            .bearer_auth("master-secret-0123456789")
+            .json(&body)
+            .send()
+    };
+
+    let found: ProviderModels =
+        list(json!({"provider": "openai-compatible", "base_url": base, "api_key": GOOD}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(found.check.outcome, ProbeOutcome::Ok);
+    assert_eq!(found.data, ["gpt-a", "gpt-b"]);
+
+    let refused =
+        list(json!({"provider": "openai-compatible", "base_url": base, "api_key": "sk-bad"}))
+            .await
+            .unwrap();
+    assert_eq!(refused.status(), 200);
+    let text = refused.text().await.unwrap();
+    assert!(!text.contains("sk-bad"), "{text}");
+    let refused: ProviderModels = serde_json::from_str(&text).unwrap();
+    assert_eq!(refused.check.outcome, ProbeOutcome::Auth);
+    assert!(refused.data.is_empty());
+
+    let down: ProviderModels =
+        list(json!({"provider": "openai-compatible", "base_url": "http://127.0.0.1:9"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(down.check.outcome, ProbeOutcome::Unreachable);
+
+    // An edit lists with the stored key, at the LLM's own URL only.
+    let created = admin
+        .post(app.url("/v1/llms"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&llm("stored", &base, GOOD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let own: ProviderModels =
+        list(json!({"provider": "openai-compatible", "base_url": base, "llm": "stored"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(own.check.outcome, ProbeOutcome::Ok, "{own:?}");
+    let other: ProviderModels =
+        list(json!({"provider": "openai-compatible", "base_url": elsewhere, "llm": "stored"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(other.data, ["local-model"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None],
+        "the stored key never left for another URL"
+    );
+
+    // Members may not make Hearth call a URL; bad input is a 400 naming the field.
+    let before = calls.load(Ordering::SeqCst);
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let response = ana
+        .post(app.url("/v1/provider-models"))
+        .json(&json!({"provider": "openai-compatible", "base_url": base, "llm": "stored"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(response, 403).await;
+    for (body, param) in [
+        (json!({"provider": "openai-compatible"}), "base_url"),
+        (
+            json!({"provider": "openai", "base_url": "file:///etc/passwd"}),
+            "base_url",
+        ),
+        (
+            json!({"provider": "openai", "base_url": "http://u:p@example.com"}),
+            "base_url",
+        ),
+        (
+            json!({"provider": "openai", "api_key_ref": "env:HOME"}),
+            "api_key_ref",
+        ),
+    ] {
+        let error = error_body(list(body.clone()).await.unwrap(), 400).await;
+        assert_eq!(error["error"]["param"], param, "{body}: {error}");
+    }
+    error_body(
+        list(json!({"provider": "openai", "url": "x"}))
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), before);
 }

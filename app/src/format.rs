@@ -27,8 +27,49 @@ pub fn date_time(secs: i64) -> String {
     )
 }
 
+/// Now, in Unix seconds: the browser's clock in the browser.
+pub fn now_secs() -> i64 {
+    #[cfg(feature = "hydrate")]
+    return (js_sys::Date::now() / 1000.0) as i64;
+    #[cfg(not(feature = "hydrate"))]
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// How long before `now` the moment `then` was, in words ("5 minutes ago"); its date once it
+/// is a week old.
+pub fn ago(then: i64, now: i64) -> String {
+    let count = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match now - then {
+        ..=59 => "just now".into(),
+        d @ 60..=3_599 => count(d / 60, "minute"),
+        d @ 3_600..=86_399 => count(d / 3_600, "hour"),
+        d @ 86_400..=604_799 => count(d / 86_400, "day"),
+        _ => format!("on {}", date(then)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_past_are_said_in_words() {
+        let now = 1_795_305_599;
+        assert_eq!(super::ago(now + 5, now), "just now");
+        assert_eq!(super::ago(now - 59, now), "just now");
+        assert_eq!(super::ago(now - 60, now), "1 minute ago");
+        assert_eq!(super::ago(now - 7_200, now), "2 hours ago");
+        assert_eq!(super::ago(now - 86_400 * 3, now), "3 days ago");
+        assert_eq!(super::ago(now - 86_400 * 8, now), "on 2026-11-13");
+    }
+
     #[test]
     fn dates_are_utc_calendar_days() {
         assert_eq!(super::date(0), "1970-01-01");

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
 import { MASTER_KEY, signIn } from './fixtures';
 
-/** A fake OpenAI-compatible provider on loopback that accepts only `sk-good`. */
+/** A fake OpenAI-compatible provider on loopback that accepts only `sk-good` and offers two models. */
 async function startProvider(): Promise<{ url: string; stop: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const good = req.headers.authorization === 'Bearer sk-good';
@@ -14,7 +14,7 @@ async function startProvider(): Promise<{ url: string; stop: () => Promise<void>
       return;
     }
     if (req.method === 'GET' && req.url === '/v1/models') {
-      res.end(JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] }));
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'm-large', object: 'model' }, { id: 'm', object: 'model' }] }));
       return;
     }
     res.end(JSON.stringify({
@@ -144,4 +144,59 @@ test('dialogs are modal: focus moves in and stays, Escape closes, focus returns 
   await expect(remove).toBeFocused();
   await expect(page.getByTestId('llm-row').filter({ hasText: 'e2e-dialog' })).toBeVisible();
   await page.request.delete('/v1/llms/e2e-dialog', { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+});
+
+test('adding an LLM offers the provider\'s models, and each LLM shows its last check with a Check button', async ({ page }) => {
+  const provider = await startProvider();
+  const auth = { authorization: `Bearer ${MASTER_KEY}` };
+  try {
+    await signIn(page);
+    await page.goto('/llms');
+    await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+    await page.getByRole('button', { name: 'Add LLM' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add LLM' });
+    await dialog.getByLabel('Provider', { exact: true }).selectOption('openai-compatible');
+    await dialog.getByLabel('Base URL').fill(provider.url);
+
+    // A wrong key is said, beside the button; the right one lists the models to pick from.
+    await dialog.getByLabel('API key', { exact: true }).fill('sk-bad');
+    await dialog.getByRole('button', { name: 'Check and list models' }).click();
+    await expect(dialog.getByRole('status')).toHaveText('The provider rejected this key (401).');
+    await dialog.getByLabel('API key', { exact: true }).fill('sk-good');
+    await dialog.getByRole('button', { name: 'Check and list models' }).click();
+    await expect(dialog.getByRole('status')).toHaveText('The provider accepted the key. It offers 2 models: pick one, or type its name.');
+    const model = dialog.getByLabel('Upstream model');
+    const listed = await model.evaluate((input: HTMLInputElement) => [...(input.list?.options ?? [])].map((o) => o.value));
+    expect(listed).toEqual(['m', 'm-large']);
+    await model.fill('m-large');
+    await dialog.getByLabel('Name', { exact: true }).fill('e2e-picked');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect(dialog).toBeHidden();
+    const row = page.getByTestId('llm-row').filter({ hasText: 'e2e-picked' });
+    await expect(row).toContainText('m-large');
+    await expect(row.getByRole('cell').nth(3)).toContainText('ok');
+    await expect(row).toContainText('Checked just now.');
+
+    // Saved without a check, then checked from its row: the key is rejected, in words.
+    const saved = await page.request.post('/v1/llms', {
+      headers: auth,
+      params: { skip_auth_check: 'true' },
+      data: { name: 'e2e-unchecked', provider: 'openai-compatible', base_url: provider.url, model: 'm', api_key: 'sk-stale', grants: { all_members: true } },
+    });
+    expect(saved.status()).toBe(201);
+    await page.reload();
+    const unchecked = page.getByTestId('llm-row').filter({ hasText: 'e2e-unchecked' });
+    await expect(unchecked).toContainText('not checked');
+    await unchecked.getByRole('button', { name: 'Check' }).click();
+    await expect(unchecked).toContainText('key rejected');
+    await expect(unchecked).toContainText('The provider rejected this key (401). Checked just now.');
+    // Kept: a reload shows the same.
+    await page.reload();
+    await expect(page.getByTestId('llm-row').filter({ hasText: 'e2e-unchecked' })).toContainText('key rejected');
+  } finally {
+    for (const name of ['e2e-picked', 'e2e-unchecked']) {
+      await page.request.delete(`/v1/llms/${name}`, { headers: auth });
+    }
+    await provider.stop();
+  }
 });

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::{
     ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput,
-    ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, LlmInput, LlmList,
-    LoginRequest, McpServerInput, Me, MessageInput, ModelList, PersonalMcpServer,
-    PersonalMcpServerList, SavedLlm, ToolApproval,
+    ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, LlmCheck, LlmInput,
+    LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList, PersonalMcpServer,
+    PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm, ToolApproval,
 };
 
 /// A failed call, in words for the user.
@@ -134,6 +134,21 @@ pub async fn delete_llm(name: &str) -> Result<(), ApiError> {
         None::<&()>,
     )
     .await
+}
+
+/// Calls the LLM's provider again and keeps what it found.
+pub async fn check_llm(name: &str) -> Result<LlmCheck, ApiError> {
+    call(
+        Verb::Post,
+        &format!("/v1/llms/{}/check", encode(name)),
+        None::<&()>,
+    )
+    .await
+}
+
+/// The models a provider offers, with the outcome of asking.
+pub async fn provider_models(query: &ProviderModelsQuery) -> Result<ProviderModels, ApiError> {
+    call(Verb::Post, "/v1/provider-models", Some(query)).await
 }
 
 /// The LLMs the signed-in user may run.

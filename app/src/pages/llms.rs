@@ -7,7 +7,10 @@ use crate::components::{ConfirmDialog, DataTable, FieldError, FormErrors, Modal}
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
-use crate::api::{client, Grants, Llm, LlmInput, Provider, SavedLlm};
+use crate::api::{
+    client, Grants, Llm, LlmCheck, LlmInput, ProbeOutcome, Provider, ProviderModelsQuery, SavedLlm,
+};
+use crate::format;
 use crate::session::use_session;
 
 #[derive(Clone, PartialEq)]
@@ -123,6 +126,62 @@ fn grants_text(grants: &Grants) -> String {
     }
 }
 
+/// The last check, as a badge's class and word.
+fn check_badge(check: Option<&LlmCheck>) -> (&'static str, &'static str) {
+    match check.map(|c| c.outcome) {
+        None => ("badge", "not checked"),
+        Some(ProbeOutcome::Ok) => ("badge ok", "ok"),
+        Some(ProbeOutcome::Auth) => ("badge failed", "key rejected"),
+        Some(ProbeOutcome::Unreachable) => ("badge failed", "unreachable"),
+        Some(ProbeOutcome::Unexpected) => ("badge pending", "unexpected answer"),
+    }
+}
+
+/// An LLM's last check with its provider, and a button to check again (admins).
+#[component]
+fn CheckCell(name: String, check: Option<LlmCheck>, editable: bool) -> impl IntoView {
+    let check = RwSignal::new(check);
+    let checking = RwSignal::new(false);
+    let failed = RwSignal::new(None::<String>);
+    let run = move |_| {
+        let name = name.clone();
+        checking.set(true);
+        failed.set(None);
+        spawn_local(async move {
+            match client::check_llm(&name).await {
+                Ok(found) => check.set(Some(found)),
+                Err(e) => failed.set(Some(e.message)),
+            }
+            checking.set(false);
+        });
+    };
+    let said = move || {
+        check.with(|c| {
+            let (class, word) = check_badge(c.as_ref());
+            let detail = c.as_ref().map(|c| {
+                let when = format!("Checked {}.", format::ago(c.checked_at, format::now_secs()));
+                match c.outcome {
+                    ProbeOutcome::Ok => when,
+                    _ => format!("{} {when}", c.message),
+                }
+            });
+            view! {
+                <span class=class>{word}</span>
+                {detail.map(|d| view! { <div class="muted small">{d}</div> })}
+            }
+        })
+    };
+    view! {
+        <div aria-live="polite">{said}</div>
+        {move || failed.get().map(|e| view! { <div class="error small">{e}</div> })}
+        {editable.then(|| view! {
+            <button type="button" class="button secondary small" disabled=move || checking.get() on:click=run>
+                {move || if checking.get() { "Checking…" } else { "Check" }}
+            </button>
+        })}
+    }
+}
+
 #[component]
 fn LlmTable(
     llms: Vec<Llm>,
@@ -158,32 +217,52 @@ fn LlmTable(
             }
         })
     };
+    // Admins and viewers see how each LLM is set up; members only what they may run.
+    let full = llms.iter().any(|l| l.grants.is_some());
+    let columns: &'static [&'static str] = if full {
+        &[
+            "Name",
+            "Provider",
+            "Upstream model",
+            "Status",
+            "Who may run it",
+            "",
+        ]
+    } else {
+        &["Name", "Provider", "Upstream model"]
+    };
     let rows = llms
         .into_iter()
         .map(|llm| {
             let for_edit = llm.clone();
             let name = llm.name.clone();
+            let key = if llm.has_api_key { "key set" } else { "no key" };
             view! {
                 <tr data-testid="llm-row">
-                    <td data-label="Name"><strong>{llm.name.clone()}</strong>{llm.description.clone().map(|d| view! { <div class="muted small">{d}</div> })}</td>
-                    <td data-label="Provider">{llm.provider.label()}</td>
-                    <td data-label="Upstream model"><code>{llm.model.clone()}</code></td>
-                    <td data-label="Tier">{llm.tier.clone().unwrap_or_default()}</td>
-                    <td data-label="Key">{if llm.has_api_key { "set" } else { "none" }}</td>
-                    <td data-label="Who may run it">{llm.grants.as_ref().map(grants_text)}</td>
-                    <td  class="row-actions">
-                        {editable.then(|| view! {
-                            <button type="button" class="button secondary" on:click=move |_| on_edit.run(for_edit.clone())>"Edit"</button>
-                            <button type="button" class="button danger" on:click=move |_| deleting.set(Some(name.clone()))>"Delete"</button>
-                        })}
+                    <td data-label="Name">
+                        <strong>{llm.name.clone()}</strong>
+                        {llm.description.clone().map(|d| view! { <div class="muted small">{d}</div> })}
+                        {llm.tier.clone().map(|t| view! { <div class="muted small">"Tier: " {t}</div> })}
                     </td>
+                    <td data-label="Provider">{llm.provider.label()}{full.then(|| view! { <div class="muted small">{key}</div> })}</td>
+                    <td data-label="Upstream model"><code>{llm.model.clone()}</code></td>
+                    {full.then(|| view! {
+                        <td data-label="Status"><CheckCell name=llm.name.clone() check=llm.check.clone() editable/></td>
+                        <td data-label="Who may run it">{llm.grants.as_ref().map(grants_text)}</td>
+                        <td class="row-actions">
+                            {editable.then(|| view! {
+                                <button type="button" class="button secondary" on:click=move |_| on_edit.run(for_edit.clone())>"Edit"</button>
+                                <button type="button" class="button danger" on:click=move |_| deleting.set(Some(name.clone()))>"Delete"</button>
+                            })}
+                        </td>
+                    })}
                 </tr>
             }
         })
         .collect_view();
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        <DataTable label="LLMs" columns=&["Name", "Provider", "Upstream model", "Tier", "Key", "Who may run it", ""]>{rows}</DataTable>
+        <DataTable label="LLMs" columns>{rows}</DataTable>
         {confirm}
     }
     .into_any()
@@ -246,6 +325,48 @@ fn LlmDialog(
     let skip_check = RwSignal::new(false);
     let errors = FormErrors::new();
     let pending = RwSignal::new(false);
+
+    // The provider's models, asked for with the connection details typed so far.
+    let offered = RwSignal::new(Vec::<String>::new());
+    let finding = RwSignal::new(false);
+    let found = RwSignal::new(None::<(bool, String)>);
+    let stored_llm = existing.clone();
+    let find_models = move |_| {
+        let typed = |text: String| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        let query = ProviderModelsQuery {
+            provider: provider.get_untracked(),
+            base_url: typed(base_url.get_untracked()),
+            api_key: typed(api_key.get_untracked()),
+            api_key_ref: typed(key_ref.get_untracked()),
+            llm: stored_llm.clone().filter(|_| !remove_key.get_untracked()),
+        };
+        finding.set(true);
+        found.set(None);
+        errors.clear();
+        spawn_local(async move {
+            match client::provider_models(&query).await {
+                Ok(answer) => {
+                    let ok = answer.check.outcome == ProbeOutcome::Ok;
+                    let said = answer.check.message;
+                    let words = match (ok, answer.data.len()) {
+                        (false, _) => said,
+                        (true, 0) => format!("{said} It listed no models: type the model's name."),
+                        (true, 1) => format!("{said} It offers one model."),
+                        (true, n) => {
+                            format!("{said} It offers {n} models: pick one, or type its name.")
+                        }
+                    };
+                    if model.get_untracked().trim().is_empty() && answer.data.len() == 1 {
+                        model.set(answer.data[0].clone());
+                    }
+                    offered.set(answer.data);
+                    found.set(Some((ok, words)));
+                }
+                Err(e) => errors.show(e, &["base_url", "api_key", "api_key_ref"]),
+            }
+            finding.set(false);
+        });
+    };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -357,9 +478,20 @@ fn LlmDialog(
                         "Remove the stored key"
                     </label>
                 </Show>
+                <div class="field-row">
+                    <button type="button" class="button secondary" disabled=move || finding.get() on:click=find_models>
+                        {move || if finding.get() { "Asking the provider…" } else { "Check and list models" }}
+                    </button>
+                    <span role="status" id="llm-models-found" class="small">
+                        {move || found.get().map(|(ok, words)| view! { <span class=if ok { "ok" } else { "error" }>{words}</span> })}
+                    </span>
+                </div>
                 <div class="field">
                     <label for="llm-model">"Upstream model"</label>
-                    <input id="llm-model" required placeholder=move || provider.get().example_model() bind:value=model aria-describedby="llm-model-error" aria-invalid=described("model")/>
+                    <input id="llm-model" required list="llm-model-options" autocomplete="off" placeholder=move || provider.get().example_model() bind:value=model aria-describedby="llm-model-error" aria-invalid=described("model")/>
+                    <datalist id="llm-model-options">
+                        {move || offered.get().into_iter().map(|m| view! { <option value=m></option> }).collect_view()}
+                    </datalist>
                     <FieldError id="llm-model-error" error=errors.of("model")/>
                 </div>
                 <div class="field">

@@ -89,8 +89,30 @@ pub struct PersonalMcpServer {
     /// `PUT /v1/me/mcp-servers/{id}/approvals/{tool}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub approvals: BTreeMap<String, ToolApproval>,
+    /// The tools the server listed when last connected, so that their settings show without a
+    /// connection. Set with `PUT /v1/me/mcp-servers/{id}/known-tools`.
+    #[serde(default)]
+    pub known_tools: Vec<KnownTool>,
+    /// Whether chat connects to it on its own; off once the user disconnected it.
+    #[serde(default = "yes")]
+    pub auto_connect: bool,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A tool as an MCP server described it, kept for when the server is not connected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KnownTool {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The body of `PUT /v1/me/mcp-servers/{id}/known-tools`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownToolsInput {
+    pub tools: Vec<KnownTool>,
 }
 
 impl PersonalMcpServer {
@@ -111,6 +133,7 @@ impl PersonalMcpServer {
             headers: self.headers.clone(),
             use_proxy: self.use_proxy,
             tools: self.tools.clone(),
+            auto_connect: self.auto_connect,
         }
     }
 }
@@ -154,6 +177,8 @@ pub struct McpServerInput {
     pub use_proxy: bool,
     #[serde(default)]
     pub tools: BTreeMap<String, bool>,
+    #[serde(default = "yes")]
+    pub auto_connect: bool,
 }
 
 fn yes() -> bool {
@@ -181,7 +206,7 @@ mod tests {
         let input: McpServerInput =
             serde_json::from_str(r#"{"name":"e","url":"http://127.0.0.1:1/mcp"}"#).unwrap();
         assert_eq!(input.transport, McpTransport::Auto);
-        assert!(input.use_proxy);
+        assert!(input.use_proxy && input.auto_connect);
         assert!(input.headers.is_empty());
     }
 

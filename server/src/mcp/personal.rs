@@ -1,5 +1,5 @@
 //! Personal MCP servers: `GET/POST /v1/me/mcp-servers`, `GET/PUT/DELETE
-//! /v1/me/mcp-servers/{id}`. Each row belongs to one owner (see `Principal::owner_key`) and is
+//! /v1/me/mcp-servers/{id}`, a tool's approval and the tools last seen. Each row belongs to one owner (see `Principal::owner_key`) and is
 //! only ever read or written through that owner's routes: another owner's id is a 404.
 //!
 //! Header values are encrypted at rest and returned to their owner only. Never logs a header
@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use sqlx::FromRow;
 
 use app::api::{
-    HeaderEntry, McpServerInput, McpTransport, PersonalMcpServer, PersonalMcpServerList,
+    HeaderEntry, KnownTool, KnownToolsInput, McpServerInput, McpTransport, PersonalMcpServer,
+    PersonalMcpServerList,
 };
 
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
@@ -29,6 +30,8 @@ const MAX_SERVERS: i64 = 100;
 const MAX_HEADERS: usize = 32;
 const MAX_HEADER_VALUE: usize = 8 * 1024;
 const MAX_TOOLS: usize = 1000;
+/// The longest tool description kept, in characters.
+const MAX_DESCRIPTION: usize = 2000;
 /// Headers the browser sets itself, or that describe one hop: not the user's to configure.
 const RESERVED_HEADERS: &[&str] = &[
     "accept",
@@ -58,6 +61,10 @@ pub fn router() -> Router<AppState> {
             "/v1/me/mcp-servers/{id}/approvals/{tool}",
             axum::routing::put(set_approval),
         )
+        .route(
+            "/v1/me/mcp-servers/{id}/known-tools",
+            axum::routing::put(set_known_tools),
+        )
 }
 
 #[derive(Debug, FromRow)]
@@ -71,6 +78,8 @@ struct ServerRow {
     use_proxy: bool,
     tools: String,
     approvals: String,
+    known_tools: String,
+    auto_connect: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -96,14 +105,17 @@ impl ServerRow {
             use_proxy: self.use_proxy,
             tools: serde_json::from_str(&self.tools).map_err(AppError::internal)?,
             approvals: serde_json::from_str(&self.approvals).map_err(AppError::internal)?,
+            known_tools: serde_json::from_str(&self.known_tools).map_err(AppError::internal)?,
+            auto_connect: self.auto_connect,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
 }
 
-const SELECT: &str = "SELECT id, name, url, transport, headers_sealed, use_proxy, tools, approvals, created_at, updated_at \
-                      FROM user_mcp_servers";
+const SELECT: &str =
+    "SELECT id, name, url, transport, headers_sealed, use_proxy, tools, approvals, known_tools, \
+                      auto_connect, created_at, updated_at FROM user_mcp_servers";
 
 /// An input that has passed every check, ready to store.
 struct Valid {
@@ -113,6 +125,7 @@ struct Valid {
     headers_sealed: String,
     use_proxy: bool,
     tools: String,
+    auto_connect: bool,
 }
 
 fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
@@ -174,6 +187,7 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
         headers_sealed: secrets.seal(&serde_json::to_string(&headers).map_err(AppError::internal)?),
         use_proxy: input.use_proxy,
         tools: serde_json::to_string(&tools).map_err(AppError::internal)?,
+        auto_connect: input.auto_connect,
     })
 }
 
@@ -249,8 +263,8 @@ async fn create(
     }
     let now = db::now();
     let sql = "INSERT INTO user_mcp_servers \
-               (owner, user_id, name, url, transport, headers_sealed, use_proxy, tools, created_at, updated_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+               (owner, user_id, name, url, transport, headers_sealed, use_proxy, tools, auto_connect, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id";
     let inserted: std::result::Result<i64, sqlx::Error> = with_pool!(&state.db, pool => sqlx::query_scalar(sql)
         .bind(&owner)
         .bind(principal.user_id)
@@ -260,6 +274,7 @@ async fn create(
         .bind(&valid.headers_sealed)
         .bind(valid.use_proxy)
         .bind(&valid.tools)
+        .bind(valid.auto_connect)
         .bind(now)
         .fetch_one(pool)
         .await);
@@ -285,9 +300,12 @@ async fn replace(
     authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
     let server_id = parse_id(&id)?;
     let valid = validate(input, &state.secrets)?;
+    // Tools seen at another URL say nothing of this one.
     let sql =
-        "UPDATE user_mcp_servers SET name = $1, url = $2, transport = $3, headers_sealed = $4, \
-               use_proxy = $5, tools = $6, updated_at = $7 WHERE id = $8 AND owner = $9";
+        "UPDATE user_mcp_servers SET name = $1, transport = $3, headers_sealed = $4, use_proxy = $5, tools = $6, \
+               auto_connect = $7, updated_at = $8, \
+               known_tools = CASE WHEN url = $2 THEN known_tools ELSE '[]' END, url = $2 \
+               WHERE id = $9 AND owner = $10";
     let updated = with_pool!(&state.db, pool => sqlx::query(sql)
         .bind(&valid.name)
         .bind(&valid.url)
@@ -295,6 +313,7 @@ async fn replace(
         .bind(&valid.headers_sealed)
         .bind(valid.use_proxy)
         .bind(&valid.tools)
+        .bind(valid.auto_connect)
         .bind(db::now())
         .bind(server_id)
         .bind(principal.owner_key())
@@ -348,6 +367,7 @@ mod tests {
                 .collect(),
             use_proxy: true,
             tools: BTreeMap::new(),
+            auto_connect: true,
         }
     }
 
@@ -432,4 +452,54 @@ async fn set_approval(
     with_pool!(&state.db, pool => sqlx::query(sql).bind(approvals).bind(server.id).bind(principal.owner_key()).execute(pool).await)?;
     tracing::info!(server = server.id, tool = ?tool, approval = ?input.approval, "tool approval set");
     Ok(Json(server))
+}
+
+/// Keeps the tools the server listed, as the browser found them on connecting: a whole
+/// replacement, checked like tool switches.
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn set_known_tools(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<KnownToolsInput>,
+) -> Result<Json<PersonalMcpServer>> {
+    authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
+    let mut server = fetch(&state, &principal, &id).await?;
+    let tools = known_tools(input.tools)?;
+    let json = serde_json::to_string(&tools).map_err(AppError::internal)?;
+    let sql = "UPDATE user_mcp_servers SET known_tools = $1 WHERE id = $2 AND owner = $3";
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(json).bind(server.id).bind(principal.owner_key()).execute(pool).await)?;
+    server.known_tools = tools;
+    Ok(Json(server))
+}
+
+/// A tool list as kept: at most [`MAX_TOOLS`], each name valid and given once, each
+/// description within [`MAX_DESCRIPTION`] characters (an empty one is none).
+fn known_tools(tools: Vec<KnownTool>) -> Result<Vec<KnownTool>> {
+    let bad = |m: String| Err(AppError::invalid("tools", m));
+    if tools.len() > MAX_TOOLS {
+        return bad(format!("at most {MAX_TOOLS} tools"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::with_capacity(tools.len());
+    for KnownTool { name, description } in tools {
+        if !valid_tool_name(&name) {
+            return bad(TOOL_NAME_RULE.into());
+        }
+        if !seen.insert(name.clone()) {
+            return bad(format!("the tool {} is listed twice", Echo(&name)));
+        }
+        let description = description.filter(|d| !d.trim().is_empty());
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+        {
+            return bad(format!(
+                "the description of {} is longer than {MAX_DESCRIPTION} characters",
+                Echo(&name)
+            ));
+        }
+        kept.push(KnownTool { name, description });
+    }
+    Ok(kept)
 }

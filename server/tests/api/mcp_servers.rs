@@ -339,3 +339,94 @@ async fn a_tools_approval_is_kept_for_its_owner_across_browsers_and_restarts() {
         .unwrap();
     assert_eq!(asked.approvals.len(), 1);
 }
+
+#[tokio::test]
+async fn the_tools_last_seen_and_a_disconnect_are_kept_for_the_owner_only() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    app.add_user("bob", Role::Member, "password bob").await;
+    let (ana, bob) = (app.browser(), app.browser());
+    app.sign_in(&ana, "ana", "password ana").await;
+    app.sign_in(&bob, "bob", "password bob").await;
+    let created: PersonalMcpServer = ana
+        .post(app.url("/v1/me/mcp-servers"))
+        .json(&everything("Everything"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created.known_tools.is_empty() && created.auto_connect);
+    let path = app.url(&format!("/v1/me/mcp-servers/{}/known-tools", created.id));
+
+    let tools = json!({"tools": [
+        {"name": "echo", "description": "Echoes back the input"},
+        {"name": "get-sum", "description": ""},
+    ]});
+    let saved = ana.put(&path).json(&tools).send().await.unwrap();
+    assert_eq!(saved.status(), 200);
+    let listed = list(&app, &ana).await;
+    let names: Vec<(&str, Option<&str>)> = listed[0]
+        .known_tools
+        .iter()
+        .map(|t| (t.name.as_str(), t.description.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [("echo", Some("Echoes back the input")), ("get-sum", None)]
+    );
+
+    // Another user's PUT is a 404 and changes nothing; bad lists are 400s naming `tools`.
+    error_body(bob.put(&path).json(&tools).send().await.unwrap(), 404).await;
+    let many: Vec<_> = (0..1001)
+        .map(|i| json!({"name": format!("t{i}")}))
+        .collect();
+    for bad in [
+        json!({"tools": [{"name": "a"}, {"name": "a"}]}),
+        json!({"tools": [{"name": "bad\nname"}]}),
+        json!({"tools": [{"name": ""}]}),
+        json!({"tools": [{"name": "long", "description": "x".repeat(2001)}]}),
+        json!({"tools": many}),
+    ] {
+        let error = error_body(ana.put(&path).json(&bad).send().await.unwrap(), 400).await;
+        assert_eq!(error["error"]["param"], "tools", "{error}");
+    }
+    error_body(
+        ana.put(&path)
+            .json(&json!({"tools": [], "extra": 1}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(list(&app, &ana).await[0].known_tools.len(), 2, "unchanged");
+
+    // A disconnect is kept; an edit keeps the tools, a new URL forgets them.
+    let mut input = list(&app, &ana).await[0].input();
+    input.auto_connect = false;
+    let server = app.url(&format!("/v1/me/mcp-servers/{}", created.id));
+    let updated: PersonalMcpServer = ana
+        .put(&server)
+        .json(&input)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!updated.auto_connect);
+    assert_eq!(updated.known_tools.len(), 2);
+    input.url = "http://127.0.0.1:3002/mcp".into();
+    let moved: PersonalMcpServer = ana
+        .put(&server)
+        .json(&input)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(moved.known_tools.is_empty() && !moved.auto_connect);
+}

@@ -98,6 +98,7 @@ pub fn McpServerDialog(
                 .as_ref()
                 .map(|s| s.tools.clone())
                 .unwrap_or_default(),
+            auto_connect: original.as_ref().is_none_or(|s| s.auto_connect),
         };
         pending.set(true);
         errors.clear();

@@ -137,3 +137,86 @@ test('without the proxy, a server that sends no CORS headers fails with advice t
     await guarded.stop();
   }
 });
+
+test('tool settings show without a connection, one row per tool, and chat respects a Disconnect', async ({ page }) => {
+  const everything = await startEverything();
+  const problems = watchForErrors(page);
+  const stored = async () => {
+    const list = await (await page.request.get('/v1/me/mcp-servers')).json();
+    return list.data.find((s: { name: string }) => s.name === 'Compact');
+  };
+  try {
+    await signInToMcpServers(page);
+    let card = await addServer(page, { name: 'Compact', url: everything.url, proxy: true });
+    await card.getByRole('button', { name: 'Connect' }).click();
+    await expect(card.getByTestId('mcp-status')).toHaveText('connected');
+    const count = card.getByTestId('tools-count');
+    await expect(count).toHaveText(/^(\d+) of \1 on$/);
+    const total = Number((await count.textContent())!.split(' ')[0]);
+    expect(total).toBeGreaterThan(5);
+    // The list is kept on Hearth as the server gave it.
+    await expect.poll(async () => (await stored())?.known_tools?.length).toBe(total);
+
+    // One line per tool; a description opens in full on a click.
+    const rows = card.getByTestId('mcp-tools').locator('li');
+    await expect(rows).toHaveCount(total);
+    const heights = await rows.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    expect(Math.max(...heights)).toBeLessThan(48);
+    const echo = rows.filter({ has: page.getByRole('switch', { name: 'Enable echo', exact: true }) });
+    const description = echo.getByRole('button');
+    await expect(description).toHaveAttribute('aria-expanded', 'false');
+    await description.click();
+    await expect(description).toHaveAttribute('aria-expanded', 'true');
+
+    // A tool switched off cannot be set to run without asking.
+    await echo.getByRole('switch').uncheck();
+    await expect(echo.getByLabel('Approval for echo')).toBeDisabled();
+    await expect(count).toHaveText(`${total - 1} of ${total} on`);
+    // The filter narrows the list, and "All off" switches off what it shows.
+    const filter = card.getByRole('searchbox', { name: 'Filter tools' });
+    await filter.fill('get-sum');
+    await expect(rows).toHaveCount(1);
+    await card.getByRole('button', { name: 'All off' }).click();
+    await expect(count).toHaveText(`${total - 2} of ${total} on`);
+    await filter.fill('');
+    await expect(rows).toHaveCount(total);
+    await expect.poll(async () => (await stored())?.tools).toEqual({ echo: false, 'get-sum': false });
+    await card.getByRole('button', { name: 'All on' }).click();
+    await expect(count).toHaveText(`${total} of ${total} on`);
+    await card.getByRole('switch', { name: 'Enable echo', exact: true }).uncheck();
+    await expect.poll(async () => (await stored())?.tools?.echo).toBe(false);
+
+    // After a reload, not connected: the settings are there all the same, and work.
+    await page.reload();
+    card = page.getByTestId('mcp-server').filter({ hasText: 'Compact' });
+    await expect(card.getByTestId('mcp-status')).toHaveText('disconnected');
+    await expect(card).toContainText('As the server listed them when last connected');
+    await expect(card.getByTestId('mcp-tools').locator('li')).toHaveCount(total);
+    await expect(card.getByRole('switch', { name: 'Enable echo', exact: true })).not.toBeChecked();
+    await card.getByLabel('Approval for get-sum').selectOption('always');
+    await expect.poll(async () => (await stored())?.approvals).toEqual({ 'get-sum': 'always' });
+
+    // Disconnected by the user: chat leaves it so.
+    await card.getByRole('button', { name: 'Connect' }).click();
+    await expect(card.getByTestId('mcp-status')).toHaveText('connected');
+    await card.getByRole('button', { name: 'Disconnect' }).click();
+    await expect.poll(async () => (await stored())?.auto_connect).toBe(false);
+    await page.goto('/chat');
+    await expect(page.getByTestId('chat-tools')).toContainText('Compact: not connected');
+    await page.waitForTimeout(1_500);
+    await expect(page.getByTestId('chat-tools')).toContainText('Compact: not connected');
+
+    // Connected again: chat connects it on its own once more.
+    await page.goto('/mcp-servers');
+    card = page.getByTestId('mcp-server').filter({ hasText: 'Compact' });
+    await card.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(async () => (await stored())?.auto_connect).toBe(true);
+    await page.goto('/chat');
+    await expect(page.getByTestId('chat-tools')).toContainText(`Compact: ${total - 1} tools`);
+    expect(problems).toEqual([]);
+  } finally {
+    const server = await stored();
+    if (server) await page.request.delete(`/v1/me/mcp-servers/${server.id}`);
+    await everything.stop();
+  }
+});

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use super::{
     ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput,
-    ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, LlmCheck, LlmInput,
-    LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList, PersonalMcpServer,
-    PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm, ToolApproval,
+    ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, KnownToolsInput, LlmCheck,
+    LlmInput, LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList,
+    PersonalMcpServer, PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm,
+    ToolApproval,
 };
 
 /// A failed call, in words for the user.
@@ -82,6 +83,19 @@ pub async fn delete_mcp_server(id: i64) -> Result<(), ApiError> {
 }
 
 /// Whether `tool` of server `id` runs in chat without asking; kept on the server.
+/// Keeps the tools a server listed, for when it is not connected.
+pub async fn set_known_tools(
+    id: i64,
+    input: &KnownToolsInput,
+) -> Result<PersonalMcpServer, ApiError> {
+    call(
+        Verb::Put,
+        &format!("/v1/me/mcp-servers/{id}/known-tools"),
+        Some(input),
+    )
+    .await
+}
+
 pub async fn set_tool_approval(
     id: i64,
     tool: &str,

@@ -372,7 +372,8 @@ fn start(chat: Chat, connections: crate::connections::Connections) {
             }
         }
         if let Ok(list) = client::list_mcp_servers().await {
-            for server in &list.data {
+            // Not those the user disconnected: they stay so until connected again.
+            for server in list.data.iter().filter(|s| s.auto_connect) {
                 if connections.runtime(server.id).status.get_untracked() == Status::Disconnected {
                     connections.connect(server.clone());
                 }

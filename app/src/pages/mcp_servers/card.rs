@@ -1,10 +1,11 @@
-//! One personal MCP server: its status, connect / disconnect, its tools with their switches,
-//! and the connection log.
+//! One personal MCP server: its status, connect / disconnect, its tools with their switches
+//! (the live list when connected, else the one last seen), and the connection log.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{client, PersonalMcpServer, ToolApproval};
+use crate::api::{client, KnownTool, KnownToolsInput, PersonalMcpServer, ToolApproval};
+use crate::mcp::Tool;
 use crate::components::ConfirmDialog;
 use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
@@ -17,16 +18,40 @@ pub fn McpServerCard(
 ) -> impl IntoView {
     let connections = use_connections();
     let runtime = connections.runtime(server.id);
-    let server = StoredValue::new(server);
+    let server = RwSignal::new(server);
     let error = RwSignal::new(None::<String>);
+    // Stores a change to the server: at once on the page, undone if Hearth refuses it.
+    let save = move |change: Box<dyn FnOnce(&mut PersonalMcpServer)>| {
+        let before = server.get_untracked();
+        server.update(|s| change(s));
+        let (id, input) = server.with_untracked(|s| (s.id, s.input()));
+        spawn_local(async move {
+            match client::update_mcp_server(id, &input).await {
+                Ok(saved) => server.set(saved),
+                Err(e) => {
+                    server.set(before);
+                    error.set(Some(e.message));
+                }
+            }
+        });
+    };
 
-    let connect = move |_| connections.connect(server.get_value());
-    let disconnect = move |_| connections.disconnect(server.with_value(|s| s.id));
+    // Chat connects to the server on its own until the user disconnects it here.
+    let connect = move |_| {
+        if !server.with_untracked(|s| s.auto_connect) {
+            save(Box::new(|s| s.auto_connect = true));
+        }
+        connections.connect(server.get_untracked());
+    };
+    let disconnect = move |_| {
+        save(Box::new(|s| s.auto_connect = false));
+        connections.disconnect(server.with_untracked(|s| s.id));
+    };
     // Asks first, in a dialog; deletes once confirmed.
     let asking = RwSignal::new(false);
     let delete = Callback::new(move |()| {
         asking.set(false);
-        let id = server.with_value(|s| s.id);
+        let id = server.with_untracked(|s| s.id);
         spawn_local(async move {
             match client::delete_mcp_server(id).await {
                 Ok(()) => {
@@ -41,7 +66,7 @@ pub fn McpServerCard(
         asking.get().then(|| {
             view! {
                 <ConfirmDialog
-                    title=format!("Delete the MCP server “{}”?", server.with_value(|s| s.name.clone()))
+                    title=format!("Delete the MCP server “{}”?", server.with_untracked(|s| s.name.clone()))
                     text="Its tools leave the chat, and its settings (switches, approvals, headers) are deleted with it.".to_owned()
                     action="Delete"
                     on_confirm=delete
@@ -50,14 +75,31 @@ pub fn McpServerCard(
             }
         })
     };
-    let toggle_tool = Callback::new(move |(tool, enabled): (String, bool)| {
-        let mut input = server.with_value(|s| s.input());
-        input.tools.insert(tool, enabled);
-        let id = server.with_value(|s| s.id);
+    let switch_tools = Callback::new(move |(tools, enabled): (Vec<String>, bool)| {
+        save(Box::new(move |s| {
+            for tool in tools {
+                s.tools.insert(tool, enabled);
+            }
+        }))
+    });
+
+    // Keeps the list the server gave on Hearth, so its settings show without a connection.
+    Effect::new(move |_| {
+        if runtime.status.get() != Status::Connected {
+            return;
+        }
+        let known = known_tools(&runtime.tools.get_untracked());
+        if server.with_untracked(|s| s.known_tools == known) {
+            return;
+        }
+        let id = server.with_untracked(|s| s.id);
         spawn_local(async move {
-            match client::update_mcp_server(id, &input).await {
-                Ok(saved) => server.set_value(saved),
-                Err(e) => error.set(Some(e.message)),
+            match client::set_known_tools(id, &KnownToolsInput { tools: known }).await {
+                Ok(saved) => server.update(|s| s.known_tools = saved.known_tools),
+                Err(e) => error.set(Some(format!(
+                    "The tool list was not kept on Hearth: {}",
+                    e.message
+                ))),
             }
         });
     });
@@ -71,7 +113,7 @@ pub fn McpServerCard(
     };
     let busy = move || matches!(status(), Status::Connecting);
     let live = move || matches!(status(), Status::Connected | Status::Connecting);
-    let (name, url, transport, proxied) = server.with_value(|s| {
+    let (name, url, transport, proxied) = server.with_untracked(|s| {
         (
             s.name.clone(),
             s.url.clone(),
@@ -102,26 +144,91 @@ pub fn McpServerCard(
                 >
                     <button type="button" class="button" on:click=disconnect disabled=busy>"Disconnect"</button>
                 </Show>
-                <button type="button" class="button secondary" on:click=move |_| on_edit.run(server.get_value())>"Edit"</button>
+                <button type="button" class="button secondary" on:click=move |_| on_edit.run(server.get_untracked())>"Edit"</button>
                 <button type="button" class="button danger" on:click=move |_| asking.set(true)>"Delete"</button>
                 {confirm}
             </div>
-            <ToolList runtime server toggle_tool/>
+            <ToolList runtime server switch_tools/>
             <ConnectionLog runtime/>
         </article>
     }
     .into_any()
 }
 
-/// The server's tools once connected, each with its switch.
+/// A listed tool as Hearth keeps it: a name it accepts, given once, a bounded description.
+fn known_tools(tools: &[Tool]) -> Vec<KnownTool> {
+    let mut kept: Vec<KnownTool> = Vec::new();
+    for tool in tools.iter().take(1000) {
+        let name = &tool.name;
+        if name.is_empty()
+            || name.len() > 256
+            || name.chars().any(char::is_control)
+            || kept.iter().any(|k| &k.name == name)
+        {
+            continue;
+        }
+        kept.push(KnownTool {
+            name: name.clone(),
+            description: tool
+                .description
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| d.chars().take(2000).collect()),
+        });
+    }
+    kept
+}
+
+/// The server's tools, one row each: its switch, its name, its description on one line (the
+/// whole of it on a click) and its approval in chat, disabled while the tool is off. The live
+/// list when connected, else the one Hearth kept from the last connection.
 #[component]
 fn ToolList(
     runtime: Runtime,
-    server: StoredValue<PersonalMcpServer>,
-    toggle_tool: Callback<(String, bool)>,
+    server: RwSignal<PersonalMcpServer>,
+    switch_tools: Callback<(Vec<String>, bool)>,
 ) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
-    let server_id = server.with_value(|s| s.id);
+    let filter = RwSignal::new(String::new());
+    let server_id = server.with_untracked(|s| s.id);
+    let live = move || runtime.status.get() == Status::Connected;
+    let listed = move || -> Vec<KnownTool> {
+        if live() {
+            runtime.tools.with(|tools| {
+                tools
+                    .iter()
+                    .map(|t| KnownTool {
+                        name: t.name.clone(),
+                        description: t.description.clone(),
+                    })
+                    .collect()
+            })
+        } else {
+            server.with(|s| s.known_tools.clone())
+        }
+    };
+    let shown = move || {
+        let wanted = filter.get().trim().to_lowercase();
+        listed()
+            .into_iter()
+            .filter(|t| {
+                wanted.is_empty()
+                    || t.name.to_lowercase().contains(&wanted)
+                    || t.description
+                        .as_deref()
+                        .is_some_and(|d| d.to_lowercase().contains(&wanted))
+            })
+            .collect::<Vec<_>>()
+    };
+    let count = move || {
+        let tools = listed();
+        let on = server.with(|s| tools.iter().filter(|t| s.tool_enabled(&t.name)).count());
+        format!("{on} of {} on", tools.len())
+    };
+    let switch_all = move |enabled: bool| {
+        let names = shown().into_iter().map(|t| t.name).collect();
+        switch_tools.run((names, enabled));
+    };
     // Kept on Hearth at once: chat asks, runs or refuses the tool accordingly.
     let set_approval = move |tool: String, value: String| {
         let approval = match value.as_str() {
@@ -131,7 +238,10 @@ fn ToolList(
         };
         spawn_local(async move {
             match client::set_tool_approval(server_id, &tool, approval).await {
-                Ok(_) => error.set(None),
+                Ok(saved) => {
+                    error.set(None);
+                    server.update(|s| s.approvals = saved.approvals);
+                }
                 Err(e) => error.set(Some(format!(
                     "The approval for {tool} was not saved: {}",
                     e.message
@@ -139,43 +249,62 @@ fn ToolList(
             }
         });
     };
+    let row = move |tool: KnownTool| {
+        let name = tool.name.clone();
+        let enabled = {
+            let name = name.clone();
+            move || server.with(|s| s.tool_enabled(&name))
+        };
+        let approval = server.with_untracked(|s| s.approval(&name));
+        let expanded = RwSignal::new(false);
+        let (for_switch, for_approval) = (name.clone(), name.clone());
+        view! {
+            <li class="tool">
+                <input
+                    type="checkbox"
+                    role="switch"
+                    aria-label=format!("Enable {name}")
+                    prop:checked=enabled.clone()
+                    on:change=move |ev| switch_tools.run((vec![for_switch.clone()], event_target_checked(&ev)))
+                />
+                <span class="tool-name">{name.clone()}</span>
+                {tool.description.map(|d| view! {
+                    <button
+                        type="button"
+                        class="tool-desc"
+                        class:expanded=move || expanded.get()
+                        aria-expanded=move || expanded.get().to_string()
+                        on:click=move |_| expanded.update(|e| *e = !*e)
+                    >{d}</button>
+                })}
+                <select
+                    class="approval"
+                    aria-label=format!("Approval for {name}")
+                    disabled=move || !enabled()
+                    on:change=move |ev| set_approval(for_approval.clone(), event_target_value(&ev))
+                >
+                    <option value="ask" selected=approval == ToolApproval::Ask>"Ask each time"</option>
+                    <option value="always" selected=approval == ToolApproval::Always>"Always allow"</option>
+                    <option value="never" selected=approval == ToolApproval::Never>"Never"</option>
+                </select>
+            </li>
+        }
+    };
     view! {
-        <Show when=move || !runtime.tools.get().is_empty()>
-            <h3>"Tools"</h3>
+        <Show when=move || !listed().is_empty()>
+            <div class="tools-head">
+                <h3>"Tools"</h3>
+                <span class="muted small" data-testid="tools-count">{count}</span>
+                <button type="button" class="button secondary small" on:click=move |_| switch_all(true)>"All on"</button>
+                <button type="button" class="button secondary small" on:click=move |_| switch_all(false)>"All off"</button>
+                <input type="search" class="tools-filter" placeholder="Filter tools" aria-label="Filter tools" bind:value=filter/>
+            </div>
+            <Show when=move || !live()>
+                <p class="muted small">"As the server listed them when last connected; connect to bring the list up to date."</p>
+            </Show>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ul class="tools" data-testid="mcp-tools">
-                <For each=move || runtime.tools.get() key=|t| t.name.clone() let:tool>
-                    {
-                        let tool_name = tool.name.clone();
-                        let approval_tool = tool.name.clone();
-                        let checked = server.with_value(|s| s.tool_enabled(&tool.name));
-                        let approval = server.with_value(|s| s.approval(&tool.name));
-                        view! {
-                            <li class="tool">
-                                <label class="switch">
-                                    <input
-                                        type="checkbox"
-                                        role="switch"
-                                        aria-label=format!("Enable {}", tool.name)
-                                        prop:checked=checked
-                                        on:change=move |ev| toggle_tool.run((tool_name.clone(), event_target_checked(&ev)))
-                                    />
-                                    <strong class="tool-name">{tool.name.clone()}</strong>
-                                </label>
-                                <select
-                                    class="approval"
-                                    aria-label=format!("Approval for {}", tool.name)
-                                    on:change=move |ev| set_approval(approval_tool.clone(), event_target_value(&ev))
-                                >
-                                    <option value="ask" selected=approval == ToolApproval::Ask>"Ask each time"</option>
-                                    <option value="always" selected=approval == ToolApproval::Always>"Always allow"</option>
-                                    <option value="never" selected=approval == ToolApproval::Never>"Never"</option>
-                                </select>
-                                <span class="muted">{tool.description.clone().unwrap_or_default()}</span>
-                            </li>
-                        }
-                    }
-                </For>
+                <For each=shown key=|t| (t.name.clone(), t.description.clone()) children=row/>
             </ul>
         </Show>
     }

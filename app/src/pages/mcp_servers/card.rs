@@ -5,10 +5,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{client, KnownTool, KnownToolsInput, PersonalMcpServer, ToolApproval};
-use crate::mcp::Tool;
 use crate::components::ConfirmDialog;
 use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
+use crate::mcp::Tool;
 
 #[component]
 pub fn McpServerCard(

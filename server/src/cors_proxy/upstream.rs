@@ -181,10 +181,42 @@ fn upstream_error(error: reqwest::Error) -> AppError {
     if error.is_timeout() {
         return AppError::GatewayTimeout("the MCP server did not answer in time".into());
     }
-    // The URL may carry a token in its query: leave it out of the message.
+    // The URL may carry a token in its query: leave it out of the message and the log.
     let error = error.without_url();
+    tracing::warn!(error = %crate::error::ErrorChain(&error), "MCP server unreachable through the proxy");
     AppError::BadGateway(format!(
-        "could not reach the MCP server: {}",
-        crate::error::ErrorChain(&error)
+        "could not reach the MCP server ({})",
+        why_unreachable(&error)
     ))
+}
+
+/// Why a connection failed, in words for the user; the technical chain goes to the log.
+fn why_unreachable(error: &reqwest::Error) -> &'static str {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return "nothing answers at that address and port"
+                }
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return "the server closed the connection"
+                }
+                _ => {}
+            }
+        }
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return "its host name could not be found";
+        }
+        if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
+            return "the secure (TLS) connection could not be set up";
+        }
+        source = e.source();
+    }
+    if error.is_connect() {
+        "the connection could not be made"
+    } else {
+        "the connection failed"
+    }
 }

@@ -459,6 +459,11 @@ async fn an_unreachable_upstream_is_a_502_and_an_oversized_body_a_413() {
         .unwrap();
     let body = error_body(response, 502).await;
     assert!(!body.to_string().contains("very-secret"), "{body}");
+    // In words: the technical chain (`tcp connect error … os error 111`) is for the log.
+    assert_eq!(
+        body["error"]["message"],
+        "could not reach the MCP server (nothing answers at that address and port)"
+    );
 
     let (_, base) = Upstream::start().await;
     let huge = vec![b'x'; server::cors_proxy::BODY_LIMIT + 1024];

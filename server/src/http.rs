@@ -14,7 +14,7 @@ use app::api::Health;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{audit, auth, conversations, cors_proxy, keys, llm, mcp, sessions, teams, ui};
+use crate::{audit, auth, conversations, cors_proxy, keys, llm, mcp, sessions, teams, ui, users};
 
 pub fn router(state: AppState) -> Router {
     // Routes that never look at a session stay outside its layer, which would otherwise read
@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(llm::router())
         .merge(audit::router())
         .merge(teams::router())
+        .merge(users::router())
         .merge(conversations::router())
         .fallback(ui::fallback)
         .method_not_allowed_fallback(method_not_allowed)

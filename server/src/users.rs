@@ -119,3 +119,27 @@ mod tests {
         }
     }
 }
+
+/// `GET /v1/users`: every user's name and role, for choosing names in grants, teams and keys.
+pub fn router() -> axum::Router<crate::state::AppState> {
+    axum::Router::new().route("/v1/users", axum::routing::get(list))
+}
+
+async fn list(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    principal: crate::auth::Principal,
+) -> crate::error::Result<axum::Json<app::api::UserList>> {
+    use crate::auth::{authorize, Action, Resource};
+    authorize(&principal, Action::Read, Resource::Users)?;
+    let sql = "SELECT id, name, password_hash, role, created_at FROM users ORDER BY name";
+    let rows: Vec<UserRow> =
+        with_pool!(&state.db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+    let data = rows
+        .into_iter()
+        .map(|u| app::api::UserSummary {
+            name: u.name,
+            role: u.role,
+        })
+        .collect();
+    Ok(axum::Json(app::api::UserList { data }))
+}

@@ -90,12 +90,50 @@ pub struct Me {
     pub auth: AuthMethod,
     /// The user's id; absent for master keys and local mode, which have no user row.
     pub user_id: Option<i64>,
+    /// What the caller may do, as the server's one authorization decides it: the UI offers an
+    /// action only where its route would accept it.
+    #[serde(default)]
+    pub can: Capabilities,
+}
+
+/// What a caller may do beyond their own keys, conversations and MCP servers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Add, edit, delete and check LLMs.
+    pub manage_llms: bool,
+    /// Read how every LLM is set up (URL, grants, last check).
+    pub read_llm_settings: bool,
+    /// Read the audit trail.
+    pub read_audit: bool,
+    /// Read every team; without it, only one's own teams.
+    pub read_teams: bool,
+    pub manage_teams: bool,
+    /// Read every user's keys; without it, only one's own.
+    pub read_all_keys: bool,
+    /// Revoke anyone's keys and create keys for other users.
+    pub manage_all_keys: bool,
+    /// List the users (`GET /v1/users`).
+    pub read_users: bool,
+    pub manage_settings: bool,
 }
 
 impl Me {
     pub fn is_local(&self) -> bool {
         self.auth == AuthMethod::Local
     }
+}
+
+/// One user as listed by `GET /v1/users` (admins and viewers), for choosing names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub name: String,
+    pub role: Role,
+}
+
+/// `GET /v1/users`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserList {
+    pub data: Vec<UserSummary>,
 }
 
 /// Where to go after signing in (`/login?next=…`, `POST /auth/login?next=…`): a path on

@@ -42,6 +42,9 @@ pub enum Resource<'a> {
     Audit,
     /// Every team: admins write, admins and viewers read.
     Teams,
+    /// The list of users (names and roles): admins and viewers read it; users are added from
+    /// the command line.
+    Users,
     /// One team, by its members: they see it too.
     Team { members: &'a [String] },
     /// One LLM, by its name and grants, with the caller's teams. Running it needs a grant (to
@@ -207,6 +210,8 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
         (Role::Member, Action::Read, Resource::Audit) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Teams) => false,
         (Role::Member, Action::Read, Resource::Teams) => false,
+        (Role::Viewer | Role::Member, Action::Write, Resource::Users) => false,
+        (Role::Member, Action::Read, Resource::Users) => false,
     }
 }
 

@@ -50,11 +50,24 @@ pub struct Principal {
 
 impl Principal {
     pub fn me(&self) -> Me {
+        use super::{allowed, Action, Resource};
+        let may = |action, resource| allowed(self, action, resource);
         Me {
             name: self.name.clone(),
             role: self.role,
             auth: self.auth,
             user_id: self.user_id,
+            can: app::api::Capabilities {
+                manage_llms: may(Action::Write, Resource::Llms),
+                read_llm_settings: may(Action::Read, Resource::Llms),
+                read_audit: may(Action::Read, Resource::Audit),
+                read_teams: may(Action::Read, Resource::Teams),
+                manage_teams: may(Action::Write, Resource::Teams),
+                read_all_keys: may(Action::Read, Resource::AllApiKeys),
+                manage_all_keys: may(Action::Write, Resource::AllApiKeys),
+                read_users: may(Action::Read, Resource::Users),
+                manage_settings: may(Action::Write, Resource::Settings),
+            },
         }
     }
 

@@ -567,3 +567,139 @@ async fn the_master_key_and_local_mode_are_marked_as_such_and_their_names_are_re
     }
     app.stop().await;
 }
+
+/// What `/v1/me` says a caller may do is what the routes do: each capability is checked
+/// against the route it stands for, for every role and for a key narrowed to LLMs.
+#[tokio::test]
+async fn capabilities_in_me_match_what_the_routes_allow_and_users_are_listed_to_readers_only() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    app.add_user("root", app::api::Role::Admin, "password root")
+        .await;
+    app.add_user("vic", app::api::Role::Viewer, "password vic")
+        .await;
+    app.add_user("ana", app::api::Role::Member, "password ana")
+        .await;
+    let llm = serde_json::json!({"name": "cheap", "provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "model": "m", "grants": {"all_members": true}});
+    let created = app
+        .client()
+        .post(app.url("/v1/llms?skip_auth_check=true"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&llm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let root = app.browser();
+    app.sign_in(&root, "root", "password root").await;
+    let narrowed = app
+        .client()
+        .post(app.url("/v1/keys"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&serde_json::json!({"name": "narrow", "user": "root", "llms": ["cheap"]}))
+        .send()
+        .await
+        .unwrap()
+        .json::<app::api::CreatedApiKey>()
+        .await
+        .unwrap()
+        .key;
+    let narrowed_session = app.browser();
+    app.sign_in_with_key(&narrowed_session, &narrowed).await;
+    let vic = app.browser();
+    app.sign_in(&vic, "vic", "password vic").await;
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    app.create_key(&ana, None).await;
+
+    for (who, client) in [
+        ("admin", &root),
+        ("viewer", &vic),
+        ("member", &ana),
+        ("narrowed key", &narrowed_session),
+    ] {
+        let me: app::api::Me = client
+            .get(app.url("/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let status = |path: &'static str| {
+            let request = client.get(app.url(path)).send();
+            async move { request.await.unwrap().status().as_u16() }
+        };
+        let can = &me.can;
+        assert_eq!(can.read_audit, status("/v1/audit").await == 200, "{who}");
+        assert_eq!(can.read_users, status("/v1/users").await == 200, "{who}");
+        assert_eq!(
+            can.read_llm_settings,
+            client
+                .get(app.url("/v1/llms/cheap"))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+                .get("grants")
+                .is_some(),
+            "{who}"
+        );
+        let check = client
+            .post(app.url("/v1/llms/cheap/check"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(can.manage_llms, check == 200, "{who}: {check}");
+        let team = client
+            .post(app.url("/v1/teams"))
+            .json(&serde_json::json!({"name": format!("t-{}", who.replace(' ', "-"))}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(can.manage_teams, team == 201, "{who}: {team}");
+        let keys: serde_json::Value = client
+            .get(app.url("/v1/keys"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let others = keys["data"]
+            .as_array()
+            .map(|k| k.iter().any(|k| k["user"] != me.name))
+            .unwrap_or(false);
+        assert_eq!(can.read_all_keys, others, "{who}: {keys}");
+        let expected = match who {
+            "admin" => (true, true, true),
+            "viewer" => (false, true, true),
+            _ => (false, false, false),
+        };
+        assert_eq!(
+            (can.manage_all_keys, can.read_teams, can.read_users),
+            expected,
+            "{who}"
+        );
+    }
+
+    // The list holds names and roles only.
+    let text = root
+        .get(app.url("/v1/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let users: app::api::UserList = serde_json::from_str(&text).unwrap();
+    let names: Vec<_> = users.data.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["ana", "root", "vic"]);
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "{text}"
+    );
+}

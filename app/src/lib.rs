@@ -24,7 +24,7 @@ use leptos_router::{Lazy, StaticSegment};
 use crate::components::AppLayout;
 use crate::pages::{
     AuditRoute, ChatPage, KeysRoute, LlmsRoute, LoginRoute, McpServersRoute, NotFound,
-    OverviewRoute,
+    OverviewRoute, TeamsRoute,
 };
 use crate::session::SessionState;
 
@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("keys") view={Lazy::<KeysRoute>::new()}/>
                     <Route path=StaticSegment("llms") view={Lazy::<LlmsRoute>::new()}/>
                     <Route path=StaticSegment("mcp-servers") view={Lazy::<McpServersRoute>::new()}/>
+                    <Route path=StaticSegment("teams") view={Lazy::<TeamsRoute>::new()}/>
                     <Route path=StaticSegment("audit") view={Lazy::<AuditRoute>::new()}/>
                 </ParentRoute>
             </Routes>

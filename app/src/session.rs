@@ -40,13 +40,10 @@ impl SessionState {
         })
     }
 
-    /// Admins and viewers: they read the configuration and the audit trail.
-    pub fn reads_configuration(&self) -> bool {
-        self.0.with(|m| {
-            m.as_ref().is_some_and(|m| {
-                matches!(m.role, crate::api::Role::Admin | crate::api::Role::Viewer)
-            })
-        })
+    /// Whether the signed-in caller may do what `what` picks out of their capabilities (as
+    /// `/v1/me` says: the routes decide the same way).
+    pub fn can(&self, what: impl Fn(&crate::api::Capabilities) -> bool) -> bool {
+        self.0.with(|m| m.as_ref().is_some_and(|m| what(&m.can)))
     }
 }
 

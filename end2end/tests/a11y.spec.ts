@@ -10,6 +10,7 @@ const PAGES: [string, string][] = [
   ['/llms', 'LLMs'],
   ['/mcp-servers', 'MCP servers'],
   ['/keys', 'API keys'],
+  ['/teams', 'Teams'],
   ['/audit', 'Audit'],
 ];
 

@@ -99,6 +99,7 @@ test('each page has its own title, whether opened directly or by navigation', as
     ['LLMs', 'LLMs — Hearth'],
     ['MCP servers', 'MCP servers — Hearth'],
     ['API keys', 'API keys — Hearth'],
+    ['Teams', 'Teams — Hearth'],
     ['Audit', 'Audit — Hearth'],
   ];
   for (const [link, title] of pages) {
@@ -152,8 +153,8 @@ test('no page says it is empty before its data is known', async ({ browser }) =>
   await page.getByLabel('API key').fill(MASTER_KEY);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/$/);
-  const empty = /No conversations yet|No MCP servers|No LLMs yet|No LLM is available|No API keys yet|No events/;
-  for (const path of ['/chat', '/llms', '/mcp-servers', '/keys', '/audit']) {
+  const empty = /No conversations yet|No MCP servers|No LLMs yet|No LLM is available|No API keys yet|No teams yet|not in any team|No events/;
+  for (const path of ['/chat', '/llms', '/mcp-servers', '/keys', '/teams', '/audit']) {
     await page.goto(path);
     await expect(page.locator('main')).toBeVisible();
     expect(await page.locator('body').innerText(), path).not.toMatch(empty);

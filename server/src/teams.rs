@@ -116,14 +116,15 @@ async fn show(
 /// The members' user ids, sorted and without repeats; an unknown name is a 400.
 async fn member_ids(db: &Db, names: &[String]) -> Result<Vec<i64>> {
     if names.len() > 10_000 {
-        return Err(AppError::BadRequest(
-            "a team has at most 10,000 members".into(),
+        return Err(AppError::invalid(
+            "members",
+            "a team has at most 10,000 members",
         ));
     }
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
         let user = users::by_name(db, name.trim()).await?.ok_or_else(|| {
-            AppError::BadRequest(format!("there is no user named {}", Echo(name)))
+            AppError::invalid("members", format!("there is no user named {}", Echo(name)))
         })?;
         ids.push(user.id);
     }
@@ -160,7 +161,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Team>)> {
     authorize(&principal, Action::Write, Resource::Teams)?;
     users::validate_plain(&input.name)
-        .map_err(|e| AppError::BadRequest(e.replace("user name", "team name")))?;
+        .map_err(|e| AppError::invalid("name", e.replace("user name", "team name")))?;
     let ids = member_ids(&state.db, &input.members).await?;
     let created: std::result::Result<(), sqlx::Error> = with_pool!(&state.db, pool => async {
         let mut tx = pool.begin().await?;

@@ -11,8 +11,8 @@ use super::{
     ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput,
     ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, KnownToolsInput, LlmCheck,
     LlmInput, LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList,
-    PersonalMcpServer, PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm,
-    ToolApproval,
+    PersonalMcpServer, PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm, Team,
+    TeamInput, TeamList, ToolApproval, UserList,
 };
 
 /// A failed call, in words for the user.
@@ -44,6 +44,39 @@ pub async fn login(request: &LoginRequest) -> Result<Me, ApiError> {
 
 pub async fn logout() -> Result<(), ApiError> {
     call(Verb::Post, "/auth/logout", None::<&()>).await
+}
+
+/// Every user's name and role (admins and viewers).
+pub async fn list_users() -> Result<UserList, ApiError> {
+    call(Verb::Get, "/v1/users", None::<&()>).await
+}
+
+/// The teams the caller may see: every team for admins and viewers, one's own for members.
+pub async fn list_teams() -> Result<TeamList, ApiError> {
+    call(Verb::Get, "/v1/teams", None::<&()>).await
+}
+
+pub async fn create_team(input: &TeamInput) -> Result<Team, ApiError> {
+    call(Verb::Post, "/v1/teams", Some(input)).await
+}
+
+/// Replaces the team's members.
+pub async fn update_team(input: &TeamInput) -> Result<Team, ApiError> {
+    call(
+        Verb::Put,
+        &format!("/v1/teams/{}", encode(&input.name)),
+        Some(input),
+    )
+    .await
+}
+
+pub async fn delete_team(name: &str) -> Result<(), ApiError> {
+    call(
+        Verb::Delete,
+        &format!("/v1/teams/{}", encode(name)),
+        None::<&()>,
+    )
+    .await
 }
 
 pub async fn list_keys() -> Result<ApiKeyList, ApiError> {

@@ -11,6 +11,21 @@ use crate::session::use_session;
 
 /// The pages a signed-in user sees, inside the top bar. Only pages that work are listed. On a
 /// phone the navigation and the user menu fold into "Menu".
+/// In place of a page's content for someone whose role does not give them that page.
+#[component]
+pub fn NotForRole(
+    /// Who the page is for, as a sentence.
+    for_whom: &'static str,
+) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="not-for-role">
+            <h2>"Not available to your role"</h2>
+            <p>{for_whom} " Ask an admin of this Hearth if you need it."</p>
+            <p><a href="/">"Back to the overview"</a></p>
+        </section>
+    }
+}
+
 #[component]
 pub fn AppLayout() -> impl IntoView {
     let session = use_session();
@@ -38,7 +53,8 @@ pub fn AppLayout() -> impl IntoView {
                             <A href="/llms">"LLMs"</A>
                             <A href="/mcp-servers">"MCP servers"</A>
                             <A href="/keys">"API keys"</A>
-                            <Show when=move || session.reads_configuration()>
+                            <A href="/teams">"Teams"</A>
+                            <Show when=move || session.can(|c| c.read_audit)>
                                 <A href="/audit">"Audit"</A>
                             </Show>
                         </nav>

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::DataTable;
+use crate::components::{DataTable, NotForRole};
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -14,6 +14,14 @@ const PAGE: u32 = 100;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
+    if !crate::session::use_session().can(|c| c.read_audit) {
+        return view! {
+            <Title text="Audit — Hearth"/>
+            <h1>"Audit"</h1>
+            <NotForRole for_whom="The audit trail is for admins and viewers."/>
+        }
+        .into_any();
+    }
     let llm = RwSignal::new(String::new());
     let principal = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
@@ -102,6 +110,7 @@ pub fn AuditPage() -> impl IntoView {
             </button>
         </Show>
     }
+    .into_any()
 }
 
 fn tokens(event: &AuditEvent) -> String {

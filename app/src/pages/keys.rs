@@ -52,6 +52,16 @@ fn CreateKeyForm(on_created: Callback<CreatedApiKey>) -> impl IntoView {
     let expiry = NodeRef::<html::Select>::new();
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    // The users a key may be made for, offered by name.
+    let owners = LocalResource::new(move || async move {
+        if !session.can(|c| c.manage_all_keys) {
+            return Vec::new();
+        }
+        client::list_users()
+            .await
+            .map(|l| l.data.into_iter().map(|u| u.name).collect::<Vec<_>>())
+            .unwrap_or_default()
+    });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -86,10 +96,13 @@ fn CreateKeyForm(on_created: Callback<CreatedApiKey>) -> impl IntoView {
                 <label for="key-name">"Name"</label>
                 <input id="key-name" name="name" required placeholder="laptop, CI, …" node_ref=name/>
             </div>
-            <Show when=move || session.is_admin()>
+            <Show when=move || session.can(|c| c.manage_all_keys)>
                 <div class="field">
                     <label for="key-owner">"Owner"</label>
-                    <input id="key-owner" name="user" placeholder="user name (default: you)" node_ref=owner/>
+                    <input id="key-owner" name="user" list="key-owners" autocomplete="off" placeholder="user name (default: you)" node_ref=owner/>
+                    <datalist id="key-owners">
+                        {move || owners.get().unwrap_or_default().into_iter().map(|u| view! { <option value=u></option> }).collect_view()}
+                    </datalist>
                 </div>
             </Show>
             <div class="field">
@@ -139,6 +152,10 @@ fn NewKeyPanel(key: CreatedApiKey, on_done: impl Fn() + 'static) -> impl IntoVie
 #[component]
 fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
+    // Revoke is offered where it would be accepted: one's own keys, or anyone's for admins.
+    let me = use_session().get();
+    let revokes_all = me.as_ref().is_some_and(|m| m.can.manage_all_keys);
+    let mine = me.map(|m| m.name).unwrap_or_default();
     // The key whose revocation waits for the user to confirm it.
     let revoking = RwSignal::new(None::<ApiKey>);
     let revoke = Callback::new(move |()| {
@@ -170,6 +187,7 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
         .into_iter()
         .map(|key| {
             let for_click = key.clone();
+            let may_revoke = revokes_all || key.user == mine;
             view! {
                 <tr>
                     <td data-label="Name">{key.name}</td>
@@ -179,9 +197,11 @@ fn KeyTable(keys: Vec<ApiKey>, on_revoked: Callback<i64>) -> impl IntoView {
                     <td data-label="Expires">{key.expires_at.map(format::date).unwrap_or_else(|| "never".into())}</td>
                     <td data-label="Last used">{key.last_used_at.map(format::date).unwrap_or_else(|| "—".into())}</td>
                     <td class="row-actions">
-                        <button type="button" class="button danger" on:click=move |_| revoking.set(Some(for_click.clone()))>
-                            "Revoke"
-                        </button>
+                        {may_revoke.then(|| view! {
+                            <button type="button" class="button danger" on:click=move |_| revoking.set(Some(for_click.clone()))>
+                                "Revoke"
+                            </button>
+                        })}
                     </td>
                 </tr>
             }

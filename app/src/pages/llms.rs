@@ -51,7 +51,7 @@ impl Provider {
 #[component]
 pub fn LlmsPage() -> impl IntoView {
     let session = use_session();
-    let is_admin = move || session.is_admin();
+    let is_admin = move || session.can(|c| c.manage_llms);
     let version = RwSignal::new(0u32);
     let llms = LocalResource::new(move || {
         version.track();

@@ -7,6 +7,7 @@ mod llms;
 mod login;
 mod mcp_servers;
 mod overview;
+mod teams;
 
 pub use chat::{ChatHome, ChatPage};
 
@@ -74,6 +75,7 @@ lazy_pages! {
     KeysRoute(keys_page) => keys::KeysPage,
     LlmsRoute(llms_page) => llms::LlmsPage,
     McpServersRoute(mcp_servers_page) => mcp_servers::McpServersPage,
+    TeamsRoute(teams_page) => teams::TeamsPage,
 }
 
 /// In place of a page whose code could not be fetched.

@@ -122,6 +122,24 @@ test('an admin adds a team, picks its members by name, changes them and deletes 
   const offered = await page.getByLabel('Owner').evaluate((input: HTMLInputElement) => [...(input.list?.options ?? [])].map((o) => o.value));
   expect(offered).toEqual(expect.arrayContaining(['team-ana', 'team-bob']));
 
+  // An LLM is granted to users and teams picked by name.
+  await page.request.delete('/v1/llms/e2e-granted', { headers: AUTH });
+  await page.goto('/llms');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.getByRole('button', { name: 'Add LLM' }).click();
+  const llm = page.getByRole('dialog', { name: 'Add LLM' });
+  await llm.getByLabel('Provider', { exact: true }).selectOption('openai-compatible');
+  await llm.getByLabel('Base URL').fill('http://127.0.0.1:9');
+  await llm.getByLabel('Upstream model').fill('m');
+  await llm.getByLabel('Name', { exact: true }).fill('e2e-granted');
+  await llm.getByLabel('All members').uncheck();
+  await llm.getByRole('group', { name: 'Teams' }).getByRole('checkbox', { name: 'e2e-research' }).check();
+  await llm.getByRole('group', { name: 'Users' }).getByRole('checkbox', { name: 'team-bob' }).check();
+  await llm.getByRole('button', { name: 'Save' }).click();
+  await expect(llm).toBeHidden();
+  await expect(page.getByTestId('llm-row').filter({ hasText: 'e2e-granted' })).toContainText('team-bob, team e2e-research');
+  await page.request.delete('/v1/llms/e2e-granted', { headers: AUTH });
+
   await page.goto('/teams');
   await page.getByTestId('team-row').filter({ hasText: 'e2e-research' }).getByRole('button', { name: 'Delete' }).click();
   await page.getByRole('dialog', { name: 'Delete the team “e2e-research”?' }).getByRole('button', { name: 'Delete' }).click();

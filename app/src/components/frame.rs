@@ -11,6 +11,47 @@ use crate::session::use_session;
 
 /// The pages a signed-in user sees, inside the top bar. Only pages that work are listed. On a
 /// phone the navigation and the user menu fold into "Menu".
+/// Names to tick, from a list (users, teams): `chosen` holds the ticked ones, in the order
+/// they were ticked.
+#[component]
+pub fn NameChoices(
+    names: Vec<String>,
+    chosen: RwSignal<Vec<String>>,
+    /// The group's accessible name.
+    label: &'static str,
+    /// Said when there is no name to choose.
+    empty: &'static str,
+) -> impl IntoView {
+    let boxes = names
+        .into_iter()
+        .map(|name| {
+            let (checked, toggled) = (name.clone(), name.clone());
+            view! {
+                <label class="switch">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || chosen.with(|c| c.contains(&checked))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            chosen.update(|c| {
+                                c.retain(|n| *n != toggled);
+                                if on {
+                                    c.push(toggled.clone());
+                                }
+                            });
+                        }
+                    />
+                    {name}
+                </label>
+            }
+        })
+        .collect::<Vec<_>>();
+    let none = boxes
+        .is_empty()
+        .then(|| view! { <span class="muted small">{empty}</span> });
+    view! { <div class="choices" role="group" aria-label=label>{boxes}{none}</div> }
+}
+
 /// In place of a page's content for someone whose role does not give them that page.
 #[component]
 pub fn NotForRole(

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::{ConfirmDialog, DataTable, FieldError, FormErrors, Modal};
+use crate::components::{ConfirmDialog, DataTable, FieldError, FormErrors, Modal, NameChoices};
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 
@@ -268,15 +268,6 @@ fn LlmTable(
     .into_any()
 }
 
-/// Names typed as a comma-separated list.
-fn names(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[component]
 fn LlmDialog(
     llm: Option<Llm>,
@@ -320,8 +311,29 @@ fn LlmDialog(
             ..Grants::default()
         });
     let all_members = RwSignal::new(grants.all_members);
-    let users = RwSignal::new(grants.users.join(", "));
-    let teams = RwSignal::new(grants.teams.join(", "));
+    let users = RwSignal::new(grants.users.clone());
+    let teams = RwSignal::new(grants.teams.clone());
+    // The users and teams there are, to grant by name; those granted already stay listed.
+    let known = LocalResource::new(move || async move {
+        let names = |mut found: Vec<String>, granted: Vec<String>| {
+            found.extend(granted);
+            found.sort();
+            found.dedup();
+            found
+        };
+        let users_found = client::list_users()
+            .await
+            .map(|l| l.data.into_iter().map(|u| u.name).collect())
+            .unwrap_or_default();
+        let teams_found = client::list_teams()
+            .await
+            .map(|l| l.data.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default();
+        (
+            names(users_found, users.get_untracked()),
+            names(teams_found, teams.get_untracked()),
+        )
+    });
     let skip_check = RwSignal::new(false);
     let errors = FormErrors::new();
     let pending = RwSignal::new(false);
@@ -388,8 +400,8 @@ fn LlmDialog(
             tier: Some(tier.get_untracked()).filter(|t| !t.trim().is_empty()),
             grants: Grants {
                 all_members: all_members.get_untracked(),
-                users: names(&users.get_untracked()),
-                teams: names(&teams.get_untracked()),
+                users: users.get_untracked(),
+                teams: teams.get_untracked(),
             },
         };
         let existing = existing.clone();
@@ -506,14 +518,12 @@ fn LlmDialog(
                         <input type="checkbox" bind:checked=all_members/>
                         "All members"
                     </label>
-                    <div class="field">
-                        <label for="llm-users">"Or these users"</label>
-                        <input id="llm-users" placeholder="ana, bob" bind:value=users aria-describedby="llm-grants-error"/>
-                    </div>
-                    <div class="field">
-                        <label for="llm-teams">"And these teams"</label>
-                        <input id="llm-teams" placeholder="research, support" bind:value=teams aria-describedby="llm-grants-error"/>
-                    </div>
+                    {move || known.get().map(|(user_names, team_names)| view! {
+                        <p class="small">"Or these users"</p>
+                        <NameChoices names=user_names chosen=users label="Users" empty="No users yet."/>
+                        <p class="small">"And the members of these teams"</p>
+                        <NameChoices names=team_names chosen=teams label="Teams" empty="No teams yet: add them on the Teams page."/>
+                    })}
                     <FieldError id="llm-grants-error" error=errors.of("grants")/>
                     <p class="muted small">"Editing LLMs does not let anyone run them: admins need a grant too."</p>
                 </fieldset>
@@ -554,12 +564,6 @@ fn LlmDialog(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_lists_are_split_on_commas_and_trimmed() {
-        assert_eq!(names(" ana, bob ,,"), ["ana", "bob"]);
-        assert!(names("  ").is_empty());
-    }
 
     #[test]
     fn grants_are_said_in_words() {

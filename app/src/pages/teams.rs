@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 
 use crate::api::{client, Team, TeamInput};
-use crate::components::{ConfirmDialog, DataTable, FieldError, FormErrors, Modal};
+use crate::components::{ConfirmDialog, DataTable, FieldError, FormErrors, Modal, NameChoices};
 use crate::session::use_session;
 
 #[component]
@@ -170,30 +170,6 @@ fn TeamDialog(
             }
         });
     };
-    let boxes = choices
-        .into_iter()
-        .map(|user| {
-            let (checked, toggled) = (user.clone(), user.clone());
-            view! {
-                <label class="switch">
-                    <input
-                        type="checkbox"
-                        prop:checked=move || members.with(|m| m.contains(&checked))
-                        on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            members.update(|m| {
-                                m.retain(|u| *u != toggled);
-                                if on {
-                                    m.push(toggled.clone());
-                                }
-                            });
-                        }
-                    />
-                    {user}
-                </label>
-            }
-        })
-        .collect_view();
     view! {
         <Modal labelledby="team-dialog-title" on_close>
             <form on:submit=on_submit>
@@ -206,7 +182,7 @@ fn TeamDialog(
                 </div>
                 <fieldset aria-describedby="team-members-error">
                     <legend>"Members"</legend>
-                    <div class="choices">{boxes}</div>
+                    <NameChoices names=choices chosen=members label="Members" empty="There are no users yet: add them with hearth user add."/>
                     <FieldError id="team-members-error" error=errors.of("members")/>
                 </fieldset>
                 <div class="actions">

@@ -14,6 +14,12 @@ const PAGES: [string, string][] = [
   ['/audit', 'Audit'],
 ];
 
+const DIALOGS: [string, string, string][] = [
+  ['/llms', 'Add LLM', 'Add LLM'],
+  ['/mcp-servers', 'Add MCP server', 'Add MCP server'],
+  ['/teams', 'Add team', 'Add team'],
+];
+
 for (const scheme of ['light', 'dark'] as const) {
   test(`every page passes axe in ${scheme} mode`, async ({ page }) => {
     await page.emulateMedia({ colorScheme: scheme });
@@ -31,6 +37,14 @@ for (const scheme of ['light', 'dark'] as const) {
     for (const [path] of PAGES) {
       await page.goto(path);
       await check(path);
+    }
+    // And with each page's dialog open: the page behind is inert, the dialog is what is met.
+    for (const [path, opener, name] of DIALOGS) {
+      await page.goto(path);
+      await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+      await page.getByRole('button', { name: opener }).click();
+      await expect(page.getByRole('dialog', { name })).toBeVisible();
+      await check(`${path} (${name} dialog)`);
     }
     console.log(`axe, ${scheme}: ${found.length} serious or critical violation(s)${found.map((f) => `\n  ${f}`).join('')}`);
     expect(found).toEqual([]);

@@ -537,13 +537,22 @@ fn stored_key(state: &AppState, row: &LlmRow) -> Result<Option<String>> {
         (Some(sealed), _) => Ok(Some(
             state.secrets.open(sealed).map_err(AppError::internal)?,
         )),
-        (None, Some(reference)) => state
-            .key_refs
-            .resolve(reference)
-            .map(Some)
-            .map_err(|why| AppError::invalid("api_key_ref", why)),
+        (None, Some(reference)) => referenced_key(state, reference).map(Some),
         (None, None) => Ok(None),
     }
+}
+
+/// The key a reference points to; a reference that is not allowed or does not resolve is a
+/// 400 on `api_key_ref` (whose words say nothing of the server's files or environment).
+fn referenced_key(state: &AppState, reference: &str) -> Result<String> {
+    state
+        .key_refs
+        .validate(reference)
+        .map_err(|m| AppError::invalid("api_key_ref", m))?;
+    state
+        .key_refs
+        .resolve(reference)
+        .map_err(|why| AppError::invalid("api_key_ref", why))
 }
 
 /// `POST /v1/llms/{name}/check`: calls the provider as a save does, and keeps what it found.
@@ -598,18 +607,7 @@ async fn provider_models(
         .filter(|r| !r.is_empty());
     let key = match (typed, reference, query.llm.as_deref()) {
         (Some(key), _, _) => Some(key.to_owned()),
-        (None, Some(reference), _) => {
-            state
-                .key_refs
-                .validate(reference)
-                .map_err(|m| AppError::invalid("api_key_ref", m))?;
-            Some(
-                state
-                    .key_refs
-                    .resolve(reference)
-                    .map_err(|why| AppError::invalid("api_key_ref", why))?,
-            )
-        }
+        (None, Some(reference), _) => Some(referenced_key(&state, reference)?),
         // The stored key goes only where it is already sent: its own provider and URL.
         (None, None, Some(llm)) => match fetch(&state, llm).await? {
             Some(row) if row.provider == query.provider && row.base_url == base_url => {

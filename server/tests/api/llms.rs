@@ -699,3 +699,101 @@ async fn a_provider_lists_its_models_and_a_stored_key_goes_only_to_its_own_url()
     .await;
     assert_eq!(calls.load(Ordering::SeqCst), before);
 }
+
+#[tokio::test]
+async fn provider_calls_refuse_a_narrowed_key_and_another_site_and_survive_a_hostile_provider() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    let (base, calls) = start_provider().await;
+    app.add_user("root", Role::Admin, "password root").await;
+    let created = app
+        .client()
+        .post(app.url("/v1/llms"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&llm("good", &base, GOOD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // An admin's key narrowed to LLMs runs them and nothing else; an admin's session used
+    // from a page on another site is refused before anything is called.
+    let narrowed = app
+        .client()
+        .post(app.url("/v1/keys"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&json!({"name": "narrow", "user": "root", "llms": ["good"]}))
+        .send()
+        .await
+        .unwrap()
+        .json::<app::api::CreatedApiKey>()
+        .await
+        .unwrap()
+        .key;
+    let root = app.browser();
+    app.sign_in(&root, "root", "password root").await;
+    let before = calls.load(Ordering::SeqCst);
+    let models = json!({"provider": "openai-compatible", "base_url": base, "llm": "good"});
+    for (path, body) in [
+        ("/v1/llms/good/check", Value::Null),
+        ("/v1/provider-models", models.clone()),
+    ] {
+        let by_key = app
+            .client()
+            .post(app.url(path))
+            .bearer_auth(&narrowed)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        error_body(by_key, 403).await;
+        let from_elsewhere = root
+            .post(app.url(path))
+            .header("origin", "https://elsewhere.example")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        error_body(from_elsewhere, 403).await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "nothing reached the provider"
+    );
+
+    // A provider answering too much, too many or not JSON: a list within bounds, or none.
+    async fn models_answer(axum::extract::Path(kind): axum::extract::Path<String>) -> String {
+        match kind.as_str() {
+            // Over the 1 MiB read, in names that would each be kept.
+            "big" => {
+                let ids: Vec<String> = (0..100_000)
+                    .map(|i| format!(r#"{{"id":"b{i:06}"}}"#))
+                    .collect();
+                format!(r#"{{"data":[{}]}}"#, ids.join(","))
+            }
+            "many" => {
+                let ids: Vec<String> = (0..5000)
+                    .map(|i| format!(r#"{{"id":"m{i:04}"}}"#))
+                    .collect();
+                format!(r#"{{"data":[{}]}}"#, ids.join(","))
+            }
+            _ => "<html>not a model list</html>".into(),
+        }
+    }
+    let hostile = Router::new().route("/{kind}/v1/models", get(models_answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hostile).await });
+    for (kind, expected) in [("big", 0), ("junk", 0), ("many", 2000)] {
+        let answer = root
+            .post(app.url("/v1/provider-models"))
+            .json(&json!({"provider": "openai-compatible", "base_url": format!("http://{addr}/{kind}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{kind}");
+        let found: ProviderModels = answer.json().await.unwrap();
+        assert_eq!(found.check.outcome, ProbeOutcome::Ok, "{kind}");
+        assert_eq!(found.data.len(), expected, "{kind}");
+    }
+}

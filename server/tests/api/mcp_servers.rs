@@ -430,3 +430,63 @@ async fn the_tools_last_seen_and_a_disconnect_are_kept_for_the_owner_only() {
         .unwrap();
     assert!(moved.known_tools.is_empty() && !moved.auto_connect);
 }
+
+#[tokio::test]
+async fn known_tools_refuse_a_narrowed_key_and_a_page_on_another_site() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let llm = json!({"name": "cheap", "provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "model": "m", "grants": {"all_members": true}});
+    let created = app
+        .client()
+        .post(app.url("/v1/llms?skip_auth_check=true"))
+        .bearer_auth("master-secret-0123456789")
+        .json(&llm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let server: PersonalMcpServer = ana
+        .post(app.url("/v1/me/mcp-servers"))
+        .json(&everything("Everything"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let narrowed = ana
+        .post(app.url("/v1/keys"))
+        .json(&json!({"name": "narrow", "llms": ["cheap"]}))
+        .send()
+        .await
+        .unwrap()
+        .json::<app::api::CreatedApiKey>()
+        .await
+        .unwrap()
+        .key;
+    let path = app.url(&format!("/v1/me/mcp-servers/{}/known-tools", server.id));
+    let tools = json!({"tools": [{"name": "forged"}]});
+    let by_key = app
+        .client()
+        .put(&path)
+        .bearer_auth(&narrowed)
+        .json(&tools)
+        .send()
+        .await
+        .unwrap();
+    error_body(by_key, 403).await;
+    let from_elsewhere = ana
+        .put(&path)
+        .header("origin", "https://elsewhere.example")
+        .json(&tools)
+        .send()
+        .await
+        .unwrap();
+    error_body(from_elsewhere, 403).await;
+    assert!(
+        list(&app, &ana).await[0].known_tools.is_empty(),
+        "nothing written"
+    );
+}

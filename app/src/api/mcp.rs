@@ -100,6 +100,20 @@ pub struct PersonalMcpServer {
     pub updated_at: i64,
 }
 
+/// The most tools Hearth keeps switches, approvals or a known list for, per server.
+pub const MAX_TOOLS: usize = 1000;
+/// The longest tool description kept, in characters.
+pub const MAX_TOOL_DESCRIPTION: usize = 2000;
+/// The rule [`valid_tool_name`] applies, in words.
+pub const TOOL_NAME_RULE: &str = "a tool name is 1 to 256 bytes without control characters";
+
+/// Tool names come from MCP servers, which name them freely; what Hearth never stores is an
+/// empty one, one over 256 bytes, or one with a control character (a newline would forge a
+/// log line).
+pub fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 256 && !name.chars().any(char::is_control)
+}
+
 /// A tool as an MCP server described it, kept for when the server is not connected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KnownTool {

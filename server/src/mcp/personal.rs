@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use sqlx::FromRow;
 
 use app::api::{
-    HeaderEntry, KnownTool, KnownToolsInput, McpServerInput, McpTransport, PersonalMcpServer,
-    PersonalMcpServerList,
+    valid_tool_name, HeaderEntry, KnownTool, KnownToolsInput, McpServerInput, McpTransport,
+    PersonalMcpServer, PersonalMcpServerList, MAX_TOOLS, MAX_TOOL_DESCRIPTION, TOOL_NAME_RULE,
 };
 
 use crate::auth::{allowed, authorize, Action, Principal, Resource};
@@ -29,9 +29,6 @@ use crate::with_pool;
 const MAX_SERVERS: i64 = 100;
 const MAX_HEADERS: usize = 32;
 const MAX_HEADER_VALUE: usize = 8 * 1024;
-const MAX_TOOLS: usize = 1000;
-/// The longest tool description kept, in characters.
-const MAX_DESCRIPTION: usize = 2000;
 /// Headers the browser sets itself, or that describe one hop: not the user's to configure.
 const RESERVED_HEADERS: &[&str] = &[
     "accept",
@@ -189,14 +186,6 @@ fn validate(input: McpServerInput, secrets: &SecretBox) -> Result<Valid> {
         tools: serde_json::to_string(&tools).map_err(AppError::internal)?,
         auto_connect: input.auto_connect,
     })
-}
-
-const TOOL_NAME_RULE: &str = "a tool name is 1 to 256 bytes without control characters";
-
-/// Tool names come from MCP servers, which name them freely; what they may never hold is a
-/// control character (a newline would forge a log line).
-fn valid_tool_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 256 && !name.chars().any(char::is_control)
 }
 
 fn name_taken(name: &str) -> AppError {
@@ -474,7 +463,7 @@ async fn set_known_tools(
 }
 
 /// A tool list as kept: at most [`MAX_TOOLS`], each name valid and given once, each
-/// description within [`MAX_DESCRIPTION`] characters (an empty one is none).
+/// description within [`MAX_TOOL_DESCRIPTION`] characters (an empty one is none).
 fn known_tools(tools: Vec<KnownTool>) -> Result<Vec<KnownTool>> {
     let bad = |m: String| Err(AppError::invalid("tools", m));
     if tools.len() > MAX_TOOLS {
@@ -492,10 +481,10 @@ fn known_tools(tools: Vec<KnownTool>) -> Result<Vec<KnownTool>> {
         let description = description.filter(|d| !d.trim().is_empty());
         if description
             .as_ref()
-            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+            .is_some_and(|d| d.chars().count() > MAX_TOOL_DESCRIPTION)
         {
             return bad(format!(
-                "the description of {} is longer than {MAX_DESCRIPTION} characters",
+                "the description of {} is longer than {MAX_TOOL_DESCRIPTION} characters",
                 Echo(&name)
             ));
         }

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{client, KnownTool, KnownToolsInput, PersonalMcpServer, ToolApproval};
+use crate::api::{
+    client, valid_tool_name, KnownTool, KnownToolsInput, PersonalMcpServer, ToolApproval,
+    MAX_TOOLS, MAX_TOOL_DESCRIPTION,
+};
 use crate::components::ConfirmDialog;
 use crate::connections::{use_connections, Runtime, Status};
 use crate::mcp::log::Direction;
@@ -158,13 +161,9 @@ pub fn McpServerCard(
 /// A listed tool as Hearth keeps it: a name it accepts, given once, a bounded description.
 fn known_tools(tools: &[Tool]) -> Vec<KnownTool> {
     let mut kept: Vec<KnownTool> = Vec::new();
-    for tool in tools.iter().take(1000) {
+    for tool in tools.iter().take(MAX_TOOLS) {
         let name = &tool.name;
-        if name.is_empty()
-            || name.len() > 256
-            || name.chars().any(char::is_control)
-            || kept.iter().any(|k| &k.name == name)
-        {
+        if !valid_tool_name(name) || kept.iter().any(|k| &k.name == name) {
             continue;
         }
         kept.push(KnownTool {
@@ -173,7 +172,7 @@ fn known_tools(tools: &[Tool]) -> Vec<KnownTool> {
                 .description
                 .as_deref()
                 .filter(|d| !d.trim().is_empty())
-                .map(|d| d.chars().take(2000).collect()),
+                .map(|d| d.chars().take(MAX_TOOL_DESCRIPTION).collect()),
         });
     }
     kept

@@ -21,13 +21,13 @@ pub fn TeamsPage() -> impl IntoView {
     });
     // Who may be a member: every user (listed to those who manage teams).
     let users = LocalResource::new(move || async move {
-        match manage {
-            true => client::list_users()
-                .await
-                .map(|l| l.data.into_iter().map(|u| u.name).collect())
-                .unwrap_or_default(),
-            false => Vec::<String>::new(),
+        if !manage {
+            return Vec::new();
         }
+        client::list_users()
+            .await
+            .map(|l| l.data.into_iter().map(|u| u.name).collect())
+            .unwrap_or_default()
     });
     // `Some(None)`: a new team; `Some(Some(team))`: that team's members.
     let editing = RwSignal::new(None::<Option<Team>>);

@@ -272,6 +272,35 @@ test('the composer is ready to type and grows with the text; a conversation expo
   expect(problems).toEqual([]);
 });
 
+test('a new chat starts with the LLM the user last used, also in another browser', async ({ page, browser, provider }) => {
+  // An LLM whose name sorts first: the one a new chat would get without a memory.
+  const FIRST = 'a-e2e-first';
+  await page.request.delete(`/v1/llms/${FIRST}`, { headers: AUTH });
+  const created = await page.request.post('/v1/llms', {
+    headers: AUTH,
+    data: { name: FIRST, provider: 'openai-compatible', base_url: provider.url, model: 'm', api_key: 'sk-any', grants: { all_members: true, users: [], teams: [] } },
+  });
+  expect(created.status()).toBe(201);
+  try {
+    await openChat(page);
+    await send(page, 'Remember this LLM');
+    await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toContainText('You said: Remember this LLM');
+    await page.getByRole('link', { name: 'New chat' }).click();
+    await expect(page.getByLabel('Model')).toHaveValue(LLM);
+
+    // Another browser holds nothing of this one: the memory is the user's, on the server.
+    const context = await browser.newContext();
+    const other = await context.newPage();
+    await signIn(other);
+    await other.goto('/chat');
+    await expect(other.getByLabel('Model')).toHaveValue(LLM);
+    expect(await other.getByLabel('Model').locator('option').first().textContent()).toBe(FIRST);
+    await context.close();
+  } finally {
+    await page.request.delete(`/v1/llms/${FIRST}`, { headers: AUTH });
+  }
+});
+
 test('an answer keeps streaming while the user is elsewhere; Back and Forward move between conversations', async ({ page, provider }) => {
   const problems = watchForErrors(page);
   const other = await (await page.request.post('/v1/conversations', { headers: AUTH, data: { title: 'Another conversation' } })).json();

@@ -32,9 +32,6 @@ use thread::Thread;
 pub const DEFAULT_MAX_TURNS: u32 = 20;
 #[cfg(feature = "hydrate")]
 const MAX_TURNS_KEY: &str = "hearth.chat.maxTurns";
-/// The LLM last chosen, for new chats.
-#[cfg(feature = "hydrate")]
-const LAST_MODEL_KEY: &str = "hearth.chat.model";
 
 /// A tool call shown before its result is saved: waiting for the user, or running.
 #[derive(Clone, Debug, PartialEq)]
@@ -289,12 +286,8 @@ impl Chat {
         }
     }
 
-    /// Picks `model` for the next answers, and remembers it for new chats.
+    /// Picks `model` for the next answers.
     pub fn choose_model(&self, model: String) {
-        #[cfg(feature = "hydrate")]
-        if let Some(storage) = storage() {
-            let _ = storage.set_item(LAST_MODEL_KEY, &model);
-        }
         self.model_gone.set(None);
         self.model.set(model);
     }
@@ -348,17 +341,28 @@ fn start(chat: Chat, connections: crate::connections::Connections) {
         chat.max_turns.set(turns);
     }
     spawn_local(async move {
-        chat.refresh_list();
+        // The LLM of the conversation the user last wrote in (on any device) is the one last
+        // used: new chats start with it.
+        let last_used = match client::list_conversations("").await {
+            Ok(list) => {
+                let last = list.data.iter().find_map(|c| c.model.clone());
+                chat.conversations.set(Some(list.data));
+                last
+            }
+            Err(e) => {
+                chat.fail(None, e.message);
+                None
+            }
+        };
         match client::list_models().await {
             Ok(list) => {
                 let names: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
-                // The open conversation's model, else the one last chosen, else the first.
-                let remembered = storage().and_then(|s| s.get_item(LAST_MODEL_KEY).ok().flatten());
+                // The open conversation's model, else the one last used, else the first.
                 let wanted = Some(chat.model.get_untracked()).filter(|m| !m.is_empty());
                 if let Some(gone) = wanted.clone().filter(|m| !names.contains(m)) {
                     chat.model_gone.set(Some(gone));
                 }
-                let pick = [wanted, remembered]
+                let pick = [wanted, last_used]
                     .into_iter()
                     .flatten()
                     .find(|m| names.contains(m))

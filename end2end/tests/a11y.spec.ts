@@ -12,6 +12,7 @@ const PAGES: [string, string][] = [
   ['/keys', 'API keys'],
   ['/teams', 'Teams'],
   ['/audit', 'Audit'],
+  ['/no-such-page', 'Page not found'],
 ];
 
 const DIALOGS: [string, string, string][] = [

@@ -286,7 +286,10 @@ test('a new chat starts with the LLM the user last used, also in another browser
     await send(page, 'Remember this LLM');
     await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toContainText('You said: Remember this LLM');
     await page.getByRole('link', { name: 'New chat' }).click();
+    await expect(page).toHaveURL(/\/chat$/);
     await expect(page.getByLabel('Model')).toHaveValue(LLM);
+    // A new chat is ready for its first message.
+    await expect(page.getByLabel('Message', { exact: true })).toBeFocused();
 
     // Another browser holds nothing of this one: the memory is the user's, on the server.
     const context = await browser.newContext();

@@ -3,7 +3,7 @@ import { addUser, MASTER_KEY, signIn, watchForErrors } from './fixtures';
 
 // Runs in the `phone` project: a 360 px wide touch screen (playwright.config.ts).
 const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
-const PAGES = ['/', '/chat', '/llms', '/mcp-servers', '/keys', '/teams', '/audit'];
+const PAGES = ['/', '/chat', '/llms', '/mcp-servers', '/keys', '/teams', '/audit', '/no-such-page'];
 
 async function noSidewaysScroll(page: Page, path: string) {
   await page.goto(path);

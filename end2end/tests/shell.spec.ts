@@ -110,6 +110,11 @@ test('each page has its own title, whether opened directly or by navigation', as
   await expect(page).toHaveTitle('LLMs — Hearth');
   await page.goto('/no-such-page');
   await expect(page).toHaveTitle('Page not found — Hearth');
+  // Inside the app's frame: the navigation is there to go on from.
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await page.getByRole('navigation').getByRole('link', { name: 'Chat' }).click();
+  await expect(page).toHaveTitle(/Hearth/);
+  await expect(page.getByLabel('Message', { exact: true })).toBeVisible();
 });
 
 test('signing in returns to the page asked for, and only to a page on Hearth', async ({ page }) => {

@@ -67,8 +67,16 @@ pub fn NotForRole(
     }
 }
 
+/// The pages' frame around the page the address names.
 #[component]
 pub fn AppLayout() -> impl IntoView {
+    view! { <Frame><Outlet/></Frame> }
+}
+
+/// The frame of every page but sign-in: the top bar with the navigation and the user, and the
+/// page below it. Signed out, it sends to the sign-in page instead.
+#[component]
+pub fn Frame(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     let menu_open = RwSignal::new(false);
     let location = leptos_router::hooks::use_location();
@@ -104,7 +112,7 @@ pub fn AppLayout() -> impl IntoView {
                 </header>
                 <LocalModeNotice/>
                 <main class="content">
-                    <Outlet/>
+                    {children()}
                 </main>
             </div>
         </Show>

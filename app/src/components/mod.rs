@@ -7,4 +7,4 @@ mod dialog;
 mod frame;
 
 pub use dialog::{ConfirmDialog, FieldError, FormErrors, Modal, TextDialog};
-pub use frame::{AppLayout, DataTable, NameChoices, NotForRole};
+pub use frame::{AppLayout, DataTable, Frame, NameChoices, NotForRole};

@@ -94,9 +94,11 @@ fn PageNotLoaded() -> impl IntoView {
 pub fn NotFound() -> impl IntoView {
     view! {
         <Title text="Page not found — Hearth"/>
-        <main class="content narrow">
+        // Inside the frame, whose navigation leads on.
+        <crate::components::Frame>
             <h1>"Page not found"</h1>
+            <p>"Nothing lives at this address in Hearth."</p>
             <p><A href="/">"Back to the overview"</A></p>
-        </main>
+        </crate::components::Frame>
     }
 }

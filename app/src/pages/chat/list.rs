@@ -99,7 +99,7 @@ pub fn ConversationList() -> impl IntoView {
     };
     view! {
         <aside class="chat-list" id="conversation-list" aria-label="Conversations">
-            <a href="/chat" class="button primary">"New chat"</a>
+            <a href="/chat" class="button primary" on:click=|_| focus_composer()>"New chat"</a>
             <input type="search" placeholder="Search titles" aria-label="Search conversations" prop:value=move || chat.search.get() on:input=on_search/>
             <ul>
                 <For
@@ -179,5 +179,21 @@ mod split {
         close: Callback<()>,
     ) -> Result<AnyView, SplitLoaderError> {
         Ok(super::dialog_view(ask, summary, rename, delete, close))
+    }
+}
+
+/// Puts the caret in the composer, as a new chat asks for a first message.
+fn focus_composer() {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(composer) = document()
+            .query_selector(".composer textarea")
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = composer.focus();
+        }
     }
 }

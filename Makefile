@@ -23,7 +23,7 @@ export LEPTOS_OUTPUT_NAME := hearth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test bench tools e2e-deps py-deps clean
+.PHONY: run build test bench tools e2e-deps py-deps pg-deps clean
 
 ## run: install what the build needs, build the release binary, start it on 127.0.0.1:8484
 run: build
@@ -34,11 +34,15 @@ run: build
 build: tools
 	cargo run --quiet --package xtask -- build
 
-## test: the first load's size against its budget, Rust unit and integration tests, then the
+## test: the first load's size against its budget, Rust unit and integration tests (the
+## integration suite on SQLite, then again on a throw-away PostgreSQL cluster), then the
 ## end-to-end suite in Chromium
-test: build e2e-deps py-deps
+test: build e2e-deps py-deps pg-deps
 	cargo run --quiet --package xtask -- size
+	@echo "== unit tests, and the integration suite on SQLite"
 	cargo test --release
+	@echo "== the integration suite on PostgreSQL"
+	TEST_BACKEND=postgres cargo test --release --package server --test api
 	cd end2end && npx playwright test
 
 ## bench: performance figures (not part of `make test`); each benchmark prints its own
@@ -63,6 +67,12 @@ py-deps:
 	@[ -x "$(TOOLS)/py/bin/python" ] || python3 -m venv "$(TOOLS)/py"
 	@"$(TOOLS)/py/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "$(OPENAI_SDK_VERSION)")' 2>/dev/null || \
 	  "$(TOOLS)/py/bin/pip" install --disable-pip-version-check -q openai==$(OPENAI_SDK_VERSION)
+
+# PostgreSQL's server binaries, for the integration suite's own throw-away cluster (Debian
+# puts them in /usr/lib/postgresql/<version>/bin; the tests start nothing else).
+pg-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 clean:
 	cargo clean

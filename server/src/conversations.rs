@@ -161,7 +161,8 @@ async fn list(
     ApiQuery(search): ApiQuery<Search>,
 ) -> Result<Json<ConversationList>> {
     authorize(&principal, Action::Read, Resource::OwnConversations)?;
-    // `q` is matched literally: LIKE's wildcards in it are escaped.
+    // `q` is matched literally: LIKE's wildcards in it are escaped. Both sides are lowered:
+    // SQLite's LIKE ignores case (ASCII), PostgreSQL's does not.
     let pattern = search
         .q
         .as_deref()
@@ -176,7 +177,7 @@ async fn list(
         });
     let sql = "SELECT c.id, c.title, c.model, c.created_at, c.updated_at, \
                (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count \
-               FROM conversations c WHERE c.owner = $1 AND ($2 IS NULL OR c.title LIKE $2 ESCAPE '\\') \
+               FROM conversations c WHERE c.owner = $1 AND ($2 IS NULL OR LOWER(c.title) LIKE LOWER($2) ESCAPE '\\') \
                ORDER BY c.updated_at DESC, c.id DESC";
     let rows: Vec<(i64, String, Option<String>, i64, i64, i64)> = with_pool!(&state.db, pool => sqlx::query_as(sql).bind(principal.owner_key()).bind(pattern).fetch_all(pool).await)?;
     let data = rows
@@ -288,7 +289,7 @@ async fn update(
     };
     // A rename is not activity: the conversation keeps its place in the list.
     let sql = "UPDATE conversations SET title = $1, model = $2 WHERE id = $3";
-    with_pool!(&state.db, pool => sqlx::query(sql).bind(&new_title).bind(&new_model).bind(row.id).execute(pool).await)?;
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(&new_title).bind(&new_model).bind(row.id).execute(pool).await.map(|r| r.rows_affected()))?;
     let count: i64 = with_pool!(&state.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
         .bind(row.id)
         .fetch_one(pool)
@@ -310,7 +311,7 @@ async fn remove(
 ) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::OwnConversations)?;
     let row = owned(&state, &principal, &id).await?;
-    with_pool!(&state.db, pool => sqlx::query("DELETE FROM conversations WHERE id = $1").bind(row.id).execute(pool).await)?;
+    with_pool!(&state.db, pool => sqlx::query("DELETE FROM conversations WHERE id = $1").bind(row.id).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -109,8 +109,7 @@ pub async fn find_active(state: &AppState, key: &str) -> sqlx::Result<Option<Act
             let id = key.key_id;
             tokio::spawn(async move {
                 let sql = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2";
-                if let Err(e) =
-                    with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await)
+                if let Err(e) = with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))
                 {
                     tracing::warn!(error = %e, "could not record an API key's last use");
                 }
@@ -289,7 +288,7 @@ async fn revoke(
         .ok_or_else(not_found)?;
     authorize(&principal, Action::Write, Resource::ApiKey { owner })?;
     let sql = "DELETE FROM api_keys WHERE id = $1";
-    with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await)?;
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await.map(|r| r.rows_affected()))?;
     tracing::info!(key_id, by = %principal.name, "API key revoked");
     state.audit.record(Record::action(
         KEY_REVOKED,

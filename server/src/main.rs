@@ -8,6 +8,16 @@ use tracing_subscriber::EnvFilter;
 
 use server::config::{unknown_env_vars, Cli, Command, Config};
 
+/// The log filter `spec` names (`info` if it is not one), without PostgreSQL's notices
+/// ("relation … already exists, skipping" on every start), which say nothing to an operator.
+fn log_filter(spec: &str) -> EnvFilter {
+    let filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    match "sqlx::postgres::notice=warn".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 fn main() -> ExitCode {
     return_large_allocations();
     let cli = Cli::parse();
@@ -22,7 +32,7 @@ fn main() -> ExitCode {
     // not by the request that logs them; the guard flushes what is left when main returns.
     let (log_writer, _log_guard) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(log_filter(&config.log))
         .with_writer(log_writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

@@ -6,22 +6,77 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use crate::db::Db;
 
 pub const COOKIE_NAME: &str = "hearth_session";
 const IDLE_DAYS: i64 = 7;
 
-pub type Store = SqliteStore;
+/// The sessions' table on the backend in use (made by the migrations, not by the store).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Store {
+    pub fn new(db: &Db) -> Store {
+        match db {
+            Db::Sqlite(pool) => Store::Sqlite(SqliteStore::new(pool.clone())),
+            // The store's own names: `tower_sessions.session`.
+            Db::Postgres(pool) => Store::Postgres(PostgresStore::new(pool.clone())),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.create(record).await,
+            Store::Postgres(s) => s.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.save(record).await,
+            Store::Postgres(s) => s.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Store::Sqlite(s) => s.load(id).await,
+            Store::Postgres(s) => s.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.delete(id).await,
+            Store::Postgres(s) => s.delete(id).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiredDeletion for Store {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.delete_expired().await,
+            Store::Postgres(s) => s.delete_expired().await,
+        }
+    }
+}
 
 /// The session layer over `db`, and a task that removes expired sessions every hour.
 pub fn layer(db: &Db) -> SessionManagerLayer<Store> {
-    let store = match db {
-        Db::Sqlite(pool) => SqliteStore::new(pool.clone()),
-    };
+    let store = Store::new(db);
     let cleaner = store.clone();
     tokio::spawn(async move {
         if let Err(e) = cleaner

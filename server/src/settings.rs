@@ -22,6 +22,6 @@ pub async fn put<T: Serialize>(db: &Db, key: &str, value: &T) -> Result<()> {
     let json = serde_json::to_string(value).map_err(AppError::internal)?;
     let sql = "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
-    with_pool!(db, pool => sqlx::query(sql).bind(key).bind(json).bind(db::now()).execute(pool).await)?;
+    with_pool!(db, pool => sqlx::query(sql).bind(key).bind(json).bind(db::now()).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -133,21 +133,27 @@ async fn member_ids(db: &Db, names: &[String]) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-/// Replaces the members of team `team_id`, in the caller's transaction.
-async fn set_members(
-    tx: &mut sqlx::SqliteConnection,
+/// Replaces the members of team `team_id`, in the caller's transaction (on either backend).
+async fn set_members<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
     team_id: i64,
     ids: &[i64],
-) -> sqlx::Result<()> {
+) -> sqlx::Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
     sqlx::query("DELETE FROM team_members WHERE team_id = $1")
         .bind(team_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     for id in ids {
         sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2)")
             .bind(team_id)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     Ok(())
@@ -234,7 +240,7 @@ async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode> {
     authorize(&principal, Action::Write, Resource::Teams)?;
-    let deleted = with_pool!(&state.db, pool => sqlx::query("DELETE FROM teams WHERE name = $1").bind(&name).execute(pool).await)?.rows_affected();
+    let deleted = with_pool!(&state.db, pool => sqlx::query("DELETE FROM teams WHERE name = $1").bind(&name).execute(pool).await.map(|r| r.rows_affected()))?;
     if deleted == 0 {
         return Err(not_found(&name));
     }

@@ -2,13 +2,16 @@
 //!
 //! Callers never see a backend-specific pool: they call the query functions of the module
 //! that owns the data (`users`, `keys`, …), which are written once in portable SQL (`$1`
-//! placeholders, integer timestamps) and run on whichever pool [`Db`] holds, through
-//! [`with_pool!`]. Adding PostgreSQL is a new variant here, its migrations, and one arm in
-//! the macro.
+//! placeholders, integer timestamps, booleans bound as `bool`) and run on whichever pool
+//! [`Db`] holds, through [`with_pool!`]. Where the dialects differ, the query says so.
+//!
+//! The two backends keep their own migrations (`migrations/sqlite`, `migrations/postgres`),
+//! numbered alike: migration N makes the same tables on both.
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -16,6 +19,7 @@ use sqlx::sqlite::{
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool. The body must be backend-agnostic.
@@ -24,16 +28,26 @@ macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
         }
     };
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("unsupported database URL {0:?}: expected sqlite://PATH")]
+    #[error(
+        "unsupported database URL {0:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE"
+    )]
     UnsupportedUrl(String),
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
+    #[error("cannot connect to PostgreSQL database {database:?} on {host}: {source}")]
+    Postgres {
+        host: String,
+        database: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("cannot create {path}: {source}")]
     Directory {
         path: String,
@@ -78,17 +92,44 @@ impl Db {
                 .await
                 .map_err(DbError::Connect)?;
             Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|_| DbError::UnsupportedUrl(redact_url(url)))?
+                .application_name("hearth");
+            let place = |source| DbError::Postgres {
+                host: format!("{}:{}", options.get_host(), options.get_port()),
+                database: options.get_database().unwrap_or("").to_owned(),
+                source,
+            };
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.clone())
+                .await
+                .map_err(place)?;
+            Ok(Db::Postgres(pool))
         } else {
             Err(DbError::UnsupportedUrl(redact_url(url)))
         }
     }
 
-    /// Applies every embedded migration not yet applied. Safe to run from several processes.
+    /// Applies every embedded migration not yet applied. Safe to run from several processes
+    /// at once: SQLite serialises them with its write lock, and on PostgreSQL sqlx holds an
+    /// advisory lock while it migrates.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
             Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The backend's name, for messages and `/healthz`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
     }
 
     pub async fn close(&self) {
@@ -139,7 +180,9 @@ mod tests {
         let db = Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
         db.migrate().await.unwrap();
-        let Db::Sqlite(pool) = &db;
+        let Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(pool)
             .await

@@ -428,7 +428,8 @@ pub(crate) async fn register(
         .bind(check_json(&check)?)
         .bind(now)
         .execute(pool)
-        .await);
+        .await
+        .map(|r| r.rows_affected()));
     match inserted {
         Ok(_) => {}
         Err(e) if db::is_unique_violation(&e) => {
@@ -513,7 +514,8 @@ async fn replace(
         .bind(db::now())
         .bind(&name)
         .execute(pool)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
     state.llm_catalog.forget(&name);
     tracing::info!(llm = %name, "LLM updated");
     state.audit.record(Record::action(
@@ -581,7 +583,8 @@ async fn check(
         .bind(check_json(&Some(check.clone()))?)
         .bind(&name)
         .execute(pool)
-        .await)?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(Json(check))
 }
 
@@ -641,8 +644,7 @@ async fn remove(
 /// Deletes the LLM `name` (the API and `hearth llm remove` alike).
 pub(crate) async fn unregister(state: &AppState, name: &str) -> Result<()> {
     let sql = "DELETE FROM llms WHERE name = $1";
-    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await)?
-        .rows_affected();
+    let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
     if deleted == 0 {
         return Err(not_found(name));
     }

@@ -329,8 +329,8 @@ async fn remove(
         .bind(parse_id(&id)?)
         .bind(principal.owner_key())
         .execute(pool)
-        .await)?
-    .rows_affected();
+        .await
+        .map(|r| r.rows_affected()))?;
     if deleted == 0 {
         return Err(not_found(&id));
     }
@@ -438,7 +438,7 @@ async fn set_approval(
     }
     let approvals = serde_json::to_string(&server.approvals).map_err(AppError::internal)?;
     let sql = "UPDATE user_mcp_servers SET approvals = $1 WHERE id = $2 AND owner = $3";
-    with_pool!(&state.db, pool => sqlx::query(sql).bind(approvals).bind(server.id).bind(principal.owner_key()).execute(pool).await)?;
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(approvals).bind(server.id).bind(principal.owner_key()).execute(pool).await.map(|r| r.rows_affected()))?;
     tracing::info!(server = server.id, tool = ?tool, approval = ?input.approval, "tool approval set");
     Ok(Json(server))
 }
@@ -457,7 +457,7 @@ async fn set_known_tools(
     let tools = known_tools(input.tools)?;
     let json = serde_json::to_string(&tools).map_err(AppError::internal)?;
     let sql = "UPDATE user_mcp_servers SET known_tools = $1 WHERE id = $2 AND owner = $3";
-    with_pool!(&state.db, pool => sqlx::query(sql).bind(json).bind(server.id).bind(principal.owner_key()).execute(pool).await)?;
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(json).bind(server.id).bind(principal.owner_key()).execute(pool).await.map(|r| r.rows_affected()))?;
     server.known_tools = tools;
     Ok(Json(server))
 }

@@ -1,4 +1,6 @@
-//! Starts Hearth the way `main` does, on an ephemeral loopback port with its own data dir.
+//! Starts Hearth the way `main` does, on an ephemeral loopback port with its own data dir,
+//! and its own database: a SQLite file in that directory, or with `TEST_BACKEND=postgres` a
+//! database of its own on the suite's PostgreSQL cluster.
 
 use std::net::SocketAddr;
 
@@ -32,6 +34,17 @@ impl TestApp {
         if !flags.contains(&"--data-dir") {
             argv.extend(["--data-dir", &data_dir]);
         }
+        let database_url;
+        if crate::postgres::enabled() && !flags.contains(&"--database-url") {
+            // Keyed by the data directory, so that servers sharing one share the database.
+            let data = flags
+                .iter()
+                .position(|f| *f == "--data-dir")
+                .and_then(|at| flags.get(at + 1))
+                .map_or(dir.path(), |d| std::path::Path::new(d));
+            database_url = crate::postgres::database_url_for(data);
+            argv.extend(["--database-url", &database_url]);
+        }
         argv.extend_from_slice(flags);
         let cli = Cli::try_parse_from(argv).expect("flags parse");
         let config = Config::load(&cli.options).expect("config loads");
@@ -52,6 +65,38 @@ impl TestApp {
             config,
             stop: Some(stop),
             task: Some(task),
+        }
+    }
+
+    /// Asserts that nothing the database stored holds `secret` (the SQLite file and its
+    /// write-ahead log, or a dump of the PostgreSQL database). Closes the pool first.
+    pub async fn assert_not_stored(&self, secret: &str, what: &str) {
+        self.db.close().await;
+        let stored: Vec<(String, Vec<u8>)> = match &self.db {
+            Db::Sqlite(_) => ["hearth.db", "hearth.db-wal"]
+                .iter()
+                .filter_map(|f| {
+                    let bytes = std::fs::read(self.config.data_dir.join(f)).ok()?;
+                    Some((f.to_string(), bytes))
+                })
+                .collect(),
+            Db::Postgres(_) => {
+                let database = self.config.database_url.rsplit('/').next().unwrap();
+                vec![(
+                    format!("database {database}"),
+                    crate::postgres::shared().dump(database),
+                )]
+            }
+        };
+        assert!(
+            stored.iter().any(|(_, bytes)| !bytes.is_empty()),
+            "nothing stored was found to look into"
+        );
+        for (place, bytes) in stored {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{place} holds {what}"
+            );
         }
     }
 

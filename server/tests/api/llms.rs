@@ -144,15 +144,7 @@ async fn a_rejected_key_is_a_422_and_nothing_is_saved_while_other_outcomes_save_
         .await
         .unwrap();
     assert!(!all.contains(GOOD) && !all.contains("sk-typo"), "{all}");
-    app.db.close().await;
-    for file in ["hearth.db", "hearth.db-wal"] {
-        if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
-            assert!(
-                !bytes.windows(GOOD.len()).any(|w| w == GOOD.as_bytes()),
-                "{file} holds a provider key"
-            );
-        }
-    }
+    app.assert_not_stored(GOOD, "a provider key").await;
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
-//! Integration tests: the real router on `127.0.0.1:0` with a fresh SQLite file per test,
-//! spoken to over HTTP.
+//! Integration tests: the real router on `127.0.0.1:0` with a fresh database per test (a
+//! SQLite file, or a PostgreSQL database with `TEST_BACKEND=postgres`), spoken to over HTTP.
 
 mod harness;
+mod postgres;
 
 mod conversations;
 mod cors_proxy;

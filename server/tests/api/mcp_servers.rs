@@ -70,15 +70,7 @@ async fn a_server_follows_its_owner_and_its_headers_are_encrypted_at_rest() {
     assert!(!updated.use_proxy);
     assert_eq!(updated.headers, created.headers);
 
-    app.db.close().await;
-    for file in ["hearth.db", "hearth.db-wal"] {
-        if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
-            assert!(
-                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
-                "{file} holds the header value"
-            );
-        }
-    }
+    app.assert_not_stored(TOKEN, "the header value").await;
 }
 
 #[tokio::test]

@@ -14,6 +14,11 @@ fn hearth(data_dir: &std::path::Path) -> Command {
         .arg(data_dir)
         .env_remove("HEARTH_API_KEY")
         .env_remove("RUST_LOG");
+    if crate::postgres::enabled() {
+        command
+            .arg("--database-url")
+            .arg(crate::postgres::database_url_for(data_dir));
+    }
     command
 }
 
@@ -393,26 +398,32 @@ fn the_data_directory_and_database_are_readable_by_their_owner_only() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // The database is a file here only on SQLite.
+    let sqlite = !crate::postgres::enabled();
     assert_eq!(mode(&data), 0o700);
-    assert_eq!(mode(&data.join("hearth.db")), 0o600);
+    if sqlite {
+        assert_eq!(mode(&data.join("hearth.db")), 0o600);
+    }
     assert_eq!(mode(&data.join("secret.key")), 0o600);
     let stderr = String::from_utf8_lossy(&listed.stderr);
     assert!(!stderr.contains("other users"), "{stderr}");
 
     // A directory someone opened up is warned about at start (and left as it is).
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(
-        data.join("hearth.db"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    if sqlite {
+        std::fs::set_permissions(
+            data.join("hearth.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
     let listed = hearth(&data).args(["llm", "list"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&listed.stderr);
     assert_eq!(
         stderr
             .matches("other users of this machine may read it")
             .count(),
-        2,
+        if sqlite { 2 } else { 1 },
         "{stderr}"
     );
     assert_eq!(mode(&data), 0o755);

@@ -61,8 +61,9 @@ pub struct Options {
     /// File of master API keys, one per line (blank lines and `#` comments are ignored)
     #[arg(long, env = "HEARTH_API_KEY_FILE", global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
-    /// Key file for encrypting secrets at rest; generated on first start if absent
-    /// [default: secret.key in the data directory]
+    /// Key file for encrypting secrets at rest; generated on first start if absent. Every
+    /// instance sharing a database needs the same key: the same file, or the key itself in
+    /// HEARTH_SECRET_KEY (base64, as in the file) [default: secret.key in the data directory]
     #[arg(
         long,
         env = "HEARTH_SECRET_KEY_FILE",
@@ -282,6 +283,8 @@ pub struct Config {
     pub database_url: String,
     pub master_keys: Vec<SecretString>,
     pub secret_key_file: PathBuf,
+    /// The secret key itself (`HEARTH_SECRET_KEY`), which replaces the file when set.
+    pub secret_key: Option<SecretString>,
     pub cors_proxy_allow: Vec<String>,
     pub llm_timeout: std::time::Duration,
     /// The largest whole answer read from a provider, in bytes.
@@ -317,6 +320,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_API_KEY",
     "HEARTH_API_KEY_FILE",
     "HEARTH_SECRET_KEY_FILE",
+    "HEARTH_SECRET_KEY",
     "HEARTH_CORS_PROXY_ALLOW",
     "HEARTH_LLM_TIMEOUT",
     "HEARTH_LLM_MAX_ANSWER_MIB",
@@ -501,6 +505,11 @@ impl Config {
             database_url,
             master_keys,
             secret_key_file,
+            // Only from the environment: a flag's value would show in the process list.
+            secret_key: std::env::var("HEARTH_SECRET_KEY")
+                .ok()
+                .filter(|k| !k.trim().is_empty())
+                .map(SecretString::from),
             cors_proxy_allow,
             llm_timeout,
             llm_max_answer,

@@ -36,6 +36,8 @@ pub enum CryptoError {
     },
     #[error("the secret key file {0} does not hold a base64-encoded 32-byte key")]
     Malformed(String),
+    #[error("HEARTH_SECRET_KEY does not hold a base64-encoded 32-byte key")]
+    MalformedEnv,
     #[error("a stored secret could not be decrypted (wrong secret key, or corrupted data)")]
     Decrypt,
 }
@@ -63,13 +65,18 @@ impl SecretBox {
                 })
             }
         };
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| CryptoError::Malformed(shown.clone()))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::Malformed(shown))?;
-        Ok(SecretBox::from_key(key))
+        SecretBox::from_base64(&text).ok_or(CryptoError::Malformed(shown))
+    }
+
+    /// The key given as text (`HEARTH_SECRET_KEY`), in the key file's form.
+    pub fn from_env_value(text: &str) -> Result<SecretBox, CryptoError> {
+        SecretBox::from_base64(text).ok_or(CryptoError::MalformedEnv)
+    }
+
+    fn from_base64(text: &str) -> Option<SecretBox> {
+        let bytes = STANDARD.decode(text.trim()).ok()?;
+        let key: [u8; 32] = bytes.try_into().ok()?;
+        Some(SecretBox::from_key(key))
     }
 
     pub fn from_key(key: [u8; 32]) -> SecretBox {

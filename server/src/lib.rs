@@ -14,6 +14,7 @@ pub mod error;
 mod extract;
 mod files;
 pub mod http;
+mod key_check;
 pub mod keys;
 pub mod llm;
 pub mod mcp;
@@ -48,6 +49,12 @@ pub enum StartError {
     Crypto(#[from] CryptoError),
     #[error("cannot read the stored settings: {0}")]
     Settings(String),
+    #[error(
+        "the secret key ({0}) is not the one this database's secrets were sealed with. Every \
+         instance sharing a database must use the same key: point --secret-key-file at the same \
+         key file, or give the same HEARTH_SECRET_KEY"
+    )]
+    WrongSecretKey(String),
 }
 
 /// Opens and migrates the database and loads the secret key: what every command needs.
@@ -58,7 +65,19 @@ pub async fn open(config: &Config) -> Result<(Db, SecretBox), StartError> {
     })?;
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
-    let secrets = SecretBox::load_or_create(&config.secret_key_file)?;
+    let secrets = match &config.secret_key {
+        Some(key) => SecretBox::from_env_value(secrecy::ExposeSecret::expose_secret(key))?,
+        None => SecretBox::load_or_create(&config.secret_key_file)?,
+    };
+    key_check::verify(&db, &secrets)
+        .await
+        .map_err(|e| match e {
+            key_check::Mismatch::Key => StartError::WrongSecretKey(match config.secret_key {
+                Some(_) => "HEARTH_SECRET_KEY".to_owned(),
+                None => config.secret_key_file.display().to_string(),
+            }),
+            key_check::Mismatch::Db(e) => StartError::Db(DbError::Connect(e)),
+        })?;
     Ok((db, secrets))
 }
 

@@ -237,6 +237,75 @@ async fn the_secret_key_file_is_generated_on_first_start_and_kept() {
     );
 }
 
+#[test]
+fn an_instance_with_another_secret_key_refuses_to_start_and_the_same_key_may_come_from_the_environment(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = hearth(&data).args(["llm", "list"]).output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let key = std::fs::read_to_string(data.join("secret.key")).unwrap();
+
+    // Another key file: refused before anything is served, the key never printed.
+    let other_file = dir.path().join("other.key");
+    let other = hearth(&data)
+        .arg("--secret-key-file")
+        .arg(&other_file)
+        .args(["llm", "list"])
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        stderr.contains("not the one this database's secrets were sealed with"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("other.key") && stderr.contains("HEARTH_SECRET_KEY"),
+        "{stderr}"
+    );
+    let other_key = std::fs::read_to_string(&other_file).unwrap();
+    assert!(
+        !stderr.contains(other_key.trim()) && !stderr.contains(key.trim()),
+        "{stderr}"
+    );
+
+    // The same key given in the environment (and no file needed beside it).
+    let same = hearth(&data)
+        .arg("--secret-key-file")
+        .arg(dir.path().join("absent.key"))
+        .env("HEARTH_SECRET_KEY", key.trim())
+        .args(["llm", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert!(!dir.path().join("absent.key").exists());
+    let wrong = hearth(&data)
+        .env("HEARTH_SECRET_KEY", other_key.trim())
+        .args(["llm", "list"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("(HEARTH_SECRET_KEY)"), "{stderr}");
+    assert!(!stderr.contains(other_key.trim()), "{stderr}");
+    let malformed = hearth(&data)
+        .env("HEARTH_SECRET_KEY", "not base64 at all")
+        .args(["llm", "list"])
+        .output()
+        .unwrap();
+    assert!(!malformed.status.success());
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("HEARTH_SECRET_KEY does not hold"));
+}
+
 /// Runs `hearth <args>` off the runtime (the fake provider it may call runs on it), with
 /// `stdin` as its input.
 async fn hearth_output(

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod audit;
 pub mod auth;
+mod changes;
 pub mod cli;
 pub mod config;
 pub mod conversations;
@@ -94,6 +95,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, StartError> {
     cors_proxy::settings::load(&state)
         .await
         .map_err(|e| StartError::Settings(e.to_string()))?;
+    changes::follow(state.clone());
     if !state.assets.has_wasm {
         tracing::warn!("this binary was built without its web UI (no wasm embedded); pages render but do not hydrate. Build with `make build`");
     }

@@ -79,6 +79,7 @@ async fn replace(
     let policy = policy(&state, &allow).map_err(AppError::BadRequest)?;
     settings::put(&state.db, KEY, &allow).await?;
     state.cors_proxy.set_policy(policy);
+    crate::changes::announce(&state.db, crate::changes::Change::CorsProxyAllow).await;
     tracing::info!(entries = allow.len(), "cors_proxy.allow changed");
     state.audit.record(Record::action(
         CONFIG_UPDATED,

@@ -132,6 +132,11 @@ impl Db {
         }
     }
 
+    /// Whether [`Db::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        with_pool!(self, pool => pool.is_closed())
+    }
+
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
     }

@@ -1,6 +1,7 @@
 //! What the gateway needs of each LLM, kept in memory for a few seconds so that a request does
-//! not read the database. A write on this instance forgets the entry at once; other instances
-//! sharing the database see the change within [`FRESH`].
+//! not read the database. A write forgets the entry at once on this instance and, on
+//! PostgreSQL, on every other one (see `changes`); [`FRESH`] bounds how long any instance
+//! may go on with a stale entry when an announcement is lost (and on SQLite, which has none).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -109,5 +110,9 @@ impl Catalog {
 
     pub fn forget(&self, name: &str) {
         self.entries.write().expect("catalog lock").remove(name);
+    }
+
+    pub fn forget_all(&self) {
+        self.entries.write().expect("catalog lock").clear();
     }
 }

@@ -440,7 +440,7 @@ pub(crate) async fn register(
         }
         Err(e) => return Err(e.into()),
     }
-    state.llm_catalog.forget(&input.name);
+    changed(state, &input.name).await;
     tracing::info!(llm = %input.name, "LLM registered");
     let row = fetch(state, &input.name)
         .await?
@@ -516,7 +516,7 @@ async fn replace(
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-    state.llm_catalog.forget(&name);
+    changed(&state, &name).await;
     tracing::info!(llm = %name, "LLM updated");
     state.audit.record(Record::action(
         CONFIG_UPDATED,
@@ -648,7 +648,13 @@ pub(crate) async fn unregister(state: &AppState, name: &str) -> Result<()> {
     if deleted == 0 {
         return Err(not_found(name));
     }
-    state.llm_catalog.forget(name);
+    changed(state, name).await;
     tracing::info!(llm = %name, "LLM deleted");
     Ok(())
+}
+
+/// Forgets what this instance and the others hold of LLM `name`, once a change is written.
+async fn changed(state: &AppState, name: &str) {
+    state.llm_catalog.forget(name);
+    crate::changes::announce(&state.db, crate::changes::Change::Llm(name.to_owned())).await;
 }

@@ -8,6 +8,7 @@ mod conversations;
 mod cors_proxy;
 mod identity;
 mod inference;
+mod instances;
 mod keys;
 mod llms;
 mod mcp_servers;

@@ -7,7 +7,7 @@ use app::api::Me;
 
 const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
-fn hearth(data_dir: &std::path::Path) -> Command {
+pub(crate) fn hearth(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(HEARTH);
     command
         .arg("--data-dir")
@@ -30,11 +30,11 @@ fn start_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     (child, base)
 }
 
-type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+pub(crate) type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Starts `command` (a `hearth` one) on an ephemeral loopback port; returns it, its base URL
 /// and its log lines as they come.
-fn start(mut command: Command) -> (Child, String, Log) {
+pub(crate) fn start(mut command: Command) -> (Child, String, Log) {
     let mut child = command
         .args(["--port", "0"])
         .stderr(Stdio::piped())
@@ -67,7 +67,7 @@ fn start(mut command: Command) -> (Child, String, Log) {
     (child, base, log)
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn terminate(child: &mut Child) -> std::process::ExitStatus {
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

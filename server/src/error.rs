@@ -67,6 +67,9 @@ pub enum AppError {
     /// An upstream could not be reached or answered badly.
     #[error("{0}")]
     BadGateway(String),
+    /// The database cannot be reached (PostgreSQL down or restarting): try again shortly.
+    #[error("Hearth cannot reach its database at the moment; try again shortly")]
+    DatabaseUnavailable,
     #[error("{0}")]
     GatewayTimeout(String),
     /// Something went wrong on our side; the cause is logged, never returned.
@@ -119,6 +122,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UpstreamRefused { status, .. } => *status,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -146,6 +150,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => ("rate_limit_error", "too_many_attempts"),
             AppError::UpstreamRefused { .. } => ("invalid_request_error", "upstream_refused"),
             AppError::BadGateway(_) => ("upstream_error", "bad_gateway"),
+            AppError::DatabaseUnavailable => ("server_error", "database_unavailable"),
             AppError::GatewayTimeout(_) => ("upstream_error", "gateway_timeout"),
             AppError::Internal(_) => ("server_error", "internal_error"),
         }
@@ -170,6 +175,10 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&e) {
+            tracing::warn!(error = %ErrorChain(&e), "the database cannot be reached");
+            return AppError::DatabaseUnavailable;
+        }
         AppError::internal(e)
     }
 }

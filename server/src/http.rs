@@ -108,11 +108,36 @@ async fn one_host(
     next.run(request).await
 }
 
-async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    })
+/// Whether Hearth can serve: `200 {"status": "ok", "database": "ok"}`, or `503` with
+/// `"status": "unavailable"` and `"database": "unavailable"` while the database cannot be
+/// reached (a load balancer then sends requests elsewhere).
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let reachable = {
+        let mut last = state.db_health.lock().await;
+        match *last {
+            Some((at, reachable)) if at.elapsed() < Duration::from_secs(1) => reachable,
+            _ => {
+                let reachable = tokio::time::timeout(Duration::from_secs(2), state.db.ping())
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+                *last = Some((std::time::Instant::now(), reachable));
+                reachable
+            }
+        }
+    };
+    let (code, word) = if reachable {
+        (axum::http::StatusCode::OK, "ok")
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (
+        code,
+        Json(Health {
+            status: word.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            database: word.into(),
+        }),
+    )
 }
 
 async fn method_not_allowed() -> AppError {

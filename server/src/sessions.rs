@@ -74,6 +74,20 @@ impl ExpiredDeletion for Store {
     }
 }
 
+/// A session store's failure as the error a request gets: its database being away is a 503
+/// (the store says so only in words, so every backend failure is taken for that), anything
+/// else a 500.
+pub fn store_error(e: tower_sessions::session::Error) -> crate::error::AppError {
+    use tower_sessions::session::Error;
+    match e {
+        Error::Store(session_store::Error::Backend(why)) => {
+            tracing::warn!(error = %why, "the session store cannot reach the database");
+            crate::error::AppError::DatabaseUnavailable
+        }
+        other => crate::error::AppError::internal(other),
+    }
+}
+
 /// The session layer over `db`, and a task that removes expired sessions every hour.
 pub fn layer(db: &Db) -> SessionManagerLayer<Store> {
     let store = Store::new(db);

@@ -53,6 +53,9 @@ pub struct Inner {
     pub split_manifest: Option<leptos::WasmSplitManifest>,
     /// The app's page paths (`/`, `/login`, …); any other page path is a 404.
     pub pages: Vec<String>,
+    /// The database's last health check and when it ran: `/healthz` asks the database at most
+    /// once a second, whoever calls it and however often.
+    pub db_health: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
 }
 
 impl AppState {
@@ -114,6 +117,7 @@ impl AppState {
             ),
             leptos,
             split_manifest,
+            db_health: Default::default(),
             pages: leptos_axum::generate_route_list(app::App)
                 .iter()
                 .map(|r| r.path().to_owned())

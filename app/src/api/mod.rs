@@ -236,11 +236,13 @@ pub struct ErrorDetail {
     pub param: Option<String>,
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: `status` and `database` are `ok`, or `unavailable` (with a 503) while the
+/// database cannot be reached.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
     pub version: String,
+    pub database: String,
 }
 
 #[cfg(test)]

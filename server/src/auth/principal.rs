@@ -284,12 +284,15 @@ pub async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Option<Princ
     let stored = session
         .get::<SessionAuth>(SESSION_KEY)
         .await
-        .map_err(AppError::internal)?;
+        .map_err(crate::sessions::store_error)?;
     if let Some(auth) = stored {
         if let Some(principal) = principal_for_session(state, &auth).await? {
             return Ok(Some(principal));
         }
-        session.flush().await.map_err(AppError::internal)?;
+        session
+            .flush()
+            .await
+            .map_err(crate::sessions::store_error)?;
     }
 
     if state.local_mode_possible && host_is_loopback(parts) && !users::any_exist(&state.db).await? {

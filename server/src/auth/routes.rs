@@ -166,11 +166,14 @@ async fn sign_in(state: &AppState, session: &Session, request: Request, form: bo
     };
 
     // A fresh session id on every sign-in, so a planted cookie cannot be promoted.
-    session.cycle_id().await.map_err(AppError::internal)?;
+    session
+        .cycle_id()
+        .await
+        .map_err(crate::sessions::store_error)?;
     session
         .insert(SESSION_KEY, auth)
         .await
-        .map_err(AppError::internal)?;
+        .map_err(crate::sessions::store_error)?;
     tracing::info!(user = %principal.name, method = ?principal.auth, "signed in");
     state.audit.record(Record {
         client: Some(client.to_string()),
@@ -192,7 +195,10 @@ fn failed(state: &AppState, client: std::net::IpAddr, name: Option<&str>) {
 async fn logout(session: Session, request: Request) -> Result<Response> {
     let (parts, _) = request.into_parts();
     check_origin(&parts, Channel::Cookie)?;
-    session.flush().await.map_err(AppError::internal)?;
+    session
+        .flush()
+        .await
+        .map_err(crate::sessions::store_error)?;
     Ok(if is_form(&parts.headers) {
         Redirect::to("/login").into_response()
     } else {

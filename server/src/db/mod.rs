@@ -11,10 +11,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -101,9 +102,17 @@ impl Db {
                 database: options.get_database().unwrap_or("").to_owned(),
                 source,
             };
+            // One connection first: its error says what is wrong (nothing listening, no such
+            // database, a refused password), where the pool's would only say it timed out.
+            PgConnection::connect_with(&options)
+                .await
+                .map_err(place)?
+                .close()
+                .await
+                .map_err(place)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
+                .acquire_timeout(Duration::from_secs(3))
                 .connect_with(options.clone())
                 .await
                 .map_err(place)?;
@@ -132,6 +141,11 @@ impl Db {
         }
     }
 
+    /// One round trip to the database.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
     /// Whether [`Db::close`] was called.
     pub fn is_closed(&self) -> bool {
         with_pool!(self, pool => pool.is_closed())
@@ -158,6 +172,25 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
+}
+
+/// Whether `e` says the database cannot be reached now (down, restarting, or every
+/// connection busy past the wait), rather than that a query is wrong: the request may succeed
+/// later, so it is a 503.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (class 08) and "shutting down / starting up"
+        // (57P01–57P03).
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
 }
 
 /// Whether `e` is a unique-constraint violation (a name already taken).

@@ -6,6 +6,7 @@ mod postgres;
 
 mod conversations;
 mod cors_proxy;
+mod database;
 mod identity;
 mod inference;
 mod instances;

@@ -6,11 +6,33 @@ use std::io::{BufRead, IsTerminal};
 use app::api::{Grants, LlmInput, Role};
 
 use crate::auth::password;
-use crate::config::{Config, KeyCommand, LlmCommand, UserCommand};
+use crate::config::{Config, DbCommand, KeyCommand, LlmCommand, UserCommand};
 use crate::llm::SaveOptions;
 use crate::{keys, llm, open, users, AppState};
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub async fn db(config: &Config, command: DbCommand) -> CliResult {
+    match command {
+        DbCommand::Copy { to } => {
+            let (db, _) = open(config).await?;
+            eprintln!("copying into {} …", crate::db::redact_url(&to));
+            let report = crate::db::copy::copy(&db, &config.database_url, &to, |table, rows| {
+                eprintln!("  {table}: {rows} rows");
+            })
+            .await;
+            db.close().await;
+            let report = report?;
+            let total: i64 = report.iter().map(|(_, n)| n).sum();
+            eprintln!(
+                "copied {total} rows in {} tables, counts checked. Start Hearth with \
+                 --database-url pointing there and the same secret key.",
+                report.len()
+            );
+            Ok(())
+        }
+    }
+}
 
 pub async fn user(config: &Config, command: UserCommand) -> CliResult {
     match command {

@@ -163,6 +163,21 @@ pub enum Command {
     /// Manage LLMs (with the same checks as the API)
     #[command(subcommand)]
     Llm(LlmCommand),
+    /// Move the database
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy every table of the current database into an empty PostgreSQL database, in one
+    /// transaction (sessions are not copied). Instances on the copy need the same secret key
+    Copy {
+        /// The target: postgres://USER@HOST:PORT/DATABASE (a password is better kept in
+        /// PGPASSWORD or ~/.pgpass than in the URL)
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,8 @@
 //! The two backends keep their own migrations (`migrations/sqlite`, `migrations/postgres`),
 //! numbered alike: migration N makes the same tables on both.
 
+pub mod copy;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -157,7 +159,7 @@ impl Db {
 }
 
 /// A URL with any password removed, fit for an error message.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}://…{}", &url[..scheme_end], &url[at..])

@@ -130,3 +130,192 @@ async fn postgresql_going_away_gives_503s_and_hearth_recovers_when_it_is_back() 
         .await
         .unwrap();
 }
+
+/// `POST path` as the master key with `body`; the answer's JSON, once it is `status`.
+async fn post(
+    app: &TestApp,
+    path: &str,
+    body: serde_json::Value,
+    status: u16,
+) -> serde_json::Value {
+    let response = app
+        .client()
+        .post(app.url(path))
+        .bearer_auth(MASTER)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), status, "{path}");
+    response.json().await.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_sqlite_database_is_copied_into_postgresql_and_served_from_there() {
+    use serde_json::json;
+    if !crate::postgres::enabled() {
+        eprintln!("runs on PostgreSQL only (TEST_BACKEND=postgres)");
+        return;
+    }
+    // A populated SQLite database: a user with a key, a team, an LLM with a sealed provider
+    // key, a personal MCP server with a sealed header, a conversation, audit events.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}/hearth.db", dir.path().display());
+    let app = TestApp::spawn_in(dir, &["--database-url", &sqlite, "--api-key", MASTER]).await;
+    app.add_user("ana", app::api::Role::Member, "correct horse")
+        .await;
+    let key = post(
+        &app,
+        "/v1/keys",
+        json!({"name": "ana's", "user": "ana"}),
+        201,
+    )
+    .await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    post(
+        &app,
+        "/v1/teams",
+        json!({"name": "ops", "members": ["ana"]}),
+        201,
+    )
+    .await;
+    let (provider, _, _) = crate::inference::start_providers().await;
+    post(
+        &app,
+        "/v1/llms?skip_auth_check=true",
+        crate::inference::openai_llm("gpt", &provider, "gpt-ok"),
+        201,
+    )
+    .await;
+    post(
+        &app,
+        "/v1/me/mcp-servers",
+        json!({"name": "tools", "url": "http://127.0.0.1:9/mcp", "headers": [{"name": "Authorization", "value": "Bearer t0ken"}]}),
+        201,
+    )
+    .await;
+    let conversation = post(
+        &app,
+        "/v1/conversations",
+        json!({"title": "Moving day"}),
+        201,
+    )
+    .await;
+    let messages = format!("/v1/conversations/{}/messages", conversation["id"]);
+    post(
+        &app,
+        &messages,
+        json!({"role": "user", "content": "hello"}),
+        201,
+    )
+    .await;
+    let chat = json!({"model": "gpt", "messages": [{"role": "user", "content": "hi"}]});
+    let answer = app
+        .client()
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    crate::harness::audit_events(&app, MASTER, app::api::LLM_INFERENCE_CALL, 1).await;
+    let dir = app.stop().await;
+
+    let cluster = crate::postgres::shared();
+    let target = format!("copy_{}", std::process::id());
+    cluster.create_database(&target);
+    let url = cluster.url(&target);
+    let copy = || {
+        hearth(dir.path())
+            .args(["--database-url", &sqlite, "db", "copy", "--to", &url])
+            .output()
+            .unwrap()
+    };
+    // Nothing on this runtime is needed meanwhile: run it right here.
+    let copied = copy();
+    let stderr = String::from_utf8_lossy(&copied.stderr);
+    assert!(copied.status.success(), "{stderr}");
+    for table in [
+        "users: 1 rows",
+        "api_keys: 1 rows",
+        "llms: 1 rows",
+        "messages: 1 rows",
+        "team_members: 1 rows",
+    ] {
+        assert!(stderr.contains(table), "{table} in {stderr}");
+    }
+    assert!(stderr.contains("counts checked"), "{stderr}");
+    assert_eq!(
+        cluster
+            .psql(&target, "SELECT COUNT(*) FROM user_mcp_servers")
+            .trim(),
+        "1"
+    );
+    let audited: i64 = cluster
+        .psql(&target, "SELECT COUNT(*) FROM audit_events")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(audited >= 1);
+    // Secrets stay sealed on the way.
+    let dump = cluster.dump(&target);
+    for secret in [crate::inference::PROVIDER_KEY, "t0ken", key.as_str()] {
+        assert!(
+            !dump.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} in the copy"
+        );
+    }
+
+    // A second copy into the same database is refused, and changes nothing.
+    let again = copy();
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already holds data"), "{stderr}");
+    assert_eq!(
+        cluster.psql(&target, "SELECT COUNT(*) FROM users").trim(),
+        "1"
+    );
+
+    // Hearth on the copy (same data directory, so the same secret key): the user, the key,
+    // the sealed provider key through the gateway, the conversation, and new rows.
+    let app = TestApp::spawn_in(dir, &["--database-url", &url, "--api-key", MASTER]).await;
+    let answer = app
+        .client()
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "correct horse").await;
+    let list: serde_json::Value = app
+        .client()
+        .get(app.url("/v1/conversations"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"][0]["title"], "Moving day");
+    assert_eq!(list["data"][0]["message_count"], 1);
+    post(
+        &app,
+        "/v1/conversations",
+        json!({"title": "After the move"}),
+        201,
+    )
+    .await;
+    post(
+        &app,
+        "/v1/teams",
+        json!({"name": "new", "members": []}),
+        201,
+    )
+    .await;
+    app.stop().await;
+}

@@ -5,7 +5,10 @@
 //! - added p50 / p99 latency of a whole answer at one connection;
 //! - requests per second at saturation;
 //! - added time to first token of a stream;
-//! - Hearth's resident memory with 1,000 streams open at once.
+//! - Hearth's resident memory with 1,000 streams open at once;
+//! - on SQLite and on PostgreSQL (a throw-away cluster, as the tests start one): the added p50
+//!   latency with a master key (checked in memory), a user's `hk-` key (read from the
+//!   database per request) and a session cookie (the session and its user read per request).
 //!
 //! Hearth is the real release binary (`make build`), started as its own process so that its
 //! memory can be read from `/proc`; `BENCH_HEARTH_WORKERS=N` starts it with `--workers N`. The mock runs in this process on a runtime of its own; its
@@ -102,11 +105,17 @@ async fn mock(Json(body): Json<Value>) -> Response {
 // ---- Hearth, the real binary ----
 
 async fn start_hearth(mock: &str) -> Hearth {
+    start_hearth_with(mock, &[]).await
+}
+
+/// Hearth with `extra` flags and the mock's models registered.
+async fn start_hearth_with(mock: &str, extra: &[&str]) -> Hearth {
     let workers = std::env::var("BENCH_HEARTH_WORKERS").ok();
-    let args: Vec<&str> = workers
+    let mut args: Vec<&str> = workers
         .iter()
         .flat_map(|w| ["--workers", w.as_str()])
         .collect();
+    args.extend_from_slice(extra);
     let hearth = Hearth::start(&args).await;
     let client = reqwest::Client::new();
     for model in ["d0-c0-g0", "d0-c5-g0", "d0-c50-g100"] {
@@ -133,11 +142,20 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// How a side's requests are authenticated.
+#[derive(Clone)]
+enum Auth {
+    None,
+    Bearer(String),
+    /// A session cookie, sent with the page's own `Origin` as a browser would.
+    Cookie(String),
+}
+
 /// One side of an A/B comparison.
 struct Side {
     name: &'static str,
     base: String,
-    key: Option<&'static str>,
+    auth: Auth,
 }
 
 impl Side {
@@ -151,9 +169,12 @@ impl Side {
         let request = client
             .post(format!("{}/v1/chat/completions", self.base))
             .json(&body);
-        match self.key {
-            Some(key) => request.bearer_auth(key),
-            None => request,
+        match &self.auth {
+            Auth::None => request,
+            Auth::Bearer(key) => request.bearer_auth(key),
+            Auth::Cookie(cookie) => request
+                .header("cookie", cookie)
+                .header("origin", &self.base),
         }
     }
 
@@ -263,7 +284,7 @@ async fn memory_with_streams(hearth: &Hearth) -> (u64, u64) {
     let side = Side {
         name: "hearth",
         base: hearth.url.clone(),
-        key: Some(KEY),
+        auth: Auth::Bearer(KEY.into()),
     };
     let streams: Vec<_> = (0..STREAMS)
         .map(|_| {
@@ -300,8 +321,8 @@ fn main() {
         let mock = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(mock)));
         let hearth = start_hearth(&mock).await;
         let sides = [
-            Side { name: "direct", base: mock.clone(), key: None },
-            Side { name: "hearth", base: hearth.url.clone(), key: Some(KEY) },
+            Side { name: "direct", base: mock.clone(), auth: Auth::None },
+            Side { name: "hearth", base: hearth.url.clone(), auth: Auth::Bearer(KEY.into()) },
         ];
         let workers = std::env::var("BENCH_HEARTH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
         println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth (workers: {workers}), interleaved A/B rounds");
@@ -343,5 +364,108 @@ fn main() {
         let (idle, busy) = memory_with_streams(&hearth).await;
         println!("memory, {STREAMS} concurrent streams through Hearth (50 chunks, 100 ms apart):");
         println!("  hearth RSS idle {:.1} MiB, with {STREAMS} streams open {:.1} MiB (budget: ≤ 64 MiB)", idle as f64 / 1024.0, busy as f64 / 1024.0);
+
+        println!("added p50 of a whole answer by how the caller signs in, per database:");
+        auth_paths("sqlite", &hearth, &mock).await;
+        drop(hearth);
+        let cluster = tokio::task::spawn_blocking(support::postgres::Cluster::start).await.unwrap();
+        cluster.create_database("bench");
+        let url = cluster.url("bench");
+        let on_postgres = start_hearth_with(&mock, &["--database-url", &url]).await;
+        auth_paths("postgres", &on_postgres, &mock).await;
+        drop(on_postgres);
+        cluster.remove();
     });
+}
+
+/// The added p50 with a master key, a user's key and a session cookie, on `hearth`.
+async fn auth_paths(backend: &str, hearth: &Hearth, mock: &str) {
+    let (key, cookie) = user_credentials(hearth).await;
+    let mut added = Vec::new();
+    for (name, auth) in [
+        ("master key", Auth::Bearer(KEY.into())),
+        ("user key", Auth::Bearer(key)),
+        ("cookie", Auth::Cookie(cookie)),
+    ] {
+        let sides = [
+            Side {
+                name: "direct",
+                base: mock.to_owned(),
+                auth: Auth::None,
+            },
+            Side {
+                name: "hearth",
+                base: hearth.url.clone(),
+                auth,
+            },
+        ];
+        let [mut direct, mut through] =
+            interleaved(&sides, Probe::Whole, 100, LATENCY_PER_ROUND / 3).await;
+        let extra = us(percentile(&mut through, 0.5)) - us(percentile(&mut direct, 0.5));
+        added.push(extra);
+        println!("  {backend:<8} {name:<10} added p50 {extra:>8.1} µs");
+    }
+    println!(
+        "  {backend:<8} the cookie path costs {:.1} µs per request more than a master key",
+        added[2] - added[0]
+    );
+}
+
+/// A member `bench` with a key of their own and a signed-in session on `hearth`.
+async fn user_credentials(hearth: &Hearth) -> (String, String) {
+    use std::io::Write;
+    let mut add = std::process::Command::new(support::binary())
+        .args([
+            "user",
+            "add",
+            "bench",
+            "--role",
+            "member",
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(hearth.dir.path())
+        .args(
+            hearth
+                .database_url
+                .iter()
+                .flat_map(|u| ["--database-url", u.as_str()]),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"bench-password-1\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "hearth user add");
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/v1/keys", hearth.url))
+        .bearer_auth(KEY)
+        .json(&json!({"name": "bench", "user": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signed_in = client
+        .post(format!("{}/auth/login", hearth.url))
+        .json(&json!({"username": "bench", "password": "bench-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (created["key"].as_str().unwrap().to_owned(), cookie)
 }

@@ -39,7 +39,8 @@ pub struct Options {
     /// [default: $XDG_DATA_HOME/hearth or ~/.local/share/hearth]
     #[arg(long, env = "HEARTH_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL, `sqlite://PATH` [default: sqlite file `hearth.db` in the data directory]
+    /// Database URL: `sqlite://PATH`, or `postgres://USER@HOST:PORT/DATABASE` for several
+    /// instances [default: sqlite file `hearth.db` in the data directory]
     #[arg(
         long,
         env = "HEARTH_DATABASE_URL",

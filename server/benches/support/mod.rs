@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The throw-away PostgreSQL cluster the integration tests use, for benchmarks on PostgreSQL.
+#[path = "../../tests/api/postgres.rs"]
+pub mod postgres;
+
 pub const KEY: &str = "bench-master-key";
 
 pub fn binary() -> PathBuf {
@@ -47,6 +51,8 @@ pub struct Hearth {
     pub child: Child,
     pub url: String,
     pub dir: tempfile::TempDir,
+    /// The `--database-url` it was given, if any.
+    pub database_url: Option<String>,
 }
 
 impl Drop for Hearth {
@@ -91,7 +97,17 @@ impl Hearth {
             assert!(Instant::now() < deadline, "hearth did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Hearth { child, url, dir }
+        let database_url = args
+            .iter()
+            .position(|a| *a == "--database-url")
+            .and_then(|at| args.get(at + 1))
+            .map(|u| u.to_string());
+        Hearth {
+            child,
+            url,
+            dir,
+            database_url,
+        }
     }
 
     pub fn pid(&self) -> u32 {

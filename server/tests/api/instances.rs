@@ -157,3 +157,44 @@ async fn two_instances_on_one_postgresql_database_behave_as_one() {
     assert!(terminate(&mut a).success());
     assert!(terminate(&mut b).success());
 }
+
+#[test]
+fn instances_starting_at_the_same_moment_migrate_one_database_once() {
+    if !crate::postgres::enabled() {
+        eprintln!("runs on PostgreSQL only (TEST_BACKEND=postgres)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The key file first, so that every instance holds the same key.
+    std::fs::create_dir_all(&data).unwrap();
+    let key = "c2FtZSBrZXkgZm9yIGV2ZXJ5IGluc3RhbmNlIGhlcmU=";
+    let starting: Vec<_> = (0..4)
+        .map(|_| {
+            hearth(&data)
+                .env("HEARTH_SECRET_KEY", key)
+                .args(["llm", "list"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in starting {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let database = crate::postgres::database_url_for(&data);
+    let name = database.rsplit('/').next().unwrap();
+    let applied = crate::postgres::shared().psql(
+        name,
+        "SELECT COUNT(*), COUNT(DISTINCT version) FROM _sqlx_migrations",
+    );
+    let (all, distinct) = applied.trim().split_once('|').unwrap();
+    assert_eq!(all, distinct, "a migration was applied twice");
+    assert!(all.parse::<u32>().unwrap() >= 11);
+}

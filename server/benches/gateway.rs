@@ -6,9 +6,12 @@
 //! - requests per second at saturation;
 //! - added time to first token of a stream;
 //! - Hearth's resident memory with 1,000 streams open at once;
-//! - on SQLite and on PostgreSQL (a throw-away cluster, as the tests start one): the added p50
-//!   latency with a master key (checked in memory), a user's `hk-` key (read from the
-//!   database per request) and a session cookie (the session and its user read per request).
+//! - the added p50 latency with a master key (checked in memory), a user's `hk-` key (read
+//!   from the database per request) and a session cookie (the session and its user read per
+//!   request).
+//!
+//! All of it on SQLite, then again on PostgreSQL (a throw-away cluster on loopback, started as
+//! the integration tests start theirs).
 //!
 //! Hearth is the real release binary (`make build`), started as its own process so that its
 //! memory can be read from `/proc`; `BENCH_HEARTH_WORKERS=N` starts it with `--workers N`. The mock runs in this process on a runtime of its own; its
@@ -104,12 +107,8 @@ async fn mock(Json(body): Json<Value>) -> Response {
 
 // ---- Hearth, the real binary ----
 
-async fn start_hearth(mock: &str) -> Hearth {
-    start_hearth_with(mock, &[]).await
-}
-
 /// Hearth with `extra` flags and the mock's models registered.
-async fn start_hearth_with(mock: &str, extra: &[&str]) -> Hearth {
+async fn start_hearth(mock: &str, extra: &[&str]) -> Hearth {
     let workers = std::env::var("BENCH_HEARTH_WORKERS").ok();
     let mut args: Vec<&str> = workers
         .iter()
@@ -319,63 +318,117 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let mock = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(mock)));
-        let hearth = start_hearth(&mock).await;
-        let sides = [
-            Side { name: "direct", base: mock.clone(), auth: Auth::None },
-            Side { name: "hearth", base: hearth.url.clone(), auth: Auth::Bearer(KEY.into()) },
-        ];
         let workers = std::env::var("BENCH_HEARTH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
         println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth (workers: {workers}), interleaved A/B rounds");
-
-        let [mut direct, mut through] = interleaved(&sides, Probe::Whole, 100, LATENCY_PER_ROUND).await;
-        let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));
-        let (h50, h99) = (percentile(&mut through, 0.5), percentile(&mut through, 0.99));
-        println!("whole answer, 1 connection, {} requests each:", direct.len());
-        println!("  direct  p50 {:>8.1} µs   p99 {:>8.1} µs", us(d50), us(d99));
-        println!("  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs", us(h50), us(h99));
-        println!(
-            "  added   p50 {:>8.1} µs   p99 {:>8.1} µs   (budget: p50 ≤ 100 µs, p99 ≤ 250 µs)",
-            us(h50) - us(d50),
-            us(h99) - us(d99)
-        );
-
-        let client = client();
-        let mut rates = [Vec::new(), Vec::new()];
-        for _ in 0..2 {
-            for (i, side) in sides.iter().enumerate() {
-                rates[i].push(saturate(side, &client).await);
-            }
-        }
-        let best = |r: &[f64]| r.iter().cloned().fold(0.0, f64::max);
-        println!("saturation, {SATURATION_CONNECTIONS} connections, {} s rounds (best of {}):", SATURATION_ROUND.as_secs(), rates[0].len());
-        for (side, rate) in sides.iter().zip(&rates) {
-            println!("  {:<7} {:>9.0} requests/s", side.name, best(rate));
-        }
-        println!("  (budget: ≥ 10,000 requests/s through Hearth; load client, mock and Hearth share the machine's cores)");
-
-        let [mut direct, mut through] = interleaved(&sides, Probe::FirstToken, 50, LATENCY_PER_ROUND / 2).await;
-        let (d50, h50) = (percentile(&mut direct, 0.5), percentile(&mut through, 0.5));
-        let (d99, h99) = (percentile(&mut direct, 0.99), percentile(&mut through, 0.99));
-        println!("time to first token, stream of 5 chunks, {} streams each:", direct.len());
-        println!("  direct  p50 {:>8.1} µs   p99 {:>8.1} µs", us(d50), us(d99));
-        println!("  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs", us(h50), us(h99));
-        println!("  added   p50 {:>8.1} µs   (budget: ≤ 500 µs)", us(h50) - us(d50));
-
-        let (idle, busy) = memory_with_streams(&hearth).await;
-        println!("memory, {STREAMS} concurrent streams through Hearth (50 chunks, 100 ms apart):");
-        println!("  hearth RSS idle {:.1} MiB, with {STREAMS} streams open {:.1} MiB (budget: ≤ 64 MiB)", idle as f64 / 1024.0, busy as f64 / 1024.0);
-
-        println!("added p50 of a whole answer by how the caller signs in, per database:");
-        auth_paths("sqlite", &hearth, &mock).await;
+        println!("== on SQLite");
+        let hearth = start_hearth(&mock, &[]).await;
+        measure("sqlite", &hearth, &mock).await;
         drop(hearth);
+        println!("== on PostgreSQL (a throw-away cluster on loopback)");
         let cluster = tokio::task::spawn_blocking(support::postgres::Cluster::start).await.unwrap();
         cluster.create_database("bench");
         let url = cluster.url("bench");
-        let on_postgres = start_hearth_with(&mock, &["--database-url", &url]).await;
-        auth_paths("postgres", &on_postgres, &mock).await;
-        drop(on_postgres);
+        let hearth = start_hearth(&mock, &["--database-url", &url]).await;
+        measure("postgres", &hearth, &mock).await;
+        drop(hearth);
         cluster.remove();
     });
+}
+
+/// Every figure for `hearth`, on the database `backend`.
+async fn measure(backend: &str, hearth: &Hearth, mock: &str) {
+    let sides = [
+        Side {
+            name: "direct",
+            base: mock.to_owned(),
+            auth: Auth::None,
+        },
+        Side {
+            name: "hearth",
+            base: hearth.url.clone(),
+            auth: Auth::Bearer(KEY.into()),
+        },
+    ];
+    let [mut direct, mut through] = interleaved(&sides, Probe::Whole, 100, LATENCY_PER_ROUND).await;
+    let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));
+    let (h50, h99) = (
+        percentile(&mut through, 0.5),
+        percentile(&mut through, 0.99),
+    );
+    println!(
+        "whole answer, 1 connection, {} requests each:",
+        direct.len()
+    );
+    println!(
+        "  direct  p50 {:>8.1} µs   p99 {:>8.1} µs",
+        us(d50),
+        us(d99)
+    );
+    println!(
+        "  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs",
+        us(h50),
+        us(h99)
+    );
+    println!(
+        "  added   p50 {:>8.1} µs   p99 {:>8.1} µs   (budget: p50 ≤ 100 µs, p99 ≤ 250 µs)",
+        us(h50) - us(d50),
+        us(h99) - us(d99)
+    );
+
+    let client = client();
+    let mut rates = [Vec::new(), Vec::new()];
+    for _ in 0..2 {
+        for (i, side) in sides.iter().enumerate() {
+            rates[i].push(saturate(side, &client).await);
+        }
+    }
+    let best = |r: &[f64]| r.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "saturation, {SATURATION_CONNECTIONS} connections, {} s rounds (best of {}):",
+        SATURATION_ROUND.as_secs(),
+        rates[0].len()
+    );
+    for (side, rate) in sides.iter().zip(&rates) {
+        println!("  {:<7} {:>9.0} requests/s", side.name, best(rate));
+    }
+    println!("  (budget: ≥ 10,000 requests/s through Hearth; load client, mock and Hearth share the machine's cores)");
+
+    let [mut direct, mut through] =
+        interleaved(&sides, Probe::FirstToken, 50, LATENCY_PER_ROUND / 2).await;
+    let (d50, h50) = (percentile(&mut direct, 0.5), percentile(&mut through, 0.5));
+    let (d99, h99) = (
+        percentile(&mut direct, 0.99),
+        percentile(&mut through, 0.99),
+    );
+    println!(
+        "time to first token, stream of 5 chunks, {} streams each:",
+        direct.len()
+    );
+    println!(
+        "  direct  p50 {:>8.1} µs   p99 {:>8.1} µs",
+        us(d50),
+        us(d99)
+    );
+    println!(
+        "  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs",
+        us(h50),
+        us(h99)
+    );
+    println!(
+        "  added   p50 {:>8.1} µs   (budget: ≤ 500 µs)",
+        us(h50) - us(d50)
+    );
+
+    let (idle, busy) = memory_with_streams(hearth).await;
+    println!("memory, {STREAMS} concurrent streams through Hearth (50 chunks, 100 ms apart):");
+    println!(
+        "  hearth RSS idle {:.1} MiB, with {STREAMS} streams open {:.1} MiB (budget: ≤ 64 MiB)",
+        idle as f64 / 1024.0,
+        busy as f64 / 1024.0
+    );
+
+    println!("added p50 of a whole answer by how the caller signs in:");
+    auth_paths(backend, hearth, mock).await;
 }
 
 /// The added p50 with a master key, a user's key and a session cookie, on `hearth`.

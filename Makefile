@@ -46,7 +46,7 @@ test: build e2e-deps py-deps pg-deps
 	cd end2end && npx playwright test
 
 ## bench: performance figures (not part of `make test`); each benchmark prints its own
-bench: build e2e-deps
+bench: build e2e-deps pg-deps
 	cargo bench -p server
 	cd end2end && node bench/first-load.mjs
 

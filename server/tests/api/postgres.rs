@@ -277,7 +277,7 @@ fn bin_dir() -> PathBuf {
         .find(|d| d.join("initdb").exists());
     on_path.expect(
         "PostgreSQL's initdb was not found (in /usr/lib/postgresql/*/bin or on PATH): \
-         `make test` installs Debian's postgresql package",
+         `make test` and `make bench` install Debian's postgresql package",
     )
 }
 

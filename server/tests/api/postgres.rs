@@ -62,6 +62,7 @@ pub struct Cluster {
 impl Cluster {
     /// `initdb` and a running server, or a panic saying what is missing.
     pub fn start() -> Cluster {
+        remove_left_behind();
         let bin = bin_dir();
         let user = unprivileged_user();
         let root = std::env::temp_dir().join(format!(
@@ -242,6 +243,27 @@ impl Cluster {
             .args(["-d", "postgres", "-q"])
             .status()
             .is_ok_and(|s| s.success())
+    }
+}
+
+/// Clusters of test runs that ended without removing theirs (a panic before `remove`): their
+/// server died with them, their directory is removed here.
+fn remove_left_behind() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("hearth-pg-"))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

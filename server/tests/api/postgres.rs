@@ -65,7 +65,7 @@ impl Cluster {
         remove_left_behind();
         let bin = bin_dir();
         let user = unprivileged_user();
-        let root = std::env::temp_dir().join(format!(
+        let root = clusters_dir().join(format!(
             "hearth-pg-{}-{}",
             std::process::id(),
             PORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -246,10 +246,21 @@ impl Cluster {
     }
 }
 
+/// Where clusters live: `/tmp`, which the unprivileged user can reach whatever `TMPDIR` says
+/// (a private temporary directory of root's would lock it out).
+fn clusters_dir() -> PathBuf {
+    let tmp = Path::new("/tmp");
+    if tmp.is_dir() {
+        tmp.to_owned()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// Clusters of test runs that ended without removing theirs (a panic before `remove`): their
 /// server died with them, their directory is removed here.
 fn remove_left_behind() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+    let Ok(entries) = std::fs::read_dir(clusters_dir()) else {
         return;
     };
     for entry in entries.flatten() {

@@ -335,9 +335,9 @@ fn main() {
     });
 }
 
-/// Every figure for `hearth`, on the database `backend`.
-async fn measure(backend: &str, hearth: &Hearth, mock: &str) {
-    let sides = [
+/// The mock called directly, and through `hearth` signed in with `auth`.
+fn sides(mock: &str, hearth: &Hearth, auth: Auth) -> [Side; 2] {
+    [
         Side {
             name: "direct",
             base: mock.to_owned(),
@@ -346,33 +346,36 @@ async fn measure(backend: &str, hearth: &Hearth, mock: &str) {
         Side {
             name: "hearth",
             base: hearth.url.clone(),
-            auth: Auth::Bearer(KEY.into()),
+            auth,
         },
-    ];
+    ]
+}
+
+/// Prints the p50 and p99 of both sides; returns what Hearth adds to each.
+fn report(direct: &mut [Duration], through: &mut [Duration]) -> (f64, f64) {
+    let (d50, d99) = (percentile(direct, 0.5), percentile(direct, 0.99));
+    let (h50, h99) = (percentile(through, 0.5), percentile(through, 0.99));
+    for (name, p50, p99) in [("direct", d50, d99), ("hearth", h50, h99)] {
+        println!(
+            "  {name}  p50 {:>8.1} µs   p99 {:>8.1} µs",
+            us(p50),
+            us(p99)
+        );
+    }
+    (us(h50) - us(d50), us(h99) - us(d99))
+}
+
+/// Every figure for `hearth`, on the database `backend`.
+async fn measure(backend: &str, hearth: &Hearth, mock: &str) {
+    let sides = sides(mock, hearth, Auth::Bearer(KEY.into()));
     let [mut direct, mut through] = interleaved(&sides, Probe::Whole, 100, LATENCY_PER_ROUND).await;
-    let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));
-    let (h50, h99) = (
-        percentile(&mut through, 0.5),
-        percentile(&mut through, 0.99),
-    );
     println!(
         "whole answer, 1 connection, {} requests each:",
         direct.len()
     );
+    let (p50, p99) = report(&mut direct, &mut through);
     println!(
-        "  direct  p50 {:>8.1} µs   p99 {:>8.1} µs",
-        us(d50),
-        us(d99)
-    );
-    println!(
-        "  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs",
-        us(h50),
-        us(h99)
-    );
-    println!(
-        "  added   p50 {:>8.1} µs   p99 {:>8.1} µs   (budget: p50 ≤ 100 µs, p99 ≤ 250 µs)",
-        us(h50) - us(d50),
-        us(h99) - us(d99)
+        "  added   p50 {p50:>8.1} µs   p99 {p99:>8.1} µs   (budget: p50 ≤ 100 µs, p99 ≤ 250 µs)"
     );
 
     let client = client();
@@ -395,29 +398,12 @@ async fn measure(backend: &str, hearth: &Hearth, mock: &str) {
 
     let [mut direct, mut through] =
         interleaved(&sides, Probe::FirstToken, 50, LATENCY_PER_ROUND / 2).await;
-    let (d50, h50) = (percentile(&mut direct, 0.5), percentile(&mut through, 0.5));
-    let (d99, h99) = (
-        percentile(&mut direct, 0.99),
-        percentile(&mut through, 0.99),
-    );
     println!(
         "time to first token, stream of 5 chunks, {} streams each:",
         direct.len()
     );
-    println!(
-        "  direct  p50 {:>8.1} µs   p99 {:>8.1} µs",
-        us(d50),
-        us(d99)
-    );
-    println!(
-        "  hearth  p50 {:>8.1} µs   p99 {:>8.1} µs",
-        us(h50),
-        us(h99)
-    );
-    println!(
-        "  added   p50 {:>8.1} µs   (budget: ≤ 500 µs)",
-        us(h50) - us(d50)
-    );
+    let (p50, _) = report(&mut direct, &mut through);
+    println!("  added   p50 {p50:>8.1} µs   (budget: ≤ 500 µs)");
 
     let (idle, busy) = memory_with_streams(hearth).await;
     println!("memory, {STREAMS} concurrent streams through Hearth (50 chunks, 100 ms apart):");
@@ -440,18 +426,7 @@ async fn auth_paths(backend: &str, hearth: &Hearth, mock: &str) {
         ("user key", Auth::Bearer(key)),
         ("cookie", Auth::Cookie(cookie)),
     ] {
-        let sides = [
-            Side {
-                name: "direct",
-                base: mock.to_owned(),
-                auth: Auth::None,
-            },
-            Side {
-                name: "hearth",
-                base: hearth.url.clone(),
-                auth,
-            },
-        ];
+        let sides = sides(mock, hearth, auth);
         let [mut direct, mut through] =
             interleaved(&sides, Probe::Whole, 100, LATENCY_PER_ROUND / 3).await;
         let extra = us(percentile(&mut through, 0.5)) - us(percentile(&mut direct, 0.5));

@@ -2,14 +2,13 @@
 //! a change of an LLM's grants and a revoked key are in force on both. (PostgreSQL only: on
 //! SQLite, instances learn of changes only when their cached entries expire.)
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::inference::{openai_llm, start_providers, MASTER};
-use crate::startup::{hearth, start, terminate};
+use crate::startup::{add_user, hearth, start, terminate};
 
 /// `GET path` on `base` with `cookie` or a bearer key, answered with its status.
 async fn status(base: &str, path: &str, cookie: Option<&str>, key: Option<&str>) -> u16 {
@@ -68,17 +67,7 @@ async fn two_instances_on_one_postgresql_database_behave_as_one() {
         c.args(["--api-key", MASTER]);
         c
     });
-    let mut add = hearth(&data)
-        .args(["user", "add", "ana", "--role", "member"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    add_user(&data, "ana", "member");
 
     // A session started on A works on B; signing out on A ends it on B.
     let cookie = sign_in(&base_a).await;

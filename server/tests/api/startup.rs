@@ -30,6 +30,22 @@ fn start_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     (child, base)
 }
 
+/// `hearth user add NAME --role ROLE` on `data_dir`, the password ("correct horse") on stdin;
+/// panics unless it works.
+pub(crate) fn add_user(data_dir: &std::path::Path, name: &str, role: &str) {
+    let mut add = hearth(data_dir)
+        .args(["user", "add", name, "--role", role])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "hearth user add {name}");
+}
+
 pub(crate) type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Starts `command` (a `hearth` one) on an ephemeral loopback port; returns it, its base URL
@@ -150,17 +166,7 @@ async fn users_and_keys_are_added_from_the_command_line_while_the_server_runs() 
         .unwrap();
     assert!(local.is_local(), "no user yet: local mode");
 
-    let mut add = hearth(dir.path())
-        .args(["user", "add", "ana", "--role", "admin"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    add_user(dir.path(), "ana", "admin");
 
     let duplicate = hearth(dir.path())
         .args(["user", "add", "ana"])

@@ -210,14 +210,7 @@ async fn a_sqlite_database_is_copied_into_postgresql_and_served_from_there() {
     )
     .await;
     let chat = json!({"model": "gpt", "messages": [{"role": "user", "content": "hi"}]});
-    let answer = app
-        .client()
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let answer = crate::inference::chat(&app, &key, chat.clone()).await;
     assert_eq!(answer.status(), 200);
     crate::harness::audit_events(&app, MASTER, app::api::LLM_INFERENCE_CALL, 1).await;
     let dir = app.stop().await;
@@ -277,17 +270,33 @@ async fn a_sqlite_database_is_copied_into_postgresql_and_served_from_there() {
         "1"
     );
 
+    // From PostgreSQL too (read from one snapshot there): the copy copied again, row for row.
+    let onward = format!("{target}_onward");
+    cluster.create_database(&onward);
+    let copied_again = hearth(dir.path())
+        .args([
+            "--database-url",
+            &url,
+            "db",
+            "copy",
+            "--to",
+            &cluster.url(&onward),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        copied_again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied_again.stderr)
+    );
+    let rows = "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM messages) \
+                + (SELECT COUNT(*) FROM audit_events) + (SELECT COUNT(*) FROM llms)";
+    assert_eq!(cluster.psql(&onward, rows), cluster.psql(&target, rows));
+
     // Hearth on the copy (same data directory, so the same secret key): the user, the key,
     // the sealed provider key through the gateway, the conversation, and new rows.
     let app = TestApp::spawn_in(dir, &["--database-url", &url, "--api-key", MASTER]).await;
-    let answer = app
-        .client()
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let answer = crate::inference::chat(&app, &key, chat).await;
     assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
     let ana = app.browser();
     app.sign_in(&ana, "ana", "correct horse").await;

@@ -9,12 +9,14 @@ mod chat;
 pub mod client;
 mod llm;
 mod mcp;
+mod registry;
 mod teams;
 
 pub use audit::*;
 pub use chat::*;
 pub use llm::*;
 pub use mcp::*;
+pub use registry::*;
 pub use teams::*;
 
 use serde::{Deserialize, Serialize};

@@ -19,6 +19,7 @@ const ORDER: &[&str] = &[
     "team_members",
     "api_keys",
     "llms",
+    "mcp_servers",
     "settings",
     "user_mcp_servers",
     "conversations",

@@ -77,10 +77,19 @@ pub struct ActiveKey {
     pub key_hash: String,
     pub expires_at: Option<i64>,
     llms: Option<String>,
+    mcp_servers: Option<String>,
     last_used_at: Option<i64>,
 }
 
 impl ActiveKey {
+    /// The shared MCP servers this key may use, when it is narrowed to some.
+    pub fn mcp_servers(&self) -> Option<Vec<String>> {
+        // As for LLMs: an unreadable list narrows the key to nothing.
+        self.mcp_servers
+            .as_deref()
+            .map(|json| serde_json::from_str(json).unwrap_or_default())
+    }
+
     /// The LLMs this key may run, when it is narrowed to some.
     pub fn llms(&self) -> Option<Vec<String>> {
         // An unreadable list narrows the key to nothing rather than widening it.
@@ -90,7 +99,7 @@ impl ActiveKey {
     }
 }
 
-const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.key_hash, k.expires_at, k.llms, k.last_used_at \
+const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.key_hash, k.expires_at, k.llms, k.mcp_servers, k.last_used_at \
                              FROM api_keys k JOIN users u ON u.id = k.user_id";
 
 /// Finds the unexpired key `key`, and notes its use (at most once a minute, off the request path).

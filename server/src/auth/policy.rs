@@ -47,6 +47,17 @@ pub enum Resource<'a> {
     Users,
     /// One team, by its members: they see it too.
     Team { members: &'a [String] },
+    /// The shared MCP servers' configuration (URLs, commands, header and env names, grants):
+    /// admins write, admins and viewers read; members see only what they may use.
+    McpRegistry,
+    /// One shared MCP server, by its name and grants, with the caller's teams: using it (and
+    /// seeing it at all, as a member) needs a grant and, for a narrowed key, its name on the
+    /// key's list — as for LLMs.
+    SharedMcpServer {
+        name: &'a str,
+        grants: &'a Grants,
+        teams: &'a [String],
+    },
     /// One LLM, by its name and grants, with the caller's teams. Running it needs a grant (to
     /// all members, to the caller's user by name, or to one of its teams) and, for a narrowed
     /// key, its name on the key's list; every role alike, for editing the catalogue never
@@ -108,14 +119,17 @@ fn role_refusal(role: Role, action: Action) -> String {
     }
 }
 
-/// What a key narrowed to LLMs may still do: run them (its list decides which), keep the
-/// conversations it runs them in, read its user's MCP servers without their stored header
-/// values, use the CORS proxy, and see its user's teams (which grants depend on).
+/// What a narrowed key (to LLMs, to shared MCP servers, or both) may still do: run what its
+/// lists name, keep the conversations it runs them in, read its user's MCP servers without
+/// their stored header values, use the CORS proxy, and see its user's teams (which grants
+/// depend on).
 fn narrowed_key_may(action: Action, resource: Resource<'_>) -> bool {
     matches!(
         (action, resource),
-        (Action::Run, Resource::Llm { .. } | Resource::CorsProxy)
-            | (_, Resource::OwnConversations)
+        (
+            Action::Run,
+            Resource::Llm { .. } | Resource::SharedMcpServer { .. } | Resource::CorsProxy
+        ) | (_, Resource::OwnConversations)
             | (
                 Action::Read,
                 Resource::OwnMcpServers | Resource::Team { .. }
@@ -141,7 +155,18 @@ fn within_ceiling(principal: &Principal, llms: Option<&[String]>, expires_at: Op
 
 /// The same decision as a boolean, for views that adapt (a listing narrowed to one's own).
 pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) -> bool {
-    if principal.llms.is_some() {
+    let narrowed = principal.llms.is_some() || principal.mcp_servers.is_some();
+    // A narrowed key uses only what its lists name; a list it lacks names nothing.
+    let on_list = |list: &Option<Vec<String>>, name: &str| match list {
+        Some(names) => names.iter().any(|n| n == name),
+        None => !narrowed,
+    };
+    let granted = |grants: &Grants, teams: &[String]| {
+        grants.all_members
+            || principal.user_id.is_some() && grants.users.iter().any(|u| *u == principal.name)
+            || grants.teams.iter().any(|t| teams.contains(t))
+    };
+    if narrowed {
         if !narrowed_key_may(action, resource) {
             return false;
         }
@@ -160,16 +185,16 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
                 grants,
                 teams,
             },
-        ) => {
-            let granted = grants.all_members
-                || principal.user_id.is_some() && grants.users.iter().any(|u| *u == principal.name)
-                || grants.teams.iter().any(|t| teams.contains(t));
-            let key_allows = principal
-                .llms
-                .as_ref()
-                .is_none_or(|llms| llms.iter().any(|l| l == name));
-            granted && key_allows
-        }
+        ) => granted(grants, teams) && on_list(&principal.llms, name),
+        (
+            _,
+            Action::Run,
+            Resource::SharedMcpServer {
+                name,
+                grants,
+                teams,
+            },
+        ) => granted(grants, teams) && on_list(&principal.mcp_servers, name),
         (_, Action::Run, Resource::CorsProxy) => true,
         (role, Action::Run, Resource::PrivateNetwork) => role == Role::Admin,
         (_, Action::Run, _) => false,
@@ -196,7 +221,7 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
         (_, _, Resource::OwnMcpServers | Resource::OwnMcpSecrets | Resource::OwnConversations) => {
             true
         }
-        (_, _, Resource::Llm { .. }) => false,
+        (_, _, Resource::Llm { .. } | Resource::SharedMcpServer { .. }) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
         (Role::Viewer | Role::Member, Action::Write, Resource::AllApiKeys) => false,
@@ -206,6 +231,8 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
         (Role::Member, Action::Read, Resource::Settings) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Llms) => false,
         (Role::Member, Action::Read, Resource::Llms) => false,
+        (Role::Viewer | Role::Member, Action::Write, Resource::McpRegistry) => false,
+        (Role::Member, Action::Read, Resource::McpRegistry) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Audit) => false,
         (Role::Member, Action::Read, Resource::Audit) => false,
         (Role::Viewer | Role::Member, Action::Write, Resource::Teams) => false,
@@ -230,8 +257,87 @@ mod tests {
             key_id: None,
             channel: Channel::Header,
             llms: None,
+            mcp_servers: None,
             key_expires_at: None,
             key_hash_prefix: None,
+        }
+    }
+
+    #[test]
+    fn a_shared_mcp_server_is_used_by_grant_and_a_key_narrowed_in_either_list_uses_only_what_it_names(
+    ) {
+        let everyone = Grants {
+            all_members: true,
+            ..Grants::default()
+        };
+        let nobody = Grants::default();
+        let server = |name, grants| Resource::SharedMcpServer {
+            name,
+            grants,
+            teams: &[],
+        };
+        let llm = |name, grants| Resource::Llm {
+            name,
+            grants,
+            teams: &[],
+        };
+        // Editing the registry never implies using what is in it.
+        for role in [Role::Admin, Role::Viewer, Role::Member] {
+            assert!(allowed(
+                &user(1, role),
+                Action::Run,
+                server("files", &everyone)
+            ));
+            assert!(!allowed(
+                &user(1, role),
+                Action::Run,
+                server("files", &nobody)
+            ));
+        }
+        // Narrowed to servers: those it names, and no LLM.
+        let to_servers = Principal {
+            mcp_servers: Some(vec!["files".into()]),
+            ..user(1, Role::Admin)
+        };
+        assert!(allowed(
+            &to_servers,
+            Action::Run,
+            server("files", &everyone)
+        ));
+        assert!(!allowed(
+            &to_servers,
+            Action::Run,
+            server("wiki", &everyone)
+        ));
+        assert!(!allowed(&to_servers, Action::Run, llm("gpt", &everyone)));
+        assert!(!allowed(&to_servers, Action::Read, Resource::McpRegistry));
+        // Narrowed to LLMs: no shared server.
+        let to_llms = Principal {
+            llms: Some(vec!["gpt".into()]),
+            ..user(1, Role::Admin)
+        };
+        assert!(allowed(&to_llms, Action::Run, llm("gpt", &everyone)));
+        assert!(!allowed(&to_llms, Action::Run, server("files", &everyone)));
+    }
+
+    #[test]
+    fn the_registry_is_written_by_admins_and_read_by_admins_and_viewers() {
+        for (role, read, write) in [
+            (Role::Admin, true, true),
+            (Role::Viewer, true, false),
+            (Role::Member, false, false),
+        ] {
+            let p = user(1, role);
+            assert_eq!(
+                allowed(&p, Action::Read, Resource::McpRegistry),
+                read,
+                "{role}"
+            );
+            assert_eq!(
+                allowed(&p, Action::Write, Resource::McpRegistry),
+                write,
+                "{role}"
+            );
         }
     }
 

@@ -41,6 +41,9 @@ pub struct Principal {
     pub channel: Channel,
     /// The LLMs the key in use may run, when it is narrowed to some.
     pub llms: Option<Vec<String>>,
+    /// The shared MCP servers the key in use may use, when it is narrowed to some. A key
+    /// narrowed in either list uses only what its lists name.
+    pub mcp_servers: Option<Vec<String>>,
     /// When the key in use expires (Unix seconds), if it does: the keys it creates may not
     /// outlive it.
     pub key_expires_at: Option<i64>,
@@ -90,6 +93,7 @@ impl Principal {
             key_id: None,
             channel: Channel::Ambient,
             llms: None,
+            mcp_servers: None,
             key_expires_at: None,
             key_hash_prefix: None,
         }
@@ -105,6 +109,7 @@ impl Principal {
             key_id: None,
             channel,
             llms: None,
+            mcp_servers: None,
             key_expires_at: None,
             key_hash_prefix: Some(hash_prefix(fingerprint)),
         }
@@ -119,6 +124,7 @@ impl Principal {
             key_id: None,
             channel,
             llms: None,
+            mcp_servers: None,
             key_expires_at: None,
             key_hash_prefix: None,
         }
@@ -127,6 +133,7 @@ impl Principal {
     fn from_key(key: keys::ActiveKey, channel: Channel) -> Principal {
         Principal {
             llms: key.llms(),
+            mcp_servers: key.mcp_servers(),
             key_expires_at: key.expires_at,
             key_hash_prefix: Some(hash_prefix(&key.key_hash)),
             name: key.user_name,

@@ -24,6 +24,8 @@ pub enum Change {
     Llm(String),
     /// The CORS proxy's allow list.
     CorsProxyAllow,
+    /// The shared MCP server of that name was added, edited or deleted.
+    McpServer(String),
 }
 
 impl Change {
@@ -31,12 +33,14 @@ impl Change {
         match self {
             Change::Llm(name) => format!("llm:{name}"),
             Change::CorsProxyAllow => "cors_proxy.allow".to_owned(),
+            Change::McpServer(name) => format!("mcp_server:{name}"),
         }
     }
 
     fn parse(payload: &str) -> Option<Change> {
         match payload.split_once(':') {
             Some(("llm", name)) => Some(Change::Llm(name.to_owned())),
+            Some(("mcp_server", name)) => Some(Change::McpServer(name.to_owned())),
             _ if payload == "cors_proxy.allow" => Some(Change::CorsProxyAllow),
             _ => None,
         }
@@ -62,6 +66,10 @@ async fn apply(state: &AppState, change: Change) {
     match change {
         Change::Llm(name) => state.llm_catalog.forget(&name),
         Change::CorsProxyAllow => reload_allow_list(state).await,
+        Change::McpServer(name) => {
+            state.mcp_pool.forget(&name).await;
+            state.mcp_health.forget(&name);
+        }
     }
 }
 
@@ -88,7 +96,10 @@ pub fn follow(state: AppState) {
                 }
             };
             tokio::select! {
-                _ = backstop.tick() => reload_allow_list(&state).await,
+                _ = backstop.tick() => {
+                    reload_allow_list(&state).await;
+                    crate::mcp::registry::reconcile(&state).await;
+                }
                 heard = heard => match heard {
                     Ok(Some(notice)) => {
                         if let Some(change) = Change::parse(notice.payload()) {
@@ -140,7 +151,11 @@ mod tests {
 
     #[test]
     fn a_change_survives_its_payload() {
-        for change in [Change::Llm("gpt:4o".into()), Change::CorsProxyAllow] {
+        for change in [
+            Change::Llm("gpt:4o".into()),
+            Change::CorsProxyAllow,
+            Change::McpServer("files".into()),
+        ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
         assert_eq!(Change::parse("something else"), None);

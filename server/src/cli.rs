@@ -3,10 +3,12 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use app::api::{Grants, LlmInput, Role};
+use app::api::{
+    EnvEntry, Grants, HeaderEntry, LlmInput, Role, SharedMcpServerInput, SharedTransport,
+};
 
 use crate::auth::password;
-use crate::config::{Config, DbCommand, KeyCommand, LlmCommand, UserCommand};
+use crate::config::{Config, DbCommand, KeyCommand, LlmCommand, McpCommand, UserCommand};
 use crate::llm::SaveOptions;
 use crate::{keys, llm, open, users, AppState};
 
@@ -88,6 +90,7 @@ pub async fn key(config: &Config, command: KeyCommand) -> CliResult {
             name,
             expires_in_days,
             llms,
+            mcp_servers,
         } => {
             let (db, _) = open(config).await?;
             let owner = users::by_name(&db, &user)
@@ -98,7 +101,10 @@ pub async fn key(config: &Config, command: KeyCommand) -> CliResult {
                 &owner,
                 &name,
                 keys::expiry(expires_in_days)?,
-                (!llms.is_empty()).then_some(llms),
+                keys::Narrowing {
+                    llms: (!llms.is_empty()).then_some(llms),
+                    mcp_servers: (!mcp_servers.is_empty()).then_some(mcp_servers),
+                },
             )
             .await?;
             db.close().await;
@@ -203,6 +209,164 @@ async fn run_llm(state: &AppState, command: LlmCommand) -> CliResult {
             llm::unregister(state, &name).await?;
             eprintln!("deleted the LLM {name:?}");
             Ok(())
+        }
+    }
+}
+
+pub async fn mcp(config: &Config, command: McpCommand) -> CliResult {
+    let (db, secrets) = open(config).await?;
+    let state = AppState::new(config, db, secrets);
+    let result = run_mcp(&state, command).await;
+    state.mcp_pool.shutdown().await;
+    state.db.close().await;
+    result
+}
+
+/// `NAME=VALUE`, split.
+fn pair(given: &str, flag: &str) -> Result<(String, String), String> {
+    given
+        .split_once('=')
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{flag} takes NAME=VALUE"))
+}
+
+async fn run_mcp(state: &AppState, command: McpCommand) -> CliResult {
+    use crate::mcp::{registry, shared};
+    match command {
+        McpCommand::Add {
+            name,
+            url,
+            transport,
+            command,
+            args,
+            env,
+            headers,
+            auth,
+            credential_stdin,
+            api_key_header,
+            lifecycle,
+            alias,
+            description,
+            timeout,
+            all_members,
+            users,
+            teams,
+        } => {
+            let credential = if credential_stdin {
+                if std::io::stdin().is_terminal() {
+                    Some(rpassword::prompt_password("Credential: ")?)
+                } else {
+                    Some(read_line()?)
+                }
+            } else {
+                None
+            };
+            let transport = match (transport, &command) {
+                (Some(t), _) => t,
+                (None, Some(_)) => SharedTransport::Stdio,
+                (None, None) => SharedTransport::Http,
+            };
+            let input = SharedMcpServerInput {
+                name,
+                alias,
+                description,
+                transport,
+                url,
+                lifecycle: lifecycle.unwrap_or_default(),
+                command,
+                args,
+                env: env
+                    .iter()
+                    .map(|e| pair(e, "--env").map(|(name, value)| EnvEntry { name, value }))
+                    .collect::<Result<_, _>>()?,
+                auth: auth.unwrap_or_default(),
+                credential,
+                api_key_header,
+                headers: headers
+                    .iter()
+                    .map(|h| pair(h, "--header").map(|(name, value)| HeaderEntry { name, value }))
+                    .collect::<Result<_, _>>()?,
+                timeout_secs: timeout,
+                grants: Grants {
+                    all_members,
+                    users,
+                    teams,
+                },
+                ..SharedMcpServerInput::default()
+            };
+            let row = registry::register(state, &input).await?;
+            eprintln!("registered the shared MCP server {:?}", row.name);
+            if !all_members && input.grants.users.is_empty() && input.grants.teams.is_empty() {
+                eprintln!("note: nobody may use it yet; grant it with --all-members, --grant USER or --grant-team TEAM (from the API or the MCP servers page)");
+            }
+            Ok(())
+        }
+        McpCommand::List => {
+            for row in registry::fetch_all(state).await? {
+                let config = row.open(state)?;
+                let place = match config.transport {
+                    SharedTransport::Stdio => std::iter::once(config.command.unwrap_or_default())
+                        .chain(config.args)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    _ => config.url.unwrap_or_default(),
+                };
+                let grants = &config.grants;
+                let who = match (
+                    grants.all_members,
+                    grants.users.is_empty() && grants.teams.is_empty(),
+                ) {
+                    (true, _) => "all members".to_owned(),
+                    (false, true) => "nobody".to_owned(),
+                    (false, false) => grants
+                        .users
+                        .iter()
+                        .cloned()
+                        .chain(grants.teams.iter().map(|t| format!("team:{t}")))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+                let transport = match config.transport {
+                    SharedTransport::Http => "http",
+                    SharedTransport::Sse => "sse",
+                    SharedTransport::Stdio => "stdio",
+                };
+                println!("{}\t{transport}\t{place}\t{who}", row.name);
+            }
+            Ok(())
+        }
+        McpCommand::Remove { name } => {
+            registry::unregister(state, &name).await?;
+            eprintln!("deleted the shared MCP server {name:?}");
+            Ok(())
+        }
+        McpCommand::Test { name } => {
+            let row = registry::fetch(state, &name)
+                .await?
+                .ok_or_else(|| registry::not_found(&name))?;
+            let spec = row.spec(state)?;
+            let result = shared::try_server(state, &spec).await;
+            for line in &result.stderr {
+                eprintln!("stderr: {line}");
+            }
+            match result.error {
+                None => {
+                    eprintln!(
+                        "{name}: ok in {} ms, {} tools{}",
+                        result.latency_ms,
+                        result.tools.len(),
+                        result
+                            .server_info
+                            .map(|s| format!(" ({s})"))
+                            .unwrap_or_default()
+                    );
+                    for tool in result.tools {
+                        println!("{}", tool.name);
+                    }
+                    Ok(())
+                }
+                Some(error) => Err(format!("{name}: {}: {error}", result.state.as_str()).into()),
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use app::api::{Provider, Role};
+use app::api::{AuthKind, Lifecycle, Provider, Role, SharedTransport};
 
 /// Hearth: a self-hosted chat UI, LLM gateway and MCP gateway in one binary.
 #[derive(Debug, Parser)]
@@ -164,6 +164,9 @@ pub enum Command {
     /// Manage LLMs (with the same checks as the API)
     #[command(subcommand)]
     Llm(LlmCommand),
+    /// Manage shared MCP servers (with the same checks as the API)
+    #[command(subcommand)]
+    Mcp(McpCommand),
     /// Move the database
     #[command(subcommand)]
     Db(DbCommand),
@@ -226,6 +229,87 @@ pub enum LlmCommand {
     Remove { name: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Register a shared MCP server: --url for streamable HTTP (or --transport sse), or
+    /// --command for a program Hearth starts and speaks to over stdio
+    Add {
+        /// Lower-case letters, digits and `-`: used in tool names and addresses
+        name: String,
+        #[arg(long, value_name = "URL", conflicts_with = "command")]
+        url: Option<String>,
+        /// http or sse, for --url [default: http]
+        #[arg(long, value_parser = parse_transport)]
+        transport: Option<SharedTransport>,
+        /// The program to start (stdio)
+        #[arg(long, value_name = "PROGRAM")]
+        command: Option<String>,
+        /// An argument of the program; repeat for several
+        #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// A variable for the program, and for `${NAME}` in header values; repeat for several
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// A header sent with every request; repeat for several
+        #[arg(long = "header", value_name = "NAME=VALUE")]
+        headers: Vec<String>,
+        /// none, bearer, api_key, basic, headers or forward [default: none]
+        #[arg(long, value_parser = parse_auth)]
+        auth: Option<AuthKind>,
+        /// Read the credential `auth` needs from the first line of stdin
+        #[arg(long)]
+        credential_stdin: bool,
+        /// The header an api_key credential goes in [default: X-API-Key]
+        #[arg(long, value_name = "HEADER")]
+        api_key_header: Option<String>,
+        /// auto, legacy or modern [default: auto]
+        #[arg(long, value_parser = parse_lifecycle)]
+        lifecycle: Option<Lifecycle>,
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Seconds an upstream call may take [default: 30]
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+        /// Let every member use it
+        #[arg(long)]
+        all_members: bool,
+        /// Let this user use it; repeat for several
+        #[arg(long = "grant", value_name = "USER")]
+        users: Vec<String>,
+        /// Let the members of this team use it; repeat for several
+        #[arg(long = "grant-team", value_name = "TEAM")]
+        teams: Vec<String>,
+    },
+    /// List the shared MCP servers
+    List,
+    /// Delete a shared MCP server (its child process, if any, is stopped by the server)
+    Remove { name: String },
+    /// Connect to a registered server, list its tools, and store nothing
+    Test { name: String },
+}
+
+fn parse_wire<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("{s:?} is not a {what}"))
+}
+
+fn parse_transport(s: &str) -> Result<SharedTransport, String> {
+    parse_wire(s, "transport: http, sse or stdio")
+}
+
+fn parse_auth(s: &str) -> Result<AuthKind, String> {
+    parse_wire(
+        s,
+        "kind of auth: none, bearer, api_key, basic, headers or forward",
+    )
+}
+
+fn parse_lifecycle(s: &str) -> Result<Lifecycle, String> {
+    parse_wire(s, "lifecycle: auto, legacy or modern")
+}
+
 fn parse_provider(s: &str) -> Result<Provider, String> {
     s.parse()
 }
@@ -258,6 +342,10 @@ pub enum KeyCommand {
         /// Narrow the key to this LLM; repeat for several [default: every LLM its user may run]
         #[arg(long = "llm", value_name = "NAME")]
         llms: Vec<String>,
+        /// Narrow the key to this shared MCP server; repeat for several. A key narrowed to
+        /// servers only (no --llm) runs no LLM, and one narrowed to LLMs only uses no server
+        #[arg(long = "mcp", value_name = "NAME")]
+        mcp_servers: Vec<String>,
     },
 }
 

@@ -43,6 +43,12 @@ struct KeyRow {
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
     llms: Option<String>,
+    mcp_servers: Option<String>,
+}
+
+/// A stored list of names, when the key is narrowed (an unreadable one reads as empty).
+fn names(json: Option<&str>) -> Option<Vec<String>> {
+    json.map(|json| serde_json::from_str(json).unwrap_or_default())
 }
 
 impl KeyRow {
@@ -55,16 +61,14 @@ impl KeyRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             last_used_at: self.last_used_at,
-            llms: self
-                .llms
-                .as_deref()
-                .map(|json| serde_json::from_str(json).unwrap_or_default()),
+            llms: names(self.llms.as_deref()),
+            mcp_servers: names(self.mcp_servers.as_deref()),
         }
     }
 }
 
 const SELECT_KEYS: &str = "SELECT k.id, u.name AS user_name, k.name, k.prefix, k.created_at, \
-                           k.expires_at, k.last_used_at, k.llms FROM api_keys k JOIN users u ON u.id = k.user_id";
+                           k.expires_at, k.last_used_at, k.llms, k.mcp_servers FROM api_keys k JOIN users u ON u.id = k.user_id";
 
 /// A key that may be used now, with what its holder acts as.
 #[derive(Debug, FromRow)]
@@ -85,17 +89,13 @@ impl ActiveKey {
     /// The shared MCP servers this key may use, when it is narrowed to some.
     pub fn mcp_servers(&self) -> Option<Vec<String>> {
         // As for LLMs: an unreadable list narrows the key to nothing.
-        self.mcp_servers
-            .as_deref()
-            .map(|json| serde_json::from_str(json).unwrap_or_default())
+        names(self.mcp_servers.as_deref())
     }
 
     /// The LLMs this key may run, when it is narrowed to some.
     pub fn llms(&self) -> Option<Vec<String>> {
         // An unreadable list narrows the key to nothing rather than widening it.
-        self.llms
-            .as_deref()
-            .map(|json| serde_json::from_str(json).unwrap_or_default())
+        names(self.llms.as_deref())
     }
 }
 
@@ -146,8 +146,8 @@ pub fn expiry(days: Option<u32>) -> Result<Option<i64>> {
 }
 
 /// `names`, sorted and without repeats, when the key is narrowed to some.
-fn normalized(llms: Option<Vec<String>>) -> Option<Vec<String>> {
-    llms.map(|mut names| {
+fn normalized(names: Option<Vec<String>>) -> Option<Vec<String>> {
+    names.map(|mut names| {
         names.sort();
         names.dedup();
         names
@@ -161,7 +161,7 @@ pub async fn create_for(
     user: &users::UserRow,
     name: &str,
     expires_at: Option<i64>,
-    llms: Option<Vec<String>>,
+    narrowed: Narrowing,
 ) -> Result<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -169,20 +169,25 @@ pub async fn create_for(
             "a key's name must be 1 to 100 characters, none of them control characters".into(),
         ));
     }
-    let llms = match normalized(llms) {
-        Some(names) => Some(known_llms(db, names).await?),
+    let llms = match normalized(narrowed.llms) {
+        Some(names) => Some(known(db, names, &KNOWN_LLMS).await?),
+        None => None,
+    };
+    let mcp_servers = match normalized(narrowed.mcp_servers) {
+        Some(names) => Some(known(db, names, &KNOWN_SERVERS).await?),
         None => None,
     };
     let key = format!("{PREFIX}{}", random_token(32));
     let prefix: String = key.chars().take(DISPLAY_LEN).collect();
-    let llms_json = llms
-        .as_ref()
-        .map(|names| serde_json::to_string(names))
-        .transpose()
-        .map_err(AppError::internal)?;
-    let sql =
-        "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at, llms) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at";
+    let json = |names: &Option<Vec<String>>| {
+        names
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(AppError::internal)
+    };
+    let sql = "INSERT INTO api_keys (user_id, name, key_hash, prefix, created_at, expires_at, llms, mcp_servers) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, created_at";
     let (id, created_at): (i64, i64) = with_pool!(db, pool => sqlx::query_as(sql)
         .bind(user.id)
         .bind(name)
@@ -190,7 +195,8 @@ pub async fn create_for(
         .bind(&prefix)
         .bind(db::now())
         .bind(expires_at)
-        .bind(llms_json)
+        .bind(json(&llms)?)
+        .bind(json(&mcp_servers)?)
         .fetch_one(pool)
         .await)?;
     tracing::info!(key_id = id, user = %user.name, "API key created");
@@ -203,23 +209,51 @@ pub async fn create_for(
         expires_at,
         last_used_at: None,
         llms,
+        mcp_servers,
     };
     Ok(CreatedApiKey { key, info })
 }
 
-/// `names`, sorted and without repeats, once each is checked to be a registered LLM.
-async fn known_llms(db: &Db, names: Vec<String>) -> Result<Vec<String>> {
+/// What a new key is narrowed to: LLMs, shared MCP servers, both or neither.
+#[derive(Debug, Default)]
+pub struct Narrowing {
+    pub llms: Option<Vec<String>>,
+    pub mcp_servers: Option<Vec<String>>,
+}
+
+/// A kind of thing a key can be narrowed to: its table and its name in messages.
+struct Kind {
+    sql: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+}
+
+const KNOWN_LLMS: Kind = Kind {
+    sql: "SELECT name FROM llms",
+    plural: "LLMs",
+    singular: "LLM",
+};
+
+const KNOWN_SERVERS: Kind = Kind {
+    sql: "SELECT name FROM mcp_servers",
+    plural: "shared MCP servers",
+    singular: "shared MCP server",
+};
+
+/// `names`, once each is checked to be registered.
+async fn known(db: &Db, names: Vec<String>, kind: &Kind) -> Result<Vec<String>> {
     if names.len() > 100 {
-        return Err(AppError::BadRequest(
-            "a key can be narrowed to at most 100 LLMs".into(),
-        ));
+        return Err(AppError::BadRequest(format!(
+            "a key can be narrowed to at most 100 {}",
+            kind.plural
+        )));
     }
-    let sql = "SELECT name FROM llms";
     let registered: Vec<String> =
-        with_pool!(db, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
+        with_pool!(db, pool => sqlx::query_scalar(kind.sql).fetch_all(pool).await)?;
     match names.iter().find(|n| !registered.contains(n)) {
         Some(unknown) => Err(AppError::BadRequest(format!(
-            "there is no LLM named {} to narrow the key to",
+            "there is no {} named {} to narrow the key to",
+            kind.singular,
             Echo(unknown)
         ))),
         None => Ok(names),
@@ -263,6 +297,7 @@ async fn create(
     };
     let expires_at = expiry(body.expires_in_days)?;
     let llms = normalized(body.llms);
+    let mcp_servers = normalized(body.mcp_servers);
     authorize(
         &principal,
         Action::Write,
@@ -272,7 +307,8 @@ async fn create(
             expires_at,
         },
     )?;
-    let created = create_for(&state.db, &owner, &body.name, expires_at, llms).await?;
+    let narrowed = Narrowing { llms, mcp_servers };
+    let created = create_for(&state.db, &owner, &body.name, expires_at, narrowed).await?;
     state.audit.record(Record::action(
         KEY_CREATED,
         &principal,

@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             Command::User(command) => server::cli::user(&config, command).await,
             Command::Key(command) => server::cli::key(&config, command).await,
             Command::Llm(command) => server::cli::llm(&config, command).await,
+            Command::Mcp(command) => server::cli::mcp(&config, command).await,
             Command::Db(command) => server::cli::db(&config, command).await,
         }
     });

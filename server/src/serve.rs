@@ -49,6 +49,7 @@ pub async fn run(
         .unwrap_or_else(default_max_connections);
     let audit = state.audit.clone();
     let streams_end = state.streams_end.clone();
+    let mcp_pool = state.mcp_pool.clone();
     // The peer's address is what failed sign-ins are counted by.
     let mut make_service =
         crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -146,6 +147,8 @@ pub async fn run(
     }
     // Cutting a request in flight drops its handler, which queues its audit event.
     connections.shutdown().await;
+    // Every shared MCP server's session ends and every stdio child stops: none outlives Hearth.
+    mcp_pool.shutdown().await;
     audit.flush().await;
     Ok(())
 }

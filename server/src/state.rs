@@ -56,6 +56,10 @@ pub struct Inner {
     /// The database's last health check and when it ran: `/healthz` asks the database at most
     /// once a second, whoever calls it and however often.
     pub db_health: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
+    /// Live sessions with the shared MCP servers (and their `stdio` children).
+    pub mcp_pool: crate::mcp::upstream::Pool,
+    /// The shared MCP servers' last health checks.
+    pub mcp_health: crate::mcp::shared::HealthCache,
 }
 
 impl AppState {
@@ -80,7 +84,13 @@ impl AppState {
                 loader,
             )))
         });
+        let cors_proxy = Upstream::new(
+            Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow)
+                .expect("checked when the config loaded"),
+        );
         AppState(Arc::new(Inner {
+            mcp_pool: crate::mcp::upstream::Pool::new(cors_proxy.clone()),
+            mcp_health: Default::default(),
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,
@@ -111,10 +121,7 @@ impl AppState {
                 .expect("the LLM client builds"),
             cors_proxy_configured: config.cors_proxy_allow.clone(),
             cors_proxy_restricts_private: !config.addr.ip().is_loopback(),
-            cors_proxy: Upstream::new(
-                Policy::new(!config.addr.ip().is_loopback(), &config.cors_proxy_allow)
-                    .expect("checked when the config loaded"),
-            ),
+            cors_proxy,
             leptos,
             split_manifest,
             db_health: Default::default(),

@@ -253,3 +253,22 @@ async fn remove(
     ));
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A grant naming a user or a team that does not exist would silently grant nothing.
+pub async fn check_grantees(db: &Db, grants: &app::api::Grants) -> Result<()> {
+    for user in &grants.users {
+        if crate::users::by_name(db, user).await?.is_none() {
+            return Err(AppError::invalid(
+                "grants",
+                format!("grants name the user {}, who does not exist", Echo(user)),
+            ));
+        }
+    }
+    if let Some(team) = unknown(db, &grants.teams).await? {
+        return Err(AppError::invalid(
+            "grants",
+            format!("grants name the team {}, which does not exist", Echo(&team)),
+        ));
+    }
+    Ok(())
+}

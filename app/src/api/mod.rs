@@ -187,6 +187,9 @@ pub struct ApiKey {
     /// The LLMs the key may run, when it is narrowed to some; none means all its user may.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llms: Option<Vec<String>>,
+    /// The shared MCP servers the key may use, when it is narrowed to some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_servers: Option<Vec<String>>,
 }
 
 /// `GET /v1/keys`.
@@ -211,6 +214,10 @@ pub struct CreateApiKey {
     /// Narrows the key to these LLMs (it still needs its user's grants to run them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llms: Option<Vec<String>>,
+    /// Narrows the key to these shared MCP servers (it still needs its user's grants). A key
+    /// narrowed in either list uses only what its lists name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_servers: Option<Vec<String>>,
 }
 
 /// The answer to `POST /v1/keys`: the only time the key itself is ever shown.

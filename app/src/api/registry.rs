@@ -184,4 +184,133 @@ pub struct SharedMcpServerSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub transport: SharedTransport,
+    /// Whether the caller may use it (a public server is listed to members without a grant).
+    pub usable: bool,
+}
+
+/// One entry of `GET /v1/mcp/servers`: the configuration for admins and viewers, the summary
+/// for everyone else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SharedMcpServerEntry {
+    Full(SharedMcpServer),
+    Summary(SharedMcpServerSummary),
+}
+
+impl SharedMcpServerEntry {
+    pub fn name(&self) -> &str {
+        match self {
+            SharedMcpServerEntry::Full(s) => &s.name,
+            SharedMcpServerEntry::Summary(s) => &s.name,
+        }
+    }
+}
+
+/// `GET /v1/mcp/servers`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedMcpServerList {
+    pub data: Vec<SharedMcpServerEntry>,
+}
+
+/// How a shared server answered when Hearth last asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    Ok,
+    /// No answer: refused, timed out, or the process would not start.
+    Unreachable,
+    /// The server wants credentials Hearth does not have (401/403).
+    AuthRequired,
+    /// It answered, but not as an MCP server should.
+    Error,
+}
+
+impl ServerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Ok => "ok",
+            ServerState::Unreachable => "unreachable",
+            ServerState::AuthRequired => "auth_required",
+            ServerState::Error => "error",
+        }
+    }
+}
+
+/// One server of `GET /v1/mcp/servers/health`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedMcpServerHealth {
+    pub name: String,
+    pub state: ServerState,
+    /// Tools offered (after the allow and deny lists), when the server answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<usize>,
+    pub latency_ms: u64,
+    /// Why it is not `ok`: for admins only (messages can name hosts and paths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The last lines a `stdio` server wrote to stderr (admins only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr: Vec<String>,
+    pub checked_at: i64,
+}
+
+/// `GET /v1/mcp/servers/health`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedMcpHealthList {
+    pub data: Vec<SharedMcpServerHealth>,
+}
+
+/// A tool of a shared server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedTool {
+    /// The server it belongs to.
+    pub server: String,
+    /// The tool's name on its server.
+    pub name: String,
+    /// The display name an admin set, or the server's own title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON Schema of its arguments.
+    pub input_schema: serde_json::Value,
+}
+
+/// `GET /v1/mcp/tools`: every tool the caller may use, and the servers that did not answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedToolList {
+    pub data: Vec<SharedTool>,
+    /// Servers the caller may use whose tools could not be listed, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
+}
+
+/// The answer to `POST /v1/mcp/servers/test`: what the server said, with every tool it offers
+/// (before the allow and deny lists, so the form can switch them). Nothing is stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedMcpServerTest {
+    pub state: ServerState,
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The server's own name and version, as it gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_info: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<SharedTool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr: Vec<String>,
+}
+
+/// `POST /v1/mcp/tools/call`: runs one tool of a shared server (the same check as `/mcp`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedToolCall {
+    pub server: String,
+    /// The tool's name on its server.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
 }

@@ -73,6 +73,7 @@ fn CreateKeyForm(on_created: Callback<CreatedApiKey>) -> impl IntoView {
                 .filter(|v| !v.trim().is_empty()),
             expires_in_days: expiry.get().and_then(|el| el.value().parse().ok()),
             llms: None,
+            mcp_servers: None,
         };
         pending.set(true);
         error.set(None);

@@ -84,9 +84,10 @@ pub fn authorize(
     if allowed(principal, action, resource) {
         return Ok(());
     }
-    let message = if principal.llms.is_some() && !narrowed_key_may(action, resource) {
-        "this API key is narrowed to LLMs: it may run them, and nothing else (no keys, users, settings or stored \
-         MCP credentials)"
+    let narrowed = principal.llms.is_some() || principal.mcp_servers.is_some();
+    let message = if narrowed && !narrowed_key_may(action, resource) {
+        "this API key is narrowed to LLMs or shared MCP servers: it may use those, and nothing else (no keys, \
+         users, settings or stored MCP credentials)"
             .to_owned()
     } else if let Resource::NewApiKey {
         llms, expires_at, ..

@@ -66,6 +66,15 @@ impl Upstream {
         *self.clients.write().unwrap_or_else(PoisonError::into_inner) = Clients::new(&self.policy);
     }
 
+    /// The pooled client for `caller`, as it is now (a new policy makes new clients).
+    pub fn client(&self, caller: Caller) -> reqwest::Client {
+        let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner);
+        match caller {
+            Caller::Trusted => clients.trusted.clone(),
+            Caller::Untrusted => clients.untrusted.clone(),
+        }
+    }
+
     pub async fn send(
         &self,
         caller: Caller,

@@ -197,25 +197,6 @@ fn validate_fields(input: &LlmInput) -> Result<Fields> {
     })
 }
 
-/// A grant naming a user or a team that does not exist would silently grant nothing.
-async fn check_grantees(state: &AppState, grants: &Grants) -> Result<()> {
-    for user in &grants.users {
-        if crate::users::by_name(&state.db, user).await?.is_none() {
-            return Err(AppError::invalid(
-                "grants",
-                format!("grants name the user {}, who does not exist", Echo(user)),
-            ));
-        }
-    }
-    if let Some(team) = crate::teams::unknown(&state.db, &grants.teams).await? {
-        return Err(AppError::invalid(
-            "grants",
-            format!("grants name the team {}, which does not exist", Echo(&team)),
-        ));
-    }
-    Ok(())
-}
-
 /// The key to store: `Some(new)` replaces, `Some("")` removes, `None` keeps `stored`.
 enum KeyChange {
     Keep,
@@ -399,7 +380,7 @@ pub(crate) async fn register(
 ) -> Result<(LlmRow, Option<app::api::ProbeReport>)> {
     validate_name(&input.name)?;
     let fields = validate_fields(input)?;
-    check_grantees(state, &input.grants).await?;
+    crate::teams::check_grantees(&state.db, &input.grants).await?;
     let (change, reference, probe_key) = key_change(state, input, options)?;
     if fetch(state, &input.name).await?.is_some() {
         return Err(AppError::Conflict(format!(
@@ -466,7 +447,7 @@ async fn replace(
         ));
     }
     let fields = validate_fields(&input)?;
-    check_grantees(&state, &input.grants).await?;
+    crate::teams::check_grantees(&state.db, &input.grants).await?;
     let (change, reference, probe_key) = key_change(&state, &input, &options)?;
     let url_changed = fields.base_url != stored.base_url;
     let ref_changed = reference != stored.api_key_ref;

@@ -1,0 +1,292 @@
+//! Hearth's own MCP client, for the shared servers: what one server is ([`Spec`]), how a
+//! session with it is opened over streamable HTTP, legacy HTTP+SSE or a child's stdio
+//! ([`connect`]), and the pool that keeps one live session per server and credential
+//! ([`Pool`]).
+//!
+//! Every failure is reduced to a [`Failure`]: a state the API reports and one sentence for
+//! admins, with every secret of the server's configuration blanked out of it.
+
+mod pool;
+mod sse;
+mod stdio;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::{Lifecycle, ServerState, SharedTransport};
+use reqwest::header::{HeaderName, HeaderValue};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient};
+
+pub use pool::{Pool, Tools};
+pub use stdio::StderrTail;
+
+/// A shared server as Hearth connects to it: the stored configuration with its secrets open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub name: String,
+    pub target: Target,
+    pub lifecycle: Lifecycle,
+    /// Sent with every HTTP request (the credential already made into its header).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Deadline of every upstream call, and of opening a session.
+    pub timeout: Duration,
+    /// Every secret value of the configuration, blanked out of anything Hearth reports.
+    pub secrets: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Http {
+        url: String,
+    },
+    Sse {
+        url: String,
+    },
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+}
+
+impl Spec {
+    pub fn transport(&self) -> SharedTransport {
+        match self.target {
+            Target::Http { .. } => SharedTransport::Http,
+            Target::Sse { .. } => SharedTransport::Sse,
+            Target::Stdio { .. } => SharedTransport::Stdio,
+        }
+    }
+
+    /// `text` with every secret of this server replaced.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.secrets)
+    }
+}
+
+/// `text` with each of `secrets` (of at least 4 characters: shorter ones would blank common
+/// words) replaced by `[redacted]`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), "[redacted]")
+        })
+}
+
+/// Why a server could not be used: the state to report, and what happened in one sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub state: ServerState,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(state: ServerState, message: impl Into<String>) -> Failure {
+        Failure {
+            state,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn timed_out(what: &str, timeout: Duration) -> Failure {
+        Failure::new(
+            ServerState::Unreachable,
+            format!(
+                "the server did not answer {what} within {} s",
+                timeout.as_secs()
+            ),
+        )
+    }
+}
+
+/// The error and its causes in one line, secrets blanked, classified: a 401 or 403 is
+/// `auth_required`, a connection that could not be made `unreachable`, anything else `error`.
+pub(crate) fn classify(spec: &Spec, error: &(dyn std::error::Error + 'static)) -> Failure {
+    let mut parts: Vec<String> = Vec::new();
+    let mut unreachable = false;
+    let mut source = Some(error);
+    while let Some(current) = source {
+        if let Some(e) = current.downcast_ref::<reqwest::Error>() {
+            unreachable |= e.is_connect() || e.is_timeout();
+        }
+        if let Some(e) = current.downcast_ref::<std::io::Error>() {
+            unreachable |= matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        let text = current.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = current.source();
+    }
+    let message = spec.redact(&parts.join(": "));
+    // rmcp keeps a challenged 401/403 as its own error type, and an unchallenged one as
+    // "HTTP 401 …" text.
+    let auth = message.contains("Auth required")
+        || message.contains("Insufficient scope")
+        || message.contains("HTTP 401")
+        || message.contains("HTTP 403");
+    let state = if auth {
+        ServerState::AuthRequired
+    } else if unreachable {
+        ServerState::Unreachable
+    } else {
+        ServerState::Error
+    };
+    Failure::new(state, message)
+}
+
+/// The client side of one session: tells the pool when the server's tool list changed.
+#[derive(Clone, Debug, Default)]
+pub struct Listener {
+    tools_changed: Arc<AtomicBool>,
+}
+
+impl Listener {
+    /// Whether the tool list changed since the last call (and forgets that it did).
+    pub fn take_tools_changed(&self) -> bool {
+        self.tools_changed.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl ClientHandler for Listener {
+    fn on_tool_list_changed(
+        &self,
+        _context: NotificationContext<RoleClient>,
+    ) -> impl std::future::Future<Output = ()> + Send + '_ {
+        self.tools_changed.store(true, Ordering::Release);
+        std::future::ready(())
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("hearth", env!("CARGO_PKG_VERSION")),
+        )
+    }
+}
+
+/// A live session with one server. Dropping it ends the session (and stops a child).
+pub struct Session {
+    pub service: RunningService<RoleClient, Listener>,
+    pub listener: Listener,
+    /// A `stdio` child's last stderr lines.
+    pub stderr: Option<StderrTail>,
+}
+
+impl Session {
+    pub fn peer(&self) -> &rmcp::Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    /// The server's name and version, as it gave them.
+    pub fn server_info(&self) -> Option<String> {
+        let info = self.service.peer_info()?;
+        let server = info.server_info.as_ref()?;
+        Some(format!("{} {}", server.name, server.version))
+    }
+
+    pub fn protocol_version(&self) -> Option<String> {
+        let info = self.service.peer_info()?;
+        Some(info.protocol_version.to_string())
+    }
+
+    /// Ends the session: a child is asked to stop, then killed.
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+fn lifecycle_mode(lifecycle: Lifecycle) -> ClientLifecycleMode {
+    match lifecycle {
+        Lifecycle::Legacy => ClientLifecycleMode::Initialize,
+        Lifecycle::Modern => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+        Lifecycle::Auto => ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        },
+    }
+}
+
+/// Opens a session with `spec`'s server, under its deadline. `http` is the client HTTP
+/// upstreams are reached with (its resolver applies the address policy).
+pub async fn connect(spec: &Spec, http: &reqwest::Client) -> Result<Session, Failure> {
+    let listener = Listener::default();
+    let opening = open(spec, http, listener.clone());
+    match tokio::time::timeout(spec.timeout, opening).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::timed_out("the handshake", spec.timeout)),
+    }
+}
+
+async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result<Session, Failure> {
+    let handler = listener.clone();
+    let (service, stderr) = match &spec.target {
+        Target::Http { url } => {
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(spec.headers.iter().cloned().collect())
+                .reinit_on_expired_session(true);
+            let transport = StreamableHttpClientTransport::with_client(http.clone(), config);
+            let service = handler
+                .serve_with_lifecycle(transport, lifecycle_mode(spec.lifecycle))
+                .await
+                .map_err(|e| classify(spec, &e))?;
+            (service, None)
+        }
+        Target::Sse { url } => {
+            let transport = sse::connect(http, url, &spec.headers)
+                .await
+                .map_err(|e| classify(spec, e.as_ref()))?;
+            // The legacy transport predates the stateless revision.
+            let service = handler
+                .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+                .await
+                .map_err(|e| classify(spec, &e))?;
+            (service, None)
+        }
+        Target::Stdio { command, args, env } => {
+            let (transport, stderr) =
+                stdio::spawn(command, args, env, &spec.secrets).map_err(|e| {
+                    let mut failure = classify(spec, &e);
+                    failure.state = ServerState::Unreachable;
+                    failure.message = format!("cannot start {command:?}: {}", failure.message);
+                    failure
+                })?;
+            let service = match handler
+                .serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+                .await
+            {
+                Ok(service) => service,
+                Err(e) => {
+                    let mut failure = classify(spec, &e);
+                    let tail = stderr.lines();
+                    if let Some(last) = tail.last() {
+                        failure.message = format!("{} (its last words: {last})", failure.message);
+                    }
+                    return Err(failure);
+                }
+            };
+            (service, Some(stderr))
+        }
+    };
+    Ok(Session {
+        service,
+        listener,
+        stderr,
+    })
+}

@@ -1,0 +1,362 @@
+//! One live upstream session per (server, credential), opened once and shared by every call.
+//!
+//! - Opening is single-flight: callers wait on the entry's lock while one of them connects.
+//! - A call holds the lock only to take the session's peer, so calls run side by side, each
+//!   one upstream request (rmcp re-opens an expired HTTP session by itself, once).
+//! - The tool list is kept until the server says it changed (`list_changed`), the entry is
+//!   re-opened, or [`TOOLS_TTL`] passes.
+//! - HTTP sessions idle for [`IDLE`] are closed. A `stdio` child stays up, watched: if it
+//!   exits it is started again, after a pause that doubles on each failure up to a minute.
+//! - A registry edit ([`Pool::forget`]) and shutdown ([`Pool::shutdown`]) close sessions and
+//!   stop children.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::cors_proxy::policy::Caller;
+
+use super::{connect, Failure, Session, Spec, StderrTail, Target};
+
+/// How long a tool list is trusted without the server saying it changed.
+const TOOLS_TTL: Duration = Duration::from_secs(300);
+/// HTTP sessions unused this long are closed.
+const IDLE: Duration = Duration::from_secs(600);
+/// How often idle sessions are looked for, and a `stdio` child checked.
+const REAP_EVERY: Duration = Duration::from_secs(60);
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Whose credential a session carries: the server's own (`None`), or a caller's token
+/// (its fingerprint) for servers that forward it.
+type Key = (String, Option<String>);
+
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// HTTP upstreams are reached through the CORS proxy's client for admins: the same
+    /// address policy (metadata and link-local never; loopback and private ranges on a
+    /// public bind only when allow-listed).
+    http: crate::cors_proxy::Upstream,
+    entries: Mutex<HashMap<Key, Arc<Entry>>>,
+    /// Upstream sessions opened so far (for figures and tests).
+    opened: AtomicU64,
+    reaper: std::sync::OnceLock<()>,
+}
+
+struct Entry {
+    spec: Spec,
+    slot: AsyncMutex<Slot>,
+    last_used: Mutex<Instant>,
+}
+
+#[derive(Default)]
+struct Slot {
+    session: Option<Session>,
+    tools: Option<(Arc<Vec<Tool>>, Instant)>,
+    /// The last failure to open, kept for a `stdio` child's backoff.
+    failures: u32,
+    /// The last stderr lines of a `stdio` child, kept across restarts.
+    stderr: Option<StderrTail>,
+}
+
+/// A server's tools, and how long the list took (zero when it came from the pool).
+pub struct Tools {
+    pub tools: Arc<Vec<Tool>>,
+    pub latency: Duration,
+}
+
+impl Pool {
+    pub fn new(http: crate::cors_proxy::Upstream) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                http,
+                entries: Mutex::default(),
+                opened: AtomicU64::new(0),
+                reaper: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    fn entry(&self, spec: &Spec) -> Arc<Entry> {
+        self.start_reaper();
+        let key = (spec.name.clone(), None);
+        let mut entries = self
+            .inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.get(&key).filter(|e| e.spec == *spec) {
+            *entry
+                .last_used
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            return entry.clone();
+        }
+        // New, or configured differently since: the old entry (if any) goes with its session.
+        let entry = Arc::new(Entry {
+            spec: spec.clone(),
+            slot: AsyncMutex::new(Slot::default()),
+            last_used: Mutex::new(Instant::now()),
+        });
+        if let Some(old) = entries.insert(key, entry.clone()) {
+            tokio::spawn(close(old));
+        }
+        if matches!(spec.target, Target::Stdio { .. }) {
+            tokio::spawn(watch(Arc::downgrade(&entry), self.clone()));
+        }
+        entry
+    }
+
+    /// The configurations the pool holds sessions for.
+    pub fn specs(&self) -> Vec<Spec> {
+        let entries = self
+            .inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        entries.values().map(|e| e.spec.clone()).collect()
+    }
+
+    /// Upstream sessions opened since start.
+    pub fn opened(&self) -> u64 {
+        self.inner.opened.load(Ordering::Relaxed)
+    }
+
+    /// The tools `spec`'s server offers: from the pool when known, else asked (opening a
+    /// session first if there is none). `refresh` asks the server again.
+    pub async fn tools(&self, spec: &Spec, refresh: bool) -> Result<Tools, Failure> {
+        let entry = self.entry(spec);
+        let started = Instant::now();
+        let mut slot = entry.slot.lock().await;
+        self.ensure_open(&entry, &mut slot).await?;
+        let session = slot.session.as_ref().expect("just opened");
+        let changed = session.listener.take_tools_changed();
+        if let Some((tools, at)) = &slot.tools {
+            if !refresh && !changed && at.elapsed() < TOOLS_TTL {
+                return Ok(Tools {
+                    tools: tools.clone(),
+                    latency: Duration::ZERO,
+                });
+            }
+        }
+        let listing = tokio::time::timeout(spec.timeout, session.peer().list_all_tools()).await;
+        let tools = match listing {
+            Ok(Ok(tools)) => Arc::new(tools),
+            Ok(Err(e)) => {
+                let failure = super::classify(spec, &e);
+                drop_if_closed(&mut slot);
+                return Err(failure);
+            }
+            Err(_) => return Err(Failure::timed_out("tools/list", spec.timeout)),
+        };
+        slot.tools = Some((tools.clone(), Instant::now()));
+        Ok(Tools {
+            tools,
+            latency: started.elapsed(),
+        })
+    }
+
+    /// Calls tool `name` of `spec`'s server: one upstream request, under its deadline (a call
+    /// cut by the deadline is cancelled upstream).
+    pub async fn call(
+        &self,
+        spec: &Spec,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<CallToolResult, Failure> {
+        let entry = self.entry(spec);
+        let peer = {
+            let mut slot = entry.slot.lock().await;
+            self.ensure_open(&entry, &mut slot).await?;
+            slot.session.as_ref().expect("just opened").peer().clone()
+        };
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        match tokio::time::timeout(spec.timeout, peer.call_tool(params)).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(e)) => {
+                let failure = super::classify(spec, &e);
+                drop_if_closed(&mut *entry.slot.lock().await);
+                Err(failure)
+            }
+            Err(_) => Err(Failure::timed_out(
+                &format!("tools/call {name}"),
+                spec.timeout,
+            )),
+        }
+    }
+
+    /// The last stderr lines of `name`'s child, when it is a `stdio` server Hearth started.
+    pub async fn stderr(&self, name: &str) -> Vec<String> {
+        let entry = {
+            let entries = self
+                .inner
+                .entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            entries.get(&(name.to_owned(), None)).cloned()
+        };
+        match entry {
+            Some(entry) => entry
+                .slot
+                .lock()
+                .await
+                .stderr
+                .as_ref()
+                .map(StderrTail::lines)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    async fn ensure_open(&self, entry: &Entry, slot: &mut Slot) -> Result<(), Failure> {
+        drop_if_closed(slot);
+        if slot.session.is_some() {
+            return Ok(());
+        }
+        let http = self.inner.http.client(Caller::Trusted);
+        match connect(&entry.spec, &http).await {
+            Ok(session) => {
+                self.inner.opened.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(server = %entry.spec.name, "upstream MCP session opened");
+                slot.stderr = session.stderr.clone().or(slot.stderr.take());
+                slot.session = Some(session);
+                slot.tools = None;
+                slot.failures = 0;
+                Ok(())
+            }
+            Err(failure) => {
+                slot.failures = slot.failures.saturating_add(1);
+                Err(failure)
+            }
+        }
+    }
+
+    /// Closes the sessions of server `name` (it was edited or deleted) and stops its child.
+    pub async fn forget(&self, name: &str) {
+        let gone: Vec<Arc<Entry>> = {
+            let mut entries = self
+                .inner
+                .entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let keys: Vec<Key> = entries.keys().filter(|k| k.0 == name).cloned().collect();
+            keys.iter().filter_map(|k| entries.remove(k)).collect()
+        };
+        for entry in gone {
+            close(entry).await;
+        }
+    }
+
+    /// Closes every session and stops every child, waiting for them (at most 10 s).
+    pub async fn shutdown(&self) {
+        let all: Vec<Arc<Entry>> = {
+            let mut entries = self
+                .inner
+                .entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            entries.drain().map(|(_, e)| e).collect()
+        };
+        if all.is_empty() {
+            return;
+        }
+        let closing = futures_util::future::join_all(all.into_iter().map(close));
+        if tokio::time::timeout(Duration::from_secs(10), closing)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some MCP servers did not stop within 10 s");
+        }
+    }
+
+    fn start_reaper(&self) {
+        self.inner.reaper.get_or_init(|| {
+            let pool = Arc::downgrade(&self.inner);
+            tokio::spawn(reap(pool));
+        });
+    }
+}
+
+/// A session that ended (a child that exited, a transport that closed) is dropped, so the
+/// next use opens a new one.
+fn drop_if_closed(slot: &mut Slot) {
+    if slot.session.as_ref().is_some_and(|s| s.service.is_closed()) {
+        slot.session = None;
+        slot.tools = None;
+    }
+}
+
+async fn close(entry: Arc<Entry>) {
+    let session = entry.slot.lock().await.session.take();
+    if let Some(session) = session {
+        session.close().await;
+    }
+}
+
+/// Closes HTTP sessions nobody used for [`IDLE`], until the pool is gone.
+async fn reap(pool: Weak<Inner>) {
+    loop {
+        tokio::time::sleep(REAP_EVERY).await;
+        let Some(inner) = pool.upgrade() else { return };
+        let idle: Vec<Arc<Entry>> = {
+            let mut entries = inner.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            let keys: Vec<Key> = entries
+                .iter()
+                .filter(|(_, e)| {
+                    !matches!(e.spec.target, Target::Stdio { .. })
+                        && e.last_used
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .elapsed()
+                            > IDLE
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| entries.remove(k)).collect()
+        };
+        for entry in idle {
+            close(entry).await;
+        }
+    }
+}
+
+/// Keeps a `stdio` child up while its entry is in the pool: one that exits is started again,
+/// after a pause that doubles with each failure in a row.
+async fn watch(entry: Weak<Entry>, pool: Pool) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(entry) = entry.upgrade() else { return };
+        let mut slot = entry.slot.lock().await;
+        let exited = slot.session.as_ref().is_some_and(|s| s.service.is_closed());
+        let never_up = slot.session.is_none() && slot.failures > 0;
+        if !exited && !never_up {
+            continue;
+        }
+        if exited {
+            tracing::warn!(server = %entry.spec.name, "an MCP server's process exited; starting it again");
+            drop_if_closed(&mut slot);
+        }
+        let pause = backoff(slot.failures);
+        drop(slot);
+        tokio::time::sleep(pause).await;
+        let mut slot = entry.slot.lock().await;
+        if slot.session.is_none() {
+            if let Err(failure) = pool.ensure_open(&entry, &mut slot).await {
+                tracing::warn!(server = %entry.spec.name, error = %failure.message, "an MCP server's process would not start");
+            }
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(MAX_BACKOFF)
+}

@@ -10,6 +10,7 @@ BINARYEN_VERSION     := 132.0.0
 TERSER_VERSION       := 5.51.4
 CSSO_VERSION         := 4.0.2
 OPENAI_SDK_VERSION   := 3.54.0
+MCP_SDK_VERSION      := 2.3.0
 DATA_DIR             ?= data
 TOOLS                := $(CURDIR)/.tools
 
@@ -61,12 +62,15 @@ e2e-deps:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@[ end2end/node_modules/.package-lock.json -nt end2end/package-lock.json ] || (cd end2end && npm ci --no-audit --no-fund)
 
-# The official openai Python SDK, which a gateway test drives against Hearth.
+# The official openai Python SDK, which a gateway test drives against Hearth, and the MCP
+# Python SDK, whose stateless server is a peer of the shared-server tests.
 py-deps:
 	@python3 -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; }
 	@[ -x "$(TOOLS)/py/bin/python" ] || python3 -m venv "$(TOOLS)/py"
 	@"$(TOOLS)/py/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "$(OPENAI_SDK_VERSION)")' 2>/dev/null || \
 	  "$(TOOLS)/py/bin/pip" install --disable-pip-version-check -q openai==$(OPENAI_SDK_VERSION)
+	@"$(TOOLS)/py/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("mcp") != "$(MCP_SDK_VERSION)")' 2>/dev/null || \
+	  "$(TOOLS)/py/bin/pip" install --disable-pip-version-check -q mcp==$(MCP_SDK_VERSION)
 
 # PostgreSQL's server binaries, for the integration suite's own throw-away cluster (Debian
 # puts them in /usr/lib/postgresql/<version>/bin; the tests start nothing else).

@@ -824,15 +824,16 @@ async fn streamed_chunks_are_not_held_back_by_nagle() {
     );
 }
 
-/// The Python interpreter that has the `openai` SDK: `make test` installs it in `.tools/py`.
-fn python_with_openai() -> std::path::PathBuf {
+/// The Python interpreter that has the `openai` and `mcp` SDKs: `make test` installs them in
+/// `.tools/py`.
+pub(crate) fn python_with_openai() -> std::path::PathBuf {
     if let Some(python) = std::env::var_os("HEARTH_TEST_PYTHON") {
         return python.into();
     }
     let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: `make test` installs the openai SDK there (or set HEARTH_TEST_PYTHON)",
+        "{} is missing: `make test` installs the openai and mcp SDKs there (or set HEARTH_TEST_PYTHON)",
         python.display()
     );
     python

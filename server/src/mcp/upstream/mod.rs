@@ -132,7 +132,12 @@ pub(crate) fn classify(spec: &Spec, error: &(dyn std::error::Error + 'static)) -
         }
         source = current.source();
     }
-    let message = spec.redact(&parts.join(": "));
+    let message = spec.redact(&tidy(&parts.join(": ")));
+    // rmcp keeps the HTTP client's error as text only: a connection that could not be made
+    // is known by reqwest's words.
+    unreachable |= message.contains("error sending request")
+        || message.contains("Connection refused")
+        || message.contains("connection closed before message completed");
     // rmcp keeps a challenged 401/403 as its own error type, and an unchallenged one as
     // "HTTP 401 …" text.
     let auth = message.contains("Auth required")
@@ -147,6 +152,18 @@ pub(crate) fn classify(spec: &Spec, error: &(dyn std::error::Error + 'static)) -
         ServerState::Error
     };
     Failure::new(state, message)
+}
+
+/// rmcp's words without the Rust type names it puts in them (`Transport [rmcp::…] error:`).
+fn tidy(text: &str) -> String {
+    let mut out = text.replace("Send message error ", "");
+    while let Some(start) = out.find("Transport [") {
+        let Some(len) = out[start..].find("] ") else {
+            break;
+        };
+        out.replace_range(start..start + len + 2, "");
+    }
+    out.replace("error: Client error: ", "")
 }
 
 /// The client side of one session: tells the pool when the server's tool list changed.

@@ -1,0 +1,644 @@
+//! Shared MCP servers: the registry (`/v1/mcp/servers`), Hearth's own MCP client and its
+//! pool, against real peers (the MCP project's servers over streamable HTTP, legacy SSE and
+//! stdio, the Python SDK's stateless server) and a counting server of our own.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{audit_events, error_body, TestApp};
+use crate::mcp_peers::{self, Guard};
+
+const MASTER: &str = "master-key-for-tests";
+
+async fn app() -> TestApp {
+    TestApp::spawn(&["--api-key", MASTER]).await
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut request = app.client().request(method, app.url(path));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn add(app: &TestApp, server: &Value) -> Value {
+    let response = send(
+        app,
+        reqwest::Method::POST,
+        "/v1/mcp/servers",
+        Some(MASTER),
+        Some(server),
+    )
+    .await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+async fn get_json(app: &TestApp, path: &str, key: &str) -> Value {
+    let response = send(app, reqwest::Method::GET, path, Some(key), None).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "{path}: {}",
+        response.text().await.unwrap()
+    );
+    response.json().await.unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    key: &str,
+    server: &str,
+    tool: &str,
+    arguments: Value,
+) -> reqwest::Response {
+    let body = json!({"server": server, "name": tool, "arguments": arguments});
+    send(
+        app,
+        reqwest::Method::POST,
+        "/v1/mcp/tools/call",
+        Some(key),
+        Some(&body),
+    )
+    .await
+}
+
+/// The health of `name`, asked afresh.
+async fn health_of(app: &TestApp, key: &str, name: &str) -> Value {
+    let list = get_json(app, "/v1/mcp/servers/health?refresh=1", key).await;
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no health for {name} in {list}"))
+}
+
+fn http(name: &str, url: &str) -> Value {
+    json!({"name": name, "transport": "http", "url": url, "grants": {"all_members": true}})
+}
+
+#[tokio::test]
+async fn real_peers_over_every_transport_list_their_tools_and_run_them() {
+    let app = app().await;
+    let everything = mcp_peers::everything_http();
+    let sse = mcp_peers::everything_sse();
+    let python = mcp_peers::python_stateless();
+    let memory_dir = tempfile::tempdir().unwrap();
+    add(&app, &http("everything", &everything.url)).await;
+    add(&app, &json!({"name": "legacy", "transport": "sse", "url": sse.url, "grants": {"all_members": true}})).await;
+    add(&app, &json!({"name": "python", "transport": "http", "url": python.url, "lifecycle": "modern", "grants": {"all_members": true}})).await;
+    add(&app, &mcp_peers::everything_stdio("local")).await;
+    add(&app, &mcp_peers::memory_stdio("memory", memory_dir.path())).await;
+
+    let started = Instant::now();
+    let tools = get_json(&app, "/v1/mcp/tools", MASTER).await;
+    let cold = started.elapsed();
+    assert_eq!(
+        tools["unavailable"],
+        json!(null),
+        "every server answered: {tools}"
+    );
+    let names = |server: &str| -> Vec<String> {
+        tools["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["server"] == server)
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for server in ["everything", "legacy", "local"] {
+        assert!(
+            names(server).contains(&"echo".to_owned()),
+            "{server}: {:?}",
+            names(server)
+        );
+    }
+    assert_eq!(names("python"), ["add", "shout"]);
+    assert!(
+        names("memory").contains(&"create_entities".to_owned()),
+        "{:?}",
+        names("memory")
+    );
+    let started = Instant::now();
+    get_json(&app, "/v1/mcp/tools", MASTER).await;
+    let warm = started.elapsed();
+    eprintln!("tools/list over 5 servers: cold {cold:?}, warm {warm:?}");
+
+    for server in ["everything", "legacy", "local"] {
+        let response = call(&app, MASTER, server, "echo", json!({"message": "hi"})).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{server}: {}",
+            response.text().await.unwrap()
+        );
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(result["content"][0]["text"], "Echo: hi", "{server}");
+    }
+    let result: Value = call(&app, MASTER, "python", "add", json!({"a": 2, "b": 40}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["content"][0]["text"], "42", "{result}");
+    let result: Value = call(&app, MASTER, "memory", "create_entities", json!({"entities": [{"name": "hearth", "entityType": "project", "observations": ["one binary"]}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(result["isError"], json!(true), "{result}");
+    let read: Value = call(&app, MASTER, "memory", "read_graph", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(read.to_string().contains("one binary"), "{read}");
+
+    let health = get_json(&app, "/v1/mcp/servers/health", MASTER).await;
+    for h in health["data"].as_array().unwrap() {
+        assert_eq!(h["state"], "ok", "{h}");
+        assert!(h["tools"].as_u64().unwrap() > 0, "{h}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ten_calls_make_one_handshake_and_ten_requests_and_an_expired_session_is_opened_again_once()
+{
+    let app = app().await;
+    let (url, seen) = mcp_peers::counting(None).await;
+    add(&app, &json!({"name": "counting", "url": url, "lifecycle": "legacy", "grants": {"all_members": true}})).await;
+    for i in 0..10 {
+        let response = call(
+            &app,
+            MASTER,
+            "counting",
+            "echo",
+            json!({"text": format!("n{i}")}),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(result["content"][0]["text"], format!("n{i}"));
+    }
+    assert_eq!(seen.handshakes.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.count("tools/call"), 10);
+    // The tool list was asked once, to check the tool exists; the pool kept it.
+    assert_eq!(seen.count("tools/list"), 1);
+
+    seen.expire_next.store(true, Ordering::SeqCst);
+    let response = call(&app, MASTER, "counting", "echo", json!({"text": "again"})).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(
+        seen.handshakes.load(Ordering::SeqCst),
+        2,
+        "opened again, once"
+    );
+    assert_eq!(
+        seen.count("tools/call"),
+        12,
+        "the expired call, and its one retry"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_past_its_deadline_is_cut_and_cancelled_upstream() {
+    let app = app().await;
+    let (url, seen) = mcp_peers::counting(None).await;
+    add(&app, &json!({"name": "counting", "url": url, "lifecycle": "legacy", "timeout_secs": 1, "grants": {"all_members": true}})).await;
+    let started = Instant::now();
+    let response = call(&app, MASTER, "counting", "slow", json!({})).await;
+    let body = error_body(response, 502).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut at the deadline"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer"),
+        "{body}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.count("notifications/cancelled") == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen.count("notifications/cancelled"),
+        1,
+        "the server is told"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_auth_kind_reaches_the_server_as_configured_and_the_callers_key_never_does() {
+    let app = app().await;
+    let member_key = {
+        app.add_user("mia", app::api::Role::Member, "correct horse")
+            .await;
+        let client = app.browser();
+        app.sign_in(&client, "mia", "correct horse").await;
+        app.create_key(&client, None).await.key
+    };
+    let cases = [
+        (
+            "bearer",
+            json!({"auth": "bearer", "credential": "tok-1"}),
+            "authorization",
+            "Bearer tok-1",
+        ),
+        (
+            "api-key",
+            json!({"auth": "api_key", "credential": "tok-2", "api_key_header": "X-Upstream-Key"}),
+            "x-upstream-key",
+            "tok-2",
+        ),
+        (
+            "basic",
+            json!({"auth": "basic", "credential": "ann:pw"}),
+            "authorization",
+            "Basic YW5uOnB3",
+        ),
+        (
+            "headers",
+            json!({"auth": "headers", "env": [{"name": "TOKEN", "value": "tok-3"}], "headers": [{"name": "X-Token", "value": "t=${TOKEN}"}]}),
+            "x-token",
+            "t=tok-3",
+        ),
+    ];
+    for (name, auth, header, value) in cases {
+        let (url, seen) = mcp_peers::counting(Some(Guard {
+            header,
+            value: value.to_owned(),
+            challenge: true,
+        }))
+        .await;
+        let mut server = json!({"name": name, "url": url, "lifecycle": "legacy", "grants": {"all_members": true}});
+        server
+            .as_object_mut()
+            .unwrap()
+            .extend(auth.as_object().unwrap().clone());
+        add(&app, &server).await;
+        let response = call(&app, &member_key, name, "whoami", json!({})).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{name}: {}",
+            response.text().await.unwrap()
+        );
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(result["content"][0]["text"], value, "{name}");
+        for headers in seen.headers.lock().unwrap().iter() {
+            for (h, v) in headers {
+                let v = v.to_str().unwrap_or_default();
+                assert!(
+                    !v.contains(&member_key) && !v.contains(MASTER),
+                    "{name}: the caller's key went upstream in {h}"
+                );
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_credential_is_auth_required_and_the_member_sees_no_reason() {
+    let app = app().await;
+    app.add_user("mia", app::api::Role::Member, "correct horse")
+        .await;
+    let member = app.browser();
+    app.sign_in(&member, "mia", "correct horse").await;
+    let member_key = app.create_key(&member, None).await.key;
+    for (name, challenge) in [("challenged", true), ("plain", false)] {
+        let (url, _) = mcp_peers::counting(Some(Guard {
+            header: "authorization",
+            value: "Bearer right".into(),
+            challenge,
+        }))
+        .await;
+        add(&app, &json!({"name": name, "url": url, "lifecycle": "legacy", "auth": "bearer", "credential": "wrong-credential", "grants": {"all_members": true}})).await;
+        let health = health_of(&app, MASTER, name).await;
+        assert_eq!(health["state"], "auth_required", "{health}");
+        let error = health["error"].as_str().unwrap();
+        assert!(!error.contains("wrong-credential"), "{error}");
+        let health = health_of(&app, &member_key, name).await;
+        assert_eq!(health["state"], "auth_required");
+        assert_eq!(health["error"], json!(null), "the reason is for admins");
+        let body = error_body(call(&app, &member_key, name, "echo", json!({})).await, 502).await;
+        assert!(!body.to_string().contains("wrong-credential"));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn test_connection_lists_every_tool_stores_nothing_and_reports_bad_servers_in_words() {
+    let app = app().await;
+    let everything = mcp_peers::everything_http();
+    let path = "/v1/mcp/servers/test";
+    let response = send(
+        &app,
+        reqwest::Method::POST,
+        path,
+        Some(MASTER),
+        Some(&http("probe", &everything.url)),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["state"], "ok", "{result}");
+    assert!(result["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "echo"));
+    assert!(result["server_info"].is_string(), "{result}");
+    let list = get_json(&app, "/v1/mcp/servers", MASTER).await;
+    assert_eq!(list["data"], json!([]), "nothing stored");
+
+    // Nothing listens there.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let result: Value = send(&app, reqwest::Method::POST, path, Some(MASTER), Some(&json!({"name": "gone", "url": format!("http://127.0.0.1:{closed}/mcp"), "lifecycle": "legacy"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["state"], "unreachable", "{result}");
+
+    // Garbage: a web page, not an MCP server.
+    let page = axum::Router::new().fallback(|| async { axum::response::Html("<h1>hello</h1>") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let garbage = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, page).await });
+    let result: Value = send(
+        &app,
+        reqwest::Method::POST,
+        path,
+        Some(MASTER),
+        Some(&json!({"name": "garbage", "url": garbage, "lifecycle": "legacy"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(result["state"], "error", "{result}");
+
+    // Silence: accepts, never answers; cut at the server's timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/mcp", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = Instant::now();
+    let result: Value = send(
+        &app,
+        reqwest::Method::POST,
+        path,
+        Some(MASTER),
+        Some(
+            &json!({"name": "silent", "url": silent_url, "lifecycle": "legacy", "timeout_secs": 1}),
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(result["state"], "unreachable", "{result}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A program that does not exist.
+    let result: Value = send(
+        &app,
+        reqwest::Method::POST,
+        path,
+        Some(MASTER),
+        Some(
+            &json!({"name": "nothing", "transport": "stdio", "command": "/nonexistent/mcp-server"}),
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(result["state"], "unreachable", "{result}");
+    assert_eq!(
+        get_json(&app, "/v1/mcp/servers", MASTER).await["data"],
+        json!([])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_sealed_and_kept_when_left_out_of_an_update() {
+    let app = app().await;
+    let (url, _) = mcp_peers::counting(Some(Guard {
+        header: "authorization",
+        value: "Bearer cred-s3cret-1".into(),
+        challenge: true,
+    }))
+    .await;
+    let server = json!({
+        "name": "files",
+        "url": url,
+        "lifecycle": "legacy",
+        "auth": "bearer",
+        "credential": "cred-s3cret-1",
+        "env": [{"name": "ORG", "value": "env-s3cret-2"}],
+        "headers": [{"name": "X-Org", "value": "${ORG}"}, {"name": "X-Static", "value": "hdr-s3cret-3"}],
+        "grants": {"all_members": true},
+    });
+    let created = add(&app, &server).await;
+    assert_eq!(created["has_credential"], true);
+    assert_eq!(created["env"], json!([{"name": "ORG", "value": ""}]));
+    assert_eq!(
+        created["headers"][1],
+        json!({"name": "X-Static", "value": ""})
+    );
+    let text = created.to_string();
+    for secret in ["cred-s3cret-1", "env-s3cret-2", "hdr-s3cret-3"] {
+        assert!(!text.contains(secret), "{secret} returned");
+    }
+
+    // An update that leaves the credential out and blanks the values keeps them all.
+    let mut update = server.clone();
+    update.as_object_mut().unwrap().remove("credential");
+    update["env"] = json!([{"name": "ORG", "value": ""}]);
+    update["headers"] =
+        json!([{"name": "X-Org", "value": "${ORG}"}, {"name": "X-Static", "value": ""}]);
+    update["description"] = json!("shared files");
+    let response = send(
+        &app,
+        reqwest::Method::PUT,
+        "/v1/mcp/servers/files",
+        Some(MASTER),
+        Some(&update),
+    )
+    .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let result: Value = call(&app, MASTER, "files", "whoami", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        result["content"][0]["text"], "Bearer cred-s3cret-1",
+        "the credential was kept"
+    );
+
+    // Bad updates change nothing.
+    let mut bad = update.clone();
+    bad["credential"] = json!("");
+    let body = error_body(
+        send(
+            &app,
+            reqwest::Method::PUT,
+            "/v1/mcp/servers/files",
+            Some(MASTER),
+            Some(&bad),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "credential", "{body}");
+    let shown = get_json(&app, "/v1/mcp/servers/files", MASTER).await;
+    assert_eq!(shown["has_credential"], true);
+    assert_eq!(shown["description"], "shared files");
+
+    for (kind, status) in [("mcp_server_created", 201), ("mcp_server_updated", 200)] {
+        let events = audit_events(&app, MASTER, kind, 1).await;
+        assert_eq!(events.len(), 1, "{kind}");
+        assert_eq!(events[0]["target"], "mcp_server:files");
+        assert_eq!(events[0]["status"], status);
+        assert!(!events[0].to_string().contains("s3cret"));
+    }
+    let response = send(
+        &app,
+        reqwest::Method::DELETE,
+        "/v1/mcp/servers/files",
+        Some(MASTER),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        audit_events(&app, MASTER, "mcp_server_deleted", 1)
+            .await
+            .len(),
+        1
+    );
+    for secret in ["cred-s3cret-1", "env-s3cret-2", "hdr-s3cret-3"] {
+        app.assert_not_stored(secret, secret).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_named_and_nothing_is_stored() {
+    let app = app().await;
+    add(&app, &http("taken", "http://127.0.0.1:9/mcp")).await;
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (http("taken", "http://127.0.0.1:9/mcp"), 409, ""),
+        (http("Upper", "http://127.0.0.1:9/mcp"), 400, "name"),
+        (http("a_b", "http://127.0.0.1:9/mcp"), 400, "name"),
+        (http("health", "http://127.0.0.1:9/mcp"), 400, "name"),
+        (
+            json!({"name": "x", "url": "http://127.0.0.1:9/mcp", "surprise": 1}),
+            400,
+            "",
+        ),
+        (http("meta", "http://169.254.169.254/latest"), 400, "url"),
+        (
+            http("meta2", "http://metadata.google.internal/mcp"),
+            400,
+            "url",
+        ),
+        (http("file", "file:///etc/passwd"), 400, "url"),
+        (http("creds", "http://user:pw@127.0.0.1:9/mcp"), 400, "url"),
+        (json!({"name": "nourl", "transport": "http"}), 400, "url"),
+        (
+            json!({"name": "b", "url": "http://127.0.0.1:9/mcp", "auth": "bearer"}),
+            400,
+            "credential",
+        ),
+        (
+            json!({"name": "b2", "url": "http://127.0.0.1:9/mcp", "auth": "basic", "credential": "no-colon"}),
+            400,
+            "credential",
+        ),
+        (
+            json!({"name": "v", "url": "http://127.0.0.1:9/mcp", "headers": [{"name": "X-A", "value": "${NOPE}"}]}),
+            400,
+            "headers",
+        ),
+        (
+            json!({"name": "h", "url": "http://127.0.0.1:9/mcp", "headers": [{"name": "Host", "value": "x"}]}),
+            400,
+            "headers",
+        ),
+        (
+            json!({"name": "e", "url": "http://127.0.0.1:9/mcp", "extra_headers": ["Authorization"]}),
+            400,
+            "extra_headers",
+        ),
+        (
+            json!({"name": "t", "url": "http://127.0.0.1:9/mcp", "timeout_secs": 0}),
+            400,
+            "timeout_secs",
+        ),
+        (json!({"name": "s", "transport": "stdio"}), 400, "command"),
+        (
+            json!({"name": "s2", "transport": "stdio", "command": "node", "auth": "bearer", "credential": "x"}),
+            400,
+            "auth",
+        ),
+        (
+            json!({"name": "g", "url": "http://127.0.0.1:9/mcp", "grants": {"users": ["nobody-here"]}}),
+            400,
+            "grants",
+        ),
+    ];
+    for (body, status, param) in cases {
+        let response = send(
+            &app,
+            reqwest::Method::POST,
+            "/v1/mcp/servers",
+            Some(MASTER),
+            Some(&body),
+        )
+        .await;
+        let error = error_body(response, status).await;
+        if !param.is_empty() {
+            assert_eq!(error["error"]["param"], param, "{body}: {error}");
+        }
+    }
+    let list = get_json(&app, "/v1/mcp/servers", MASTER).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "only the first was stored"
+    );
+    app.stop().await;
+}

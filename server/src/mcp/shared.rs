@@ -171,7 +171,8 @@ async fn health(
     ApiQuery(query): ApiQuery<HealthQuery>,
 ) -> Result<Json<SharedMcpHealthList>> {
     let (rows, _) = registry::visible(&state, &principal).await?;
-    let admin = allowed(&principal, Action::Read, Resource::McpRegistry);
+    // Messages and stderr can name hosts, paths and the server's own words: admins only.
+    let admin = allowed(&principal, Action::Write, Resource::McpRegistry);
     let refresh = query.refresh();
     let mut data: Vec<SharedMcpServerHealth> = stream::iter(rows)
         .map(|row| {
@@ -185,7 +186,6 @@ async fn health(
         if admin {
             h.stderr = state.mcp_pool.stderr(&h.name).await;
         } else {
-            // Messages can name hosts, paths and the server's own words: admins only.
             h.error = None;
         }
     }

@@ -17,5 +17,6 @@ mod mcp_servers;
 mod pages;
 mod robustness;
 mod shared_mcp;
+mod shared_mcp_access;
 mod startup;
 mod teams;

@@ -642,3 +642,180 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_is_stored() {
     );
     app.stop().await;
 }
+
+/// The processes whose parent is `pid`, that have not exited.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid …": comm may hold spaces and parentheses.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let mut fields = after.split_whitespace();
+        let state = fields.next().unwrap();
+        let ppid: u32 = fields.next().unwrap().parse().unwrap();
+        if ppid == pid && state != "Z" {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// Whether `pid` still runs (a zombie left for a reaper does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        !after.starts_with('Z')
+    })
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn stdio_children_are_restarted_stopped_with_their_server_and_never_outlive_hearth() {
+    use crate::startup::{hearth, start, terminate};
+    let dir = tempfile::tempdir().unwrap();
+    let everything = mcp_peers::everything_stdio("local");
+    let args: Vec<String> = everything["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    // Added from the command line, with the API's checks: a bad one is refused the same way.
+    let refused = hearth(dir.path())
+        .args(["mcp", "add", "Bad_Name", "--command", "node"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid server name"));
+    let added = hearth(dir.path())
+        .args([
+            "mcp",
+            "add",
+            "local",
+            "--command",
+            &mcp_peers::node(),
+            "--arg",
+            &args[0],
+            "--arg",
+            &args[1],
+            "--all-members",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let listed = hearth(dir.path()).args(["mcp", "list"]).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.starts_with("local\tstdio\t"), "{listed}");
+    let tested = hearth(dir.path())
+        .args(["mcp", "test", "local"])
+        .output()
+        .unwrap();
+    assert!(
+        tested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    assert!(String::from_utf8_lossy(&tested.stdout)
+        .lines()
+        .any(|l| l == "echo"));
+
+    let mut command = hearth(dir.path());
+    command.args(["--api-key", MASTER]);
+    let (mut child, base, _log) = start(command);
+    let hearth_pid = child.id();
+    let api = reqwest::Client::new();
+    let health = |refresh: bool| {
+        let api = api.clone();
+        let url = format!(
+            "{base}/v1/mcp/servers/health{}",
+            if refresh { "?refresh=1" } else { "" }
+        );
+        async move {
+            let list: Value = api
+                .get(url)
+                .bearer_auth(MASTER)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    (
+                        h["name"].as_str().unwrap().to_owned(),
+                        h["state"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(health(true).await, [("local".to_owned(), "ok".to_owned())]);
+    let first = children_of(hearth_pid);
+    assert_eq!(first.len(), 1, "one child: {first:?}");
+
+    // Killed from outside: started again by itself.
+    std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(first[0].to_string())
+        .status()
+        .unwrap();
+    wait_for("a new child", || {
+        let now = children_of(hearth_pid);
+        now.len() == 1 && now[0] != first[0]
+    })
+    .await;
+    let second = children_of(hearth_pid)[0];
+    assert_eq!(health(true).await, [("local".to_owned(), "ok".to_owned())]);
+
+    // A second server's child stops when the server is deleted.
+    let memory_dir = tempfile::tempdir().unwrap();
+    let response = api
+        .post(format!("{base}/v1/mcp/servers"))
+        .bearer_auth(MASTER)
+        .json(&mcp_peers::memory_stdio("memory", memory_dir.path()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(health(true).await.len(), 2);
+    let both = children_of(hearth_pid);
+    assert_eq!(both.len(), 2, "{both:?}");
+    let memory_pid = *both.iter().find(|p| **p != second).unwrap();
+    let response = api
+        .delete(format!("{base}/v1/mcp/servers/memory"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    wait_for("the deleted server's child to stop", || {
+        !running(memory_pid)
+    })
+    .await;
+
+    // SIGTERM: Hearth stops its children before it exits.
+    assert!(terminate(&mut child).success());
+    for pid in [first[0], second, memory_pid] {
+        assert!(!running(pid), "child {pid} outlived hearth");
+    }
+}

@@ -209,6 +209,12 @@ impl Session {
         self.service.peer()
     }
 
+    /// Whether the session ended: closed by Hearth, or its transport gone (a child that
+    /// exited, a stream that broke for good).
+    pub fn is_closed(&self) -> bool {
+        self.service.is_closed() || self.peer().is_transport_closed()
+    }
+
     /// The server's name and version, as it gave them.
     pub fn server_info(&self) -> Option<String> {
         let info = self.service.peer_info()?;

@@ -289,7 +289,7 @@ impl Pool {
 /// A session that ended (a child that exited, a transport that closed) is dropped, so the
 /// next use opens a new one.
 fn drop_if_closed(slot: &mut Slot) {
-    if slot.session.as_ref().is_some_and(|s| s.service.is_closed()) {
+    if slot.session.as_ref().is_some_and(Session::is_closed) {
         slot.session = None;
         slot.tools = None;
     }
@@ -336,7 +336,7 @@ async fn watch(entry: Weak<Entry>, pool: Pool) {
         tokio::time::sleep(WATCH_EVERY).await;
         let Some(entry) = entry.upgrade() else { return };
         let mut slot = entry.slot.lock().await;
-        let exited = slot.session.as_ref().is_some_and(|s| s.service.is_closed());
+        let exited = slot.session.as_ref().is_some_and(Session::is_closed);
         let never_up = slot.session.is_none() && slot.failures > 0;
         if !exited && !never_up {
             continue;

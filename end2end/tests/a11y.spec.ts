@@ -18,6 +18,7 @@ const PAGES: [string, string][] = [
 const DIALOGS: [string, string, string][] = [
   ['/llms', 'Add LLM', 'Add LLM'],
   ['/mcp-servers', 'Add MCP server', 'Add MCP server'],
+  ['/mcp-servers', 'Add shared server', 'Add shared server'],
   ['/teams', 'Add team', 'Add team'],
 ];
 

@@ -8,14 +8,16 @@ use tracing_subscriber::EnvFilter;
 
 use server::config::{unknown_env_vars, Cli, Command, Config};
 
-/// The log filter `spec` names (`info` if it is not one), without PostgreSQL's notices
-/// ("relation … already exists, skipping" on every start), which say nothing to an operator.
+/// The log filter `spec` names (`info` if it is not one), without what says nothing to an
+/// operator: PostgreSQL's notices ("relation … already exists, skipping" on every start) and
+/// the MCP client library's account of each session it opens and closes (Hearth logs what
+/// matters of those itself).
 fn log_filter(spec: &str) -> EnvFilter {
     let filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
-    match "sqlx::postgres::notice=warn".parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    }
+    ["sqlx::postgres::notice=warn", "rmcp=warn"]
+        .into_iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, EnvFilter::add_directive)
 }
 
 fn main() -> ExitCode {

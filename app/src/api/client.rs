@@ -11,8 +11,9 @@ use super::{
     ApiKeyList, ApprovalInput, AuditList, AuditQuery, ChatMessage, Conversation, ConversationInput,
     ConversationList, ConversationSummary, CreateApiKey, CreatedApiKey, KnownToolsInput, LlmCheck,
     LlmInput, LlmList, LoginRequest, McpServerInput, Me, MessageInput, ModelList,
-    PersonalMcpServer, PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm, Team,
-    TeamInput, TeamList, ToolApproval, UserList,
+    PersonalMcpServer, PersonalMcpServerList, ProviderModels, ProviderModelsQuery, SavedLlm,
+    SharedMcpHealthList, SharedMcpServer, SharedMcpServerInput, SharedMcpServerList,
+    SharedMcpServerTest, SharedToolList, Team, TeamInput, TeamList, ToolApproval, UserList,
 };
 
 /// A failed call, in words for the user.
@@ -140,6 +141,50 @@ pub async fn set_tool_approval(
         Some(&ApprovalInput { approval }),
     )
     .await
+}
+
+pub async fn list_shared_mcp_servers() -> Result<SharedMcpServerList, ApiError> {
+    call(Verb::Get, "/v1/mcp/servers", None::<&()>).await
+}
+
+pub async fn create_shared_mcp_server(
+    input: &SharedMcpServerInput,
+) -> Result<SharedMcpServer, ApiError> {
+    call(Verb::Post, "/v1/mcp/servers", Some(input)).await
+}
+
+pub async fn update_shared_mcp_server(
+    input: &SharedMcpServerInput,
+) -> Result<SharedMcpServer, ApiError> {
+    let path = format!("/v1/mcp/servers/{}", encode(&input.name));
+    call(Verb::Put, &path, Some(input)).await
+}
+
+pub async fn delete_shared_mcp_server(name: &str) -> Result<(), ApiError> {
+    let path = format!("/v1/mcp/servers/{}", encode(name));
+    call(Verb::Delete, &path, None::<&()>).await
+}
+
+/// Connects with the configuration given, lists every tool, stores nothing.
+pub async fn test_shared_mcp_server(
+    input: &SharedMcpServerInput,
+) -> Result<SharedMcpServerTest, ApiError> {
+    call(Verb::Post, "/v1/mcp/servers/test", Some(input)).await
+}
+
+/// Each shared server's state; `refresh` asks every server again.
+pub async fn shared_mcp_health(refresh: bool) -> Result<SharedMcpHealthList, ApiError> {
+    let path = if refresh {
+        "/v1/mcp/servers/health?refresh=1"
+    } else {
+        "/v1/mcp/servers/health"
+    };
+    call(Verb::Get, path, None::<&()>).await
+}
+
+/// The shared servers' tools the caller may use.
+pub async fn shared_mcp_tools() -> Result<SharedToolList, ApiError> {
+    call(Verb::Get, "/v1/mcp/tools", None::<&()>).await
 }
 
 pub async fn list_llms() -> Result<LlmList, ApiError> {

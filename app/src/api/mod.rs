@@ -117,6 +117,9 @@ pub struct Capabilities {
     /// List the users (`GET /v1/users`).
     pub read_users: bool,
     pub manage_settings: bool,
+    /// Add, edit, delete and test shared MCP servers.
+    #[serde(default)]
+    pub manage_mcp_servers: bool,
 }
 
 impl Me {

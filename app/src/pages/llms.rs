@@ -109,7 +109,57 @@ pub fn LlmsPage() -> impl IntoView {
     }
 }
 
-fn grants_text(grants: &Grants) -> String {
+/// Who may use something (all members, users, teams), to tick: the users and teams there
+/// are, and those granted already.
+#[component]
+pub(super) fn GrantsField(
+    legend: &'static str,
+    all_members: RwSignal<bool>,
+    users: RwSignal<Vec<String>>,
+    teams: RwSignal<Vec<String>>,
+    error: Signal<Option<String>>,
+    hint: &'static str,
+) -> impl IntoView {
+    let known = LocalResource::new(move || async move {
+        let names = |mut found: Vec<String>, granted: Vec<String>| {
+            found.extend(granted);
+            found.sort();
+            found.dedup();
+            found
+        };
+        let users_found = client::list_users()
+            .await
+            .map(|l| l.data.into_iter().map(|u| u.name).collect())
+            .unwrap_or_default();
+        let teams_found = client::list_teams()
+            .await
+            .map(|l| l.data.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default();
+        (
+            names(users_found, users.get_untracked()),
+            names(teams_found, teams.get_untracked()),
+        )
+    });
+    view! {
+        <fieldset>
+            <legend>{legend}</legend>
+            <label class="switch">
+                <input type="checkbox" bind:checked=all_members/>
+                "All members"
+            </label>
+            {move || known.get().map(|(user_names, team_names)| view! {
+                <p class="small">"Or these users"</p>
+                <NameChoices names=user_names chosen=users label="Users" empty="No users yet."/>
+                <p class="small">"And the members of these teams"</p>
+                <NameChoices names=team_names chosen=teams label="Teams" empty="No teams yet: add them on the Teams page."/>
+            })}
+            <FieldError id="grants-error" error/>
+            <p class="muted small">{hint}</p>
+        </fieldset>
+    }
+}
+
+pub(super) fn grants_text(grants: &Grants) -> String {
     if grants.all_members {
         return "all members".into();
     }
@@ -313,27 +363,6 @@ fn LlmDialog(
     let all_members = RwSignal::new(grants.all_members);
     let users = RwSignal::new(grants.users.clone());
     let teams = RwSignal::new(grants.teams.clone());
-    // The users and teams there are, to grant by name; those granted already stay listed.
-    let known = LocalResource::new(move || async move {
-        let names = |mut found: Vec<String>, granted: Vec<String>| {
-            found.extend(granted);
-            found.sort();
-            found.dedup();
-            found
-        };
-        let users_found = client::list_users()
-            .await
-            .map(|l| l.data.into_iter().map(|u| u.name).collect())
-            .unwrap_or_default();
-        let teams_found = client::list_teams()
-            .await
-            .map(|l| l.data.into_iter().map(|t| t.name).collect())
-            .unwrap_or_default();
-        (
-            names(users_found, users.get_untracked()),
-            names(teams_found, teams.get_untracked()),
-        )
-    });
     let skip_check = RwSignal::new(false);
     let errors = FormErrors::new();
     let pending = RwSignal::new(false);
@@ -512,21 +541,14 @@ fn LlmDialog(
                     <FieldError id="llm-name-error" error=errors.of("name")/>
                     <span class="muted small" id="llm-name-hint">"What clients send as " <code>"model"</code> ": letters, digits, " <code>". _ - :"</code></span>
                 </div>
-                <fieldset>
-                    <legend>"Who may run it"</legend>
-                    <label class="switch">
-                        <input type="checkbox" bind:checked=all_members/>
-                        "All members"
-                    </label>
-                    {move || known.get().map(|(user_names, team_names)| view! {
-                        <p class="small">"Or these users"</p>
-                        <NameChoices names=user_names chosen=users label="Users" empty="No users yet."/>
-                        <p class="small">"And the members of these teams"</p>
-                        <NameChoices names=team_names chosen=teams label="Teams" empty="No teams yet: add them on the Teams page."/>
-                    })}
-                    <FieldError id="llm-grants-error" error=errors.of("grants")/>
-                    <p class="muted small">"Editing LLMs does not let anyone run them: admins need a grant too."</p>
-                </fieldset>
+                <GrantsField
+                    legend="Who may run it"
+                    all_members
+                    users
+                    teams
+                    error=errors.of("grants")
+                    hint="Editing LLMs does not let anyone run them: admins need a grant too."
+                />
                 <details class="advanced">
                     <summary>"Advanced"</summary>
                     <div class="field">

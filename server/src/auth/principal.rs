@@ -70,6 +70,7 @@ impl Principal {
                 manage_all_keys: may(Action::Write, Resource::AllApiKeys),
                 read_users: may(Action::Read, Resource::Users),
                 manage_settings: may(Action::Write, Resource::Settings),
+                manage_mcp_servers: may(Action::Write, Resource::McpRegistry),
             },
         }
     }

@@ -824,21 +824,6 @@ async fn streamed_chunks_are_not_held_back_by_nagle() {
     );
 }
 
-/// The Python interpreter that has the `openai` and `mcp` SDKs: `make test` installs them in
-/// `.tools/py`.
-pub(crate) fn python_with_openai() -> std::path::PathBuf {
-    if let Some(python) = std::env::var_os("HEARTH_TEST_PYTHON") {
-        return python.into();
-    }
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: `make test` installs the openai and mcp SDKs there (or set HEARTH_TEST_PYTHON)",
-        python.display()
-    );
-    python
-}
-
 #[tokio::test]
 async fn the_official_openai_python_sdk_works_against_the_gateway() {
     let app = TestApp::spawn(&["--api-key", MASTER]).await;
@@ -851,7 +836,7 @@ async fn the_official_openai_python_sdk_works_against_the_gateway() {
     .await;
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/openai_sdk.py");
-    let mut command = std::process::Command::new(python_with_openai());
+    let mut command = std::process::Command::new(crate::mcp_peers::python());
     command
         .arg(script)
         .args(["house-tools", "claude"])

@@ -1,7 +1,8 @@
 //! MCP servers for Hearth to connect to, on loopback: the MCP project's "everything" and
 //! "memory" servers (installed by the end-to-end suite's npm packages, run with node), a
 //! stateless server on the Python SDK, and a counting server of our own that demands a
-//! credential, records what it receives, and can expire its sessions.
+//! credential, records what it receives, and can expire its sessions. The benchmarks use
+//! them too (`benches/mcp_upstream.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -31,6 +32,21 @@ fn package(name: &str) -> PathBuf {
         entry.display()
     );
     entry
+}
+
+/// The Python interpreter that has the `openai` and `mcp` SDKs: `make test` installs them in
+/// `.tools/py`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("HEARTH_TEST_PYTHON") {
+        return python.into();
+    }
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: `make test` installs the openai and mcp SDKs there (or set HEARTH_TEST_PYTHON)",
+        python.display()
+    );
+    python
 }
 
 /// `node`, as the test machine has it.
@@ -136,7 +152,7 @@ pub fn everything_sse() -> Peer {
 /// The Python SDK's server in stateless mode (`tests/python/stateless_mcp.py`).
 pub fn python_stateless() -> Peer {
     let port = free_port();
-    let mut command = Command::new(crate::inference::python_with_openai());
+    let mut command = Command::new(python());
     command
         .arg(repo().join("server/tests/python/stateless_mcp.py"))
         .arg(port.to_string());

@@ -1,7 +1,9 @@
-//! The "MCP servers" page: the user's personal MCP servers, connected from this browser.
+//! The "MCP servers" page: the shared servers Hearth connects to ([`shared`]), and the
+//! user's personal MCP servers, connected from this browser.
 
 mod card;
 mod dialog;
+mod shared;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,8 +38,10 @@ pub fn McpServersPage() -> impl IntoView {
 
     view! {
         <Title text="MCP servers — Hearth"/>
+        <h1>"MCP servers"</h1>
+        <shared::SharedServers/>
         <div class="page-head">
-            <h1>"MCP servers"</h1>
+            <h2>"Personal"</h2>
             <button type="button" class="button primary" on:click=move |_| editing.set(Editing::New)>"Add MCP server"</button>
         </div>
         <p class="muted">

@@ -306,6 +306,7 @@ mod tests {
                 expires_at: None,
                 last_used_at: None,
                 llms: None,
+                mcp_servers: Some(vec!["files".into()]),
             },
         };
         let json = serde_json::to_value(&created).unwrap();

@@ -223,7 +223,7 @@ pub(crate) async fn try_server(state: &AppState, spec: &Spec) -> SharedMcpServer
     let http = state
         .cors_proxy
         .client(crate::cors_proxy::policy::Caller::Trusted);
-    let session = match connect(spec, &http).await {
+    let session = match connect(spec, &http, &state.cors_proxy.policy()).await {
         Ok(session) => session,
         Err(failure) => {
             return SharedMcpServerTest {

@@ -819,3 +819,65 @@ async fn stdio_children_are_restarted_stopped_with_their_server_and_never_outliv
         assert!(!running(pid), "child {pid} outlived hearth");
     }
 }
+
+#[tokio::test]
+async fn on_a_public_bind_loopback_upstreams_need_the_allow_list() {
+    let (url, _) = mcp_peers::counting(None).await;
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let app = TestApp::spawn(&["--api-key", MASTER, "--host", "0.0.0.0"]).await;
+    let body = error_body(
+        send(
+            &app,
+            reqwest::Method::POST,
+            "/v1/mcp/servers",
+            Some(MASTER),
+            Some(&http("local", &url)),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(body["error"]["param"], "url", "{body}");
+    // A name is judged by the addresses it resolves to, when Hearth connects.
+    let by_name = format!("http://localhost:{port}/mcp");
+    let result: Value = send(
+        &app,
+        reqwest::Method::POST,
+        "/v1/mcp/servers/test",
+        Some(MASTER),
+        Some(&json!({"name": "local", "url": by_name, "lifecycle": "legacy"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_ne!(result["state"], "ok", "{result}");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("loopback or private"),
+        "{result}"
+    );
+    app.stop().await;
+
+    let app = TestApp::spawn(&[
+        "--api-key",
+        MASTER,
+        "--host",
+        "0.0.0.0",
+        "--cors-proxy-allow",
+        "127.0.0.1",
+    ])
+    .await;
+    add(&app, &json!({"name": "local", "url": url, "lifecycle": "legacy", "grants": {"all_members": true}})).await;
+    assert_eq!(health_of(&app, MASTER, "local").await["state"], "ok");
+    app.stop().await;
+}

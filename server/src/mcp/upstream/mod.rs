@@ -23,6 +23,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient};
 
 pub use pool::{Pool, Tools};
+
+use crate::cors_proxy::policy::{Caller, Policy, Refusal};
 pub use stdio::StderrTail;
 
 /// A shared server as Hearth connects to it: the stored configuration with its secrets open.
@@ -247,14 +249,48 @@ fn lifecycle_mode(lifecycle: Lifecycle) -> ClientLifecycleMode {
 }
 
 /// Opens a session with `spec`'s server, under its deadline. `http` is the client HTTP
-/// upstreams are reached with (its resolver applies the address policy).
-pub async fn connect(spec: &Spec, http: &reqwest::Client) -> Result<Session, Failure> {
+/// upstreams are reached with (its resolver applies the address `policy`).
+pub async fn connect(
+    spec: &Spec,
+    http: &reqwest::Client,
+    policy: &Policy,
+) -> Result<Session, Failure> {
     let listener = Listener::default();
-    let opening = open(spec, http, listener.clone());
+    let opening = async {
+        preflight(spec, policy).await?;
+        open(spec, http, listener.clone()).await
+    };
     match tokio::time::timeout(spec.timeout, opening).await {
         Ok(result) => result,
         Err(_) => Err(Failure::timed_out("the handshake", spec.timeout)),
     }
+}
+
+/// An HTTP upstream's address checked against the policy before connecting, so that a
+/// refusal is reported in words (the HTTP client's resolver checks every connection again,
+/// whatever the name resolves to by then).
+async fn preflight(spec: &Spec, policy: &Policy) -> Result<(), Failure> {
+    let (Target::Http { url } | Target::Sse { url }) = &spec.target else {
+        return Ok(());
+    };
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Failure::new(ServerState::Error, format!("the url is not a URL: {e}")))?;
+    let refused = |r: Refusal| Failure::new(ServerState::Unreachable, r.to_string());
+    policy
+        .check_url(&parsed, Caller::Trusted)
+        .map_err(refused)?;
+    if let Some(url::Host::Domain(name)) = parsed.host() {
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        // A name that does not resolve is left to the connection, which says so.
+        if let Ok(addrs) = tokio::net::lookup_host((name, port)).await {
+            for addr in addrs {
+                policy
+                    .check_addr(name, addr.ip(), Caller::Trusted)
+                    .map_err(refused)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result<Session, Failure> {

@@ -223,7 +223,8 @@ impl Pool {
             return Ok(());
         }
         let http = self.inner.http.client(Caller::Trusted);
-        match connect(&entry.spec, &http).await {
+        let policy = self.inner.http.policy();
+        match connect(&entry.spec, &http, &policy).await {
             Ok(session) => {
                 self.inner.opened.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(server = %entry.spec.name, "upstream MCP session opened");

@@ -32,8 +32,10 @@ use crate::state::AppState;
 
 /// Servers asked at once by one listing.
 const CONCURRENCY: usize = 8;
-/// How long a health check is reused.
+/// How long a health check is reused; and how old it must be before `?refresh=1` asks the
+/// server again (so that nobody can make Hearth hammer a server by asking in a loop).
 const HEALTH_TTL: Duration = Duration::from_secs(15);
+const REFRESH_FLOOR: Duration = Duration::from_secs(2);
 
 pub const MCP_TOOL_CALL: &str = "mcp_tool_call";
 
@@ -50,11 +52,12 @@ pub fn router() -> Router<AppState> {
 pub struct HealthCache(Mutex<HashMap<String, (Instant, SharedMcpServerHealth)>>);
 
 impl HealthCache {
-    fn get(&self, name: &str) -> Option<SharedMcpServerHealth> {
+    /// The last check of `name`, if younger than `age`.
+    fn get(&self, name: &str, age: Duration) -> Option<SharedMcpServerHealth> {
         let checks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         checks
             .get(name)
-            .filter(|(at, _)| at.elapsed() < HEALTH_TTL)
+            .filter(|(at, _)| at.elapsed() < age)
             .map(|(_, h)| h.clone())
     }
 
@@ -118,10 +121,9 @@ fn millis(d: Duration) -> u64 {
 
 /// Checks one server (through the pool: a warm server answers from it unless `refresh`).
 async fn check(state: &AppState, row: &ServerRow, refresh: bool) -> SharedMcpServerHealth {
-    if !refresh {
-        if let Some(known) = state.mcp_health.get(&row.name) {
-            return known;
-        }
+    let age = if refresh { REFRESH_FLOOR } else { HEALTH_TTL };
+    if let Some(known) = state.mcp_health.get(&row.name, age) {
+        return known;
     }
     let started = Instant::now();
     let result = match row.spec(state) {

@@ -221,8 +221,22 @@ fn SharedTable(
                     .into_any()
                 }
                 SharedMcpServerEntry::Summary(server) => {
-                    let tools = tools_of.run(server.name.clone());
-                    let count = tools.len();
+                    // The tools arrive on their own, maybe after the list: the cell follows.
+                    let listed = server.name.clone();
+                    let tools = move || {
+                        let tools = tools_of.run(listed.clone());
+                        let count = tools.len();
+                        view! {
+                            <details>
+                                <summary>{format!("{count} tools")}</summary>
+                                <ul class="small" data-testid="shared-tools">
+                                    {tools.into_iter().map(|t| view! {
+                                        <li><code>{t.name}</code>{t.description.map(|d| view! { " — " {d} })}</li>
+                                    }).collect_view()}
+                                </ul>
+                            </details>
+                        }
+                    };
                     view! {
                         <tr data-testid="shared-row">
                             <td data-label="Name">
@@ -231,16 +245,7 @@ fn SharedTable(
                                 {(!server.usable).then(|| view! { <div class="muted small">"Not granted to you"</div> })}
                             </td>
                             <td data-label="Status">{status}</td>
-                            <td data-label="Tools">
-                                <details>
-                                    <summary>{format!("{count} tools")}</summary>
-                                    <ul class="small" data-testid="shared-tools">
-                                        {tools.into_iter().map(|t| view! {
-                                            <li><code>{t.name}</code>{t.description.map(|d| view! { " — " {d} })}</li>
-                                        }).collect_view()}
-                                    </ul>
-                                </details>
-                            </td>
+                            <td data-label="Tools">{tools}</td>
                         </tr>
                     }
                     .into_any()

@@ -30,7 +30,7 @@ const MAX_SERVERS: i64 = 100;
 const MAX_HEADERS: usize = 32;
 const MAX_HEADER_VALUE: usize = 8 * 1024;
 /// Headers the browser sets itself, or that describe one hop: not the user's to configure.
-const RESERVED_HEADERS: &[&str] = &[
+pub(super) const RESERVED_HEADERS: &[&str] = &[
     "accept",
     "connection",
     "content-length",

@@ -42,24 +42,6 @@ const MAX_LIST: usize = 64;
 const MAX_VALUE: usize = 8 * 1024;
 /// Path segments under `/v1/mcp/servers/` that are routes, not servers.
 const RESERVED_NAMES: &[&str] = &["test", "health"];
-/// Headers the connection sets itself, or that describe one hop.
-const RESERVED_HEADERS: &[&str] = &[
-    "accept",
-    "connection",
-    "content-length",
-    "content-type",
-    "cookie",
-    "host",
-    "keep-alive",
-    "last-event-id",
-    "mcp-protocol-version",
-    "mcp-session-id",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 /// The caller's own credentials for Hearth: never passed on by name (`forward` passes the
 /// caller's token on, deliberately).
 const CALLER_CREDENTIALS: &[&str] = &[
@@ -402,7 +384,8 @@ fn checked_header_name(name: &str, field: &'static str) -> Result<String> {
     let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
         AppError::invalid(field, format!("{} is not a valid header name", Echo(name)))
     })?;
-    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+    // The personal servers' list, and the legacy SSE stream's resumption header.
+    if super::personal::RESERVED_HEADERS.contains(&parsed.as_str()) || parsed == "last-event-id" {
         return Err(AppError::invalid(
             field,
             format!("the {name} header is set by the connection itself and cannot be configured"),

@@ -50,6 +50,9 @@ pub enum Resource<'a> {
     /// The shared MCP servers' configuration (URLs, commands, header and env names, grants):
     /// admins write, admins and viewers read; members see only what they may use.
     McpRegistry,
+    /// The shared MCP servers an admin listed to everyone (`is_public`): every role sees their
+    /// summary, a narrowed key does not; using one still needs a grant.
+    PublicMcpServers,
     /// One shared MCP server, by its name and grants, with the caller's teams: using it (and
     /// seeing it at all, as a member) needs a grant and, for a narrowed key, its name on the
     /// key's list — as for LLMs.
@@ -223,6 +226,8 @@ pub fn allowed(principal: &Principal, action: Action, resource: Resource<'_>) ->
             true
         }
         (_, _, Resource::Llm { .. } | Resource::SharedMcpServer { .. }) => false,
+        (_, Action::Read, Resource::PublicMcpServers) => true,
+        (_, Action::Write, Resource::PublicMcpServers) => false,
         (Role::Viewer, Action::Read, _) => true,
         (Role::Viewer | Role::Member, Action::Write, Resource::ApiKey { owner }) => own(owner),
         (Role::Viewer | Role::Member, Action::Write, Resource::AllApiKeys) => false,

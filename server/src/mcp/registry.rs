@@ -129,7 +129,7 @@ impl ServerRow {
     fn visible_to(&self, principal: &Principal, teams: &[String]) -> bool {
         allowed(principal, Action::Read, Resource::McpRegistry)
             || self.usable_by(principal, teams)
-            || self.is_public && principal.llms.is_none() && principal.mcp_servers.is_none()
+            || self.is_public && allowed(principal, Action::Read, Resource::PublicMcpServers)
     }
 
     pub(crate) fn allowed_tools(&self) -> Vec<String> {

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(cors_proxy::router())
         .merge(mcp::router())
+        .merge(mcp::gateway::router(&state))
         .merge(llm::router())
         .merge(audit::router())
         .merge(teams::router())

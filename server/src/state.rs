@@ -60,6 +60,11 @@ pub struct Inner {
     pub mcp_pool: crate::mcp::upstream::Pool,
     /// The shared MCP servers' last health checks.
     pub mcp_health: crate::mcp::shared::HealthCache,
+    /// `/mcp`'s sessions and who opened each.
+    pub gateway_sessions: crate::mcp::gateway::Sessions,
+    /// The `Host` and `Origin` values `/mcp` answers.
+    pub gateway_hosts: Vec<String>,
+    pub gateway_origins: Vec<String>,
 }
 
 impl AppState {
@@ -91,6 +96,9 @@ impl AppState {
         AppState(Arc::new(Inner {
             mcp_pool: crate::mcp::upstream::Pool::new(cors_proxy.clone()),
             mcp_health: Default::default(),
+            gateway_sessions: Default::default(),
+            gateway_hosts: crate::mcp::gateway::allowed_hosts(config),
+            gateway_origins: Vec::new(),
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,

@@ -3,6 +3,7 @@
 //! admin registers once ([`registry`]), which Hearth itself connects to ([`upstream`]) and
 //! lets its users use ([`shared`]).
 
+pub mod gateway;
 pub mod personal;
 pub mod registry;
 pub mod shared;

@@ -7,6 +7,7 @@ mod postgres;
 mod conversations;
 mod cors_proxy;
 mod database;
+mod gateway;
 mod identity;
 mod inference;
 mod instances;

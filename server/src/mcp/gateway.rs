@@ -1,0 +1,382 @@
+//! The MCP gateway: the shared servers served to MCP clients, on rmcp's streamable HTTP
+//! server (sessions for 2025-11-25, stateless requests for 2026-07-28).
+//!
+//! - `/mcp/{server}`: one server, its tools under their own names.
+//! - `/mcp`: every server the caller may use, each tool as `<server>__<tool>` (the chat page's
+//!   naming rules).
+//!
+//! In front of rmcp, [`guard`] authenticates the caller (a Hearth key as `Authorization:
+//! Bearer` or `X-Api-Key`, or the session cookie) and hands the principal to the handler in
+//! the request's extensions; a session opened by one principal is a 404 to any other. The
+//! handler decides per request, at list time and again at call time, what the caller may use.
+//! Upstream credentials come from the registry; the caller's are never passed on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{RoleServer, ServerHandler};
+
+use super::registry::{self, ServerRow};
+use crate::audit::Record;
+use crate::auth::Principal;
+use crate::error::Echo;
+use crate::state::AppState;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let relay_state = state.clone();
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(state.gateway_hosts.clone())
+        .with_allowed_origins(state.gateway_origins.clone());
+    let service = StreamableHttpService::new(
+        move || {
+            Ok(Relay {
+                state: relay_state.clone(),
+            })
+        },
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Router::new()
+        .route_service("/mcp", service.clone())
+        .route_service("/mcp/{server}", service)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+}
+
+/// Who opened each session (by principal), so that nobody else can use it.
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, String>>);
+
+impl Sessions {
+    fn owner(&self, id: &str) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    fn open(&self, id: String, owner: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, owner);
+    }
+}
+
+/// The caller as a session owner: the principal and the key it came with.
+fn owner_of(principal: &Principal) -> String {
+    format!(
+        "{}/{}",
+        principal.owner_key(),
+        principal.key_hash_prefix.as_deref().unwrap_or("-")
+    )
+}
+
+/// Authenticates the caller and keeps sessions to the principal that opened them.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let principal =
+        match <Principal as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await
+        {
+            Ok(principal) => principal,
+            Err(e) => return e.into_response(),
+        };
+    let owner = owner_of(&principal);
+    let session = parts
+        .headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session {
+        // Another principal's session is answered as one that does not exist.
+        if state.gateway_sessions.owner(id).is_some_and(|o| o != owner) {
+            return (StatusCode::NOT_FOUND, "Session not found").into_response();
+        }
+    }
+    parts.extensions.insert(principal);
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if session.is_none() {
+        if let Some(id) = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+        {
+            state.gateway_sessions.open(id.to_owned(), owner);
+        }
+    }
+    response
+}
+
+/// One server's part of the gateway, as the request's path names it: `/mcp/{server}`, or the
+/// whole of `/mcp`.
+enum Scope {
+    One(String),
+    All,
+}
+
+fn scope_of(ctx: &RequestContext<RoleServer>) -> Scope {
+    let path = ctx
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .map(|p| p.uri.path().to_owned())
+        .unwrap_or_default();
+    match path.strip_prefix("/mcp/") {
+        Some(server) if !server.is_empty() => Scope::One(server.to_owned()),
+        _ => Scope::All,
+    }
+}
+
+fn principal_of(ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
+    ctx.extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("no caller", None))
+}
+
+#[derive(Clone)]
+struct Relay {
+    state: AppState,
+}
+
+/// A server's tools as the gateway offers them: lists and overrides applied.
+fn offered(row: &ServerRow, tools: &[Tool]) -> Vec<Tool> {
+    let allowed = row.allowed_tools();
+    let denied = row.denied_tools();
+    let overrides = row.tool_overrides();
+    tools
+        .iter()
+        .filter(|t| allowed.is_empty() || allowed.iter().any(|a| a == t.name.as_ref()))
+        .filter(|t| !denied.iter().any(|d| d == t.name.as_ref()))
+        .map(|t| {
+            let mut tool = t.clone();
+            if let Some(o) = overrides.get(t.name.as_ref()) {
+                if let Some(title) = &o.display_name {
+                    tool.title = Some(title.clone());
+                }
+                if let Some(description) = &o.description {
+                    tool.description = Some(description.clone().into());
+                }
+            }
+            tool
+        })
+        .collect()
+}
+
+impl Relay {
+    /// The servers in `scope` that `principal` may use, checked now.
+    async fn usable(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+    ) -> Result<Vec<ServerRow>, ErrorData> {
+        let (rows, teams) = registry::visible(&self.state, principal)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let rows: Vec<ServerRow> = rows
+            .into_iter()
+            .filter(|r| r.usable_by(principal, &teams))
+            .filter(|r| match scope {
+                Scope::One(name) => r.name == *name,
+                Scope::All => true,
+            })
+            .collect();
+        if let (Scope::One(name), true) = (scope, rows.is_empty()) {
+            return Err(ErrorData::invalid_request(
+                format!("no shared MCP server named {} that you may use", Echo(name)),
+                None,
+            ));
+        }
+        Ok(rows)
+    }
+
+    async fn tools_of(&self, row: &ServerRow) -> Result<Vec<Tool>, ErrorData> {
+        let spec = row
+            .spec(&self.state)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let found = self.state.mcp_pool.tools(&spec, false).await.map_err(|f| {
+            ErrorData::internal_error(
+                format!(
+                    "the shared MCP server {} did not answer ({})",
+                    row.name,
+                    f.state.as_str()
+                ),
+                None,
+            )
+        })?;
+        Ok(offered(row, &found.tools))
+    }
+}
+
+impl ServerHandler for Relay {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("hearth", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let principal = principal_of(&ctx)?;
+        let scope = scope_of(&ctx);
+        let rows = self.usable(&principal, &scope).await?;
+        let mut tools = Vec::new();
+        match scope {
+            Scope::One(_) => {
+                for row in &rows {
+                    tools.extend(self.tools_of(row).await?);
+                }
+            }
+            Scope::All => {
+                let answers = futures_util::future::join_all(
+                    rows.iter()
+                        .map(|row| async move { (row, self.tools_of(row).await) }),
+                )
+                .await;
+                let mut pairs = Vec::new();
+                let mut found = Vec::new();
+                for (row, listed) in answers {
+                    // A server that fails is left out; the others are listed.
+                    if let Ok(listed) = listed {
+                        for tool in listed {
+                            pairs.push((row.name.clone(), tool.name.to_string()));
+                            found.push(tool);
+                        }
+                    }
+                }
+                for (named, mut tool) in
+                    app::chat::tool_names::assign(&pairs).into_iter().zip(found)
+                {
+                    tool.name = named.name.into();
+                    tools.push(tool);
+                }
+            }
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let principal = principal_of(&ctx)?;
+        let scope = scope_of(&ctx);
+        let rows = self.usable(&principal, &scope).await?;
+        // Which server and tool the name stands for, among those the caller may use now.
+        let mut target = None;
+        match &scope {
+            Scope::One(_) => {
+                if let Some(row) = rows.first() {
+                    if self
+                        .tools_of(row)
+                        .await?
+                        .iter()
+                        .any(|t| t.name == request.name)
+                    {
+                        target = Some((row, request.name.to_string()));
+                    }
+                }
+            }
+            Scope::All => {
+                let mut pairs = Vec::new();
+                for row in &rows {
+                    if let Ok(tools) = self.tools_of(row).await {
+                        pairs.extend(tools.iter().map(|t| (row.name.clone(), t.name.to_string())));
+                    }
+                }
+                if let Some(named) = app::chat::tool_names::assign(&pairs)
+                    .into_iter()
+                    .find(|n| n.name == request.name)
+                {
+                    target = rows
+                        .iter()
+                        .find(|r| r.name == named.server)
+                        .map(|r| (r, named.tool));
+                }
+            }
+        }
+        let audit = |server: &str, tool: &str, outcome: &str, status: u16| {
+            let mut record = Record::action(
+                super::shared::MCP_TOOL_CALL,
+                &principal,
+                format!("mcp_tool:{server}/{} {outcome}", Echo(tool)),
+                status,
+            );
+            record.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            self.state.audit.record(record);
+        };
+        let Some((row, tool)) = target else {
+            audit("-", &request.name, "refused", 404);
+            return Err(ErrorData::invalid_params(
+                format!("no tool named {} that you may use", Echo(&request.name)),
+                None,
+            ));
+        };
+        let spec = row
+            .spec(&self.state)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        match self
+            .state
+            .mcp_pool
+            .call(&spec, &tool, request.arguments)
+            .await
+        {
+            Ok(result) => {
+                let outcome = if result.is_error == Some(true) {
+                    "tool_error"
+                } else {
+                    "ok"
+                };
+                audit(&row.name, &tool, outcome, 200);
+                Ok(CallToolResponse::Complete(result))
+            }
+            Err(failure) => {
+                audit(&row.name, &tool, "upstream_error", 502);
+                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    rmcp::model::ContentBlock::text(format!(
+                        "the shared MCP server {} failed ({})",
+                        row.name,
+                        failure.state.as_str()
+                    )),
+                ])))
+            }
+        }
+    }
+}
+
+/// The `Host` values `/mcp` answers (rmcp checks them, against DNS rebinding): on a loopback
+/// bind the loopback names; on a specific address, that address too. A bind on every
+/// interface cannot know its names, and checks none.
+pub fn allowed_hosts(config: &crate::config::Config) -> Vec<String> {
+    let ip = config.addr.ip();
+    if ip.is_unspecified() {
+        return Vec::new();
+    }
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    if !ip.is_loopback() {
+        hosts.push(ip.to_string());
+    }
+    hosts
+}

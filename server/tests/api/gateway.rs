@@ -1,0 +1,172 @@
+//! The MCP gateway, `/mcp` and `/mcp/{server}`, driven by rmcp's own client the way any MCP
+//! client would: a Hearth key as the bearer token, the shared servers' tools relayed.
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::ServiceExt;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use serde_json::{json, Value};
+
+use crate::harness::TestApp;
+use crate::mcp_peers;
+
+const MASTER: &str = "master-key-for-tests";
+
+async fn client(
+    url: String,
+    key: &str,
+) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, rmcp::service::ClientInitializeError>
+{
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(key);
+    let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+    ().serve(transport).await
+}
+
+async fn add(app: &TestApp, server: Value) {
+    let response = app
+        .client()
+        .post(app.url("/v1/mcp/servers"))
+        .bearer_auth(MASTER)
+        .json(&server)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+async fn member_key(app: &TestApp, name: &str) -> String {
+    app.add_user(name, app::api::Role::Member, "correct horse")
+        .await;
+    let browser = app.browser();
+    app.sign_in(&browser, name, "correct horse").await;
+    app.create_key(&browser, None).await.key
+}
+
+#[tokio::test]
+async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let (url, seen) = mcp_peers::counting(Some(mcp_peers::Guard {
+        header: "authorization",
+        value: "Bearer upstream-cred".into(),
+        challenge: true,
+    }))
+    .await;
+    let ana = member_key(&app, "ana").await;
+    let bob = member_key(&app, "bob").await;
+    add(&app, json!({"name": "counting", "url": url, "lifecycle": "legacy", "auth": "bearer", "credential": "upstream-cred", "grants": {"users": ["ana"]}})).await;
+    let everything = mcp_peers::everything_http();
+    add(&app, json!({"name": "everything", "url": everything.url, "denied_tools": ["get-env"], "grants": {"users": ["ana"]}})).await;
+
+    // One server, its own names.
+    let one = client(app.url("/mcp/counting"), &ana)
+        .await
+        .expect("ana connects");
+    let tools = one.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["echo", "whoami", "slow"]);
+    let mut call = CallToolRequestParams::new("whoami");
+    call.arguments = Some(serde_json::Map::new());
+    let result = one.call_tool(call).await.unwrap();
+    assert_eq!(
+        result.content[0].as_text().unwrap().text,
+        "Bearer upstream-cred",
+        "the registry's credential, not the caller's"
+    );
+    for headers in seen.headers.lock().unwrap().iter() {
+        for value in headers.values() {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(&ana),
+                "the caller's key went upstream"
+            );
+        }
+    }
+
+    // Every server at /mcp, prefixed; the deny list holds there too.
+    let all = client(app.url("/mcp"), &ana).await.expect("ana connects");
+    let names: Vec<String> = all
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.contains(&"counting__echo".to_owned()), "{names:?}");
+    assert!(names.contains(&"everything__echo".to_owned()), "{names:?}");
+    assert!(!names.iter().any(|n| n.ends_with("get-env")), "{names:?}");
+    let mut call = CallToolRequestParams::new("everything__echo");
+    call.arguments = Some(serde_json::from_value(json!({"message": "via hearth"})).unwrap());
+    let result = all.call_tool(call).await.unwrap();
+    assert_eq!(
+        result.content[0].as_text().unwrap().text,
+        "Echo: via hearth"
+    );
+    // A hidden tool cannot be called by guessing its name.
+    let mut call = CallToolRequestParams::new("everything__get-env");
+    call.arguments = Some(serde_json::Map::new());
+    assert!(all.call_tool(call).await.is_err());
+
+    // bob has no grant: nothing listed, nothing callable, and /mcp/counting refuses him.
+    let bobs = client(app.url("/mcp"), &bob).await.expect("bob connects");
+    assert!(bobs.list_all_tools().await.unwrap().is_empty());
+    let mut call = CallToolRequestParams::new("counting__echo");
+    call.arguments = Some(serde_json::Map::new());
+    assert!(bobs.call_tool(call).await.is_err());
+    let bobs_one = client(app.url("/mcp/counting"), &bob)
+        .await
+        .expect("bob connects");
+    assert!(bobs_one.list_all_tools().await.is_err());
+
+    // No credentials: a 401, before any MCP.
+    let response = app
+        .client()
+        .post(app.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = member_key(&app, "ana").await;
+    let bob = member_key(&app, "bob").await;
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let post = |key: &str, body: &Value, session: Option<&str>| {
+        let mut request = app
+            .client()
+            .post(app.url("/mcp"))
+            .bearer_auth(key)
+            .header("accept", "application/json, text/event-stream")
+            .json(body);
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request.send()
+    };
+    let response = post(&ana, &initialize, None).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let response = post(&bob, &list, Some(&session)).await.unwrap();
+    assert_eq!(response.status(), 404, "bob cannot use ana's session");
+
+    let response = app
+        .client()
+        .post(app.url("/mcp"))
+        .bearer_auth(&ana)
+        .header("host", "evil.example")
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    app.stop().await;
+}

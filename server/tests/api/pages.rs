@@ -122,9 +122,19 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_say_so() {
     .await;
     error_body(client.delete(app.url("/keys")).send().await.unwrap(), 405).await;
 
+    // Under /mcp/ is the MCP gateway: it asks who is calling before anything else.
+    error_body(
+        client
+            .get(app.url("/mcp/unknown/deeper"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
     error_body(
         client.get(app.url("/mcp/unknown")).send().await.unwrap(),
-        404,
+        401,
     )
     .await;
     // A page whose name merely starts like an API prefix is a page.

@@ -98,7 +98,7 @@ impl AppState {
             mcp_health: Default::default(),
             gateway_sessions: Default::default(),
             gateway_hosts: crate::mcp::gateway::allowed_hosts(config),
-            gateway_origins: Vec::new(),
+            gateway_origins: crate::mcp::gateway::allowed_origins(config),
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,

@@ -366,6 +366,23 @@ impl ServerHandler for Relay {
     }
 }
 
+/// The `Origin` values `/mcp` answers when a request carries one (clients outside a browser
+/// send none): Hearth's own addresses, as for `Host`. Any port on a loopback name when the
+/// port is not known (`--port 0`).
+pub fn allowed_origins(config: &crate::config::Config) -> Vec<String> {
+    let port = match config.addr.port() {
+        0 => "*".to_owned(),
+        port => port.to_string(),
+    };
+    allowed_hosts(config)
+        .into_iter()
+        .map(|host| match host.contains(':') {
+            true => format!("http://[{host}]:{port}"),
+            false => format!("http://{host}:{port}"),
+        })
+        .collect()
+}
+
 /// The `Host` values `/mcp` answers (rmcp checks them, against DNS rebinding): on a loopback
 /// bind the loopback names; on a specific address, that address too. A bind on every
 /// interface cannot know its names, and checks none.

@@ -55,7 +55,7 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
     let bob = member_key(&app, "bob").await;
     add(&app, json!({"name": "counting", "url": url, "lifecycle": "legacy", "auth": "bearer", "credential": "upstream-cred", "grants": {"users": ["ana"]}})).await;
     let everything = mcp_peers::everything_http();
-    add(&app, json!({"name": "everything", "url": everything.url, "denied_tools": ["get-env"], "grants": {"users": ["ana"]}})).await;
+    add(&app, json!({"name": "everything", "url": everything.url, "lifecycle": "legacy", "denied_tools": ["get-env"], "grants": {"users": ["ana"]}})).await;
 
     // One server, its own names.
     let one = client(app.url("/mcp/counting"), &ana)
@@ -126,6 +126,9 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    for session in [one, all, bobs, bobs_one] {
+        let _ = session.cancel().await;
+    }
     app.stop().await;
 }
 
@@ -168,5 +171,29 @@ async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
         .await
         .unwrap();
     assert!(response.status().is_client_error(), "{}", response.status());
+    // A page on another site, even with a key: refused.
+    let response = app
+        .client()
+        .post(app.url("/mcp"))
+        .bearer_auth(&ana)
+        .header("origin", "https://evil.example")
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    // Hearth's own page may.
+    let response = app
+        .client()
+        .post(app.url("/mcp"))
+        .bearer_auth(&ana)
+        .header("origin", app.origin())
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     app.stop().await;
 }

@@ -157,30 +157,6 @@ struct Relay {
     state: AppState,
 }
 
-/// A server's tools as the gateway offers them: lists and overrides applied.
-fn offered(row: &ServerRow, tools: &[Tool]) -> Vec<Tool> {
-    let allowed = row.allowed_tools();
-    let denied = row.denied_tools();
-    let overrides = row.tool_overrides();
-    tools
-        .iter()
-        .filter(|t| allowed.is_empty() || allowed.iter().any(|a| a == t.name.as_ref()))
-        .filter(|t| !denied.iter().any(|d| d == t.name.as_ref()))
-        .map(|t| {
-            let mut tool = t.clone();
-            if let Some(o) = overrides.get(t.name.as_ref()) {
-                if let Some(title) = &o.display_name {
-                    tool.title = Some(title.clone());
-                }
-                if let Some(description) = &o.description {
-                    tool.description = Some(description.clone().into());
-                }
-            }
-            tool
-        })
-        .collect()
-}
-
 impl Relay {
     /// The servers in `scope` that `principal` may use, checked now.
     async fn usable(
@@ -222,7 +198,7 @@ impl Relay {
                 None,
             )
         })?;
-        Ok(offered(row, &found.tools))
+        Ok(row.offer(&found.tools))
     }
 }
 

@@ -144,6 +144,31 @@ impl ServerRow {
         serde_json::from_str(&self.tool_overrides).unwrap_or_default()
     }
 
+    /// The tools of this server that are offered: its allow and deny lists applied, its
+    /// overrides shown. What every view of its tools starts from (`/v1/mcp/tools`, `/mcp`).
+    pub(crate) fn offer(&self, tools: &[rmcp::model::Tool]) -> Vec<rmcp::model::Tool> {
+        let allowed = self.allowed_tools();
+        let denied = self.denied_tools();
+        let overrides = self.tool_overrides();
+        tools
+            .iter()
+            .filter(|t| allowed.is_empty() || allowed.iter().any(|a| a == t.name.as_ref()))
+            .filter(|t| !denied.iter().any(|d| d == t.name.as_ref()))
+            .map(|t| {
+                let mut tool = t.clone();
+                if let Some(o) = overrides.get(t.name.as_ref()) {
+                    if let Some(title) = &o.display_name {
+                        tool.title = Some(title.clone());
+                    }
+                    if let Some(description) = &o.description {
+                        tool.description = Some(description.clone().into());
+                    }
+                }
+                tool
+            })
+            .collect()
+    }
+
     /// The whole configuration, secrets open: what a connection and an update start from.
     pub(crate) fn open(&self, state: &AppState) -> Result<SharedMcpServerInput> {
         let open = |sealed: &str| state.secrets.open(sealed).map_err(AppError::internal);

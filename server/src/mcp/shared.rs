@@ -77,28 +77,7 @@ impl HealthCache {
 
 /// A server's tools as its users see them: allow and deny lists applied, overrides shown.
 fn offered(row: &ServerRow, tools: &[rmcp::model::Tool]) -> Vec<SharedTool> {
-    let allowed_tools = row.allowed_tools();
-    let denied = row.denied_tools();
-    let overrides = row.tool_overrides();
-    tools
-        .iter()
-        .filter(|t| allowed_tools.is_empty() || allowed_tools.iter().any(|a| a == t.name.as_ref()))
-        .filter(|t| !denied.iter().any(|d| d == t.name.as_ref()))
-        .map(|t| {
-            let shown = overrides.get(t.name.as_ref());
-            SharedTool {
-                server: row.name.clone(),
-                name: t.name.to_string(),
-                title: shown
-                    .and_then(|o| o.display_name.clone())
-                    .or_else(|| t.title.clone()),
-                description: shown
-                    .and_then(|o| o.description.clone())
-                    .or_else(|| t.description.as_ref().map(|d| d.to_string())),
-                input_schema: serde_json::Value::Object((*t.input_schema).clone()),
-            }
-        })
-        .collect()
+    all_tools(&row.name, &row.offer(tools))
 }
 
 /// Every tool a server offers, before any list (what "Test connection" shows).

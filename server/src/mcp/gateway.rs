@@ -21,8 +21,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -202,10 +204,146 @@ impl Relay {
     }
 }
 
+/// How a request passed on to one server ended, as an MCP error for the caller: the
+/// server's own error as it sent it, or what went wrong in words (no host, no credential).
+fn relayed<T>(
+    name: &str,
+    answer: Result<Result<T, rmcp::ServiceError>, tokio::time::error::Elapsed>,
+) -> Result<T, ErrorData> {
+    match answer {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),
+        Ok(Err(_)) => Err(ErrorData::internal_error(
+            format!("the shared MCP server {name} failed"),
+            None,
+        )),
+        Err(_) => Err(ErrorData::internal_error(
+            format!("the shared MCP server {name} did not answer in time"),
+            None,
+        )),
+    }
+}
+
+impl Relay {
+    /// The one server of `/mcp/{server}` that the caller may use now, and its live session:
+    /// prompts and resources are relayed from one server only (not yet merged on `/mcp`).
+    async fn one(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Option<(String, std::time::Duration, rmcp::Peer<rmcp::RoleClient>)>, ErrorData>
+    {
+        let principal = principal_of(ctx)?;
+        let scope = scope_of(ctx);
+        if let Scope::All = scope {
+            return Ok(None);
+        }
+        let rows = self.usable(&principal, &scope).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| ErrorData::invalid_request("no such server", None))?;
+        let spec = row
+            .spec(&self.state)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let peer = self.state.mcp_pool.peer(&spec).await.map_err(|f| {
+            ErrorData::internal_error(
+                format!(
+                    "the shared MCP server {} did not answer ({})",
+                    row.name,
+                    f.state.as_str()
+                ),
+                None,
+            )
+        })?;
+        Ok(Some((row.name.clone(), spec.timeout, peer)))
+    }
+}
+
 impl ServerHandler for Relay {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("hearth", env!("CARGO_PKG_VERSION")))
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("hearth", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
+            return Ok(ListPromptsResult::default());
+        };
+        relayed(
+            &name,
+            tokio::time::timeout(timeout, peer.list_prompts(request)).await,
+        )
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
+            return Err(ErrorData::invalid_params(
+                "prompts are served at /mcp/{server}",
+                None,
+            ));
+        };
+        relayed(
+            &name,
+            tokio::time::timeout(timeout, peer.get_prompt_once(request)).await,
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
+            return Ok(ListResourcesResult::default());
+        };
+        relayed(
+            &name,
+            tokio::time::timeout(timeout, peer.list_resources(request)).await,
+        )
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
+            return Ok(ListResourceTemplatesResult::default());
+        };
+        relayed(
+            &name,
+            tokio::time::timeout(timeout, peer.list_resource_templates(request)).await,
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
+            return Err(ErrorData::invalid_params(
+                "resources are served at /mcp/{server}",
+                None,
+            ));
+        };
+        relayed(
+            &name,
+            tokio::time::timeout(timeout, peer.read_resource_once(request)).await,
+        )
     }
 
     async fn list_tools(

@@ -105,6 +105,32 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
     call.arguments = Some(serde_json::Map::new());
     assert!(all.call_tool(call).await.is_err());
 
+    // One server's prompts and resources, relayed as the server sends them.
+    let relayed = client(app.url("/mcp/everything"), &ana)
+        .await
+        .expect("ana connects");
+    let prompts = relayed.list_all_prompts().await.unwrap();
+    assert!(
+        prompts.iter().any(|p| p.name == "simple-prompt"),
+        "{prompts:?}"
+    );
+    let prompt = relayed
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("simple-prompt"))
+        .await
+        .unwrap();
+    assert!(!prompt.messages.is_empty());
+    let resources = relayed.list_all_resources().await.unwrap();
+    let first = resources
+        .first()
+        .expect("server-everything lists resources");
+    let read = relayed
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            first.uri.clone(),
+        ))
+        .await
+        .unwrap();
+    assert!(!read.contents.is_empty());
+
     // bob has no grant: nothing listed, nothing callable, and /mcp/counting refuses him.
     let bobs = client(app.url("/mcp"), &bob).await.expect("bob connects");
     assert!(bobs.list_all_tools().await.unwrap().is_empty());
@@ -126,7 +152,7 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    for session in [one, all, bobs, bobs_one] {
+    for session in [one, all, relayed, bobs, bobs_one] {
         let _ = session.cancel().await;
     }
     app.stop().await;

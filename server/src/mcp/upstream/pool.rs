@@ -164,6 +164,15 @@ impl Pool {
         })
     }
 
+    /// A handle on `spec`'s live session (opened first if there is none), for requests the
+    /// pool passes on as they are (prompts, resources). Each is one upstream request.
+    pub async fn peer(&self, spec: &Spec) -> Result<rmcp::Peer<rmcp::RoleClient>, Failure> {
+        let entry = self.entry(spec);
+        let mut slot = entry.slot.lock().await;
+        self.ensure_open(&entry, &mut slot).await?;
+        Ok(slot.session.as_ref().expect("just opened").peer().clone())
+    }
+
     /// Calls tool `name` of `spec`'s server: one upstream request, under its deadline (a call
     /// cut by the deadline is cancelled upstream).
     pub async fn call(

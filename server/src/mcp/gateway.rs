@@ -21,10 +21,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    DiscoverResult, ErrorData, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResultType,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -32,6 +34,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler};
 
 use super::registry::{self, ServerRow};
+use super::upstream::Downstream;
 use crate::audit::Record;
 use crate::auth::Principal;
 use crate::error::Echo;
@@ -204,14 +207,71 @@ impl Relay {
     }
 }
 
+/// A relayed result marked complete (`resultType`, which 2026-07-28 requires) when the
+/// server, speaking an older revision, did not say; rmcp takes it off again for clients of
+/// an older revision.
+trait Completed {
+    fn completed(self) -> Self;
+}
+
+macro_rules! completed {
+    ($($result:ty),*) => {$(
+        impl Completed for $result {
+            fn completed(mut self) -> Self {
+                self.result_type.get_or_insert(ResultType::COMPLETE);
+                self
+            }
+        }
+    )*};
+}
+
+completed!(
+    CallToolResult,
+    GetPromptResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ReadResourceResult,
+    CompleteResult
+);
+
+impl Completed for GetPromptResponse {
+    fn completed(self) -> Self {
+        match self {
+            GetPromptResponse::Complete(result) => GetPromptResponse::Complete(result.completed()),
+            other => other,
+        }
+    }
+}
+
+impl Completed for ReadResourceResponse {
+    fn completed(self) -> Self {
+        match self {
+            ReadResourceResponse::Complete(result) => {
+                ReadResourceResponse::Complete(result.completed())
+            }
+            other => other,
+        }
+    }
+}
+
+impl Completed for CallToolResponse {
+    fn completed(self) -> Self {
+        match self {
+            CallToolResponse::Complete(result) => CallToolResponse::Complete(result.completed()),
+            other => other,
+        }
+    }
+}
+
 /// How a request passed on to one server ended, as an MCP error for the caller: the
 /// server's own error as it sent it, or what went wrong in words (no host, no credential).
-fn relayed<T>(
+fn relayed<T: Completed>(
     name: &str,
     answer: Result<Result<T, rmcp::ServiceError>, tokio::time::error::Elapsed>,
 ) -> Result<T, ErrorData> {
     match answer {
-        Ok(Ok(result)) => Ok(result),
+        Ok(Ok(result)) => Ok(result.completed()),
         Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),
         Ok(Err(_)) => Err(ErrorData::internal_error(
             format!("the shared MCP server {name} failed"),
@@ -258,16 +318,86 @@ impl Relay {
     }
 }
 
+/// What a server offers that Hearth relays: tools, prompts, resources and completions
+/// (without subscriptions or list-change notices, which a shared session cannot route).
+fn relayed_capabilities(upstream: &ServerCapabilities) -> ServerCapabilities {
+    let mut relayed = ServerCapabilities::default();
+    relayed.tools = upstream.tools.as_ref().map(|_| Default::default());
+    relayed.prompts = upstream.prompts.as_ref().map(|_| Default::default());
+    relayed.resources = upstream.resources.as_ref().map(|_| Default::default());
+    relayed.completions = upstream.completions.clone();
+    relayed
+}
+
+impl Relay {
+    /// The capabilities this path advertises: on `/mcp/{server}`, what that server offers
+    /// and Hearth relays (asked of the server, at most 5 s; all of it when the server does
+    /// not answer, and its calls then say why); on `/mcp`, tools.
+    async fn capabilities(&self, ctx: &RequestContext<RoleServer>) -> ServerCapabilities {
+        let tools_only = ServerCapabilities::builder().enable_tools().build();
+        let Scope::One(_) = scope_of(ctx) else {
+            return tools_only;
+        };
+        let asked = tokio::time::timeout(std::time::Duration::from_secs(5), self.one(ctx)).await;
+        match asked {
+            Ok(Ok(Some((_, _, peer)))) => match peer.peer_info() {
+                Some(info) => relayed_capabilities(&info.capabilities),
+                None => self.get_info().capabilities,
+            },
+            _ => self.get_info().capabilities,
+        }
+    }
+}
+
 impl ServerHandler for Relay {
+    /// Everything Hearth can relay (rmcp refuses methods outside it); `initialize` and
+    /// `server/discover` answer what the path really offers.
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .build(),
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .build();
+        capabilities.completions = Some(Default::default());
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("hearth", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        ctx.peer.set_peer_info(request.clone());
+        let mut info = self.negotiate_initialize(&request)?;
+        info.capabilities = self.capabilities(&ctx).await;
+        Ok(info)
+    }
+
+    async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, ErrorData> {
+        let mut info = self.get_info();
+        info.capabilities = self.capabilities(&ctx).await;
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            info,
+        ))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
+            return Err(ErrorData::invalid_params(
+                "completions are served at /mcp/{server}",
+                None,
+            ));
+        };
+        relayed(
+            &name,
+            tokio::time::timeout(timeout, peer.complete(request)).await,
         )
-        .with_server_info(Implementation::new("hearth", env!("CARGO_PKG_VERSION")))
     }
 
     async fn list_prompts(
@@ -451,20 +581,31 @@ impl ServerHandler for Relay {
         let spec = row
             .spec(&self.state)
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let downstream = ctx.meta.get_progress_token().map(|token| Downstream {
+            peer: ctx.peer.clone(),
+            token,
+        });
+        let mut upstream = request;
+        upstream.name = tool.clone().into();
         match self
             .state
             .mcp_pool
-            .call(&spec, &tool, request.arguments)
+            .relay_call(&spec, upstream, downstream, ctx.ct.clone())
             .await
         {
-            Ok(result) => {
-                let outcome = if result.is_error == Some(true) {
-                    "tool_error"
-                } else {
-                    "ok"
+            Ok(Ok(response)) => {
+                let outcome = match &response {
+                    CallToolResponse::Complete(result) if result.is_error == Some(true) => {
+                        "tool_error"
+                    }
+                    _ => "ok",
                 };
                 audit(&row.name, &tool, outcome, 200);
-                Ok(CallToolResponse::Complete(result))
+                Ok(response.completed())
+            }
+            Ok(Err(error)) => {
+                audit(&row.name, &tool, "tool_error", 200);
+                Err(error)
             }
             Err(failure) => {
                 audit(&row.name, &tool, "upstream_error", 502);

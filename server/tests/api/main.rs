@@ -4,6 +4,8 @@
 mod harness;
 mod postgres;
 
+mod conformance;
+mod conformance_fixture;
 mod conversations;
 mod cors_proxy;
 mod database;

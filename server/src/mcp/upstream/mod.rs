@@ -10,13 +10,17 @@ mod pool;
 mod sse;
 mod stdio;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::api::{Lifecycle, ServerState, SharedTransport};
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion,
+};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -168,16 +172,42 @@ fn tidy(text: &str) -> String {
     out.replace("error: Client error: ", "")
 }
 
-/// The client side of one session: tells the pool when the server's tool list changed.
-#[derive(Clone, Debug, Default)]
+/// Where an upstream request's progress goes: the MCP client that asked Hearth, under the
+/// token it chose.
+#[derive(Clone)]
+pub struct Downstream {
+    pub peer: rmcp::Peer<rmcp::RoleServer>,
+    pub token: ProgressToken,
+}
+
+/// The client side of one session: tells the pool when the server's tool list changed, and
+/// passes progress on to whoever asked for it.
+#[derive(Clone, Default)]
 pub struct Listener {
     tools_changed: Arc<AtomicBool>,
+    progress: Arc<Mutex<HashMap<ProgressToken, Downstream>>>,
 }
 
 impl Listener {
     /// Whether the tool list changed since the last call (and forgets that it did).
     pub fn take_tools_changed(&self) -> bool {
         self.tools_changed.swap(false, Ordering::AcqRel)
+    }
+
+    /// Sends the progress of the upstream request that carries `token` to `downstream`,
+    /// until [`Listener::unroute`].
+    pub fn route(&self, token: ProgressToken, downstream: Downstream) {
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token, downstream);
+    }
+
+    pub fn unroute(&self, token: &ProgressToken) {
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(token);
     }
 }
 
@@ -188,6 +218,24 @@ impl ClientHandler for Listener {
     ) -> impl std::future::Future<Output = ()> + Send + '_ {
         self.tools_changed.store(true, Ordering::Release);
         std::future::ready(())
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let downstream = self
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&params.progress_token)
+            .cloned();
+        if let Some(downstream) = downstream {
+            let mut forwarded = params;
+            forwarded.progress_token = downstream.token;
+            let _ = downstream.peer.notify_progress(forwarded).await;
+        }
     }
 
     fn get_info(&self) -> ClientConfig {

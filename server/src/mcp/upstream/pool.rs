@@ -15,12 +15,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
+    CancelledNotificationParam, ClientRequest, ErrorData, JsonObject, ServerResult, Tool,
+};
+use rmcp::service::PeerRequestOptions;
 use tokio::sync::Mutex as AsyncMutex;
+use tokio_util::sync::CancellationToken;
 
 use crate::cors_proxy::policy::Caller;
 
-use super::{connect, Failure, Session, Spec, StderrTail, Target};
+use super::{connect, Downstream, Failure, Session, Spec, StderrTail, Target};
 
 /// How long a tool list is trusted without the server saying it changed.
 const TOOLS_TTL: Duration = Duration::from_secs(300);
@@ -30,6 +35,29 @@ const IDLE: Duration = Duration::from_secs(600);
 const REAP_EVERY: Duration = Duration::from_secs(60);
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// An upstream request still waited for: cancelled upstream if it is dropped unanswered.
+struct Pending {
+    peer: rmcp::Peer<rmcp::RoleClient>,
+    id: Option<rmcp::model::RequestId>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let peer = self.peer.clone();
+        tokio::spawn(async move {
+            let _ = peer
+                .notify_cancelled(CancelledNotificationParam::new(
+                    Some(id),
+                    Some("the call was cut short".into()),
+                ))
+                .await;
+        });
+    }
+}
 
 /// Whose credential a session carries: the server's own (`None`), or a caller's token
 /// (its fingerprint) for servers that forward it.
@@ -200,6 +228,79 @@ impl Pool {
                 &format!("tools/call {name}"),
                 spec.timeout,
             )),
+        }
+    }
+
+    /// Relays one MCP client's `tools/call` to `spec`'s server as it was asked (MRTR
+    /// replies and retries pass untouched): the upstream's progress goes to `downstream`, and
+    /// the upstream request is cancelled when the deadline passes, `cancelled` fires (the
+    /// client cancelled) or the caller stops waiting. The inner error is the server's own.
+    pub async fn relay_call(
+        &self,
+        spec: &Spec,
+        mut params: CallToolRequestParams,
+        downstream: Option<Downstream>,
+        cancelled: CancellationToken,
+    ) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
+        let entry = self.entry(spec);
+        let (peer, listener) = {
+            let mut slot = entry.slot.lock().await;
+            self.ensure_open(&entry, &mut slot).await?;
+            let session = slot.session.as_ref().expect("just opened");
+            (session.peer().clone(), session.listener.clone())
+        };
+        // The client's own `_meta` (its protocol fields, its progress token) is not the
+        // upstream session's; rmcp stamps that session's own.
+        params.meta = None;
+        let what = format!("tools/call {}", params.name);
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = match peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await
+        {
+            Ok(handle) => handle,
+            Err(e) => return Err(super::classify(spec, &e)),
+        };
+        let mut pending = Pending {
+            peer: peer.clone(),
+            id: Some(handle.id.clone()),
+        };
+        let token = handle.progress_token.clone();
+        if let Some(downstream) = downstream {
+            listener.route(token.clone(), downstream);
+        }
+        let answer = tokio::select! {
+            answer = tokio::time::timeout(spec.timeout, handle.await_response()) => Some(answer),
+            () = cancelled.cancelled() => None,
+        };
+        listener.unroute(&token);
+        let answer = match answer {
+            Some(Ok(answer)) => answer,
+            Some(Err(_)) => return Err(Failure::timed_out(&what, spec.timeout)),
+            None => {
+                return Err(Failure::new(
+                    app::api::ServerState::Error,
+                    "the client cancelled the call",
+                ))
+            }
+        };
+        pending.id = None;
+        match answer {
+            Ok(ServerResult::CallToolResult(result)) => Ok(Ok(CallToolResponse::Complete(result))),
+            Ok(ServerResult::InputRequiredResult(result)) => {
+                Ok(Ok(CallToolResponse::InputRequired(result)))
+            }
+            Ok(ServerResult::CreateTaskResult(result)) => Ok(Ok(CallToolResponse::Task(result))),
+            Ok(_) => Err(Failure::new(
+                app::api::ServerState::Error,
+                format!("the server answered {what} with something else"),
+            )),
+            Err(rmcp::ServiceError::McpError(error)) => Ok(Err(error)),
+            Err(e) => {
+                let failure = super::classify(spec, &e);
+                drop_if_closed(&mut *entry.slot.lock().await);
+                Err(failure)
+            }
         }
     }
 

@@ -65,6 +65,8 @@ pub struct Inner {
     /// The `Host` and `Origin` values `/mcp` answers.
     pub gateway_hosts: Vec<String>,
     pub gateway_origins: Vec<String>,
+    /// The forwarding servers' own authorization servers, for `/mcp`'s metadata.
+    pub gateway_metadata: crate::mcp::gateway::UpstreamMetadata,
 }
 
 impl AppState {
@@ -99,6 +101,7 @@ impl AppState {
             gateway_sessions: Default::default(),
             gateway_hosts: crate::mcp::gateway::allowed_hosts(config),
             gateway_origins: crate::mcp::gateway::allowed_origins(config),
+            gateway_metadata: Default::default(),
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,

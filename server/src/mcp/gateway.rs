@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -60,6 +60,133 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route_service("/mcp", service.clone())
         .route_service("/mcp/{server}", service)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{server}",
+            axum::routing::get(resource_metadata),
+        )
+}
+
+/// How long a server's own protected-resource metadata is kept.
+const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The RFC 9728 protected-resource metadata of `/mcp/{server}`, for a server given the
+/// caller's token (auth `forward`): where the probe's 401 points a client. Its authorization
+/// servers are the server's own (from its metadata, fetched at most every 5 min), so the
+/// client gets its token where the server expects it. Served to anyone, as a client that was
+/// just refused has no credential; other servers, and unknown names, are a 404.
+async fn resource_metadata(
+    State(state): State<AppState>,
+    axum::extract::Path(server): axum::extract::Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let not_found = || {
+        crate::error::AppError::NotFound(format!(
+            "no shared MCP server named {} is given its callers' tokens",
+            Echo(&server)
+        ))
+        .into_response()
+    };
+    let Ok(Some(row)) = registry::fetch(&state, &server).await else {
+        return not_found();
+    };
+    if !row.forwards_token() {
+        return not_found();
+    }
+    let origin = origin_of(&state, &parts);
+    let mut document = serde_json::json!({
+        "resource": format!("{origin}/mcp/{server}"),
+        "bearer_methods_supported": ["header"],
+        "resource_name": row.shown_name(),
+    });
+    if let Some(url) = row.url() {
+        if let Some(found) = state
+            .gateway_metadata
+            .authorization_servers(&state, url)
+            .await
+        {
+            document["authorization_servers"] = found;
+        }
+    }
+    let mut response = axum::Json(document).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// The upstream servers' authorization servers, by server URL, as their metadata said.
+#[derive(Default)]
+pub struct UpstreamMetadata(Mutex<HashMap<String, (Instant, Option<serde_json::Value>)>>);
+
+impl UpstreamMetadata {
+    async fn authorization_servers(
+        &self,
+        state: &AppState,
+        url: &str,
+    ) -> Option<serde_json::Value> {
+        if let Some((at, found)) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(url)
+        {
+            if at.elapsed() < METADATA_TTL {
+                return found.clone();
+            }
+        }
+        let found = fetch_authorization_servers(&state.mcp_pool.http(), url).await;
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() > 1000 {
+            cache.clear();
+        }
+        cache.insert(url.to_owned(), (Instant::now(), found.clone()));
+        found
+    }
+}
+
+/// RFC 9728's well-known places for `url`'s metadata (with the path, then without), read
+/// for `authorization_servers`; 5 s and 64 KiB at most each.
+async fn fetch_authorization_servers(
+    http: &reqwest::Client,
+    url: &str,
+) -> Option<serde_json::Value> {
+    let url = url::Url::parse(url).ok()?;
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/');
+    let places = [
+        format!("{origin}/.well-known/oauth-protected-resource{path}"),
+        format!("{origin}/.well-known/oauth-protected-resource"),
+    ];
+    for place in places {
+        let asked = http
+            .get(&place)
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await;
+        let Ok(answer) = asked else { continue };
+        if !answer.status().is_success() {
+            continue;
+        }
+        let Ok(bytes) = answer.bytes().await else {
+            continue;
+        };
+        if bytes.len() > 64 << 10 {
+            continue;
+        }
+        let Ok(document) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        let servers = &document["authorization_servers"];
+        if servers
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(serde_json::Value::is_string))
+        {
+            return Some(servers.clone());
+        }
+    }
+    None
 }
 
 /// Who opened each session (by principal), so that nobody else can use it.
@@ -92,9 +219,18 @@ fn owner_of(principal: &Principal) -> String {
     )
 }
 
-/// Authenticates the caller and keeps sessions to the principal that opened them.
+/// Authenticates the caller, probes a server that is given the caller's token before a
+/// session with it starts, and keeps sessions to the principal that opened them.
+///
+/// A client that authenticates to Hearth with `X-Api-Key` may send an `Authorization` of its
+/// own: that one is meant for the servers (auth `forward`), and is never read as a Hearth key.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    if parts.headers.contains_key("x-api-key") {
+        if let Some(token) = parts.headers.remove(header::AUTHORIZATION) {
+            parts.extensions.insert(CallerAuthorization(token));
+        }
+    }
     let principal =
         match <Principal as axum::extract::FromRequestParts<AppState>>::from_request_parts(
             &mut parts, &state,
@@ -116,7 +252,27 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             return (StatusCode::NOT_FOUND, "Session not found").into_response();
         }
     }
-    parts.extensions.insert(principal);
+    parts.extensions.insert(principal.clone());
+    let mut body = axum::body::Body::new(body);
+    if session.is_none() && parts.method == axum::http::Method::POST {
+        if let Some(server) = parts.uri.path().strip_prefix("/mcp/") {
+            let server = server.to_owned();
+            // The body is read here once to see what it asks; rmcp gets it whole.
+            let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large")
+                        .into_response()
+                }
+            };
+            if opens_session(&bytes) {
+                if let Some(refused) = probe(&state, &parts, &principal, &server).await {
+                    return refused;
+                }
+            }
+            body = axum::body::Body::from(bytes);
+        }
+    }
     let response = next.run(Request::from_parts(parts, body)).await;
     if session.is_none() {
         if let Some(id) = response
@@ -128,6 +284,97 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     response
+}
+
+/// The largest request body `/mcp` takes (rmcp's own limit).
+const MAX_BODY: usize = 4 << 20;
+
+/// How long the probe waits for a server before letting the session open anyway.
+const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a request starts a session with the server: `initialize` (2025-11-25) or
+/// `server/discover` (2026-07-28).
+fn opens_session(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method {
+        method: Option<String>,
+    }
+    serde_json::from_slice::<Method>(body)
+        .ok()
+        .and_then(|m| m.method)
+        .is_some_and(|m| m == "initialize" || m == "server/discover")
+}
+
+/// The pre-flight check of a server that is given the caller's token: its session for this
+/// caller is opened (or found open) before the MCP session with the client starts, so that
+/// a refusal of the caller's credential reaches the client as HTTP, which it can act on: 401
+/// with a `WWW-Authenticate` pointing at Hearth's protected-resource metadata for the
+/// server, or 403. A server that cannot be reached, or does not answer within
+/// [`PROBE_DEADLINE`], lets the session open (its calls then say what is wrong).
+async fn probe(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    principal: &Principal,
+    server: &str,
+) -> Option<Response> {
+    let (rows, teams) = registry::visible(state, principal).await.ok()?;
+    let row = rows
+        .into_iter()
+        .find(|r| r.name == server && r.usable_by(principal, &teams))?;
+    if !row.forwards() {
+        return None;
+    }
+    let spec = row.spec_for(state, &forwarded_from(parts)).ok()?;
+    let failure = match tokio::time::timeout(PROBE_DEADLINE, state.mcp_pool.peer(&spec)).await {
+        Ok(Err(failure)) if failure.state == app::api::ServerState::AuthRequired => failure,
+        _ => return None,
+    };
+    if failure.is_forbidden() {
+        let body = serde_json::json!({"error": {"message": format!(
+            "the shared MCP server {server} refused your credential (403)")}});
+        return Some((StatusCode::FORBIDDEN, axum::Json(body)).into_response());
+    }
+    let metadata = format!(
+        "{}/.well-known/oauth-protected-resource/mcp/{server}",
+        origin_of(state, parts)
+    );
+    let body = serde_json::json!({"error": {"message": format!(
+        "the shared MCP server {server} needs your credential: send it as Authorization, with your Hearth key as X-Api-Key")}});
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("Bearer resource_metadata=\"{metadata}\"")) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    Some(response)
+}
+
+/// Hearth's own origin as this request reached it: its `Host` when that is one of Hearth's
+/// addresses (HTTP/1.1 requires one; `localhost` without it).
+fn origin_of(state: &AppState, parts: &axum::http::request::Parts) -> String {
+    let scheme = match parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|host| {
+            let name = host
+                .rsplit_once(':')
+                .map_or(*host, |(name, _)| name)
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            state.gateway_hosts.is_empty() || state.gateway_hosts.iter().any(|h| h == name)
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{scheme}://{host}")
 }
 
 /// One server's part of the gateway, as the request's path names it: `/mcp/{server}`, or the
@@ -147,6 +394,41 @@ fn scope_of(ctx: &RequestContext<RoleServer>) -> Scope {
         Some(server) if !server.is_empty() => Scope::One(server.to_owned()),
         _ => Scope::All,
     }
+}
+
+/// The caller's headers that a server may be given (auth `forward`, `extra_headers`): the
+/// token the client meant for the servers (its `Authorization`, when it authenticated to
+/// Hearth with `X-Api-Key`) and its other headers. Hearth's own credentials (the key, the
+/// cookie) are never among them.
+type Caller = Vec<(HeaderName, HeaderValue)>;
+
+/// The client's `Authorization`, when it is not its Hearth credential (see [`guard`]).
+#[derive(Clone)]
+struct CallerAuthorization(HeaderValue);
+
+fn forwarded_from(parts: &axum::http::request::Parts) -> Caller {
+    let mut caller: Caller = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "authorization" | "cookie" | "x-api-key" | "host" | "content-length"
+            )
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    if let Some(CallerAuthorization(token)) = parts.extensions.get() {
+        caller.push((header::AUTHORIZATION, token.clone()));
+    }
+    caller
+}
+
+fn forwarded(ctx: &RequestContext<RoleServer>) -> Caller {
+    ctx.extensions
+        .get::<axum::http::request::Parts>()
+        .map(forwarded_from)
+        .unwrap_or_default()
 }
 
 fn principal_of(ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData> {
@@ -189,9 +471,9 @@ impl Relay {
         Ok(rows)
     }
 
-    async fn tools_of(&self, row: &ServerRow) -> Result<Vec<Tool>, ErrorData> {
+    async fn tools_of(&self, row: &ServerRow, caller: &Caller) -> Result<Vec<Tool>, ErrorData> {
         let spec = row
-            .spec(&self.state)
+            .spec_for(&self.state, caller)
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let found = self.state.mcp_pool.tools(&spec, false).await.map_err(|f| {
             ErrorData::internal_error(
@@ -302,7 +584,7 @@ impl Relay {
             .first()
             .ok_or_else(|| ErrorData::invalid_request("no such server", None))?;
         let spec = row
-            .spec(&self.state)
+            .spec_for(&self.state, &forwarded(ctx))
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let peer = self.state.mcp_pool.peer(&spec).await.map_err(|f| {
             ErrorData::internal_error(
@@ -484,17 +766,19 @@ impl ServerHandler for Relay {
         let principal = principal_of(&ctx)?;
         let scope = scope_of(&ctx);
         let rows = self.usable(&principal, &scope).await?;
+        let caller = forwarded(&ctx);
+        let caller = &caller;
         let mut tools = Vec::new();
         match scope {
             Scope::One(_) => {
                 for row in &rows {
-                    tools.extend(self.tools_of(row).await?);
+                    tools.extend(self.tools_of(row, &caller).await?);
                 }
             }
             Scope::All => {
                 let answers = futures_util::future::join_all(
                     rows.iter()
-                        .map(|row| async move { (row, self.tools_of(row).await) }),
+                        .map(|row| async move { (row, self.tools_of(row, caller).await) }),
                 )
                 .await;
                 let mut pairs = Vec::new();
@@ -528,13 +812,14 @@ impl ServerHandler for Relay {
         let principal = principal_of(&ctx)?;
         let scope = scope_of(&ctx);
         let rows = self.usable(&principal, &scope).await?;
+        let caller = forwarded(&ctx);
         // Which server and tool the name stands for, among those the caller may use now.
         let mut target = None;
         match &scope {
             Scope::One(_) => {
                 if let Some(row) = rows.first() {
                     if self
-                        .tools_of(row)
+                        .tools_of(row, &caller)
                         .await?
                         .iter()
                         .any(|t| t.name == request.name)
@@ -546,7 +831,7 @@ impl ServerHandler for Relay {
             Scope::All => {
                 let mut pairs = Vec::new();
                 for row in &rows {
-                    if let Ok(tools) = self.tools_of(row).await {
+                    if let Ok(tools) = self.tools_of(row, &caller).await {
                         pairs.extend(tools.iter().map(|t| (row.name.clone(), t.name.to_string())));
                     }
                 }
@@ -579,7 +864,7 @@ impl ServerHandler for Relay {
             ));
         };
         let spec = row
-            .spec(&self.state)
+            .spec_for(&self.state, &caller)
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let downstream = ctx.meta.get_progress_token().map(|token| Downstream {
             peer: ctx.peer.clone(),

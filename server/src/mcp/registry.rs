@@ -10,10 +10,11 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
 use app::api::{
@@ -199,6 +200,70 @@ impl ServerRow {
     /// How Hearth connects to it.
     pub(crate) fn spec(&self, state: &AppState) -> Result<Spec> {
         spec(&self.open(state)?)
+    }
+
+    /// Whether the server is given the caller's token (auth `forward`).
+    pub(crate) fn forwards_token(&self) -> bool {
+        self.auth == "forward"
+    }
+
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// What the server is called where people see it: its alias, or its name.
+    pub(crate) fn shown_name(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Whether the server is given headers of the caller's (auth `forward`, or
+    /// `extra_headers`), so that each caller has a session of their own.
+    pub(crate) fn forwards(&self) -> bool {
+        self.auth == "forward" || self.extra_headers != "[]"
+    }
+
+    /// How Hearth connects to it for a caller who sent `caller` (headers that may be passed
+    /// on: a token for auth `forward` as `authorization`, and the `extra_headers` named): the
+    /// server's own configuration plus exactly those of the caller's headers it names.
+    pub(crate) fn spec_for(
+        &self,
+        state: &AppState,
+        caller: &[(HeaderName, HeaderValue)],
+    ) -> Result<Spec> {
+        let config = self.open(state)?;
+        let mut spec = spec(&config)?;
+        if !self.forwards() {
+            return Ok(spec);
+        }
+        let passed = caller.iter().filter(|(name, _)| {
+            (config.auth == AuthKind::Forward && name == header::AUTHORIZATION)
+                || config
+                    .extra_headers
+                    .iter()
+                    .any(|e| name.as_str().eq_ignore_ascii_case(e))
+        });
+        let mut fingerprint = Sha256::new();
+        let mut any = false;
+        for (name, value) in passed {
+            any = true;
+            fingerprint.update(name.as_str().as_bytes());
+            fingerprint.update(b"\0");
+            fingerprint.update(value.as_bytes());
+            fingerprint.update(b"\0");
+            if let Ok(text) = value.to_str() {
+                spec.secrets.push(text.to_owned());
+                if let Some(token) = text.strip_prefix("Bearer ") {
+                    spec.secrets.push(token.to_owned());
+                }
+            }
+            let mut value = value.clone();
+            value.set_sensitive(true);
+            spec.headers.push((name.clone(), value));
+        }
+        if any {
+            spec.scope = Some(hex::encode(&fingerprint.finalize()[..16]));
+        }
+        Ok(spec)
     }
 }
 
@@ -847,6 +912,7 @@ pub(crate) fn spec(config: &SharedMcpServerInput) -> Result<Spec> {
             config.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
         ),
         secrets,
+        scope: None,
     })
 }
 

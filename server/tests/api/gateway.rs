@@ -223,3 +223,176 @@ async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
     assert_eq!(response.status(), 200);
     app.stop().await;
 }
+
+/// An MCP server that refuses everyone: `/mcp` with a 401 and a challenge, `/deny` with a
+/// 403; its protected-resource metadata names its authorization server. Returns its origin.
+async fn refusing() -> String {
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    let app = axum::Router::new()
+        .route(
+            "/mcp",
+            post(|| async {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", "Bearer realm=\"upstream\"")],
+                    "no entry",
+                )
+            }),
+        )
+        .route("/deny", post(|| async { StatusCode::FORBIDDEN }))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(|| async {
+                axum::Json(json!({"resource": "upstream", "authorization_servers": ["https://auth.example"]}))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    origin
+}
+
+#[tokio::test]
+async fn a_server_given_the_callers_token_is_probed_before_the_session_starts() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = member_key(&app, "ana").await;
+    let (counting, seen) = mcp_peers::counting(Some(mcp_peers::Guard {
+        header: "authorization",
+        value: "Bearer user-token".into(),
+        challenge: true,
+    }))
+    .await;
+    let refusing = refusing().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let grants = json!({"users": ["ana"]});
+    for (name, url) in [
+        ("fwd", counting.clone()),
+        ("gated", format!("{refusing}/mcp")),
+        ("denied", format!("{refusing}/deny")),
+        ("down", format!("http://127.0.0.1:{closed}/mcp")),
+    ] {
+        add(&app, json!({"name": name, "url": url, "lifecycle": "legacy", "auth": "forward", "grants": grants})).await;
+    }
+    add(
+        &app,
+        json!({"name": "plain", "url": counting, "lifecycle": "legacy", "grants": grants}),
+    )
+    .await;
+
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let open = |server: &str, headers: &[(&str, String)]| {
+        let mut request = app
+            .client()
+            .post(app.url(&format!("/mcp/{server}")))
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    let metadata = |server: &str| {
+        format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp/{server}\"",
+            app.origin()
+        )
+    };
+
+    // A wrong token: the upstream's 401 reaches the client as HTTP 401, pointing at Hearth.
+    let response = open(
+        "fwd",
+        &[
+            ("x-api-key", ana.clone()),
+            ("authorization", "Bearer wrong".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        metadata("fwd").as_str()
+    );
+    // The Hearth key alone is Hearth's, never passed on: the server gets no token.
+    let response = open("fwd", &[("authorization", format!("Bearer {ana}"))])
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // 403 stays 403; a server that cannot be reached lets the session open.
+    let response = open(
+        "denied",
+        &[
+            ("x-api-key", ana.clone()),
+            ("authorization", "Bearer t".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = open("down", &[("x-api-key", ana.clone())]).await.unwrap();
+    assert_eq!(response.status(), 200, "fail open");
+    assert!(response.headers().contains_key("mcp-session-id"));
+    // A server with its own credential is not probed.
+    let response = open("plain", &[("x-api-key", ana.clone())]).await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The right token: the session opens and the server sees exactly that token.
+    let mut headers = std::collections::HashMap::new();
+    headers.insert(
+        axum::http::HeaderName::from_static("x-api-key"),
+        ana.parse().unwrap(),
+    );
+    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/mcp/fwd"))
+        .auth_header("user-token")
+        .custom_headers(headers);
+    let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+    let session = ().serve(transport).await.expect("the session opens");
+    let mut call = CallToolRequestParams::new("whoami");
+    call.arguments = Some(serde_json::Map::new());
+    let result = session.call_tool(call).await.unwrap();
+    assert_eq!(
+        result.content[0].as_text().unwrap().text,
+        "Bearer user-token"
+    );
+    let _ = session.cancel().await;
+    for headers in seen.headers.lock().unwrap().iter() {
+        for value in headers.values() {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(&ana),
+                "the caller's Hearth key went upstream"
+            );
+        }
+    }
+
+    // The metadata the 401 points at: public, with the upstream's authorization server.
+    let document: Value = app
+        .client()
+        .get(app.url("/.well-known/oauth-protected-resource/mcp/gated"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["resource"], app.url("/mcp/gated"));
+    assert_eq!(
+        document["authorization_servers"],
+        json!(["https://auth.example"])
+    );
+    for other in ["plain", "unknown"] {
+        let response = app
+            .client()
+            .get(app.url(&format!(
+                "/.well-known/oauth-protected-resource/mcp/{other}"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{other}");
+    }
+    app.stop().await;
+}

@@ -43,6 +43,9 @@ pub struct Spec {
     pub timeout: Duration,
     /// Every secret value of the configuration, blanked out of anything Hearth reports.
     pub secrets: Vec<String>,
+    /// Whose headers are passed on, for a server given the caller's token or headers: a
+    /// fingerprint of them, so that each caller gets a session of their own.
+    pub scope: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +97,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Whether the server refused the credential it was given as not enough (HTTP 403), not
+    /// as missing or wrong (HTTP 401).
+    pub fn is_forbidden(&self) -> bool {
+        self.state == ServerState::AuthRequired
+            && (self.message.contains("Insufficient scope") || self.message.contains("HTTP 403"))
+    }
+
     fn new(state: ServerState, message: impl Into<String>) -> Failure {
         Failure {
             state,

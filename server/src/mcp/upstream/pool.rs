@@ -115,7 +115,7 @@ impl Pool {
 
     fn entry(&self, spec: &Spec) -> Arc<Entry> {
         self.start_reaper();
-        let key = (spec.name.clone(), None);
+        let key = (spec.name.clone(), spec.scope.clone());
         let mut entries = self
             .inner
             .entries
@@ -141,6 +141,11 @@ impl Pool {
             tokio::spawn(watch(Arc::downgrade(&entry), self.clone()));
         }
         entry
+    }
+
+    /// The HTTP client upstreams are reached with (the address policy applied).
+    pub fn http(&self) -> reqwest::Client {
+        self.inner.http.client(Caller::Trusted)
     }
 
     /// The configurations the pool holds sessions for.

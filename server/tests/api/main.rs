@@ -10,6 +10,7 @@ mod conversations;
 mod cors_proxy;
 mod database;
 mod gateway;
+mod gateway_clients;
 mod identity;
 mod inference;
 mod instances;

@@ -40,6 +40,12 @@ for (const scheme of ['light', 'dark'] as const) {
       await page.goto(path);
       await check(path);
     }
+    // The MCP servers page with "Connect a client" open.
+    await page.goto('/mcp-servers');
+    await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+    await page.getByTestId('connect-client').locator('summary').click();
+    await expect(page.getByTestId('client-snippet').first()).toBeVisible();
+    await check('/mcp-servers (Connect a client)');
     // And with each page's dialog open: the page behind is inert, the dialog is what is met.
     for (const [path, opener, name] of DIALOGS) {
       await page.goto(path);

@@ -461,3 +461,57 @@ test('conversations are renamed, searched, edited, regenerated and deleted; 500 
   console.log(`500-message conversation: ${clicked} ms from click to rendered; ${fromLoad} ms from page load (wasm included); layout pass ${inPage.toFixed(1)} ms`);
   expect(problems).toEqual([]);
 });
+
+base('a shared server\'s tool in chat: run through Hearth\'s /mcp, approved with its card, "Always allow" kept for the next time', async ({ page }) => {
+  const SHARED = 'e2e-shared';
+  const everything = await startEverything();
+  const provider = await startProvider();
+  const problems = watchForErrors(page);
+  try {
+    await page.request.delete(`/v1/mcp/servers/${SHARED}`, { headers: AUTH });
+    await page.request.delete(`/v1/llms/${LLM}`, { headers: AUTH });
+    const llm = await page.request.post('/v1/llms', {
+      headers: AUTH,
+      data: { name: LLM, provider: 'openai-compatible', base_url: provider.url, model: 'm', api_key: 'sk-any', grants: { all_members: true, users: [], teams: [] } },
+    });
+    expect(llm.status()).toBe(201);
+    const shared = await page.request.post('/v1/mcp/servers', {
+      headers: AUTH,
+      data: { name: SHARED, url: everything.url, grants: { all_members: true } },
+    });
+    expect(shared.status()).toBe(201);
+
+    await signIn(page);
+    await page.getByRole('navigation').getByRole('link', { name: 'Chat' }).click();
+    await expect(page.getByTestId('chat-tools')).toContainText(/e2e-shared: \d+ tools/);
+    await send(page, 'Please echo something');
+    const pending = page.locator('[data-testid="tool-card"][data-state="pending"]');
+    await expect(pending).toContainText(SHARED);
+    await expect(pending).toContainText('hello from e2e');
+    await pending.getByRole('button', { name: 'Always allow' }).click();
+    await expect(page.locator('[data-testid="tool-card"][data-state="done"]').getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
+    await expect(page.locator('[data-testid="message"][data-role="assistant"]').filter({ hasText: 'The echo said' })).toContainText('The echo said: Echo: hello from e2e');
+    expect(provider.requests[0].tools.map((t: any) => t.function.name)).toContain(`${SHARED}__echo`);
+
+    // The call went through /mcp/e2e-shared (audited there), and the approval is stored on Hearth.
+    const audit = await (await page.request.get('/v1/audit?kind=mcp_tool_call', { headers: AUTH })).json();
+    expect(audit.data.map((e: any) => e.target)).toContain(`mcp_tool:${SHARED}/echo ok`);
+    const approvals = await (await page.request.get('/v1/mcp/approvals')).json();
+    expect(approvals.data).toContainEqual({ server: SHARED, approvals: { echo: "always" } });
+
+    // After a reload: the conversation is all there, and the tool runs without asking.
+    await page.reload();
+    await expect(page.locator('[data-testid="tool-card"][data-state="done"]').getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
+    await page.getByRole('link', { name: 'New chat' }).click();
+    await expect(page.getByTestId('chat-tools')).toContainText(/e2e-shared: \d+ tools/);
+    await send(page, 'Please echo once more');
+    await expect(page.locator('[data-testid="tool-card"][data-state="done"]').getByTestId('tool-result')).toHaveText('Echo: hello from e2e');
+    await expect(page.getByRole('button', { name: 'Allow once' })).toHaveCount(0);
+    expect(problems).toEqual([]);
+  } finally {
+    await page.request.delete(`/v1/mcp/servers/${SHARED}`, { headers: AUTH });
+    await page.request.delete(`/v1/llms/${LLM}`, { headers: AUTH });
+    await provider.stop();
+    await everything.stop();
+  }
+});

@@ -66,6 +66,18 @@ test('an admin shares server-everything with one member, who sees it with its st
     await expect(tools).toContainText('echo');
     await expect(tools).not.toContainText('get-env');
     await expect(member.getByTestId('shared-servers')).not.toContainText(everything.url);
+
+    // "Connect a client": Hearth's own /mcp address, and configurations to copy with the key
+    // left as a placeholder.
+    const connect = member.getByTestId('connect-client');
+    await connect.locator('summary').click();
+    const origin = new URL(member.url()).origin;
+    await expect(connect.getByTestId('mcp-url')).toHaveText(`${origin}/mcp`);
+    const snippets = connect.getByTestId('client-snippet');
+    await expect(snippets).toHaveCount(4);
+    await expect(snippets.nth(0)).toContainText(`claude mcp add --transport http hearth ${origin}/mcp`);
+    await expect(snippets.nth(0)).toContainText('Bearer $HEARTH_API_KEY');
+    await expect(connect).toContainText('"url": "' + origin + '/mcp"');
     expect(memberProblems).toEqual([]);
     await context.close();
     expect(problems).toEqual([]);

@@ -143,6 +143,28 @@ pub async fn set_tool_approval(
     .await
 }
 
+pub async fn list_shared_approvals() -> Result<crate::api::SharedApprovalsList, ApiError> {
+    call(Verb::Get, "/v1/mcp/approvals", None::<&()>).await
+}
+
+/// The answer (the server's approvals) is not read: the caller knows what it set.
+pub async fn set_shared_tool_approval(
+    server: &str,
+    tool: &str,
+    approval: ToolApproval,
+) -> Result<serde::de::IgnoredAny, ApiError> {
+    call(
+        Verb::Put,
+        &format!(
+            "/v1/mcp/servers/{}/approvals/{}",
+            encode(server),
+            encode(tool)
+        ),
+        Some(&ApprovalInput { approval }),
+    )
+    .await
+}
+
 pub async fn list_shared_mcp_servers() -> Result<SharedMcpServerList, ApiError> {
     call(Verb::Get, "/v1/mcp/servers", None::<&()>).await
 }

@@ -314,3 +314,18 @@ pub struct SharedToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
 }
+
+/// The caller's approvals of one shared server's tools in chat: tool name to `always` or
+/// `never`; a tool not listed asks each time. Set with
+/// `PUT /v1/mcp/servers/{name}/approvals/{tool}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedApprovals {
+    pub server: String,
+    pub approvals: BTreeMap<String, super::ToolApproval>,
+}
+
+/// `GET /v1/mcp/approvals`: every shared server the caller may use, with their approvals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedApprovalsList {
+    pub data: Vec<SharedApprovals>,
+}

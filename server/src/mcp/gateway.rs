@@ -46,7 +46,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let relay_state = state.clone();
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(state.gateway_hosts.clone())
-        .with_allowed_origins(state.gateway_origins.clone());
+        .with_allowed_origins(state.gateway_origins.clone())
+        // Sessions (and a client's open event stream) get the shutdown grace, as LLM streams
+        // do, and end with them.
+        .with_cancellation_token(state.streams_end.clone());
     let service = StreamableHttpService::new(
         move || {
             Ok(Relay {

@@ -1115,6 +1115,10 @@ async fn remove(
 /// Deletes the shared server `name` and stops what Hearth had open with it (the API and
 /// `hearth mcp remove` alike).
 pub(crate) async fn unregister(state: &AppState, name: &str) -> Result<()> {
+    // Users' approvals go first, so that a server registered later under the name starts
+    // with none.
+    let sql = "DELETE FROM mcp_server_approvals WHERE server = $1";
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await.map(|_| ()))?;
     let sql = "DELETE FROM mcp_servers WHERE name = $1";
     let deleted = with_pool!(&state.db, pool => sqlx::query(sql).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
     if deleted == 0 {

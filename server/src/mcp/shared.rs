@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::{self, StreamExt};
@@ -29,6 +29,7 @@ use crate::db;
 use crate::error::{AppError, Echo, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
+use crate::with_pool;
 
 /// Servers asked at once by one listing.
 const CONCURRENCY: usize = 8;
@@ -45,6 +46,106 @@ pub fn router() -> Router<AppState> {
         .route("/v1/mcp/servers/test", post(test))
         .route("/v1/mcp/tools", get(tools))
         .route("/v1/mcp/tools/call", post(call))
+        .route("/v1/mcp/approvals", get(approvals))
+        .route(
+            "/v1/mcp/servers/{name}/approvals/{tool}",
+            axum::routing::put(set_approval),
+        )
+}
+
+/// The caller's stored approvals of shared servers' tools, by server.
+async fn stored_approvals(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<app::api::SharedApprovals>> {
+    let sql = "SELECT server, approvals FROM mcp_server_approvals WHERE owner = $1 ORDER BY server";
+    let rows: Vec<(String, String)> = with_pool!(&state.db, pool => sqlx::query_as(sql).bind(principal.owner_key()).fetch_all(pool).await)?;
+    rows.into_iter()
+        .map(|(server, approvals)| {
+            Ok(app::api::SharedApprovals {
+                server,
+                approvals: serde_json::from_str(&approvals).map_err(AppError::internal)?,
+            })
+        })
+        .collect()
+}
+
+/// `GET /v1/mcp/approvals`: every shared server the caller may use, with their approvals of
+/// its tools in chat (none yet: an empty map). What chat needs to offer those servers.
+async fn approvals(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<app::api::SharedApprovalsList>> {
+    authorize(&principal, Action::Read, Resource::OwnMcpServers)?;
+    let (rows, teams) = registry::visible(&state, &principal).await?;
+    let mut stored = stored_approvals(&state, &principal).await?;
+    let data = rows
+        .iter()
+        .filter(|r| r.usable_by(&principal, &teams))
+        .map(|r| app::api::SharedApprovals {
+            server: r.name.clone(),
+            approvals: stored
+                .iter_mut()
+                .find(|a| a.server == r.name)
+                .map(|a| std::mem::take(&mut a.approvals))
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(Json(app::api::SharedApprovalsList { data }))
+}
+
+/// `PUT /v1/mcp/servers/{name}/approvals/{tool}`: whether one tool of a shared server the
+/// caller may use runs in their chat without asking. `ask` is the default and is not stored.
+#[tracing::instrument(skip_all, fields(by = %principal.name))]
+async fn set_approval(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((name, tool)): Path<(String, String)>,
+    ApiJson(input): ApiJson<app::api::ApprovalInput>,
+) -> Result<Json<app::api::SharedApprovals>> {
+    authorize(&principal, Action::Write, Resource::OwnMcpServers)?;
+    let (rows, teams) = registry::visible(&state, &principal).await?;
+    if !rows
+        .iter()
+        .any(|r| r.name == name && r.usable_by(&principal, &teams))
+    {
+        return Err(AppError::NotFound(format!(
+            "no shared MCP server named {} that you may use",
+            Echo(&name)
+        )));
+    }
+    if !app::api::valid_tool_name(&tool) {
+        return Err(AppError::BadRequest(app::api::TOOL_NAME_RULE.into()));
+    }
+    let mut approvals = stored_approvals(&state, &principal)
+        .await?
+        .into_iter()
+        .find(|a| a.server == name)
+        .map(|a| a.approvals)
+        .unwrap_or_default();
+    match input.approval {
+        app::api::ToolApproval::Ask => {
+            approvals.remove(&tool);
+        }
+        other => {
+            if !approvals.contains_key(&tool) && approvals.len() >= app::api::MAX_TOOLS {
+                return Err(AppError::BadRequest(format!(
+                    "at most {} tools per server have an approval",
+                    app::api::MAX_TOOLS
+                )));
+            }
+            approvals.insert(tool.clone(), other);
+        }
+    }
+    let stored = serde_json::to_string(&approvals).map_err(AppError::internal)?;
+    let sql = "INSERT INTO mcp_server_approvals (owner, server, approvals) VALUES ($1, $2, $3) \
+               ON CONFLICT (owner, server) DO UPDATE SET approvals = excluded.approvals";
+    with_pool!(&state.db, pool => sqlx::query(sql).bind(principal.owner_key()).bind(&name).bind(stored).execute(pool).await.map(|_| ()))?;
+    tracing::info!(mcp_server = %name, tool = ?tool, approval = ?input.approval, "tool approval set");
+    Ok(Json(app::api::SharedApprovals {
+        server: name,
+        approvals,
+    }))
 }
 
 /// The last check of each server, reused for [`HEALTH_TTL`].

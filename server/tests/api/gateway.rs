@@ -152,6 +152,36 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+
+    // One audit event per call: who, with which key, which server and tool, and how it
+    // ended; never the arguments.
+    let events = crate::harness::audit_events(&app, MASTER, "mcp_tool_call", 4).await;
+    let find = |target: &str| {
+        events
+            .iter()
+            .find(|e| e["target"] == target)
+            .unwrap_or_else(|| panic!("no {target} in {events:?}"))
+    };
+    let whoami = find("mcp_tool:counting/whoami ok");
+    assert_eq!(whoami["principal"], "ana");
+    assert!(whoami["key_hash_prefix"].is_string());
+    assert!(whoami["duration_ms"].is_i64());
+    find("mcp_tool:everything/echo ok");
+    let refused: Vec<_> = events
+        .iter()
+        .filter(|e| e["target"].as_str().unwrap().ends_with(" refused"))
+        .collect();
+    assert!(
+        refused.iter().any(|e| e["principal"] == "ana"),
+        "{events:?}"
+    );
+    assert!(
+        refused.iter().any(|e| e["principal"] == "bob"),
+        "{events:?}"
+    );
+    assert!(!serde_json::to_string(&events)
+        .unwrap()
+        .contains("via hearth"));
     for session in [one, all, relayed, bobs, bobs_one] {
         let _ = session.cancel().await;
     }
@@ -394,5 +424,122 @@ async fn a_server_given_the_callers_token_is_probed_before_the_session_starts() 
             .unwrap();
         assert_eq!(response.status(), 404, "{other}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = member_key(&app, "ana").await;
+    let bob = member_key(&app, "bob").await;
+    let (url, _) = mcp_peers::counting(None).await;
+    add(
+        &app,
+        json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}}),
+    )
+    .await;
+    let put = |key: &str, path: &str, body: Value| {
+        app.client()
+            .put(app.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+    let listed = |key: String| {
+        let request = app
+            .client()
+            .get(app.url("/v1/mcp/approvals"))
+            .bearer_auth(key);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    let response = put(
+        &ana,
+        "/v1/mcp/servers/counting/approvals/echo",
+        json!({"approval": "always"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let set: Value = response.json().await.unwrap();
+    assert_eq!(
+        set,
+        json!({"server": "counting", "approvals": {"echo": "always"}})
+    );
+    assert_eq!(listed(ana.clone()).await["data"], json!([set]));
+    // bob may not use the server: he can neither set nor see an approval of it.
+    let response = put(
+        &bob,
+        "/v1/mcp/servers/counting/approvals/echo",
+        json!({"approval": "always"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        listed(bob.clone()).await["data"],
+        json!([]),
+        "bob may use no server"
+    );
+    // Bad input changes nothing.
+    for (path, body) in [
+        (
+            "/v1/mcp/servers/counting/approvals/echo",
+            json!({"approval": "sometimes"}),
+        ),
+        (
+            "/v1/mcp/servers/counting/approvals/echo",
+            json!({"approval": "never", "extra": 1}),
+        ),
+        (
+            "/v1/mcp/servers/counting/approvals/a%0Ab",
+            json!({"approval": "never"}),
+        ),
+        (
+            "/v1/mcp/servers/nowhere/approvals/echo",
+            json!({"approval": "never"}),
+        ),
+    ] {
+        let response = put(&ana, path, body).await.unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    assert_eq!(listed(ana.clone()).await["data"], json!([set]));
+    // `ask` is the default and is not kept.
+    let response = put(
+        &ana,
+        "/v1/mcp/servers/counting/approvals/echo",
+        json!({"approval": "ask"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(listed(ana.clone()).await["data"][0]["approvals"], json!({}));
+    // A deleted server takes its approvals along: one registered later under the name
+    // starts with none.
+    put(
+        &ana,
+        "/v1/mcp/servers/counting/approvals/whoami",
+        json!({"approval": "never"}),
+    )
+    .await
+    .unwrap();
+    let response = app
+        .client()
+        .delete(app.url("/v1/mcp/servers/counting"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    add(
+        &app,
+        json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}}),
+    )
+    .await;
+    assert_eq!(listed(ana.clone()).await["data"], json!([]));
     app.stop().await;
 }

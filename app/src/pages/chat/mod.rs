@@ -376,16 +376,67 @@ fn start(chat: Chat, connections: crate::connections::Connections) {
             }
         }
         if let Ok(list) = client::list_mcp_servers().await {
+            let mut servers = list.data;
+            // The shared servers' code is a chunk of its own: the page is interactive first.
+            if let Ok(shared) = split::shared_servers().await {
+                servers.extend(shared.await);
+            }
             // Not those the user disconnected: they stay so until connected again.
-            for server in list.data.iter().filter(|s| s.auto_connect) {
+            for server in servers.iter().filter(|s| s.auto_connect) {
                 if connections.runtime(server.id).status.get_untracked() == Status::Disconnected {
                     connections.connect(server.clone());
                 }
             }
-            chat.servers.set(list.data);
+            chat.servers.set(servers);
         }
         chat.servers_known.set(true);
     });
+}
+
+/// The shared servers the user may use, as chat connects to them: through Hearth's
+/// `/mcp/{name}` on this origin (the session cookie authenticates), with the user's
+/// approvals. Their ids are negative, which no server of the user's own has.
+#[cfg(feature = "hydrate")]
+async fn shared_servers() -> Vec<PersonalMcpServer> {
+    let Ok(list) = client::list_shared_approvals().await else {
+        return Vec::new();
+    };
+    let origin = client::origin();
+    list.data
+        .into_iter()
+        .enumerate()
+        .map(|(at, shared)| PersonalMcpServer {
+            id: -1 - at as i64,
+            url: format!("{origin}/mcp/{}", shared.server),
+            name: shared.server,
+            transport: crate::api::McpTransport::StreamableHttp,
+            headers: Vec::new(),
+            use_proxy: false,
+            tools: Default::default(),
+            approvals: shared.approvals,
+            known_tools: Vec::new(),
+            auto_connect: true,
+            created_at: 0,
+            updated_at: 0,
+        })
+        .collect()
+}
+
+#[cfg(feature = "hydrate")]
+mod split {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use leptos::wasm_split::{wasm_split, SplitLoaderError};
+
+    use crate::api::PersonalMcpServer;
+
+    type Servers = Pin<Box<dyn Future<Output = Vec<PersonalMcpServer>>>>;
+
+    #[wasm_split(chat_shared, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn shared_servers() -> Result<Servers, SplitLoaderError> {
+        Ok(Box::pin(super::shared_servers()))
+    }
 }
 
 #[component]

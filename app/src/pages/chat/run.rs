@@ -510,11 +510,26 @@ async fn run_tool(
         }
     };
     if decision == Decision::Always {
-        match client::set_tool_approval(target.server.id, &target.tool, ToolApproval::Always).await
-        {
-            Ok(updated) => chat.servers.update(|all| {
-                if let Some(server) = all.iter_mut().find(|s| s.id == updated.id) {
-                    *server = updated;
+        // A shared server (negative id) keeps the user's approvals on its own route.
+        let saved = if target.server.id < 0 {
+            client::set_shared_tool_approval(
+                &target.server.name,
+                &target.tool,
+                ToolApproval::Always,
+            )
+            .await
+            .map(drop)
+        } else {
+            client::set_tool_approval(target.server.id, &target.tool, ToolApproval::Always)
+                .await
+                .map(drop)
+        };
+        match saved {
+            Ok(()) => chat.servers.update(|all| {
+                if let Some(server) = all.iter_mut().find(|s| s.id == target.server.id) {
+                    server
+                        .approvals
+                        .insert(target.tool.clone(), ToolApproval::Always);
                 }
             }),
             Err(e) => run.fail(format!("“Always allow” could not be saved: {}", e.message)),

@@ -2,6 +2,7 @@
 //! user's personal MCP servers, connected from this browser.
 
 mod card;
+mod connect;
 mod dialog;
 mod shared;
 

@@ -118,6 +118,7 @@ pub fn SharedServers() -> impl IntoView {
                 }
                 .into_any(),
             }}
+            <super::connect::ConnectClient/>
         </section>
     }
 }

@@ -1,0 +1,192 @@
+//! `make bench`: the MCP gateway, through the release binary.
+//!
+//! - one `tools/call` through `/mcp/{server}` against the same upstream called directly, in
+//!   interleaved rounds, both with rmcp's client on a session kept open: the added p50/p99;
+//! - upstream requests per call through Hearth (counted by the upstream);
+//! - a warm `tools/list` on `/mcp` over 20 servers of 50 tools each (1,000 tools).
+//!
+//! The upstream is a streamable HTTP MCP server of our own (2025-11-25, JSON answers,
+//! sessions), on a runtime thread of its own.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RunningService, ServiceExt};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::RoleClient;
+use serde_json::{json, Value};
+
+mod support;
+
+use support::{percentile, Hearth, KEY};
+
+const SERVERS: usize = 20;
+const TOOLS: usize = 50;
+const ROUNDS: usize = 20;
+const CALLS_PER_ROUND: usize = 100;
+const LISTS: usize = 300;
+
+/// `tools/call` requests the upstream answered.
+#[derive(Default)]
+struct Counted {
+    calls: AtomicUsize,
+}
+
+async fn upstream(
+    State(counted): State<Arc<Counted>>,
+    headers: HeaderMap,
+    Json(message): Json<Value>,
+) -> Response {
+    let Some(id) = message.get("id").cloned() else {
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let method = message["method"].as_str().unwrap_or_default();
+    let result = match method {
+        "initialize" => {
+            let mut response = Json(json!({"jsonrpc": "2.0", "id": id, "result": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "bench", "version": "1.0.0"}
+            }}))
+            .into_response();
+            response
+                .headers_mut()
+                .insert("mcp-session-id", "bench-session".parse().unwrap());
+            return response;
+        }
+        _ if headers.get("mcp-session-id").is_none() => {
+            return (StatusCode::BAD_REQUEST, "no session").into_response()
+        }
+        "tools/list" => json!({"tools": (0..TOOLS).map(|n| json!({
+            "name": format!("tool_{n}"),
+            "description": format!("Tool number {n}, which echoes what it is given."),
+            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}
+        })).collect::<Vec<_>>()}),
+        "tools/call" => {
+            counted.calls.fetch_add(1, Ordering::Relaxed);
+            json!({"content": [{"type": "text", "text": message["params"]["arguments"]["text"]}]})
+        }
+        "ping" => json!({}),
+        _ => {
+            return Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no such method"}}))
+                .into_response()
+        }
+    };
+    Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+}
+
+async fn client(url: String, key: Option<&str>) -> RunningService<RoleClient, ()> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    if let Some(key) = key {
+        config = config.auth_header(key);
+    }
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let transport = StreamableHttpClientTransport::with_client(http, config);
+    ().serve(transport).await.expect("the session opens")
+}
+
+async fn call(session: &RunningService<RoleClient, ()>, n: usize) -> Duration {
+    let mut params = CallToolRequestParams::new("tool_0");
+    params.arguments = Some(serde_json::from_value(json!({"text": n.to_string()})).unwrap());
+    let started = Instant::now();
+    let result = session.call_tool(params).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(result.content[0].as_text().unwrap().text, n.to_string());
+    elapsed
+}
+
+fn figures(samples: &mut [Duration]) -> (Duration, Duration) {
+    (percentile(samples, 0.5), percentile(samples, 0.99))
+}
+
+#[tokio::main]
+async fn main() {
+    let counted = Arc::new(Counted::default());
+    let upstream_url = support::serve_on_own_thread(
+        axum::Router::new()
+            .route("/mcp", axum::routing::post(upstream))
+            .with_state(counted.clone()),
+    ) + "/mcp";
+    let hearth = Hearth::start(&[]).await;
+    let api = reqwest::Client::new();
+    for n in 0..SERVERS {
+        let response = api
+            .post(format!("{}/v1/mcp/servers", hearth.url))
+            .bearer_auth(KEY)
+            .json(&json!({"name": format!("s{n}"), "url": upstream_url, "lifecycle": "legacy", "grants": {"all_members": true}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    println!("== the MCP gateway: one tools/call, direct and through /mcp/{{server}}");
+    let direct = client(upstream_url.clone(), None).await;
+    let through = client(format!("{}/mcp/s0", hearth.url), Some(KEY)).await;
+    // Warm both: sessions, connections, the pool's tool list.
+    for n in 0..200 {
+        call(&direct, n).await;
+        call(&through, n).await;
+    }
+    let before = counted.calls.load(Ordering::Relaxed);
+    let (mut direct_times, mut hearth_times) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        for n in 0..CALLS_PER_ROUND {
+            direct_times.push(call(&direct, n).await);
+        }
+        for n in 0..CALLS_PER_ROUND {
+            hearth_times.push(call(&through, n).await);
+        }
+    }
+    let upstream_calls = counted.calls.load(Ordering::Relaxed) - before;
+    let calls = ROUNDS * CALLS_PER_ROUND;
+    let (d50, d99) = figures(&mut direct_times);
+    let (h50, h99) = figures(&mut hearth_times);
+    println!(
+        "direct: p50 {d50:?} p99 {d99:?}; through Hearth: p50 {h50:?} p99 {h99:?} ({calls} calls each, {ROUNDS} interleaved rounds)"
+    );
+    println!(
+        "added: p50 {:?} (budget 150 µs), p99 {:?}",
+        h50.saturating_sub(d50),
+        h99.saturating_sub(d99)
+    );
+    println!(
+        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls, direct and through Hearth)",
+        (upstream_calls as f64 - calls as f64) / calls as f64,
+        2 * calls
+    );
+
+    println!("== warm tools/list on /mcp: {SERVERS} servers × {TOOLS} tools");
+    let all = client(format!("{}/mcp", hearth.url), Some(KEY)).await;
+    let listed = all.list_tools(None).await.unwrap();
+    assert_eq!(listed.tools.len(), SERVERS * TOOLS);
+    let mut times = Vec::new();
+    for _ in 0..LISTS {
+        let started = Instant::now();
+        let listed = all.list_tools(None).await.unwrap();
+        times.push(started.elapsed());
+        assert_eq!(listed.tools.len(), SERVERS * TOOLS);
+    }
+    let (p50, p99) = figures(&mut times);
+    println!(
+        "{} tools: p50 {p50:?}, p99 {p99:?} (budget 1 ms), {LISTS} lists",
+        SERVERS * TOOLS
+    );
+    for session in [direct, through, all] {
+        let _ = session.cancel().await;
+    }
+}

@@ -495,7 +495,7 @@ base('a shared server\'s tool in chat: run through Hearth\'s /mcp, approved with
 
     // The call went through /mcp/e2e-shared (audited there), and the approval is stored on Hearth.
     const audit = await (await page.request.get('/v1/audit?kind=mcp_tool_call', { headers: AUTH })).json();
-    expect(audit.data.map((e: any) => e.target)).toContain(`mcp_tool:${SHARED}/echo ok`);
+    expect(audit.data.map((e: any) => e.target)).toContain(`mcp_tool:${SHARED}/"echo" ok`);
     const approvals = await (await page.request.get('/v1/mcp/approvals')).json();
     expect(approvals.data).toContainEqual({ server: SHARED, approvals: { echo: "always" } });
 

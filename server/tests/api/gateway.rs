@@ -162,11 +162,11 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
             .find(|e| e["target"] == target)
             .unwrap_or_else(|| panic!("no {target} in {events:?}"))
     };
-    let whoami = find("mcp_tool:counting/whoami ok");
+    let whoami = find("mcp_tool:counting/\"whoami\" ok");
     assert_eq!(whoami["principal"], "ana");
     assert!(whoami["key_hash_prefix"].is_string());
     assert!(whoami["duration_ms"].is_i64());
-    find("mcp_tool:everything/echo ok");
+    find("mcp_tool:everything/\"echo\" ok");
     let refused: Vec<_> = events
         .iter()
         .filter(|e| e["target"].as_str().unwrap().ends_with(" refused"))
@@ -540,6 +540,9 @@ async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
         json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}}),
     )
     .await;
-    assert_eq!(listed(ana.clone()).await["data"], json!([]));
+    assert_eq!(
+        listed(ana.clone()).await["data"],
+        json!([{"server": "counting", "approvals": {}}])
+    );
     app.stop().await;
 }

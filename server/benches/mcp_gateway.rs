@@ -95,14 +95,32 @@ async fn client(url: String, key: Option<&str>) -> RunningService<RoleClient, ()
     ().serve(transport).await.expect("the session opens")
 }
 
-async fn call(session: &RunningService<RoleClient, ()>, n: usize) -> Duration {
+/// One `tools/call` of `tool_0` with `n`; what it answered.
+async fn call(session: &RunningService<RoleClient, ()>, n: usize) -> (usize, String) {
     let mut params = CallToolRequestParams::new("tool_0");
     params.arguments = Some(serde_json::from_value(json!({"text": n.to_string()})).unwrap());
-    let started = Instant::now();
     let result = session.call_tool(params).await.unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(result.content[0].as_text().unwrap().text, n.to_string());
-    elapsed
+    (n, result.content[0].as_text().unwrap().text.clone())
+}
+
+fn echoed((n, text): (usize, String)) {
+    assert_eq!(text, n.to_string());
+}
+
+/// How long `once` took for each of `runs`, each answer then checked by `check` (untimed).
+async fn timed<T, Done: std::future::Future<Output = T>>(
+    runs: std::ops::Range<usize>,
+    mut once: impl FnMut(usize) -> Done,
+    check: impl Fn(T),
+) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(runs.len());
+    for n in runs {
+        let started = Instant::now();
+        let answer = once(n).await;
+        times.push(started.elapsed());
+        check(answer);
+    }
+    times
 }
 
 fn figures(samples: &mut [Duration]) -> (Duration, Duration) {
@@ -139,18 +157,14 @@ async fn main() {
     let through = client(format!("{}/mcp/s0", hearth.url), Some(KEY)).await;
     // Warm both: sessions, connections, the pool's tool list.
     for n in 0..200 {
-        call(&direct, n).await;
-        call(&through, n).await;
+        echoed(call(&direct, n).await);
+        echoed(call(&through, n).await);
     }
     let before = counted.calls.load(Ordering::Relaxed);
     let (mut direct_times, mut hearth_times) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        for n in 0..CALLS_PER_ROUND {
-            direct_times.push(call(&direct, n).await);
-        }
-        for n in 0..CALLS_PER_ROUND {
-            hearth_times.push(call(&through, n).await);
-        }
+        direct_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&direct, n), echoed).await);
+        hearth_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&through, n), echoed).await);
     }
     let upstream_calls = counted.calls.load(Ordering::Relaxed) - before;
     let calls = ROUNDS * CALLS_PER_ROUND;
@@ -205,19 +219,14 @@ async fn main() {
     .bytes()
     .await
     .unwrap();
-    let mut times = Vec::new();
-    for n in 0..=LISTS {
-        let started = Instant::now();
-        let answer = post(
+    let list = |n: usize| {
+        let request = post(
             json!({"jsonrpc": "2.0", "id": n + 1, "method": "tools/list"}),
             Some(session.clone()),
-        )
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-        let elapsed = started.elapsed();
+        );
+        async move { request.await.unwrap().bytes().await.unwrap() }
+    };
+    let all_tools = |answer: axum::body::Bytes| {
         let text = String::from_utf8_lossy(&answer);
         assert_eq!(
             text.matches("\"inputSchema\"").count(),
@@ -225,23 +234,21 @@ async fn main() {
             "{}",
             &text[..text.len().min(300)]
         );
-        if n > 0 {
-            times.push(elapsed);
-        }
-    }
+    };
+    all_tools(list(0).await);
+    let mut times = timed(1..LISTS + 1, list, all_tools).await;
     let (p50, p99) = figures(&mut times);
     println!(
         "{} tools: p50 {p50:?}, p99 {p99:?} (budget p99 1 ms), {LISTS} lists",
         SERVERS * TOOLS
     );
     let all = client(mcp.clone(), Some(KEY)).await;
-    let mut times = Vec::new();
-    for _ in 0..LISTS / 3 {
-        let started = Instant::now();
-        let listed = all.list_tools(None).await.unwrap();
-        times.push(started.elapsed());
-        assert_eq!(listed.tools.len(), SERVERS * TOOLS);
-    }
+    let mut times = timed(
+        0..LISTS / 3,
+        |_| async { all.list_tools(None).await.unwrap().tools.len() },
+        |listed| assert_eq!(listed, SERVERS * TOOLS),
+    )
+    .await;
     let (p50, p99) = figures(&mut times);
     println!("the same with rmcp's client, its parsing included: p50 {p50:?}, p99 {p99:?}");
     for session in [direct, through, all] {

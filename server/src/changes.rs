@@ -1,10 +1,11 @@
 //! Changes made on one instance, put in force on every instance sharing the database.
 //!
-//! What instances keep in memory (the LLM catalog, the CORS-proxy allow list) is dropped or
-//! reloaded when another instance changes it. On PostgreSQL a write is announced with
-//! `NOTIFY`, and every instance `LISTEN`s: the change is in force everywhere within
-//! moments. SQLite has no such channel; there, as a backstop on both, the catalog's entries
-//! expire after a few seconds and the allow list is read again every [`BACKSTOP`].
+//! What instances keep in memory (the LLM catalog, the shared MCP servers, the CORS-proxy
+//! allow list) is dropped or reloaded when another instance changes it. On PostgreSQL a
+//! write is announced with `NOTIFY`, and every instance `LISTEN`s: the change is in force
+//! everywhere within moments. SQLite has no such channel; there, as a backstop on both, the
+//! cached entries expire after a few seconds and the allow list is read again every
+//! [`BACKSTOP`].
 
 use std::time::Duration;
 
@@ -67,6 +68,7 @@ async fn apply(state: &AppState, change: Change) {
         Change::Llm(name) => state.llm_catalog.forget(&name),
         Change::CorsProxyAllow => reload_allow_list(state).await,
         Change::McpServer(name) => {
+            state.mcp_registry.forget();
             state.mcp_pool.forget(&name).await;
             state.mcp_health.forget(&name);
         }
@@ -111,6 +113,7 @@ pub fn follow(state: AppState) {
                     Ok(None) => {
                         tracing::warn!("lost the database connection that hears of changes; reconnecting");
                         state.llm_catalog.forget_all();
+                        state.mcp_registry.forget();
                         reload_allow_list(&state).await;
                     }
                     Err(sqlx::Error::PoolClosed) => return,
@@ -119,6 +122,7 @@ pub fn follow(state: AppState) {
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot hear of changes from the other instances; retrying");
                         state.llm_catalog.forget_all();
+                        state.mcp_registry.forget();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },

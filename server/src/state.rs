@@ -56,6 +56,8 @@ pub struct Inner {
     /// The database's last health check and when it ran: `/healthz` asks the database at most
     /// once a second, whoever calls it and however often.
     pub db_health: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
+    /// The shared MCP servers as the gateway reads them, cached.
+    pub mcp_registry: crate::mcp::registry::Snapshot,
     /// Live sessions with the shared MCP servers (and their `stdio` children).
     pub mcp_pool: crate::mcp::upstream::Pool,
     /// The shared MCP servers' last health checks.
@@ -67,6 +69,8 @@ pub struct Inner {
     pub gateway_origins: Vec<String>,
     /// The forwarding servers' own authorization servers, for `/mcp`'s metadata.
     pub gateway_metadata: crate::mcp::gateway::UpstreamMetadata,
+    /// `/mcp`'s tool lists, kept while what they were made from stays the same.
+    pub gateway_listings: crate::mcp::gateway::Listings,
 }
 
 impl AppState {
@@ -102,6 +106,7 @@ impl AppState {
             gateway_hosts: crate::mcp::gateway::allowed_hosts(config),
             gateway_origins: crate::mcp::gateway::allowed_origins(config),
             gateway_metadata: Default::default(),
+            gateway_listings: Default::default(),
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,
@@ -116,6 +121,7 @@ impl AppState {
                 ],
             ),
             llm_catalog: Default::default(),
+            mcp_registry: Default::default(),
             db,
             secrets,
             master_keys,

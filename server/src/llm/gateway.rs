@@ -366,7 +366,7 @@ async fn complete(
 }
 
 /// A whole answer's body, or `Err(None)` past `limit` bytes (told by its length, or counted).
-pub(super) async fn read_whole(
+pub(crate) async fn read_whole(
     answer: reqwest::Response,
     limit: usize,
 ) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {

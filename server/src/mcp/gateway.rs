@@ -20,6 +20,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use rmcp::model::RequestId;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     DiscoverResult, ErrorData, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
@@ -32,15 +33,25 @@ use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler};
+use tokio_util::sync::CancellationToken;
+
+mod direct;
+mod listing;
+
+use listing::Listing;
+pub use listing::Listings;
 
 use super::registry::{self, ServerRow};
-use super::upstream::Downstream;
+use super::upstream::{Downstream, ProgressTo, Spec};
 use crate::audit::Record;
 use crate::auth::Principal;
 use crate::error::Echo;
 use crate::state::AppState;
 
 const SESSION_HEADER: &str = "mcp-session-id";
+/// The `_meta` entry of a `tools/list` on `/mcp` that tells how each server's listing went:
+/// `{"<server>": {"outcome": "ok"}}`, or `{"outcome": "error", "message": "…"}`.
+const SERVERS_META: &str = "hearth/servers";
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let relay_state = state.clone();
@@ -56,7 +67,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 state: relay_state.clone(),
             })
         },
-        Arc::new(LocalSessionManager::default()),
+        state.gateway_sessions.rmcp.clone(),
         config,
     );
     Router::new()
@@ -119,42 +130,52 @@ async fn resource_metadata(
     response
 }
 
-/// The upstream servers' authorization servers, by server URL, as their metadata said.
+/// The upstream servers' authorization servers, by server URL, as their metadata said. One
+/// fetch per server at a time: callers who ask while it runs wait for its answer, so a burst
+/// of requests to the public route costs the server one fetch.
 #[derive(Default)]
-pub struct UpstreamMetadata(Mutex<HashMap<String, (Instant, Option<serde_json::Value>)>>);
+pub struct UpstreamMetadata(Mutex<HashMap<String, Fetched>>);
+
+type Found = Option<serde_json::Value>;
+
+struct Fetched {
+    at: Instant,
+    found: Arc<tokio::sync::OnceCell<Found>>,
+}
 
 impl UpstreamMetadata {
-    async fn authorization_servers(
-        &self,
-        state: &AppState,
-        url: &str,
-    ) -> Option<serde_json::Value> {
-        if let Some((at, found)) = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(url)
-        {
-            if at.elapsed() < METADATA_TTL {
-                return found.clone();
+    async fn authorization_servers(&self, state: &AppState, url: &str) -> Found {
+        let found = {
+            let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            match cache.get(url) {
+                Some(fetched) if fetched.at.elapsed() < METADATA_TTL => fetched.found.clone(),
+                _ => {
+                    if cache.len() >= 1000 {
+                        cache.retain(|_, f| f.at.elapsed() < METADATA_TTL);
+                    }
+                    if cache.len() >= 1000 {
+                        cache.clear();
+                    }
+                    let found = Arc::new(tokio::sync::OnceCell::new());
+                    let fetched = Fetched {
+                        at: Instant::now(),
+                        found: found.clone(),
+                    };
+                    cache.insert(url.to_owned(), fetched);
+                    found
+                }
             }
-        }
-        let found = fetch_authorization_servers(&state.mcp_pool.http(), url).await;
-        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() > 1000 {
-            cache.clear();
-        }
-        cache.insert(url.to_owned(), (Instant::now(), found.clone()));
+        };
         found
+            .get_or_init(|| fetch_authorization_servers(state.mcp_pool.http(), url))
+            .await
+            .clone()
     }
 }
 
 /// RFC 9728's well-known places for `url`'s metadata (with the path, then without), read
 /// for `authorization_servers`; 5 s and 64 KiB at most each.
-async fn fetch_authorization_servers(
-    http: &reqwest::Client,
-    url: &str,
-) -> Option<serde_json::Value> {
+async fn fetch_authorization_servers(http: reqwest::Client, url: &str) -> Found {
     let url = url::Url::parse(url).ok()?;
     let origin = url.origin().ascii_serialization();
     let path = url.path().trim_end_matches('/');
@@ -172,12 +193,9 @@ async fn fetch_authorization_servers(
         if !answer.status().is_success() {
             continue;
         }
-        let Ok(bytes) = answer.bytes().await else {
+        let Ok(bytes) = crate::llm::read_whole(answer, 64 << 10).await else {
             continue;
         };
-        if bytes.len() > 64 << 10 {
-            continue;
-        }
         let Ok(document) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             continue;
         };
@@ -192,24 +210,89 @@ async fn fetch_authorization_servers(
     None
 }
 
-/// Who opened each session (by principal), so that nobody else can use it.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, String>>);
+/// `/mcp`'s sessions: rmcp's, and for each who opened it (so that nobody else can use it)
+/// and when rmcp last saw it (see [`direct`]); the calls the guard is running itself.
+pub struct Sessions {
+    rmcp: Arc<LocalSessionManager>,
+    opened: Mutex<HashMap<String, Opened>>,
+    running: Mutex<HashMap<(String, RequestId), CancellationToken>>,
+}
+
+struct Opened {
+    owner: String,
+    /// When rmcp last had a request of the session, which keeps it alive there.
+    seen: Instant,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            rmcp: Arc::new(LocalSessionManager::default()),
+            opened: Mutex::default(),
+            running: Mutex::default(),
+        }
+    }
+}
+
+/// How often rmcp must see a session the guard answers requests of, well within rmcp's idle
+/// timeout (5 min), so that an active session does not expire there.
+const SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Sessions {
-    fn owner(&self, id: &str) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
+    fn opened(&self) -> std::sync::MutexGuard<'_, HashMap<String, Opened>> {
+        self.opened.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn open(&self, id: String, owner: String) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, owner);
+    fn owner(&self, id: &str) -> Option<String> {
+        self.opened().get(id).map(|o| o.owner.clone())
+    }
+
+    /// Records a session rmcp just opened. Sessions rmcp has closed since (ended by their
+    /// clients or idle) are forgotten now and then.
+    async fn open(&self, id: String, owner: String) {
+        let held = {
+            let mut opened = self.opened();
+            opened.insert(
+                id,
+                Opened {
+                    owner,
+                    seen: Instant::now(),
+                },
+            );
+            opened.len()
+        };
+        if held.is_power_of_two() && held >= 64 {
+            let live = self.rmcp.sessions.read().await;
+            self.opened().retain(|id, _| live.contains_key(id.as_str()));
+        }
+    }
+
+    fn closed(&self, id: &str) {
+        self.opened().remove(id);
+    }
+
+    /// rmcp has a request of session `id` now.
+    fn seen(&self, id: &str) {
+        if let Some(opened) = self.opened().get_mut(id) {
+            opened.seen = Instant::now();
+        }
+    }
+
+    /// Whether the guard may answer a request of session `id` itself: rmcp has the session
+    /// and saw it lately.
+    async fn answered_directly(&self, id: &str) -> bool {
+        let lately = self
+            .opened()
+            .get(id)
+            .is_some_and(|o| o.seen.elapsed() < SEEN_EVERY);
+        lately && self.rmcp.sessions.read().await.contains_key(id)
+    }
+
+    fn cancel(&self, session: &str, id: RequestId) {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cancel) = running.get(&(session.to_owned(), id)) {
+            cancel.cancel();
+        }
     }
 }
 
@@ -257,7 +340,30 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     }
     parts.extensions.insert(principal.clone());
     let mut body = axum::body::Body::new(body);
-    if session.is_none() && parts.method == axum::http::Method::POST {
+    let posted = parts.method == axum::http::Method::POST;
+    if let (Some(id), true) = (&session, posted) {
+        let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large").into_response()
+            }
+        };
+        match direct::read(&state, &parts, &bytes) {
+            direct::Read::Plain(plain) if state.gateway_sessions.answered_directly(id).await => {
+                let asker = Asker {
+                    principal,
+                    scope: scope_in(parts.uri.path()),
+                    caller: forwarded_from(&parts),
+                };
+                return direct::answer(state.clone(), asker, plain, id).await;
+            }
+            direct::Read::Cancelled(request) => state.gateway_sessions.cancel(id, request),
+            _ => {}
+        }
+        state.gateway_sessions.seen(id);
+        body = axum::body::Body::from(bytes);
+    }
+    if session.is_none() && posted {
         if let Some(server) = parts.uri.path().strip_prefix("/mcp/") {
             let server = server.to_owned();
             // The body is read here once to see what it asks; rmcp gets it whole.
@@ -276,14 +382,19 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             body = axum::body::Body::from(bytes);
         }
     }
+    let ended = parts.method == axum::http::Method::DELETE;
     let response = next.run(Request::from_parts(parts, body)).await;
-    if session.is_none() {
-        if let Some(id) = response
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-        {
-            state.gateway_sessions.open(id.to_owned(), owner);
+    match &session {
+        Some(id) if ended && response.status().is_success() => state.gateway_sessions.closed(id),
+        Some(_) => {}
+        None => {
+            if let Some(id) = response
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+            {
+                state.gateway_sessions.open(id.to_owned(), owner).await;
+            }
         }
     }
     response
@@ -388,11 +499,12 @@ enum Scope {
 }
 
 fn scope_of(ctx: &RequestContext<RoleServer>) -> Scope {
-    let path = ctx
-        .extensions
+    ctx.extensions
         .get::<axum::http::request::Parts>()
-        .map(|p| p.uri.path().to_owned())
-        .unwrap_or_default();
+        .map_or(Scope::All, |parts| scope_in(parts.uri.path()))
+}
+
+fn scope_in(path: &str) -> Scope {
     match path.strip_prefix("/mcp/") {
         Some(server) if !server.is_empty() => Scope::One(server.to_owned()),
         _ => Scope::All,
@@ -414,10 +526,9 @@ fn forwarded_from(parts: &axum::http::request::Parts) -> Caller {
         .headers
         .iter()
         .filter(|(name, _)| {
-            !matches!(
-                name.as_str(),
-                "authorization" | "cookie" | "x-api-key" | "host" | "content-length"
-            )
+            let name = name.as_str();
+            !registry::CALLER_CREDENTIALS.contains(&name)
+                && !matches!(name, "host" | "content-length")
         })
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
@@ -442,6 +553,24 @@ fn principal_of(ctx: &RequestContext<RoleServer>) -> Result<Principal, ErrorData
         .ok_or_else(|| ErrorData::internal_error("no caller", None))
 }
 
+/// Who asks, on which path, with which headers a server may be given: what answering a
+/// request depends on.
+struct Asker {
+    principal: Principal,
+    scope: Scope,
+    caller: Caller,
+}
+
+impl Asker {
+    fn of(ctx: &RequestContext<RoleServer>) -> Result<Asker, ErrorData> {
+        Ok(Asker {
+            principal: principal_of(ctx)?,
+            scope: scope_of(ctx),
+            caller: forwarded(ctx),
+        })
+    }
+}
+
 #[derive(Clone)]
 struct Relay {
     state: AppState,
@@ -453,11 +582,11 @@ impl Relay {
         &self,
         principal: &Principal,
         scope: &Scope,
-    ) -> Result<Vec<ServerRow>, ErrorData> {
+    ) -> Result<Vec<Arc<ServerRow>>, ErrorData> {
         let (rows, teams) = registry::visible(&self.state, principal)
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-        let rows: Vec<ServerRow> = rows
+        let rows: Vec<Arc<ServerRow>> = rows
             .into_iter()
             .filter(|r| r.usable_by(principal, &teams))
             .filter(|r| match scope {
@@ -474,11 +603,16 @@ impl Relay {
         Ok(rows)
     }
 
-    async fn tools_of(&self, row: &ServerRow, caller: &Caller) -> Result<Vec<Tool>, ErrorData> {
-        let spec = row
-            .spec_for(&self.state, caller)
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-        let found = self.state.mcp_pool.tools(&spec, false).await.map_err(|f| {
+    /// How Hearth reaches `row` for this caller.
+    fn spec_for(&self, row: &ServerRow, caller: &Caller) -> Result<Spec, ErrorData> {
+        row.spec_for(&self.state, caller)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))
+    }
+
+    /// Every tool of the server `spec` reaches, as the pool holds them (listed once, then
+    /// kept until they change).
+    async fn listed(&self, row: &ServerRow, spec: &Spec) -> Result<Arc<Vec<Tool>>, ErrorData> {
+        let found = self.state.mcp_pool.tools(spec, false).await.map_err(|f| {
             ErrorData::internal_error(
                 format!(
                     "the shared MCP server {} did not answer ({})",
@@ -488,7 +622,7 @@ impl Relay {
                 None,
             )
         })?;
-        Ok(row.offer(&found.tools))
+        Ok(found.tools)
     }
 }
 
@@ -603,6 +737,30 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// Passes one request on to the server of `/mcp/{server}`, under that server's timeout;
+    /// `None` on `/mcp`, which relays tools only.
+    async fn pass_on<T, Asked>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        ask: impl FnOnce(rmcp::Peer<rmcp::RoleClient>) -> Asked,
+    ) -> Result<Option<T>, ErrorData>
+    where
+        T: Completed,
+        Asked: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let Some((name, timeout, peer)) = self.one(ctx).await? else {
+            return Ok(None);
+        };
+        relayed(&name, tokio::time::timeout(timeout, ask(peer)).await).map(Some)
+    }
+}
+
+/// The refusal of a request that only `/mcp/{server}` serves.
+fn only_on_one(what: &str) -> ErrorData {
+    ErrorData::invalid_params(format!("{what} are served at /mcp/{{server}}"), None)
+}
+
 /// What a server offers that Hearth relays: tools, prompts, resources and completions
 /// (without subscriptions or list-change notices, which a shared session cannot route).
 fn relayed_capabilities(upstream: &ServerCapabilities) -> ServerCapabilities {
@@ -630,6 +788,168 @@ impl Relay {
                 None => self.get_info().capabilities,
             },
             _ => self.get_info().capabilities,
+        }
+    }
+}
+
+impl Relay {
+    /// The tools `asker` may use on this path: one server's under their own names, or every
+    /// server's prefixed, with how each server's listing went.
+    async fn list(&self, asker: &Asker) -> Result<ListToolsResult, ErrorData> {
+        Ok(self.listing(asker).await?.result.clone())
+    }
+
+    /// What [`Relay::list`] answers, and what each name in it stands for: kept, and made
+    /// again only from what changed (see [`listing`]).
+    async fn listing(&self, asker: &Asker) -> Result<Arc<Listing>, ErrorData> {
+        let rows = self.usable(&asker.principal, &asker.scope).await?;
+        let every = matches!(asker.scope, Scope::All);
+        let asked = futures_util::future::join_all(rows.into_iter().map(|row| async move {
+            let listed = match self.spec_for(&row, &asker.caller) {
+                Ok(spec) => self.listed(&row, &spec).await,
+                Err(e) => Err(e),
+            };
+            (row, listed)
+        }))
+        .await;
+        let mut from = Vec::with_capacity(asked.len());
+        let mut failed = Vec::new();
+        for (row, listed) in asked {
+            match listed {
+                Ok(tools) => from.push((row, tools)),
+                Err(error) if every => failed.push((row, error)),
+                // One server's path answers its failure.
+                Err(error) => return Err(error),
+            }
+        }
+        if failed.is_empty() {
+            if let Some(kept) = self.state.gateway_listings.find(every, &from) {
+                return Ok(kept);
+            }
+        }
+        let mut pairs = Vec::new();
+        let mut offered = Vec::new();
+        for (row, tools) in &from {
+            for tool in row.offer(tools) {
+                pairs.push((row.name.clone(), tool.name.to_string()));
+                offered.push((row.clone(), tool));
+            }
+        }
+        let mut names = HashMap::with_capacity(offered.len());
+        let mut tools = Vec::with_capacity(offered.len());
+        if every {
+            for (named, (row, mut tool)) in app::chat::tool_names::assign(&pairs)
+                .into_iter()
+                .zip(offered)
+            {
+                tool.name = named.name.clone().into();
+                names.insert(named.name, (row, named.tool));
+                tools.push(tool);
+            }
+        } else {
+            for (row, tool) in offered {
+                names.insert(tool.name.to_string(), (row, tool.name.to_string()));
+                tools.push(tool);
+            }
+        }
+        let mut result = ListToolsResult::with_all_items(tools);
+        if every {
+            // A server that fails is left out, and said so; the others are listed.
+            let mut outcomes = serde_json::Map::new();
+            for (row, _) in &from {
+                outcomes.insert(row.name.clone(), serde_json::json!({"outcome": "ok"}));
+            }
+            for (row, error) in &failed {
+                let outcome = serde_json::json!({"outcome": "error", "message": error.message});
+                outcomes.insert(row.name.clone(), outcome);
+            }
+            let mut meta = serde_json::Map::new();
+            meta.insert(SERVERS_META.to_owned(), outcomes.into());
+            result.meta = Some(rmcp::model::MetaObject(meta));
+        }
+        let made = Arc::new(Listing::new(from, every, result, names));
+        if failed.is_empty() {
+            self.state.gateway_listings.keep(made.clone());
+        }
+        Ok(made)
+    }
+
+    /// Calls the tool `request` names, if `asker` may use it now; `downstream`, when the
+    /// client asked for progress, gets it.
+    async fn call(
+        &self,
+        asker: &Asker,
+        request: CallToolRequestParams,
+        downstream: Option<Downstream>,
+        cancelled: CancellationToken,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let Asker {
+            principal,
+            scope,
+            caller,
+        } = asker;
+        // Which server and tool the name stands for, among those the caller may use now.
+        let listing = match scope {
+            Scope::One(_) => Some(self.listing(asker).await?),
+            // A server that fails to list leaves the others' tools callable.
+            Scope::All => self.listing(asker).await.ok(),
+        };
+        let target = listing
+            .as_ref()
+            .and_then(|l| l.names.get(request.name.as_ref()))
+            .map(|(row, tool)| (row, tool.clone()));
+        let audit = |server: &str, tool: &str, outcome: &str, status: u16| {
+            let mut record = Record::action(
+                super::shared::MCP_TOOL_CALL,
+                principal,
+                format!("mcp_tool:{server}/{} {outcome}", Echo(tool)),
+                status,
+            );
+            record.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            self.state.audit.record(record);
+        };
+        let Some((row, tool)) = target else {
+            audit("-", &request.name, "refused", 404);
+            return Err(ErrorData::invalid_params(
+                format!("no tool named {} that you may use", Echo(&request.name)),
+                None,
+            ));
+        };
+        let spec = self.spec_for(row, caller)?;
+        let mut upstream = request;
+        upstream.name = tool.clone().into();
+
+        match self
+            .state
+            .mcp_pool
+            .relay_call(&spec, upstream, downstream, cancelled)
+            .await
+        {
+            Ok(Ok(response)) => {
+                let outcome = match &response {
+                    CallToolResponse::Complete(result) if result.is_error == Some(true) => {
+                        "tool_error"
+                    }
+                    _ => "ok",
+                };
+                audit(&row.name, &tool, outcome, 200);
+                Ok(response.completed())
+            }
+            Ok(Err(error)) => {
+                audit(&row.name, &tool, "tool_error", 200);
+                Err(error)
+            }
+            Err(failure) => {
+                audit(&row.name, &tool, "upstream_error", 502);
+                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    rmcp::model::ContentBlock::text(format!(
+                        "the shared MCP server {} failed ({})",
+                        row.name,
+                        failure.state.as_str()
+                    )),
+                ])))
+            }
         }
     }
 }
@@ -673,16 +993,9 @@ impl ServerHandler for Relay {
         request: CompleteRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
-            return Err(ErrorData::invalid_params(
-                "completions are served at /mcp/{server}",
-                None,
-            ));
-        };
-        relayed(
-            &name,
-            tokio::time::timeout(timeout, peer.complete(request)).await,
-        )
+        self.pass_on(&ctx, |peer| async move { peer.complete(request).await })
+            .await?
+            .ok_or_else(|| only_on_one("completions"))
     }
 
     async fn list_prompts(
@@ -690,13 +1003,8 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
-            return Ok(ListPromptsResult::default());
-        };
-        relayed(
-            &name,
-            tokio::time::timeout(timeout, peer.list_prompts(request)).await,
-        )
+        let listed = self.pass_on(&ctx, |peer| async move { peer.list_prompts(request).await });
+        Ok(listed.await?.unwrap_or_default())
     }
 
     async fn get_prompt(
@@ -704,16 +1012,12 @@ impl ServerHandler for Relay {
         request: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
-            return Err(ErrorData::invalid_params(
-                "prompts are served at /mcp/{server}",
-                None,
-            ));
-        };
-        relayed(
-            &name,
-            tokio::time::timeout(timeout, peer.get_prompt_once(request)).await,
+        self.pass_on(
+            &ctx,
+            |peer| async move { peer.get_prompt_once(request).await },
         )
+        .await?
+        .ok_or_else(|| only_on_one("prompts"))
     }
 
     async fn list_resources(
@@ -721,13 +1025,11 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
-            return Ok(ListResourcesResult::default());
-        };
-        relayed(
-            &name,
-            tokio::time::timeout(timeout, peer.list_resources(request)).await,
-        )
+        let listed = self.pass_on(
+            &ctx,
+            |peer| async move { peer.list_resources(request).await },
+        );
+        Ok(listed.await?.unwrap_or_default())
     }
 
     async fn list_resource_templates(
@@ -735,13 +1037,10 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
-            return Ok(ListResourceTemplatesResult::default());
-        };
-        relayed(
-            &name,
-            tokio::time::timeout(timeout, peer.list_resource_templates(request)).await,
-        )
+        let listed = self.pass_on(&ctx, |peer| async move {
+            peer.list_resource_templates(request).await
+        });
+        Ok(listed.await?.unwrap_or_default())
     }
 
     async fn read_resource(
@@ -749,16 +1048,11 @@ impl ServerHandler for Relay {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let Some((name, timeout, peer)) = self.one(&ctx).await? else {
-            return Err(ErrorData::invalid_params(
-                "resources are served at /mcp/{server}",
-                None,
-            ));
-        };
-        relayed(
-            &name,
-            tokio::time::timeout(timeout, peer.read_resource_once(request)).await,
-        )
+        self.pass_on(&ctx, |peer| async move {
+            peer.read_resource_once(request).await
+        })
+        .await?
+        .ok_or_else(|| only_on_one("resources"))
     }
 
     async fn list_tools(
@@ -766,44 +1060,7 @@ impl ServerHandler for Relay {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let principal = principal_of(&ctx)?;
-        let scope = scope_of(&ctx);
-        let rows = self.usable(&principal, &scope).await?;
-        let caller = forwarded(&ctx);
-        let caller = &caller;
-        let mut tools = Vec::new();
-        match scope {
-            Scope::One(_) => {
-                for row in &rows {
-                    tools.extend(self.tools_of(row, &caller).await?);
-                }
-            }
-            Scope::All => {
-                let answers = futures_util::future::join_all(
-                    rows.iter()
-                        .map(|row| async move { (row, self.tools_of(row, caller).await) }),
-                )
-                .await;
-                let mut pairs = Vec::new();
-                let mut found = Vec::new();
-                for (row, listed) in answers {
-                    // A server that fails is left out; the others are listed.
-                    if let Ok(listed) = listed {
-                        for tool in listed {
-                            pairs.push((row.name.clone(), tool.name.to_string()));
-                            found.push(tool);
-                        }
-                    }
-                }
-                for (named, mut tool) in
-                    app::chat::tool_names::assign(&pairs).into_iter().zip(found)
-                {
-                    tool.name = named.name.into();
-                    tools.push(tool);
-                }
-            }
-        }
-        Ok(ListToolsResult::with_all_items(tools))
+        self.list(&Asker::of(&ctx)?).await
     }
 
     async fn call_tool(
@@ -811,101 +1068,12 @@ impl ServerHandler for Relay {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let started = Instant::now();
-        let principal = principal_of(&ctx)?;
-        let scope = scope_of(&ctx);
-        let rows = self.usable(&principal, &scope).await?;
-        let caller = forwarded(&ctx);
-        // Which server and tool the name stands for, among those the caller may use now.
-        let mut target = None;
-        match &scope {
-            Scope::One(_) => {
-                if let Some(row) = rows.first() {
-                    if self
-                        .tools_of(row, &caller)
-                        .await?
-                        .iter()
-                        .any(|t| t.name == request.name)
-                    {
-                        target = Some((row, request.name.to_string()));
-                    }
-                }
-            }
-            Scope::All => {
-                let mut pairs = Vec::new();
-                for row in &rows {
-                    if let Ok(tools) = self.tools_of(row, &caller).await {
-                        pairs.extend(tools.iter().map(|t| (row.name.clone(), t.name.to_string())));
-                    }
-                }
-                if let Some(named) = app::chat::tool_names::assign(&pairs)
-                    .into_iter()
-                    .find(|n| n.name == request.name)
-                {
-                    target = rows
-                        .iter()
-                        .find(|r| r.name == named.server)
-                        .map(|r| (r, named.tool));
-                }
-            }
-        }
-        let audit = |server: &str, tool: &str, outcome: &str, status: u16| {
-            let mut record = Record::action(
-                super::shared::MCP_TOOL_CALL,
-                &principal,
-                format!("mcp_tool:{server}/{} {outcome}", Echo(tool)),
-                status,
-            );
-            record.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-            self.state.audit.record(record);
-        };
-        let Some((row, tool)) = target else {
-            audit("-", &request.name, "refused", 404);
-            return Err(ErrorData::invalid_params(
-                format!("no tool named {} that you may use", Echo(&request.name)),
-                None,
-            ));
-        };
-        let spec = row
-            .spec_for(&self.state, &caller)
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let downstream = ctx.meta.get_progress_token().map(|token| Downstream {
-            peer: ctx.peer.clone(),
+            to: ProgressTo::Peer(ctx.peer.clone()),
             token,
         });
-        let mut upstream = request;
-        upstream.name = tool.clone().into();
-        match self
-            .state
-            .mcp_pool
-            .relay_call(&spec, upstream, downstream, ctx.ct.clone())
-            .await
-        {
-            Ok(Ok(response)) => {
-                let outcome = match &response {
-                    CallToolResponse::Complete(result) if result.is_error == Some(true) => {
-                        "tool_error"
-                    }
-                    _ => "ok",
-                };
-                audit(&row.name, &tool, outcome, 200);
-                Ok(response.completed())
-            }
-            Ok(Err(error)) => {
-                audit(&row.name, &tool, "tool_error", 200);
-                Err(error)
-            }
-            Err(failure) => {
-                audit(&row.name, &tool, "upstream_error", 502);
-                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-                    rmcp::model::ContentBlock::text(format!(
-                        "the shared MCP server {} failed ({})",
-                        row.name,
-                        failure.state.as_str()
-                    )),
-                ])))
-            }
-        }
+        let asker = Asker::of(&ctx)?;
+        self.call(&asker, request, downstream, ctx.ct.clone()).await
     }
 }
 

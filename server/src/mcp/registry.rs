@@ -8,6 +8,8 @@
 //! and never returned.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -45,7 +47,7 @@ const MAX_VALUE: usize = 8 * 1024;
 const RESERVED_NAMES: &[&str] = &["test", "health"];
 /// The caller's own credentials for Hearth: never passed on by name (`forward` passes the
 /// caller's token on, deliberately).
-const CALLER_CREDENTIALS: &[&str] = &[
+pub(super) const CALLER_CREDENTIALS: &[&str] = &[
     "authorization",
     "cookie",
     "x-api-key",
@@ -85,6 +87,9 @@ pub(crate) struct ServerRow {
     is_public: bool,
     created_at: i64,
     updated_at: i64,
+    /// How Hearth connects to it, before any caller's headers: made once per row read.
+    #[sqlx(skip)]
+    base_spec: OnceLock<Spec>,
 }
 
 const SELECT: &str = "SELECT name, alias, description, transport, url, lifecycle, command, args, env_sealed, auth, \
@@ -153,8 +158,7 @@ impl ServerRow {
         let overrides = self.tool_overrides();
         tools
             .iter()
-            .filter(|t| allowed.is_empty() || allowed.iter().any(|a| a == t.name.as_ref()))
-            .filter(|t| !denied.iter().any(|d| d == t.name.as_ref()))
+            .filter(|t| permitted(&allowed, &denied, &t.name))
             .map(|t| {
                 let mut tool = t.clone();
                 if let Some(o) = overrides.get(t.name.as_ref()) {
@@ -199,7 +203,11 @@ impl ServerRow {
 
     /// How Hearth connects to it.
     pub(crate) fn spec(&self, state: &AppState) -> Result<Spec> {
-        spec(&self.open(state)?)
+        if let Some(spec) = self.base_spec.get() {
+            return Ok(spec.clone());
+        }
+        let made = spec(&self.open(state)?)?;
+        Ok(self.base_spec.get_or_init(|| made).clone())
     }
 
     /// Whether the server is given the caller's token (auth `forward`).
@@ -230,15 +238,14 @@ impl ServerRow {
         state: &AppState,
         caller: &[(HeaderName, HeaderValue)],
     ) -> Result<Spec> {
-        let config = self.open(state)?;
-        let mut spec = spec(&config)?;
+        let mut spec = self.spec(state)?;
         if !self.forwards() {
             return Ok(spec);
         }
+        let extra_headers: Vec<String> = parse(&self.extra_headers)?;
         let passed = caller.iter().filter(|(name, _)| {
-            (config.auth == AuthKind::Forward && name == header::AUTHORIZATION)
-                || config
-                    .extra_headers
+            (self.forwards_token() && name == header::AUTHORIZATION)
+                || extra_headers
                     .iter()
                     .any(|e| name.as_str().eq_ignore_ascii_case(e))
         });
@@ -352,6 +359,11 @@ pub(crate) fn not_found(name: &str) -> AppError {
     AppError::NotFound(format!("no shared MCP server named {}", Echo(name)))
 }
 
+/// Whether a tool called `name` passes a server's allow and deny lists.
+fn permitted(allowed: &[String], denied: &[String], name: &str) -> bool {
+    (allowed.is_empty() || allowed.iter().any(|a| a == name)) && !denied.iter().any(|d| d == name)
+}
+
 /// The teams `principal` belongs to, when anything but registry access depends on them.
 pub(crate) async fn teams_for(state: &AppState, principal: &Principal) -> Result<Vec<String>> {
     crate::teams::of(state, principal).await
@@ -361,14 +373,48 @@ pub(crate) async fn teams_for(state: &AppState, principal: &Principal) -> Result
 pub(crate) async fn visible(
     state: &AppState,
     principal: &Principal,
-) -> Result<(Vec<ServerRow>, Vec<String>)> {
+) -> Result<(Vec<Arc<ServerRow>>, Vec<String>)> {
     let teams = teams_for(state, principal).await?;
-    let rows = fetch_all(state)
+    let rows = state
+        .mcp_registry
+        .rows(state)
         .await?
-        .into_iter()
+        .iter()
         .filter(|r| r.visible_to(principal, &teams))
+        .cloned()
         .collect();
     Ok((rows, teams))
+}
+
+/// How long the registry is read from memory before it is read again, whatever was heard.
+const FRESH: Duration = Duration::from_secs(5);
+
+/// The shared servers, kept in memory for a few seconds so that a request to the gateway
+/// (a list, a call) does not read them from the database. A write forgets them at once on
+/// this instance and, on PostgreSQL, on every other one (see `changes`); [`FRESH`] bounds
+/// how long an instance goes on with a change it did not hear of (a `hearth mcp` command
+/// beside a running server, or SQLite, which announces nothing).
+#[derive(Default)]
+pub struct Snapshot(RwLock<Option<(Instant, Arc<[Arc<ServerRow>]>)>>);
+
+impl Snapshot {
+    /// Every shared server, by name.
+    pub(crate) async fn rows(&self, state: &AppState) -> Result<Arc<[Arc<ServerRow>]>> {
+        if let Some((at, rows)) = &*self.0.read().unwrap_or_else(PoisonError::into_inner) {
+            if at.elapsed() < FRESH {
+                return Ok(rows.clone());
+            }
+        }
+        let rows: Arc<[Arc<ServerRow>]> =
+            fetch_all(state).await?.into_iter().map(Arc::new).collect();
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), rows.clone()));
+        Ok(rows)
+    }
+
+    pub fn forget(&self) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
 }
 
 /// One server `principal` may see, or a 404 that says no more than that it does not exist.
@@ -1158,6 +1204,7 @@ pub(crate) async fn reconcile(state: &AppState) {
 
 /// Closes what this instance and the others hold of server `name`, once a change is written.
 async fn changed(state: &AppState, name: &str) {
+    state.mcp_registry.forget();
     state.mcp_pool.forget(name).await;
     state.mcp_health.forget(name);
     crate::changes::announce(

@@ -7,7 +7,7 @@
 //! those lists hide, exactly as if it did not exist.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
@@ -354,29 +354,30 @@ async fn tools(
     principal: Principal,
 ) -> Result<Json<SharedToolList>> {
     let (rows, teams) = registry::visible(&state, &principal).await?;
-    let usable: Vec<ServerRow> = rows
+    let usable: Vec<Arc<ServerRow>> = rows
         .into_iter()
         .filter(|r| r.usable_by(&principal, &teams))
         .collect();
-    let answers: Vec<(ServerRow, std::result::Result<Vec<SharedTool>, ()>)> = stream::iter(usable)
-        .map(|row| {
-            let state = state.clone();
-            async move {
-                let listed = match row.spec(&state) {
-                    Ok(spec) => state
-                        .mcp_pool
-                        .tools(&spec, false)
-                        .await
-                        .map(|t| offered(&row, &t.tools))
-                        .map_err(|_| ()),
-                    Err(_) => Err(()),
-                };
-                (row, listed)
-            }
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
+    let answers: Vec<(Arc<ServerRow>, std::result::Result<Vec<SharedTool>, ()>)> =
+        stream::iter(usable)
+            .map(|row| {
+                let state = state.clone();
+                async move {
+                    let listed = match row.spec(&state) {
+                        Ok(spec) => state
+                            .mcp_pool
+                            .tools(&spec, false)
+                            .await
+                            .map(|t| offered(&row, &t.tools))
+                            .map_err(|_| ()),
+                        Err(_) => Err(()),
+                    };
+                    (row, listed)
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
     let mut list = SharedToolList {
         data: Vec::new(),
         unavailable: Vec::new(),

@@ -15,11 +15,7 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use serde_json::{json, Value};
-
-use crate::harness::TestApp;
-
-const MASTER: &str = "master-key-for-tests";
+use serde_json::Value;
 
 /// Where `make test` installs Node 22, the conformance suite and the Inspector.
 pub fn mcp_clients() -> PathBuf {
@@ -190,22 +186,7 @@ async fn run_suite(url: &str, revision: &str) {
 
 #[tokio::test]
 async fn the_conformance_suite_passes_through_mcp_server_for_both_revisions() {
-    let fixture = crate::conformance_fixture::start().await;
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    app.add_user("ana", app::api::Role::Member, "correct horse")
-        .await;
-    let browser = app.browser();
-    app.sign_in(&browser, "ana", "correct horse").await;
-    let key = app.create_key(&browser, None).await.key;
-    let response = app
-        .client()
-        .post(app.url("/v1/mcp/servers"))
-        .bearer_auth(MASTER)
-        .json(&json!({"name": "fixture", "url": fixture, "grants": {"users": ["ana"]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let (app, key) = crate::conformance_fixture::shared_by_hearth().await;
     let relay = start_relay(app.origin(), key).await;
     let url = format!("{relay}/mcp/fixture");
     run_suite(&url, "2025-11-25").await;

@@ -23,6 +23,10 @@ use rmcp::{RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::harness::TestApp;
+
+const MASTER: &str = "master-key-for-tests";
+
 /// A 1×1 red PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 /// A WAV header with no samples.
@@ -362,4 +366,17 @@ impl ServerHandler for Fixture {
         };
         Ok(read::<GetPromptResult>(json!({"messages": messages})).into())
     }
+}
+
+/// Hearth with the fixture shared as `fixture` and granted to a member; that member's key.
+pub async fn shared_by_hearth() -> (TestApp, String) {
+    let fixture = start().await;
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let key = app.member_key("ana").await;
+    app.add_mcp_server(
+        MASTER,
+        &json!({"name": "fixture", "url": fixture, "grants": {"users": ["ana"]}}),
+    )
+    .await;
+    (app, key)
 }

@@ -1,6 +1,9 @@
 //! The MCP gateway, `/mcp` and `/mcp/{server}`, driven by rmcp's own client the way any MCP
 //! client would: a Hearth key as the bearer token, the shared servers' tools relayed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::ServiceExt;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -12,34 +15,34 @@ use crate::mcp_peers;
 
 const MASTER: &str = "master-key-for-tests";
 
-async fn client(
-    url: String,
-    key: &str,
-) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, rmcp::service::ClientInitializeError>
-{
+type Connected<H> = Result<
+    rmcp::service::RunningService<rmcp::RoleClient, H>,
+    rmcp::service::ClientInitializeError,
+>;
+
+async fn client(url: String, key: &str) -> Connected<()> {
+    client_with(url, key, ()).await
+}
+
+/// An MCP client at `url` with a Hearth key, whose notices `handler` takes.
+async fn client_with<H: rmcp::ClientHandler>(url: String, key: &str, handler: H) -> Connected<H> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(key);
     let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
-    ().serve(transport).await
+    handler.serve(transport).await
 }
 
-async fn add(app: &TestApp, server: Value) {
-    let response = app
-        .client()
-        .post(app.url("/v1/mcp/servers"))
-        .bearer_auth(MASTER)
-        .json(&server)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-}
+/// A client that counts the progress notices it gets.
+#[derive(Clone, Default)]
+struct Progress(Arc<AtomicUsize>);
 
-async fn member_key(app: &TestApp, name: &str) -> String {
-    app.add_user(name, app::api::Role::Member, "correct horse")
-        .await;
-    let browser = app.browser();
-    app.sign_in(&browser, name, "correct horse").await;
-    app.create_key(&browser, None).await.key
+impl rmcp::ClientHandler for Progress {
+    async fn on_progress(
+        &self,
+        _params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 #[tokio::test]
@@ -51,11 +54,11 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         challenge: true,
     }))
     .await;
-    let ana = member_key(&app, "ana").await;
-    let bob = member_key(&app, "bob").await;
-    add(&app, json!({"name": "counting", "url": url, "lifecycle": "legacy", "auth": "bearer", "credential": "upstream-cred", "grants": {"users": ["ana"]}})).await;
+    let ana = app.member_key("ana").await;
+    let bob = app.member_key("bob").await;
+    app.add_mcp_server(MASTER, &json!({"name": "counting", "url": url, "lifecycle": "legacy", "auth": "bearer", "credential": "upstream-cred", "grants": {"users": ["ana"]}})).await;
     let everything = mcp_peers::everything_http();
-    add(&app, json!({"name": "everything", "url": everything.url, "lifecycle": "legacy", "denied_tools": ["get-env"], "grants": {"users": ["ana"]}})).await;
+    app.add_mcp_server(MASTER, &json!({"name": "everything", "url": everything.url, "lifecycle": "legacy", "denied_tools": ["get-env"], "grants": {"users": ["ana"]}})).await;
 
     // One server, its own names.
     let one = client(app.url("/mcp/counting"), &ana)
@@ -63,7 +66,7 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         .expect("ana connects");
     let tools = one.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["echo", "whoami", "slow"]);
+    assert_eq!(names, ["echo", "whoami", "slow", "flood"]);
     let mut call = CallToolRequestParams::new("whoami");
     call.arguments = Some(serde_json::Map::new());
     let result = one.call_tool(call).await.unwrap();
@@ -81,15 +84,27 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         }
     }
 
-    // Every server at /mcp, prefixed; the deny list holds there too.
+    // Every server at /mcp, prefixed; the deny list holds there too. A server that is down
+    // is left out, and the answer says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/mcp", closed.local_addr().unwrap());
+    drop(closed);
+    app.add_mcp_server(
+        MASTER,
+        &json!({"name": "down", "url": down, "lifecycle": "legacy", "grants": {"users": ["ana"]}}),
+    )
+    .await;
     let all = client(app.url("/mcp"), &ana).await.expect("ana connects");
-    let names: Vec<String> = all
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let listed = all.list_tools(None).await.unwrap();
+    let outcomes = &listed.meta.as_ref().expect("outcomes in _meta").0["hearth/servers"];
+    assert_eq!(outcomes["counting"], json!({"outcome": "ok"}), "{outcomes}");
+    assert_eq!(
+        outcomes["everything"],
+        json!({"outcome": "ok"}),
+        "{outcomes}"
+    );
+    assert_eq!(outcomes["down"]["outcome"], "error", "{outcomes}");
+    let names: Vec<String> = listed.tools.iter().map(|t| t.name.to_string()).collect();
     assert!(names.contains(&"counting__echo".to_owned()), "{names:?}");
     assert!(names.contains(&"everything__echo".to_owned()), "{names:?}");
     assert!(!names.iter().any(|n| n.ends_with("get-env")), "{names:?}");
@@ -188,11 +203,84 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
     app.stop().await;
 }
 
+/// Hearth with the counting server shared as `counting`, granted to the member ana: Hearth,
+/// ana's key, the server's URL and what it saw.
+async fn counting_for_ana() -> (TestApp, String, String, Arc<mcp_peers::Seen>) {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = app.member_key("ana").await;
+    let (url, seen) = mcp_peers::counting(None).await;
+    let counting = json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}});
+    app.add_mcp_server(MASTER, &counting).await;
+    (app, ana, url, seen)
+}
+
+#[tokio::test]
+async fn a_server_flooding_a_call_with_progress_neither_stalls_hearth_nor_outlives_the_call() {
+    let (app, ana, _, _) = counting_for_ana().await;
+    let progress = Progress::default();
+    let session = client_with(app.url("/mcp/counting"), &ana, progress.clone())
+        .await
+        .expect("ana connects");
+    let flood = session.call_tool(CallToolRequestParams::new("flood"));
+    let healthy = async {
+        let answer = app.client().get(app.url("/healthz")).send().await.unwrap();
+        answer.status()
+    };
+    let (result, health) = tokio::join!(flood, healthy);
+    assert_eq!(health, 200, "Hearth answers others during the flood");
+    assert_eq!(
+        result.unwrap().content[0].as_text().unwrap().text,
+        "flooded"
+    );
+    // Every notice of the call reaches its caller, and none after its result.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = progress.0.load(Ordering::SeqCst);
+    assert!(got > 0 && got <= mcp_peers::FLOOD, "{got} progress notices");
+    let mut echo = CallToolRequestParams::new("echo");
+    echo.arguments = Some(serde_json::from_value(json!({"text": "after"})).unwrap());
+    let result = session.call_tool(echo).await.unwrap();
+    assert_eq!(result.content[0].as_text().unwrap().text, "after");
+    assert_eq!(
+        progress.0.load(Ordering::SeqCst),
+        got,
+        "no progress after the call"
+    );
+    let _ = session.cancel().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_the_client_gives_up_is_cancelled_at_the_server() {
+    let (app, ana, _, seen) = counting_for_ana().await;
+    let session = client(app.url("/mcp/counting"), &ana)
+        .await
+        .expect("ana connects");
+    let slow = session.call_tool(CallToolRequestParams::new("slow"));
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(500), slow).await;
+    assert!(gave_up.is_err(), "the slow tool never answers");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.count("notifications/cancelled") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never heard the call was cancelled: {:?}",
+            seen.methods.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The session goes on.
+    let mut echo = CallToolRequestParams::new("echo");
+    echo.arguments = Some(serde_json::from_value(json!({"text": "still here"})).unwrap());
+    let result = session.call_tool(echo).await.unwrap();
+    assert_eq!(result.content[0].as_text().unwrap().text, "still here");
+    let _ = session.cancel().await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
     let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let ana = member_key(&app, "ana").await;
-    let bob = member_key(&app, "bob").await;
+    let ana = app.member_key("ana").await;
+    let bob = app.member_key("bob").await;
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
     let post = |key: &str, body: &Value, session: Option<&str>| {
         let mut request = app
@@ -215,6 +303,34 @@ async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let response = post(&bob, &list, Some(&session)).await.unwrap();
     assert_eq!(response.status(), 404, "bob cannot use ana's session");
+    // Within her session too (where Hearth answers plain requests itself), a foreign `Host`
+    // or a page on another site is refused, and a session that does not exist is a 404.
+    let notified = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(&ana, &notified, Some(&session)).await.unwrap();
+    assert_eq!(
+        post(&ana, &list, Some(&session)).await.unwrap().status(),
+        200
+    );
+    for (name, value) in [("host", "evil.example"), ("origin", "https://evil.example")] {
+        let response = app
+            .client()
+            .post(app.url("/mcp"))
+            .bearer_auth(&ana)
+            .header(name, value)
+            .header("mcp-session-id", &session)
+            .header("accept", "application/json, text/event-stream")
+            .json(&list)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{name}: {}",
+            response.status()
+        );
+    }
+    let response = post(&ana, &list, Some("no-such-session")).await.unwrap();
+    assert_eq!(response.status(), 404);
 
     let response = app
         .client()
@@ -255,10 +371,13 @@ async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
 }
 
 /// An MCP server that refuses everyone: `/mcp` with a 401 and a challenge, `/deny` with a
-/// 403; its protected-resource metadata names its authorization server. Returns its origin.
-async fn refusing() -> String {
+/// 403; its protected-resource metadata (slow to come: 300 ms) names its authorization
+/// server. Returns its origin and how many times the metadata was asked for.
+async fn refusing() -> (String, Arc<AtomicUsize>) {
     use axum::http::StatusCode;
     use axum::routing::{get, post};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
     let app = axum::Router::new()
         .route(
             "/mcp",
@@ -273,27 +392,29 @@ async fn refusing() -> String {
         .route("/deny", post(|| async { StatusCode::FORBIDDEN }))
         .route(
             "/.well-known/oauth-protected-resource/mcp",
-            get(|| async {
+            get(move || async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 axum::Json(json!({"resource": "upstream", "authorization_servers": ["https://auth.example"]}))
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    origin
+    (origin, asked)
 }
 
 #[tokio::test]
 async fn a_server_given_the_callers_token_is_probed_before_the_session_starts() {
     let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let ana = member_key(&app, "ana").await;
+    let ana = app.member_key("ana").await;
     let (counting, seen) = mcp_peers::counting(Some(mcp_peers::Guard {
         header: "authorization",
         value: "Bearer user-token".into(),
         challenge: true,
     }))
     .await;
-    let refusing = refusing().await;
+    let (refusing, metadata_asked) = refusing().await;
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -305,11 +426,11 @@ async fn a_server_given_the_callers_token_is_probed_before_the_session_starts() 
         ("denied", format!("{refusing}/deny")),
         ("down", format!("http://127.0.0.1:{closed}/mcp")),
     ] {
-        add(&app, json!({"name": name, "url": url, "lifecycle": "legacy", "auth": "forward", "grants": grants})).await;
+        app.add_mcp_server(MASTER, &json!({"name": name, "url": url, "lifecycle": "legacy", "auth": "forward", "grants": grants})).await;
     }
-    add(
-        &app,
-        json!({"name": "plain", "url": counting, "lifecycle": "legacy", "grants": grants}),
+    app.add_mcp_server(
+        MASTER,
+        &json!({"name": "plain", "url": counting, "lifecycle": "legacy", "grants": grants}),
     )
     .await;
 
@@ -398,21 +519,22 @@ async fn a_server_given_the_callers_token_is_probed_before_the_session_starts() 
         }
     }
 
-    // The metadata the 401 points at: public, with the upstream's authorization server.
-    let document: Value = app
-        .client()
-        .get(app.url("/.well-known/oauth-protected-resource/mcp/gated"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(document["resource"], app.url("/mcp/gated"));
-    assert_eq!(
-        document["authorization_servers"],
-        json!(["https://auth.example"])
-    );
+    // The metadata the 401 points at: public, with the upstream's authorization server. A
+    // burst of anonymous requests while the upstream is slow to answer costs it one fetch.
+    let burst = (0..50).map(|_| {
+        let request = app
+            .client()
+            .get(app.url("/.well-known/oauth-protected-resource/mcp/gated"));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    });
+    for document in futures_util::future::join_all(burst).await {
+        assert_eq!(document["resource"], app.url("/mcp/gated"));
+        assert_eq!(
+            document["authorization_servers"],
+            json!(["https://auth.example"])
+        );
+    }
+    assert_eq!(metadata_asked.load(Ordering::SeqCst), 1);
     for other in ["plain", "unknown"] {
         let response = app
             .client()
@@ -429,23 +551,15 @@ async fn a_server_given_the_callers_token_is_probed_before_the_session_starts() 
 
 #[tokio::test]
 async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    let ana = member_key(&app, "ana").await;
-    let bob = member_key(&app, "bob").await;
-    let (url, _) = mcp_peers::counting(None).await;
-    add(
-        &app,
-        json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}}),
-    )
-    .await;
-    let put = |key: &str, path: &str, body: Value| {
-        app.client()
-            .put(app.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
+    let (app, ana, url, _) = counting_for_ana().await;
+    let bob = app.member_key("bob").await;
+    let counting = json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}});
+    const ECHO: &str = "/v1/mcp/servers/counting/approvals/echo";
+    let put = |key: &str, path: &str, approval: Value| {
+        let request = app.client().put(app.url(path)).bearer_auth(key);
+        async move { request.json(&approval).send().await.unwrap() }
     };
-    let listed = |key: String| {
+    let listed = |key: &str| {
         let request = app
             .client()
             .get(app.url("/v1/mcp/approvals"))
@@ -453,44 +567,26 @@ async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
 
-    let response = put(
-        &ana,
-        "/v1/mcp/servers/counting/approvals/echo",
-        json!({"approval": "always"}),
-    )
-    .await
-    .unwrap();
+    let response = put(&ana, ECHO, json!({"approval": "always"})).await;
     assert_eq!(response.status(), 200);
     let set: Value = response.json().await.unwrap();
     assert_eq!(
         set,
         json!({"server": "counting", "approvals": {"echo": "always"}})
     );
-    assert_eq!(listed(ana.clone()).await["data"], json!([set]));
+    assert_eq!(listed(&ana).await["data"], json!([set]));
     // bob may not use the server: he can neither set nor see an approval of it.
-    let response = put(
-        &bob,
-        "/v1/mcp/servers/counting/approvals/echo",
-        json!({"approval": "always"}),
-    )
-    .await
-    .unwrap();
+    let response = put(&bob, ECHO, json!({"approval": "always"})).await;
     assert_eq!(response.status(), 404);
     assert_eq!(
-        listed(bob.clone()).await["data"],
+        listed(&bob).await["data"],
         json!([]),
         "bob may use no server"
     );
     // Bad input changes nothing.
-    for (path, body) in [
-        (
-            "/v1/mcp/servers/counting/approvals/echo",
-            json!({"approval": "sometimes"}),
-        ),
-        (
-            "/v1/mcp/servers/counting/approvals/echo",
-            json!({"approval": "never", "extra": 1}),
-        ),
+    for (path, approval) in [
+        (ECHO, json!({"approval": "sometimes"})),
+        (ECHO, json!({"approval": "never", "extra": 1})),
         (
             "/v1/mcp/servers/counting/approvals/a%0Ab",
             json!({"approval": "never"}),
@@ -500,33 +596,58 @@ async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
             json!({"approval": "never"}),
         ),
     ] {
-        let response = put(&ana, path, body).await.unwrap();
+        let response = put(&ana, path, approval).await;
         assert!(
             response.status().is_client_error(),
             "{path}: {}",
             response.status()
         );
     }
-    assert_eq!(listed(ana.clone()).await["data"], json!([set]));
+    assert_eq!(listed(&ana).await["data"], json!([set]));
+
+    // Nor does a caller who may not speak for ana: no credentials, a key of hers narrowed to
+    // LLMs, or her own signed-in browser driven by a page on another site.
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+    let to_llms = browser
+        .post(app.url("/v1/keys"))
+        .json(&json!({"name": "llms only", "llms": []}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let never = json!({"approval": "never"});
+    let anonymous = app.client().put(app.url(ECHO)).json(&never).send();
+    assert_eq!(anonymous.await.unwrap().status(), 401);
+    let anonymous = app.client().get(app.url("/v1/mcp/approvals")).send();
+    assert_eq!(anonymous.await.unwrap().status(), 401);
+    assert_eq!(put(&to_llms, ECHO, never.clone()).await.status(), 403);
+    assert_eq!(
+        listed(&to_llms).await["data"],
+        json!([]),
+        "a key for LLMs only"
+    );
+    let from_elsewhere = browser
+        .put(app.url(ECHO))
+        .header("origin", "https://elsewhere.example")
+        .json(&never)
+        .send();
+    assert_eq!(from_elsewhere.await.unwrap().status(), 403);
+    assert_eq!(listed(&ana).await["data"], json!([set]), "nothing written");
+
     // `ask` is the default and is not kept.
-    let response = put(
-        &ana,
-        "/v1/mcp/servers/counting/approvals/echo",
-        json!({"approval": "ask"}),
-    )
-    .await
-    .unwrap();
+    let response = put(&ana, ECHO, json!({"approval": "ask"})).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(listed(ana.clone()).await["data"][0]["approvals"], json!({}));
+    assert_eq!(listed(&ana).await["data"][0]["approvals"], json!({}));
     // A deleted server takes its approvals along: one registered later under the name
     // starts with none.
-    put(
-        &ana,
-        "/v1/mcp/servers/counting/approvals/whoami",
-        json!({"approval": "never"}),
-    )
-    .await
-    .unwrap();
+    let whoami = "/v1/mcp/servers/counting/approvals/whoami";
+    assert_eq!(put(&ana, whoami, never).await.status(), 200);
     let response = app
         .client()
         .delete(app.url("/v1/mcp/servers/counting"))
@@ -535,13 +656,9 @@ async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    add(
-        &app,
-        json!({"name": "counting", "url": url, "grants": {"users": ["ana"]}}),
-    )
-    .await;
+    app.add_mcp_server(MASTER, &counting).await;
     assert_eq!(
-        listed(ana.clone()).await["data"],
+        listed(&ana).await["data"],
         json!([{"server": "counting", "approvals": {}}])
     );
     app.stop().await;

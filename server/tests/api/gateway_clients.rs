@@ -3,31 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::TestApp;
 use crate::mcp_peers;
-
-const MASTER: &str = "master-key-for-tests";
-
-/// Hearth with the fixture shared as `fixture` and granted to a member; that member's key.
-async fn hearth_with_fixture() -> (TestApp, String) {
-    let fixture = crate::conformance_fixture::start().await;
-    let app = TestApp::spawn(&["--api-key", MASTER]).await;
-    app.add_user("ana", app::api::Role::Member, "correct horse")
-        .await;
-    let browser = app.browser();
-    app.sign_in(&browser, "ana", "correct horse").await;
-    let key = app.create_key(&browser, None).await.key;
-    let response = app
-        .client()
-        .post(app.url("/v1/mcp/servers"))
-        .bearer_auth(MASTER)
-        .json(&json!({"name": "fixture", "url": fixture, "grants": {"users": ["ana"]}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    (app, key)
-}
 
 /// Runs the Inspector's CLI (on Node 22) against `url` with `args`; the result it got.
 async fn inspector(url: &str, key: &str, args: &[&str]) -> Value {
@@ -56,7 +32,7 @@ async fn inspector(url: &str, key: &str, args: &[&str]) -> Value {
 
 #[tokio::test]
 async fn the_mcp_inspector_lists_and_calls_tools_with_a_hearth_key() {
-    let (app, key) = hearth_with_fixture().await;
+    let (app, key) = crate::conformance_fixture::shared_by_hearth().await;
     let one = app.url("/mcp/fixture");
     let listed = inspector(&one, &key, &["--method", "tools/list"]).await;
     let names: Vec<&str> = listed["tools"]
@@ -107,7 +83,7 @@ async fn the_mcp_inspector_lists_and_calls_tools_with_a_hearth_key() {
 
 #[tokio::test]
 async fn the_python_sdk_lists_calls_prompts_and_reads_through_hearth() {
-    let (app, key) = hearth_with_fixture().await;
+    let (app, key) = crate::conformance_fixture::shared_by_hearth().await;
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/gateway_client.py");
     let run = tokio::process::Command::new(mcp_peers::python())

@@ -185,6 +185,33 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A new member `name`, signed in with a password, and an API key of theirs.
+    pub async fn member_key(&self, name: &str) -> String {
+        self.add_user(name, app::api::Role::Member, "correct horse")
+            .await;
+        let browser = self.browser();
+        self.sign_in(&browser, name, "correct horse").await;
+        self.create_key(&browser, None).await.key
+    }
+
+    /// Registers a shared MCP server as the admin whose key is `admin_key`; what was created.
+    pub async fn add_mcp_server(
+        &self,
+        admin_key: &str,
+        server: &serde_json::Value,
+    ) -> serde_json::Value {
+        let response = self
+            .client()
+            .post(self.url("/v1/mcp/servers"))
+            .bearer_auth(admin_key)
+            .json(server)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
     /// Stops the server gracefully and waits until it has; returns the data dir, which is
     /// deleted when dropped.
     pub async fn stop(mut self) -> TempDir {

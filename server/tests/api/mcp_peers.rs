@@ -206,7 +206,9 @@ struct Counting {
 }
 
 /// A streamable HTTP MCP server (2025-11-25, JSON answers, sessions) with tools `echo`,
-/// `whoami` (the credential header it got) and `slow` (never answers). Returns its URL.
+/// `whoami` (the credential header it got), `slow` (never answers) and `flood` (a hostile
+/// server's answer: [`FLOOD`] progress notices of 1 KiB in one event stream, then its
+/// result). Returns its URL.
 pub async fn counting(guard: Option<Guard>) -> (String, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let app = axum::Router::new()
@@ -278,6 +280,7 @@ async fn counting_post(
             {"name": "echo", "description": "Says it back", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
             {"name": "whoami", "description": "The credential it was called with", "inputSchema": {"type": "object"}},
             {"name": "slow", "description": "Never answers", "inputSchema": {"type": "object"}},
+            {"name": "flood", "description": "Floods the caller with progress", "inputSchema": {"type": "object"}},
         ]}),
         "tools/call" => match message["params"]["name"].as_str() {
             Some("echo") => {
@@ -295,6 +298,7 @@ async fn counting_post(
                 tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                 json!({})
             }
+            Some("flood") => return flood(&message, id),
             _ => {
                 return Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "no such tool"}}))
                     .into_response()
@@ -306,4 +310,20 @@ async fn counting_post(
         }
     };
     Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+}
+
+/// How many progress notices `flood` sends before its result.
+pub const FLOOD: usize = 5_000;
+
+fn flood(message: &Value, id: Value) -> Response {
+    let token = message["params"]["_meta"]["progressToken"].clone();
+    let padding = "x".repeat(1024);
+    let mut body = String::new();
+    for at in 0..FLOOD {
+        let notice = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": at, "total": FLOOD, "message": padding}});
+        body.push_str(&format!("data: {notice}\n\n"));
+    }
+    let result = json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "flooded"}]}});
+    body.push_str(&format!("data: {result}\n\n"));
+    ([("content-type", "text/event-stream")], body).into_response()
 }

@@ -34,16 +34,7 @@ async fn send(
 }
 
 async fn add(app: &TestApp, server: &Value) -> Value {
-    let response = send(
-        app,
-        reqwest::Method::POST,
-        "/v1/mcp/servers",
-        Some(MASTER),
-        Some(server),
-    )
-    .await;
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    response.json().await.unwrap()
+    app.add_mcp_server(MASTER, server).await
 }
 
 async fn get_json(app: &TestApp, path: &str, key: &str) -> Value {

@@ -7,6 +7,7 @@
 //! admins, with every secret of the server's configuration blanked out of it.
 
 mod pool;
+mod posting;
 mod sse;
 mod stdio;
 
@@ -186,8 +187,31 @@ fn tidy(text: &str) -> String {
 /// token it chose.
 #[derive(Clone)]
 pub struct Downstream {
-    pub peer: rmcp::Peer<rmcp::RoleServer>,
+    pub to: ProgressTo,
     pub token: ProgressToken,
+}
+
+impl Downstream {
+    /// Passes a server's progress on, under the client's token.
+    pub async fn pass(&self, mut progress: ProgressNotificationParam) {
+        progress.progress_token = self.token.clone();
+        match &self.to {
+            ProgressTo::Peer(peer) => {
+                let _ = peer.notify_progress(progress).await;
+            }
+            ProgressTo::Stream(stream) => {
+                let _ = stream.send(progress).await;
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum ProgressTo {
+    /// A client in one of rmcp's sessions.
+    Peer(rmcp::Peer<rmcp::RoleServer>),
+    /// A call the gateway answers itself, whose answer streams what it is sent.
+    Stream(tokio::sync::mpsc::Sender<ProgressNotificationParam>),
 }
 
 /// The client side of one session: tells the pool when the server's tool list changed, and
@@ -211,6 +235,10 @@ impl Listener {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(token, downstream);
+    }
+
+    fn note_tools_changed(&self) {
+        self.tools_changed.store(true, Ordering::Release);
     }
 
     pub fn unroute(&self, token: &ProgressToken) {
@@ -242,9 +270,7 @@ impl ClientHandler for Listener {
             .get(&params.progress_token)
             .cloned();
         if let Some(downstream) = downstream {
-            let mut forwarded = params;
-            forwarded.progress_token = downstream.token;
-            let _ = downstream.peer.notify_progress(forwarded).await;
+            downstream.pass(params).await;
         }
     }
 
@@ -260,6 +286,8 @@ impl ClientHandler for Listener {
 pub struct Session {
     pub service: RunningService<RoleClient, Listener>,
     pub listener: Listener,
+    /// How calls are posted into the session directly, for a streamable HTTP server.
+    pub observed: Option<posting::Observed>,
     /// A `stdio` child's last stderr lines.
     pub stderr: Option<StderrTail>,
 }
@@ -353,12 +381,15 @@ async fn preflight(spec: &Spec, policy: &Policy) -> Result<(), Failure> {
 
 async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result<Session, Failure> {
     let handler = listener.clone();
+    let mut observed = None;
     let (service, stderr) = match &spec.target {
         Target::Http { url } => {
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(spec.headers.iter().cloned().collect())
                 .reinit_on_expired_session(true);
-            let transport = StreamableHttpClientTransport::with_client(http.clone(), config);
+            let client = posting::Observed::new(http.clone());
+            observed = Some(client.clone());
+            let transport = StreamableHttpClientTransport::with_client(client, config);
             let service = handler
                 .serve_with_lifecycle(transport, lifecycle_mode(spec.lifecycle))
                 .await
@@ -404,6 +435,7 @@ async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result
     Ok(Session {
         service,
         listener,
+        observed,
         stderr,
     })
 }

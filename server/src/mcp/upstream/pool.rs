@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
-    CancelledNotificationParam, ClientRequest, ErrorData, JsonObject, ServerResult, Tool,
+    CancelledNotificationParam, ClientJsonRpcMessage, ClientRequest, ErrorData, JsonObject,
+    NumberOrString, ProgressToken, RequestId, RequestMetaObject, ServerResult, Tool,
 };
 use rmcp::service::PeerRequestOptions;
 use tokio::sync::Mutex as AsyncMutex;
@@ -25,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cors_proxy::policy::Caller;
 
-use super::{connect, Downstream, Failure, Session, Spec, StderrTail, Target};
+use super::posting::{Answer, Observed, Posting};
+use super::{connect, Downstream, Failure, Listener, Session, Spec, StderrTail, Target};
 
 /// How long a tool list is trusted without the server saying it changed.
 const TOOLS_TTL: Duration = Duration::from_secs(300);
@@ -40,6 +42,97 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 struct Pending {
     peer: rmcp::Peer<rmcp::RoleClient>,
     id: Option<rmcp::model::RequestId>,
+}
+
+/// A server's answer to `tools/call`, as the call's outcome.
+fn call_answer(
+    result: ServerResult,
+    what: &str,
+) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
+    match result {
+        ServerResult::CallToolResult(result) => Ok(Ok(CallToolResponse::Complete(result))),
+        ServerResult::InputRequiredResult(result) => {
+            Ok(Ok(CallToolResponse::InputRequired(result)))
+        }
+        ServerResult::CreateTaskResult(result) => Ok(Ok(CallToolResponse::Task(result))),
+        _ => Err(Failure::new(
+            app::api::ServerState::Error,
+            format!("the server answered {what} with something else"),
+        )),
+    }
+}
+
+/// Forgets a call's progress route when dropped.
+struct Unroute<'a>(&'a Listener, Option<&'a ProgressToken>);
+
+impl Drop for Unroute<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.1 {
+            self.0.unroute(token);
+        }
+    }
+}
+
+/// A call posted straight into a session (see `posting`).
+struct Posted<'a> {
+    spec: &'a Spec,
+    posting: &'a Posting,
+    /// The session as rmcp holds it, which tells the server of a call cut short.
+    peer: &'a rmcp::Peer<rmcp::RoleClient>,
+    listener: &'a Listener,
+}
+
+impl Posted<'_> {
+    /// How the call ended; `None` when the server no longer knows the session.
+    async fn call(
+        &self,
+        posted: &AtomicU64,
+        params: &CallToolRequestParams,
+        downstream: Option<&Downstream>,
+        cancelled: &CancellationToken,
+        what: &str,
+    ) -> Option<Result<Result<CallToolResponse, ErrorData>, Failure>> {
+        let n = posted.fetch_add(1, Ordering::Relaxed);
+        // Ids of Hearth's own, which rmcp's (numbers) never are.
+        let id = RequestId::String(format!("hearth-{n}").into());
+        let token =
+            downstream.map(|_| ProgressToken(NumberOrString::String(format!("hearth-{n}").into())));
+        let mut params = params.clone();
+        params.meta = token.clone().map(RequestMetaObject::with_progress_token);
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let message = ClientJsonRpcMessage::request(request, id.clone());
+        let mut pending = Pending {
+            peer: self.peer.clone(),
+            id: Some(id.clone()),
+        };
+        let progress = token.as_ref().zip(downstream);
+        // The server may send the call's progress on the session's own stream, which rmcp
+        // reads, as well as on the call's.
+        if let Some((token, downstream)) = progress {
+            self.listener.route(token.clone(), downstream.clone());
+        }
+        let _unroute = Unroute(self.listener, token.as_ref());
+        let asked = super::posting::call(self.posting, message, &id, progress, self.listener);
+        let answer = tokio::select! {
+            answer = tokio::time::timeout(self.spec.timeout, asked) => answer,
+            () = cancelled.cancelled() => {
+                return Some(Err(Failure::new(
+                    app::api::ServerState::Error,
+                    "the client cancelled the call",
+                )))
+            }
+        };
+        let Ok(answer) = answer else {
+            return Some(Err(Failure::timed_out(what, self.spec.timeout)));
+        };
+        pending.id = None;
+        match answer {
+            Ok(Answer::Expired) => None,
+            Ok(Answer::Given(Ok(result))) => Some(call_answer(result, what)),
+            Ok(Answer::Given(Err(error))) => Some(Ok(Err(error))),
+            Err(e) => Some(Err(super::classify(self.spec, &e))),
+        }
+    }
 }
 
 impl Drop for Pending {
@@ -76,6 +169,8 @@ struct Inner {
     entries: Mutex<HashMap<Key, Arc<Entry>>>,
     /// Upstream sessions opened so far (for figures and tests).
     opened: AtomicU64,
+    /// Calls posted straight into sessions so far (their request ids).
+    posted: AtomicU64,
     reaper: std::sync::OnceLock<()>,
 }
 
@@ -108,6 +203,7 @@ impl Pool {
                 http,
                 entries: Mutex::default(),
                 opened: AtomicU64::new(0),
+                posted: AtomicU64::new(0),
                 reaper: std::sync::OnceLock::new(),
             }),
         }
@@ -248,16 +344,38 @@ impl Pool {
         cancelled: CancellationToken,
     ) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
         let entry = self.entry(spec);
-        let (peer, listener) = {
+        let (peer, listener, posting) = {
             let mut slot = entry.slot.lock().await;
             self.ensure_open(&entry, &mut slot).await?;
             let session = slot.session.as_ref().expect("just opened");
-            (session.peer().clone(), session.listener.clone())
+            let posting = session.observed.as_ref().and_then(Observed::posting);
+            (session.peer().clone(), session.listener.clone(), posting)
         };
         // The client's own `_meta` (its protocol fields, its progress token) is not the
         // upstream session's; rmcp stamps that session's own.
         params.meta = None;
         let what = format!("tools/call {}", params.name);
+        if let Some(posting) = posting {
+            let call = Posted {
+                spec,
+                posting: &posting,
+                peer: &peer,
+                listener: &listener,
+            };
+            let answered = call
+                .call(
+                    &self.inner.posted,
+                    &params,
+                    downstream.as_ref(),
+                    &cancelled,
+                    &what,
+                )
+                .await;
+            // Else the server no longer knows the session: rmcp opens another.
+            if let Some(answered) = answered {
+                return answered;
+            }
+        }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let handle = match peer
             .send_request_with_option(request, PeerRequestOptions::no_options())
@@ -291,15 +409,7 @@ impl Pool {
         };
         pending.id = None;
         match answer {
-            Ok(ServerResult::CallToolResult(result)) => Ok(Ok(CallToolResponse::Complete(result))),
-            Ok(ServerResult::InputRequiredResult(result)) => {
-                Ok(Ok(CallToolResponse::InputRequired(result)))
-            }
-            Ok(ServerResult::CreateTaskResult(result)) => Ok(Ok(CallToolResponse::Task(result))),
-            Ok(_) => Err(Failure::new(
-                app::api::ServerState::Error,
-                format!("the server answered {what} with something else"),
-            )),
+            Ok(result) => call_answer(result, &what),
             Err(rmcp::ServiceError::McpError(error)) => Ok(Err(error)),
             Err(e) => {
                 let failure = super::classify(spec, &e);

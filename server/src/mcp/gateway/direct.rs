@@ -1,0 +1,370 @@
+//! Plain requests of a session, answered in front of rmcp.
+//!
+//! In a 2025-11-25 session, `tools/call` and `tools/list` are one request and one answer
+//! (with the call's progress before it, when the client asked for progress). rmcp passes
+//! each through its session machinery, a handful of tasks and channels that cost more than
+//! all the rest of the gateway; the guard answers these itself, with the same [`Relay`] and
+//! the same checks, as one JSON message or, once progress comes, as an event stream (the
+//! transport allows either). Everything else, and any request that is not plainly valid,
+//! goes to rmcp, which answers it as it always would. rmcp still sees each session at least
+//! every [`super::SEEN_EVERY`], so that an active session does not expire there.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use rmcp::model::{
+    CallToolRequestParams, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorData,
+    GetMeta, Notification, ProgressNotificationParam, ProtocolVersion, RequestId,
+    ServerJsonRpcMessage, ServerNotification, ServerResult,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Asker, Relay};
+use crate::mcp::upstream::{Downstream, ProgressTo};
+use crate::state::AppState;
+
+/// A request the guard answers itself.
+pub(super) enum Plain {
+    Call {
+        id: RequestId,
+        params: CallToolRequestParams,
+        progress: Option<rmcp::model::ProgressToken>,
+    },
+    List {
+        id: RequestId,
+    },
+}
+
+/// A session's request, as far as the guard is concerned.
+pub(super) enum Read {
+    Plain(Plain),
+    /// The client gave up a request; the guard cancels it if it is running it.
+    Cancelled(RequestId),
+    Other,
+}
+
+/// What the body of a request in a session asks, when its headers are plainly valid.
+pub(super) fn read(state: &AppState, parts: &Parts, body: &[u8]) -> Read {
+    if !plainly_valid(state, parts) {
+        return Read::Other;
+    }
+    let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(body) else {
+        return Read::Other;
+    };
+    match message {
+        ClientJsonRpcMessage::Request(request) => {
+            // rmcp keeps a request's `_meta` beside its params. One with more than a
+            // progress token (a revision's own fields) is rmcp's to read.
+            let meta = request.request.get_meta();
+            if meta.0.keys().any(|k| k != "progressToken") {
+                return Read::Other;
+            }
+            let progress = meta.get_progress_token();
+            match request.request {
+                ClientRequest::CallToolRequest(call) if call.params.meta.is_none() => {
+                    Read::Plain(Plain::Call {
+                        id: request.id,
+                        params: call.params,
+                        progress,
+                    })
+                }
+                ClientRequest::ListToolsRequest(list)
+                    if list.params.as_ref().is_none_or(|p| p.meta.is_none()) =>
+                {
+                    Read::Plain(Plain::List { id: request.id })
+                }
+                _ => Read::Other,
+            }
+        }
+        ClientJsonRpcMessage::Notification(notice) => match notice.notification {
+            ClientNotification::CancelledNotification(cancelled) => cancelled
+                .params
+                .request_id
+                .map_or(Read::Other, Read::Cancelled),
+            _ => Read::Other,
+        },
+        _ => Read::Other,
+    }
+}
+
+/// Whether rmcp would take a request of a session with these headers as it is: it accepts
+/// both answer types, sends JSON, names a revision that has sessions (or none), names no
+/// method or tool in headers (2026-07-28's, which rmcp checks against the body), and comes
+/// from an allowed `Host` and `Origin`. Anything else is left to rmcp to answer.
+fn plainly_valid(state: &AppState, parts: &Parts) -> bool {
+    let headers = &parts.headers;
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let accept = text(header::ACCEPT).unwrap_or_default();
+    let accepts = |kind: &str| {
+        accept.split(',').any(|a| {
+            a.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case(kind)
+        })
+    };
+    let json = text(header::CONTENT_TYPE).is_some_and(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    });
+    let revision = match text(HeaderName::from_static("mcp-protocol-version")) {
+        None => true,
+        Some(version) => ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .any(|v| v.as_str() == version && *v != ProtocolVersion::V_2026_07_28),
+    };
+    let named = headers.contains_key("mcp-method") || headers.contains_key("mcp-name");
+    accepts("application/json")
+        && accepts("text/event-stream")
+        && json
+        && revision
+        && !named
+        && host_allowed(&state.gateway_hosts, text(header::HOST))
+        && origin_allowed(&state.gateway_origins, text(header::ORIGIN))
+}
+
+/// `Host` among `allowed` (by name, any port), or no list to check against.
+fn host_allowed(allowed: &[String], host: Option<&str>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(host) = host else { return false };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// No `Origin` (a client outside a browser), or exactly one of `allowed` (where `:*` stands
+/// for any port).
+fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
+    let Some(origin) = origin else { return true };
+    allowed.iter().any(|a| match a.strip_suffix('*') {
+        Some(prefix) => origin
+            .strip_prefix(prefix)
+            .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())),
+        None => a == origin,
+    })
+}
+
+/// The answer to `plain`, asked in session `session` by `asker`.
+pub(super) async fn answer(state: AppState, asker: Asker, plain: Plain, session: &str) -> Response {
+    let relay = Relay {
+        state: state.clone(),
+    };
+    let (id, params, progress) = match plain {
+        Plain::List { id } => {
+            return match relay.listing(&asker).await {
+                Ok(listing) => listed(&id, listing.legacy_json()),
+                Err(error) => json(&finished(id, Err(error))),
+            }
+        }
+        Plain::Call {
+            id,
+            params,
+            progress,
+        } => (id, params, progress),
+    };
+    let (sender, mut notices) = mpsc::channel(PROGRESS_BACKLOG);
+    let downstream = progress.map(|token| Downstream {
+        to: ProgressTo::Stream(sender),
+        token,
+    });
+    let cancel = state.streams_end.child_token();
+    let running = Running::new(&state, session, id.clone(), cancel.clone());
+    let mut call: Call = Box::pin(async move {
+        relay
+            .call(&asker, params, downstream, cancel)
+            .await
+            .map(ServerResult::from)
+    });
+    // The answer alone is sent as JSON; progress before it makes the answer a stream.
+    let first = tokio::select! {
+        biased;
+        Some(notice) = notices.recv() => notice,
+        answer = &mut call => return json(&finished(id, answer)),
+    };
+    let first = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(event(
+        &progress_notice(first),
+    ))));
+    let rest = futures_util::stream::unfold(
+        Streaming::Waiting(notices, call, running, id),
+        |at| async move {
+            let Streaming::Waiting(mut notices, mut call, running, id) = at else {
+                return None;
+            };
+            tokio::select! {
+                biased;
+                Some(notice) = notices.recv() => {
+                    let event = event(&progress_notice(notice));
+                    Some((Ok(event), Streaming::Waiting(notices, call, running, id)))
+                }
+                answer = &mut call => Some((Ok(event(&finished(id, answer))), Streaming::Done)),
+            }
+        },
+    );
+    let stream = futures_util::StreamExt::chain(first, rest);
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// Progress notices a call may have waiting for a slow client before the server's wait.
+const PROGRESS_BACKLOG: usize = 64;
+
+/// A call the guard runs, polled where its answer is awaited: by the request, then by the
+/// answer's stream once progress comes (dropped with it when the client goes away).
+type Call =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<ServerResult, ErrorData>> + Send>>;
+
+enum Streaming {
+    Waiting(
+        mpsc::Receiver<ProgressNotificationParam>,
+        Call,
+        Running,
+        RequestId,
+    ),
+    Done,
+}
+
+/// A call the guard runs, which the client may cancel until it is dropped.
+struct Running {
+    state: AppState,
+    key: (String, RequestId),
+}
+
+impl Running {
+    fn new(state: &AppState, session: &str, id: RequestId, cancel: CancellationToken) -> Running {
+        let key = (session.to_owned(), id);
+        state
+            .gateway_sessions
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone(), cancel);
+        Running {
+            state: state.clone(),
+            key,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.state
+            .gateway_sessions
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// The answer as rmcp gives it to a client of a revision before 2026-07-28: results without
+/// `resultType`, and none that only 2026-07-28 knows.
+fn finished(id: RequestId, answer: Result<ServerResult, ErrorData>) -> ServerJsonRpcMessage {
+    match answer {
+        Ok(ServerResult::InputRequiredResult(_)) => ServerJsonRpcMessage::error(
+            ErrorData::invalid_request(
+                "InputRequiredResult requires negotiated protocol version 2026-07-28 or newer",
+                None,
+            ),
+            Some(id),
+        ),
+        Ok(ServerResult::CreateTaskResult(_)) => ServerJsonRpcMessage::error(
+            ErrorData::invalid_request("the client did not declare tasks", None),
+            Some(id),
+        ),
+        Ok(mut result) => {
+            result.strip_result_type_for_legacy_peer();
+            result.strip_non_object_output_for_legacy_peer();
+            ServerJsonRpcMessage::response(result, id)
+        }
+        Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+    }
+}
+
+fn progress_notice(params: ProgressNotificationParam) -> ServerJsonRpcMessage {
+    ServerJsonRpcMessage::notification(ServerNotification::ProgressNotification(Notification::new(
+        params,
+    )))
+}
+
+fn json(message: &ServerJsonRpcMessage) -> Response {
+    match serde_json::to_vec(message) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => crate::error::AppError::internal(e).into_response(),
+    }
+}
+
+/// The answer to `tools/list` request `id`, its result written already.
+fn listed(id: &RequestId, result: &Bytes) -> Response {
+    let Ok(id) = serde_json::to_vec(id) else {
+        return crate::error::AppError::internal("a request id that is not JSON").into_response();
+    };
+    let mut body = Vec::with_capacity(result.len() + id.len() + 32);
+    body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    body.extend_from_slice(&id);
+    body.extend_from_slice(b",\"result\":");
+    body.extend_from_slice(result);
+    body.push(b'}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn event(message: &ServerJsonRpcMessage) -> Bytes {
+    let data = serde_json::to_string(message).unwrap_or_default();
+    Bytes::from(format!("event: message\ndata: {data}\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_matched_by_name_on_any_port() {
+        let allowed = ["localhost".to_owned(), "::1".to_owned()];
+        assert!(host_allowed(&allowed, Some("localhost:8484")));
+        assert!(host_allowed(&allowed, Some("LOCALHOST")));
+        assert!(host_allowed(&allowed, Some("[::1]:8484")));
+        assert!(!host_allowed(&allowed, Some("evil.example:8484")));
+        assert!(!host_allowed(&allowed, Some("localhost.evil.example")));
+        assert!(!host_allowed(&allowed, None));
+        assert!(host_allowed(&[], Some("anything")));
+    }
+
+    #[test]
+    fn origins_must_match_exactly_or_on_any_port() {
+        let allowed = [
+            "http://localhost:*".to_owned(),
+            "http://127.0.0.1:8484".to_owned(),
+        ];
+        assert!(origin_allowed(&allowed, None));
+        assert!(origin_allowed(&allowed, Some("http://localhost:3000")));
+        assert!(origin_allowed(&allowed, Some("http://127.0.0.1:8484")));
+        assert!(!origin_allowed(&allowed, Some("http://127.0.0.1:8485")));
+        assert!(!origin_allowed(&allowed, Some("http://localhost:")));
+        assert!(!origin_allowed(
+            &allowed,
+            Some("http://localhost:1@evil.example")
+        ));
+        assert!(!origin_allowed(&allowed, Some("https://evil.example")));
+    }
+}

@@ -92,15 +92,20 @@ impl StreamableHttpClient for Observed {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Posted {
-        if let Some(session) = &session_id {
-            *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(Posting {
-                http: self.http.clone(),
-                uri: uri.clone(),
-                session: session.clone(),
-                auth: auth_header.clone(),
-                headers: custom_headers.clone(),
-                limits,
-            });
+        {
+            // Noted once per session (its address and headers stay as they were opened).
+            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+            let known = last.as_ref().map(|p| &p.session) == session_id.as_ref();
+            if let (Some(session), false) = (&session_id, known) {
+                *last = Some(Posting {
+                    http: self.http.clone(),
+                    uri: uri.clone(),
+                    session: session.clone(),
+                    auth: auth_header.clone(),
+                    headers: custom_headers.clone(),
+                    limits,
+                });
+            }
         }
         self.http
             .post_message_with_response_limits(

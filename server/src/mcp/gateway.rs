@@ -288,9 +288,23 @@ impl Sessions {
         lately && self.rmcp.sessions.read().await.contains_key(id)
     }
 
+    fn running(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, RequestId), CancellationToken>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A call the guard runs, which the client may cancel until it has [`Sessions::ended`].
+    fn started(&self, call: (String, RequestId), cancel: CancellationToken) {
+        self.running().insert(call, cancel);
+    }
+
+    fn ended(&self, call: &(String, RequestId)) {
+        self.running().remove(call);
+    }
+
     fn cancel(&self, session: &str, id: RequestId) {
-        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(cancel) = running.get(&(session.to_owned(), id)) {
+        if let Some(cancel) = self.running().get(&(session.to_owned(), id)) {
             cancel.cancel();
         }
     }

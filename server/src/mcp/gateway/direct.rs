@@ -254,12 +254,7 @@ struct Running {
 impl Running {
     fn new(state: &AppState, session: &str, id: RequestId, cancel: CancellationToken) -> Running {
         let key = (session.to_owned(), id);
-        state
-            .gateway_sessions
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key.clone(), cancel);
+        state.gateway_sessions.started(key.clone(), cancel);
         Running {
             state: state.clone(),
             key,
@@ -269,12 +264,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.state
-            .gateway_sessions
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.key);
+        self.state.gateway_sessions.ended(&self.key);
     }
 }
 

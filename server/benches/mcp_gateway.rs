@@ -162,9 +162,13 @@ async fn main() {
     }
     let before = counted.calls.load(Ordering::Relaxed);
     let (mut direct_times, mut hearth_times) = (Vec::new(), Vec::new());
+    let (mut hearth_cpu, mut hearth_switches) = (Duration::ZERO, 0);
     for _ in 0..ROUNDS {
         direct_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&direct, n), echoed).await);
+        let (cpu, switches) = (hearth.cpu(), hearth.switches());
         hearth_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&through, n), echoed).await);
+        hearth_cpu += hearth.cpu().saturating_sub(cpu);
+        hearth_switches += hearth.switches().saturating_sub(switches);
     }
     let upstream_calls = counted.calls.load(Ordering::Relaxed) - before;
     let calls = ROUNDS * CALLS_PER_ROUND;
@@ -177,6 +181,11 @@ async fn main() {
         "added: p50 {:?} (budget 150 µs), p99 {:?}",
         h50.saturating_sub(d50),
         h99.saturating_sub(d99)
+    );
+    println!(
+        "Hearth per call: {:.0} µs of CPU time (user and system, all its threads), {:.1} context switches",
+        hearth_cpu.as_secs_f64() * 1e6 / calls as f64,
+        hearth_switches as f64 / calls as f64
     );
     println!(
         "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls, direct and through Hearth)",

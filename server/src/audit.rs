@@ -70,23 +70,22 @@ impl Record {
     }
 }
 
-enum Message {
-    Event(Record, i64),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The sending side; cheap to clone.
 #[derive(Clone)]
 pub struct Audit {
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::Sender<(Record, i64)>,
+    /// Asks the writer to write what is queued now, rather than when its quarter second
+    /// is over; answered once it is written.
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl Audit {
     /// Starts the writer task. It ends once every `Audit` is dropped and the queue is drained.
     pub fn spawn(db: Db) -> Audit {
         let (queue, inbox) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(db, inbox));
-        Audit { queue }
+        let (flushes, flush_inbox) = mpsc::channel(1);
+        tokio::spawn(writer(db, inbox, flush_inbox));
+        Audit { queue, flushes }
     }
 
     /// Queues `record` and logs it; never waits.
@@ -107,10 +106,7 @@ impl Audit {
             client = record.client.as_deref(),
             "audit event"
         );
-        if let Err(e) = self
-            .queue
-            .try_send(Message::Event(record, crate::db::now()))
-        {
+        if let Err(e) = self.queue.try_send((record, crate::db::now())) {
             tracing::warn!(reason = %e, "an audit event was dropped: the audit queue is full or closed");
         }
     }
@@ -118,37 +114,55 @@ impl Audit {
     /// Waits until everything queued so far is written (at shutdown).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
+        if self.flushes.send(done).await.is_ok() {
             let _ = wait.await;
         }
     }
 }
 
-async fn writer(db: Db, mut inbox: mpsc::Receiver<Message>) {
+/// Waits for the first event of a batch, then sleeps out the quarter second (or until a
+/// flush is asked) and writes what came meanwhile: one wake-up per batch, not one per event.
+async fn writer(
+    db: Db,
+    mut inbox: mpsc::Receiver<(Record, i64)>,
+    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
-    while inbox.recv_many(&mut batch, BATCH).await > 0 {
-        let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH && !batch.iter().any(|m| matches!(m, Message::Flush(_))) {
-            let room = BATCH - batch.len();
-            match tokio::time::timeout_at(deadline, inbox.recv_many(&mut batch, room)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+    let mut flushed = Vec::new();
+    loop {
+        tokio::select! {
+            received = inbox.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    break;
+                }
+                if batch.len() < BATCH {
+                    tokio::select! {
+                        () = tokio::time::sleep(LINGER) => {}
+                        Some(done) = flushes.recv() => flushed.push(done),
+                    }
+                }
+            }
+            Some(done) = flushes.recv() => flushed.push(done),
+        }
+        // Everything queued by now, a batch at a time.
+        loop {
+            while batch.len() < BATCH {
+                let Ok(event) = inbox.try_recv() else { break };
+                batch.push(event);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let full = batch.len() == BATCH;
+            if let Err(e) = insert(&db, &batch).await {
+                tracing::error!(error = %e, lost = batch.len(), "could not write audit events");
+            }
+            batch.clear();
+            if !full {
+                break;
             }
         }
-        let mut flushed = Vec::new();
-        let mut events = Vec::with_capacity(batch.len());
-        for message in batch.drain(..) {
-            match message {
-                Message::Event(record, at) => events.push((record, at)),
-                Message::Flush(done) => flushed.push(done),
-            }
-        }
-        if !events.is_empty() {
-            if let Err(e) = insert(&db, &events).await {
-                tracing::error!(error = %e, lost = events.len(), "could not write audit events");
-            }
-        }
-        for done in flushed {
+        for done in flushed.drain(..) {
             let _ = done.send(());
         }
     }

@@ -122,6 +122,11 @@ impl Hearth {
     pub fn cpu(&self) -> Duration {
         cpu_time(self.pid())
     }
+
+    /// Context switches of its threads so far.
+    pub fn switches(&self) -> u64 {
+        context_switches(self.pid())
+    }
 }
 
 /// A `/proc/<pid>/status` field in KiB.
@@ -150,6 +155,24 @@ pub fn cpu_time(pid: u32) -> Duration {
     };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// Context switches of all of a process's threads so far, voluntary (waiting) or not.
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 /// Serves `router` on loopback from a runtime thread of its own (so that a fake provider never

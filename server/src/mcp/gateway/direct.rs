@@ -16,9 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
-    CallToolRequestParams, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorData,
-    GetMeta, Notification, ProgressNotificationParam, ProtocolVersion, RequestId,
-    ServerJsonRpcMessage, ServerNotification, ServerResult,
+    CallToolRequestParams, CancelledNotificationParam, ErrorData, Notification,
+    ProgressNotificationParam, ProtocolVersion, RequestId, RequestMetaObject, ServerJsonRpcMessage,
+    ServerNotification, ServerResult,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -47,47 +47,86 @@ pub(super) enum Read {
     Other,
 }
 
+/// A JSON-RPC message as the guard reads it: the envelope alone, its params left as they
+/// came until the method is known (rmcp's own reading buffers the whole message several
+/// times over, which costs more than the rest of the request). Anything it does not know
+/// fails to read and is left to rmcp.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    method: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    params: Option<&'a serde_json::value::RawValue>,
+}
+
+/// `tools/list` params the guard answers: a cursor (the whole list is one page) and a
+/// progress token at most.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    #[serde(rename = "_meta", default)]
+    meta: Option<RequestMetaObject>,
+    #[serde(default, rename = "cursor")]
+    _cursor: Option<String>,
+}
+
 /// What the body of a request in a session asks, when its headers are plainly valid.
 pub(super) fn read(state: &AppState, parts: &Parts, body: &[u8]) -> Read {
     if !plainly_valid(state, parts) {
         return Read::Other;
     }
-    let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(body) else {
-        return Read::Other;
-    };
-    match message {
-        ClientJsonRpcMessage::Request(request) => {
-            // rmcp keeps a request's `_meta` beside its params. One with more than a
-            // progress token (a revision's own fields) is rmcp's to read.
-            let meta = request.request.get_meta();
-            if meta.0.keys().any(|k| k != "progressToken") {
-                return Read::Other;
-            }
-            let progress = meta.get_progress_token();
-            match request.request {
-                ClientRequest::CallToolRequest(call) if call.params.meta.is_none() => {
-                    Read::Plain(Plain::Call {
-                        id: request.id,
-                        params: call.params,
-                        progress,
-                    })
-                }
-                ClientRequest::ListToolsRequest(list)
-                    if list.params.as_ref().is_none_or(|p| p.meta.is_none()) =>
-                {
-                    Read::Plain(Plain::List { id: request.id })
-                }
-                _ => Read::Other,
-            }
+    read_message(body).unwrap_or(Read::Other)
+}
+
+fn read_message(body: &[u8]) -> Option<Read> {
+    let message: Envelope = serde_json::from_slice(body).ok()?;
+    if message.jsonrpc != "2.0" {
+        return None;
+    }
+    let params = message.params.map(|p| p.get()).filter(|p| *p != "null");
+    let Some(id) = message.id else {
+        // A notification: only a cancellation concerns the guard.
+        if message.method != "notifications/cancelled" {
+            return None;
         }
-        ClientJsonRpcMessage::Notification(notice) => match notice.notification {
-            ClientNotification::CancelledNotification(cancelled) => cancelled
-                .params
-                .request_id
-                .map_or(Read::Other, Read::Cancelled),
-            _ => Read::Other,
-        },
-        _ => Read::Other,
+        let params: CancelledNotificationParam = serde_json::from_str(params?).ok()?;
+        return params.request_id.map(Read::Cancelled);
+    };
+    let id: RequestId = serde_json::from_str(id.get()).ok()?;
+    // A request whose `_meta` holds more than a progress token (a revision's own fields)
+    // is rmcp's to read.
+    let progress_only = |meta: &Option<RequestMetaObject>| {
+        meta.as_ref()
+            .is_none_or(|m| m.0.keys().all(|k| k == "progressToken"))
+    };
+    match message.method.as_ref() {
+        "tools/call" => {
+            let mut params: CallToolRequestParams = serde_json::from_str(params?).ok()?;
+            if !progress_only(&params.meta) {
+                return None;
+            }
+            let progress = params.meta.take().and_then(|m| m.get_progress_token());
+            Some(Read::Plain(Plain::Call {
+                id,
+                params,
+                progress,
+            }))
+        }
+        "tools/list" => {
+            if let Some(params) = params {
+                let params: ListParams = serde_json::from_str(params).ok()?;
+                if !progress_only(&params.meta) {
+                    return None;
+                }
+            }
+            Some(Read::Plain(Plain::List { id }))
+        }
+        _ => None,
     }
 }
 
@@ -327,6 +366,76 @@ fn event(message: &ServerJsonRpcMessage) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(body: &str) -> Option<Read> {
+        read_message(body.as_bytes())
+    }
+
+    #[test]
+    fn plain_calls_lists_and_cancellations_are_read() {
+        let Some(Read::Plain(Plain::Call {
+            id,
+            params,
+            progress,
+        })) = read(
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":{"progressToken":"p1"}}}"#,
+        )
+        else {
+            panic!("a plain call");
+        };
+        assert_eq!(id, RequestId::Number(7));
+        assert_eq!(params.name, "echo");
+        assert_eq!(params.arguments.unwrap()["text"], "hi");
+        assert!(
+            params.meta.is_none(),
+            "the client's _meta is not the upstream's"
+        );
+        assert_eq!(
+            progress,
+            Some(rmcp::model::ProgressToken(RequestId::String("p1".into())))
+        );
+        assert!(matches!(
+            read(r#"{"jsonrpc":"2.0","id":"a","method":"tools/list"}"#),
+            Some(Read::Plain(Plain::List {
+                id: RequestId::String(_)
+            }))
+        ));
+        assert!(matches!(
+            read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"x"}}"#),
+            Some(Read::Plain(Plain::List { .. }))
+        ));
+        assert!(matches!(
+            read(
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}"#
+            ),
+            Some(Read::Cancelled(RequestId::Number(3)))
+        ));
+    }
+
+    #[test]
+    fn anything_else_is_left_to_rmcp() {
+        for body in [
+            // Not JSON-RPC 2.0, a batch, a response, an id that is null.
+            r#"{"jsonrpc":"1.0","id":1,"method":"tools/list"}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"tools/list"}"#,
+            // A field the envelope does not know, or a key given twice.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","extra":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/list"}"#,
+            // More than a progress token in _meta; list params it does not know.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"filter":"x"}}"#,
+            // A call without params or a name; other methods and notifications.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"prompts/list"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#,
+        ] {
+            assert!(read(body).is_none(), "{body}");
+        }
+    }
 
     #[test]
     fn hosts_are_matched_by_name_on_any_port() {

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::http::{HeaderName, HeaderValue};
 use futures_util::StreamExt;
 use rmcp::model::{
-    ClientJsonRpcMessage, ErrorCode, ErrorData, ProgressToken, RequestId, ServerJsonRpcMessage,
-    ServerNotification, ServerResult,
+    CallToolResult, ClientJsonRpcMessage, ErrorCode, ErrorData, ProgressToken, RequestId,
+    ServerJsonRpcMessage, ServerNotification, ServerResult,
 };
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
@@ -23,22 +23,65 @@ use rmcp::transport::streamable_http_client::{
 
 use super::{Downstream, Listener};
 
-/// How rmcp's transport last posted to a session.
-#[derive(Clone)]
+/// How rmcp's transport last posted to a session, made ready to post to it again: the
+/// address parsed and the headers built once per session rather than on every call.
 pub struct Posting {
     http: reqwest::Client,
     uri: Arc<str>,
+    url: reqwest::Url,
     session: Arc<str>,
     auth: Option<String>,
-    headers: HashMap<HeaderName, HeaderValue>,
+    custom: HashMap<HeaderName, HeaderValue>,
+    /// Everything a call is posted with: the answer types, the session, the credential and
+    /// the transport's own headers (its protocol version among them).
+    headers: reqwest::header::HeaderMap,
     limits: StreamableHttpResponseLimits,
+}
+
+impl Posting {
+    fn new(
+        http: reqwest::Client,
+        uri: Arc<str>,
+        session: Arc<str>,
+        auth: Option<String>,
+        custom: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Option<Posting> {
+        use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+        let url = reqwest::Url::parse(&uri).ok()?;
+        let mut headers = reqwest::header::HeaderMap::with_capacity(custom.len() + 4);
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/event-stream, application/json"),
+        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in &custom {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(auth) = &auth {
+            let mut value = HeaderValue::try_from(format!("Bearer {auth}")).ok()?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        headers.insert("mcp-session-id", HeaderValue::from_str(&session).ok()?);
+        Some(Posting {
+            http,
+            uri,
+            url,
+            session,
+            auth,
+            custom,
+            headers,
+            limits,
+        })
+    }
 }
 
 /// rmcp's HTTP client for a server, noting how the transport posts within a session.
 #[derive(Clone)]
 pub struct Observed {
     http: reqwest::Client,
-    last: Arc<Mutex<Option<Posting>>>,
+    last: Arc<Mutex<Option<Arc<Posting>>>>,
 }
 
 impl Observed {
@@ -50,7 +93,7 @@ impl Observed {
     }
 
     /// How the transport last posted within a session, if it has.
-    pub fn posting(&self) -> Option<Posting> {
+    pub fn posting(&self) -> Option<Arc<Posting>> {
         self.last
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -97,14 +140,15 @@ impl StreamableHttpClient for Observed {
             let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
             let known = last.as_ref().map(|p| &p.session) == session_id.as_ref();
             if let (Some(session), false) = (&session_id, known) {
-                *last = Some(Posting {
-                    http: self.http.clone(),
-                    uri: uri.clone(),
-                    session: session.clone(),
-                    auth: auth_header.clone(),
-                    headers: custom_headers.clone(),
+                *last = Posting::new(
+                    self.http.clone(),
+                    uri.clone(),
+                    session.clone(),
+                    auth_header.clone(),
+                    custom_headers.clone(),
                     limits,
-                });
+                )
+                .map(Arc::new);
             }
         }
         self.http
@@ -162,6 +206,10 @@ pub enum Answer {
 
 /// Posts `message`, request `id`, into the session. Progress under `token` goes to
 /// `downstream`; a changed tool list is noted on `listener`.
+///
+/// The request is the one rmcp's transport would send; the answer is read as rmcp reads it
+/// (a JSON message, or an event stream bounded per event), the JSON-RPC envelope first and
+/// the result then straight into its type.
 pub async fn call(
     posting: &Posting,
     message: ClientJsonRpcMessage,
@@ -169,37 +217,176 @@ pub async fn call(
     progress: Option<(&ProgressToken, &Downstream)>,
     listener: &Listener,
 ) -> Result<Answer, StreamableHttpError<reqwest::Error>> {
-    let posted = posting
+    let body = serde_json::to_vec(&message).map_err(StreamableHttpError::Deserialize)?;
+    let response = posting
         .http
-        .post_message_with_response_limits(
-            posting.uri.clone(),
-            message,
-            Some(posting.session.clone()),
-            posting.auth.clone(),
-            posting.headers.clone(),
-            posting.limits,
-        )
-        .await;
-    let mut events = match posted {
-        Err(StreamableHttpError::SessionExpired) => return Ok(Answer::Expired),
-        Err(e) => return Err(e),
-        Ok(StreamableHttpPostResponse::Json(message, _)) => {
-            return answer_in(message, id).ok_or(StreamableHttpError::UnexpectedServerResponse(
-                "an answer to another request".into(),
-            ));
+        .post(posting.url.clone())
+        .headers(posting.headers.clone())
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(Answer::Expired);
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let limits = &posting.limits;
+    match content_type.as_deref() {
+        // A failing status with a JSON-RPC error is still the server's answer.
+        Some("application/json") => {
+            let body = bounded_body(response, limits.max_json_response_size).await;
+            match body.as_deref().ok().and_then(|b| read_answer(b, id)) {
+                Some(answer) => Ok(answer),
+                None if !status.is_success() => Err(status_error(status)),
+                None => Err(body
+                    .err()
+                    .unwrap_or(StreamableHttpError::UnexpectedServerResponse(
+                        "an answer to another request".into(),
+                    ))),
+            }
         }
-        Ok(StreamableHttpPostResponse::Accepted) => {
-            return Err(StreamableHttpError::UnexpectedServerResponse(
+        _ if !status.is_success() => Err(status_error(status)),
+        Some("text/event-stream") => {
+            let events = bounded_events(response.bytes_stream(), limits.max_sse_event_size);
+            events_answer(posting, events, id, progress, listener).await
+        }
+        _ if matches!(
+            status,
+            reqwest::StatusCode::ACCEPTED | reqwest::StatusCode::NO_CONTENT
+        ) =>
+        {
+            Err(StreamableHttpError::UnexpectedServerResponse(
                 "no answer to a request".into(),
             ))
         }
-        Ok(StreamableHttpPostResponse::Sse(events, _)) => events,
-        Ok(_) => {
-            return Err(StreamableHttpError::UnexpectedServerResponse(
-                "an answer of a kind rmcp did not know".into(),
-            ))
+        other => Err(StreamableHttpError::UnexpectedContentType(
+            other.map(str::to_owned),
+        )),
+    }
+}
+
+/// A failing status without a JSON-RPC answer, in the words rmcp uses for it (which
+/// [`super::classify`] reads).
+fn status_error(status: reqwest::StatusCode) -> StreamableHttpError<reqwest::Error> {
+    StreamableHttpError::UnexpectedServerResponse(format!("HTTP {status}").into())
+}
+
+/// The whole body, refused beyond `limit` bytes.
+async fn bounded_body(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, StreamableHttpError<reqwest::Error>> {
+    crate::llm::read_whole(response, limit)
+        .await
+        .map_err(|e| match e {
+            Some(e) => StreamableHttpError::Client(e),
+            None => StreamableHttpError::ResponseBodyTooLarge { max_size: limit },
+        })
+}
+
+/// The answer to request `id` in one JSON-RPC message, if it is that.
+fn read_answer(message: &[u8], id: &RequestId) -> Option<Answer> {
+    let message: Reply = serde_json::from_slice(message).ok()?;
+    if message.jsonrpc != "2.0" || serde_json::from_str::<RequestId>(message.id?.get()).ok()? != *id
+    {
+        return None;
+    }
+    match (message.result, message.error) {
+        (Some(result), None) => {
+            let result = serde_json::from_str::<CallToolResult>(result.get())
+                .map(ServerResult::CallToolResult)
+                // Anything else a call may answer (MRTR, tasks) is read by rmcp's types.
+                .or_else(|_| serde_json::from_str::<ServerResult>(result.get()))
+                .ok()?;
+            Some(Answer::Given(Ok(result)))
         }
-    };
+        (None, Some(error)) => Some(Answer::Given(Err(serde_json::from_str(error.get()).ok()?))),
+        _ => None,
+    }
+}
+
+/// A JSON-RPC message from the server, its result or error left as it came.
+#[derive(serde::Deserialize)]
+struct Reply<'a> {
+    #[serde(borrow)]
+    jsonrpc: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    result: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The events of an answer's stream, each at most `limit` bytes: a bigger one ends it
+/// (the server's progress cannot grow Hearth's memory without bound).
+fn bounded_events(
+    bytes: impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send + 'static,
+    limit: usize,
+) -> futures_util::stream::BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>> {
+    let mut within = EventSize::default();
+    let bytes = bytes.map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        if within.grows_past(&chunk, limit) {
+            return Err(std::io::Error::other(format!(
+                "an event of the answer's stream is over {limit} bytes"
+            )));
+        }
+        Ok(chunk)
+    });
+    sse_stream::SseStream::from_bytes_stream(bytes).boxed()
+}
+
+/// The size of the event being read, reset where an event ends (a blank line).
+#[derive(Default)]
+struct EventSize {
+    event: usize,
+    line: usize,
+    after_cr: bool,
+}
+
+impl EventSize {
+    fn grows_past(&mut self, chunk: &[u8], limit: usize) -> bool {
+        for &b in chunk {
+            match b {
+                b'\n' if self.after_cr => self.after_cr = false,
+                b'\r' | b'\n' => {
+                    if self.line == 0 {
+                        self.event = 0;
+                    }
+                    self.line = 0;
+                    self.after_cr = b == b'\r';
+                }
+                _ => {
+                    self.after_cr = false;
+                    self.line += 1;
+                    self.event += 1;
+                    if self.event > limit {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Reads the answer's stream until the answer to `id`.
+async fn events_answer(
+    posting: &Posting,
+    mut events: futures_util::stream::BoxStream<
+        'static,
+        Result<sse_stream::Sse, sse_stream::Error>,
+    >,
+    id: &RequestId,
+    progress: Option<(&ProgressToken, &Downstream)>,
+    listener: &Listener,
+) -> Result<Answer, StreamableHttpError<reqwest::Error>> {
     while let Some(event) = events.next().await {
         let Some(data) = event?.data else { continue };
         let Ok(message) = serde_json::from_str::<ServerJsonRpcMessage>(&data) else {
@@ -235,7 +422,7 @@ pub async fn call(
                         refusal,
                         Some(posting.session.clone()),
                         posting.auth.clone(),
-                        posting.headers.clone(),
+                        posting.custom.clone(),
                     )
                     .await;
             }
@@ -258,5 +445,50 @@ fn answer_in(message: ServerJsonRpcMessage, id: &RequestId) -> Option<Answer> {
             Some(Answer::Given(Err(error.error)))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_measured_from_the_last_blank_line() {
+        let mut size = EventSize::default();
+        assert!(!size.grows_past(b"data: 12345\n\n", 12));
+        // Split across chunks and ended by CRLF pairs: each event starts again at zero.
+        assert!(!size.grows_past(b"data: 1234", 12));
+        assert!(!size.grows_past(b"\r\n\r\ndata: 1234\r\r", 12));
+        assert!(!size.grows_past(b"data: 123456", 12));
+        // Lines of one event add up; a lone line break does not end it.
+        assert!(size.grows_past(b"\ndata: x\n", 12));
+    }
+
+    #[test]
+    fn only_the_answer_to_the_request_is_read() {
+        let id = RequestId::String("hearth-1".into());
+        let read = |body: &str| read_answer(body.as_bytes(), &id);
+        let Some(Answer::Given(Ok(ServerResult::CallToolResult(result)))) = read(
+            r#"{"jsonrpc":"2.0","id":"hearth-1","result":{"content":[{"type":"text","text":"hi"}]}}"#,
+        ) else {
+            panic!("a call's result");
+        };
+        assert_eq!(result.content[0].as_text().unwrap().text, "hi");
+        let Some(Answer::Given(Err(error))) = read(
+            r#"{"jsonrpc":"2.0","id":"hearth-1","error":{"code":-32602,"message":"no such tool"}}"#,
+        ) else {
+            panic!("the server's error");
+        };
+        assert_eq!(error.message, "no such tool");
+        for other in [
+            r#"{"jsonrpc":"2.0","id":"hearth-2","result":{"content":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":"hearth-1"}"#,
+            r#"{"jsonrpc":"2.0","id":"hearth-1","result":{},"error":{"code":1,"message":"x"}}"#,
+            r#"{"jsonrpc":"1.0","id":"hearth-1","result":{"content":[]}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+            "not json",
+        ] {
+            assert!(read(other).is_none(), "{other}");
+        }
     }
 }

@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use rmcp::model::RequestId;
@@ -70,10 +69,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         state.gateway_sessions.rmcp.clone(),
         config,
     );
+    // The guard answers every request of these paths, handing rmcp those it does not answer
+    // itself; rmcp's service is shared, not cloned for each request.
+    let rmcp: Rmcp = Arc::new(service);
+    let answer = move |State(state): State<AppState>, request: Request| {
+        let rmcp = rmcp.clone();
+        async move { guard(state, request, &rmcp).await }
+    };
     Router::new()
-        .route_service("/mcp", service.clone())
-        .route_service("/mcp/{server}", service)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .route("/mcp", axum::routing::any(answer.clone()))
+        .route("/mcp/{server}", axum::routing::any(answer))
         .route(
             "/.well-known/oauth-protected-resource/mcp/{server}",
             axum::routing::get(resource_metadata),
@@ -324,7 +329,10 @@ fn owner_of(principal: &Principal) -> String {
 ///
 /// A client that authenticates to Hearth with `X-Api-Key` may send an `Authorization` of its
 /// own: that one is meant for the servers (auth `forward`), and is never read as a Hearth key.
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// rmcp's streamable HTTP service for `/mcp` and `/mcp/{server}`.
+type Rmcp = Arc<StreamableHttpService<Relay, LocalSessionManager>>;
+
+async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
     let (mut parts, body) = request.into_parts();
     if parts.headers.contains_key("x-api-key") {
         if let Some(token) = parts.headers.remove(header::AUTHORIZATION) {
@@ -397,7 +405,10 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     let ended = parts.method == axum::http::Method::DELETE;
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = rmcp
+        .handle(Request::from_parts(parts, body))
+        .await
+        .map(axum::body::Body::new);
     match &session {
         Some(id) if ended && response.status().is_success() => state.gateway_sessions.closed(id),
         Some(_) => {}

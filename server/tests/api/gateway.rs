@@ -663,3 +663,82 @@ async fn chat_approvals_of_a_shared_servers_tools_are_each_users_own() {
     );
     app.stop().await;
 }
+
+/// An MCP server whose sessions open but whose calls fail as `status` says, with a JSON-RPC
+/// error in the body naming `said`.
+async fn failing_calls(status: u16, said: &'static str) -> String {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let answer = move |axum::Json(message): axum::Json<Value>| async move {
+        let Some(id) = message.get("id").cloned() else {
+            return StatusCode::ACCEPTED.into_response();
+        };
+        let result = match message["method"].as_str().unwrap_or_default() {
+            "initialize" => {
+                json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "failing", "version": "1"}})
+            }
+            "tools/list" => json!({"tools": [{"name": "work", "inputSchema": {"type": "object"}}]}),
+            _ => {
+                let error =
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": said}});
+                return (StatusCode::from_u16(status).unwrap(), axum::Json(error)).into_response();
+            }
+        };
+        let mut response =
+            axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response();
+        response
+            .headers_mut()
+            .insert("mcp-session-id", "failing-session".parse().unwrap());
+        response
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/mcp", axum::routing::post(answer));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_call_an_upstream_session_refuses_is_reported_as_the_servers_failure() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = app.member_key("ana").await;
+    let grants = json!({"users": ["ana"]});
+    for (name, status, said) in [
+        ("revoked", 401, "token revoked upstream"),
+        ("forbidden", 403, "not for you upstream"),
+        ("erring", 500, "the tool broke upstream"),
+    ] {
+        let url = failing_calls(status, said).await;
+        app.add_mcp_server(
+            MASTER,
+            &json!({"name": name, "url": url, "lifecycle": "legacy", "grants": grants}),
+        )
+        .await;
+        let session = client(app.url(&format!("/mcp/{name}")), &ana)
+            .await
+            .expect("the session opens");
+        let answer = session.call_tool(CallToolRequestParams::new("work")).await;
+        match status {
+            // The credential refused mid-session: the server's failure, said as Hearth's,
+            // the upstream's own words not passed on as if the tool had answered.
+            401 | 403 => {
+                let result = answer.expect("a result that says the server failed");
+                assert_eq!(result.is_error, Some(true), "{name}");
+                let text = &result.content[0].as_text().unwrap().text;
+                assert!(
+                    text.contains(&format!("the shared MCP server {name} failed")),
+                    "{text}"
+                );
+                assert!(text.contains("auth"), "{text}");
+                assert!(!text.contains(said), "{text}");
+            }
+            // Any other failing status with a JSON-RPC error: that error is the answer.
+            _ => {
+                let error = answer.expect_err("the server's error");
+                assert!(error.to_string().contains(said), "{error}");
+            }
+        }
+        session.cancel().await.unwrap();
+    }
+    app.stop().await;
+}

@@ -237,8 +237,14 @@ pub async fn call(
         .map(|v| v.trim().to_ascii_lowercase());
     let limits = &posting.limits;
     match content_type.as_deref() {
-        // A failing status with a JSON-RPC error is still the server's answer.
-        Some("application/json") => {
+        // A failing status with a JSON-RPC error is still the server's answer, unless it
+        // refuses the credential (which is Hearth's to report, as rmcp does).
+        Some("application/json")
+            if !matches!(
+                status,
+                reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+            ) =>
+        {
             let body = bounded_body(response, limits.max_json_response_size).await;
             match body.as_deref().ok().and_then(|b| read_answer(b, id)) {
                 Some(answer) => Ok(answer),

@@ -691,11 +691,8 @@ async fn failing_calls(status: u16, said: &'static str) -> String {
             .insert("mcp-session-id", "failing-session".parse().unwrap());
         response
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let app = axum::Router::new().route("/mcp", axum::routing::post(answer));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    format!("{}/mcp", crate::harness::serve_loopback(app).await)
 }
 
 #[tokio::test]

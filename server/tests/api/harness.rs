@@ -296,8 +296,13 @@ pub async fn redirecting_to(to: String) -> String {
             )
         }
     });
+    serve_loopback(app).await
+}
+
+/// Serves `app` on a free loopback port for the rest of the test; its origin.
+pub async fn serve_loopback(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let origin = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    origin
 }

@@ -872,3 +872,81 @@ async fn on_a_public_bind_loopback_upstreams_need_the_allow_list() {
     assert_eq!(health_of(&app, MASTER, "local").await["state"], "ok");
     app.stop().await;
 }
+
+/// A legacy SSE server that names its endpoint, then sends one event that never ends (lines of
+/// 64 KiB without the blank line that would end it, 24 MiB in all) and holds the stream open.
+/// Returns its stream's address and whether the stream was dropped by its reader.
+async fn endless_event() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let stream = move || {
+        let dropped = Dropped(flag.clone());
+        let line = axum::body::Bytes::from(format!("data: {}\n", "x".repeat(64 << 10)));
+        let head = futures_util::stream::once(async {
+            axum::body::Bytes::from("event: endpoint\ndata: /messages\n\n")
+        });
+        let body = futures_util::stream::iter(std::iter::repeat_n(line, 384));
+        let held = futures_util::stream::once(async move {
+            let _dropped = dropped;
+            std::future::pending::<axum::body::Bytes>().await
+        });
+        let events = futures_util::StreamExt::map(
+            futures_util::StreamExt::chain(futures_util::StreamExt::chain(head, body), held),
+            Ok::<_, std::convert::Infallible>,
+        );
+        async move {
+            (
+                [("content-type", "text/event-stream")],
+                axum::body::Body::from_stream(events),
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route("/sse", axum::routing::get(stream))
+        .route(
+            "/messages",
+            axum::routing::post(|| async { axum::http::StatusCode::ACCEPTED }),
+        );
+    let url = format!("{}/sse", crate::harness::serve_loopback(app).await);
+    (url, dropped)
+}
+
+#[tokio::test]
+async fn a_legacy_sse_event_that_never_ends_ends_the_session_at_16_mib() {
+    let app = app().await;
+    let (url, dropped) = endless_event().await;
+    // A deadline far beyond the test's wait: only the event's size can end the session.
+    add(&app, &json!({"name": "endless", "transport": "sse", "url": url, "timeout_secs": 120, "grants": {"all_members": true}})).await;
+    let listing = tokio::spawn(
+        reqwest::Client::new()
+            .get(app.url("/v1/mcp/tools"))
+            .bearer_auth(MASTER)
+            .send(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dropped.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "Hearth still reads an event of over 16 MiB"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tools: Value = tokio::time::timeout(Duration::from_secs(20), listing)
+        .await
+        .expect("the listing answers once the session ends")
+        .unwrap()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tools["unavailable"], json!(["endless"]), "{tools}");
+    app.stop().await;
+}

@@ -335,17 +335,25 @@ fn bounded_events(
     bytes: impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send + 'static,
     limit: usize,
 ) -> futures_util::stream::BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>> {
+    sse_stream::SseStream::from_bytes_stream(bounded_bytes(bytes, limit)).boxed()
+}
+
+/// An event stream's bytes, ended with an error where an event grows past `limit` bytes:
+/// read before any parser buffers the event whole.
+pub(super) fn bounded_bytes(
+    bytes: impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>>,
+    limit: usize,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> {
     let mut within = EventSize::default();
-    let bytes = bytes.map(move |chunk| {
+    bytes.map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
         if within.grows_past(&chunk, limit) {
             return Err(std::io::Error::other(format!(
-                "an event of the answer's stream is over {limit} bytes"
+                "an event of the stream is over {limit} bytes"
             )));
         }
         Ok(chunk)
-    });
-    sse_stream::SseStream::from_bytes_stream(bytes).boxed()
+    })
 }
 
 /// The size of the event being read, reset where an event ends (a blank line).

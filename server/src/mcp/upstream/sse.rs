@@ -62,7 +62,8 @@ pub async fn connect(
     if !response.status().is_success() {
         return Err(SseError::Status(response.status()).into());
     }
-    let mut events = response.bytes_stream().eventsource();
+    let mut events =
+        Box::pin(super::posting::bounded_bytes(response.bytes_stream(), MAX_EVENT).eventsource());
     let endpoint = loop {
         match events.next().await {
             Some(Ok(event)) if event.event == "endpoint" => break event.data,
@@ -89,11 +90,13 @@ pub async fn connect(
     let (tx, inbox) = mpsc::channel(INBOX);
     let reader = tokio::spawn(async move {
         while let Some(event) = events.next().await {
-            let Ok(event) = event else { break };
-            if event.data.len() > MAX_EVENT {
-                tracing::warn!("a legacy SSE server sent an event over 16 MiB; session ended");
-                break;
-            }
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a legacy SSE server's stream broke; session ended");
+                    break;
+                }
+            };
             if event.event != "message" && !event.event.is_empty() {
                 continue;
             }

@@ -13,6 +13,17 @@ use axum::Router;
 
 use crate::state::AppState;
 
+/// Whether a `Content-Type` (or one entry of an `Accept` list) names the media type `kind`,
+/// whatever its parameters and case.
+pub(crate) fn media_type_is(value: &str, kind: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case(kind)
+}
+
 pub fn router() -> Router<AppState> {
     personal::router()
         .merge(registry::router())

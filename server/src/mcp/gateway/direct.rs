@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Asker, Relay};
+use crate::mcp::media_type_is;
 use crate::mcp::upstream::{Downstream, ProgressTo};
 use crate::state::AppState;
 
@@ -142,22 +143,8 @@ fn plainly_valid(state: &AppState, parts: &Parts) -> bool {
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
     let accept = text(header::ACCEPT).unwrap_or_default();
-    let accepts = |kind: &str| {
-        accept.split(',').any(|a| {
-            a.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .eq_ignore_ascii_case(kind)
-        })
-    };
-    let json = text(header::CONTENT_TYPE).is_some_and(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .eq_ignore_ascii_case("application/json")
-    });
+    let accepts = |kind: &str| accept.split(',').any(|a| media_type_is(a, kind));
+    let json = text(header::CONTENT_TYPE).is_some_and(|c| media_type_is(c, "application/json"));
     let revision = match text(HeaderName::from_static("mcp-protocol-version")) {
         None => true,
         Some(version) => ProtocolVersion::KNOWN_VERSIONS

@@ -229,51 +229,51 @@ pub async fn call(
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(Answer::Expired);
     }
-    let content_type = response
+    let named = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
+        .and_then(|v| v.to_str().ok());
+    let is = |kind| named.is_some_and(|c| crate::mcp::media_type_is(c, kind));
+    let (json, events) = (is("application/json"), is("text/event-stream"));
+    let unknown = named
+        .filter(|_| !json && !events)
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
     let limits = &posting.limits;
-    match content_type.as_deref() {
-        // A failing status with a JSON-RPC error is still the server's answer, unless it
-        // refuses the credential (which is Hearth's to report, as rmcp does).
-        Some("application/json")
-            if !matches!(
-                status,
-                reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
-            ) =>
-        {
-            let body = bounded_body(response, limits.max_json_response_size).await;
-            match body.as_deref().ok().and_then(|b| read_answer(b, id)) {
-                Some(answer) => Ok(answer),
-                None if !status.is_success() => Err(status_error(status)),
-                None => Err(body
-                    .err()
-                    .unwrap_or(StreamableHttpError::UnexpectedServerResponse(
-                        "an answer to another request".into(),
-                    ))),
-            }
-        }
-        _ if !status.is_success() => Err(status_error(status)),
-        Some("text/event-stream") => {
-            let events = bounded_events(response.bytes_stream(), limits.max_sse_event_size);
-            events_answer(posting, events, id, progress, listener).await
-        }
-        _ if matches!(
-            status,
-            reqwest::StatusCode::ACCEPTED | reqwest::StatusCode::NO_CONTENT
-        ) =>
-        {
-            Err(StreamableHttpError::UnexpectedServerResponse(
-                "no answer to a request".into(),
-            ))
-        }
-        other => Err(StreamableHttpError::UnexpectedContentType(
-            other.map(str::to_owned),
-        )),
+    let refused = matches!(
+        status,
+        reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+    );
+    // A failing status with a JSON-RPC error is still the server's answer, unless it refuses
+    // the credential (which is Hearth's to report, as rmcp does).
+    if json && !refused {
+        let body = bounded_body(response, limits.max_json_response_size).await;
+        return match body.as_deref().ok().and_then(|b| read_answer(b, id)) {
+            Some(answer) => Ok(answer),
+            None if !status.is_success() => Err(status_error(status)),
+            None => Err(body
+                .err()
+                .unwrap_or(StreamableHttpError::UnexpectedServerResponse(
+                    "an answer to another request".into(),
+                ))),
+        };
     }
+    if !status.is_success() {
+        return Err(status_error(status));
+    }
+    if events {
+        let events = bounded_events(response.bytes_stream(), limits.max_sse_event_size);
+        return events_answer(posting, events, id, progress, listener).await;
+    }
+    if matches!(
+        status,
+        reqwest::StatusCode::ACCEPTED | reqwest::StatusCode::NO_CONTENT
+    ) {
+        return Err(StreamableHttpError::UnexpectedServerResponse(
+            "no answer to a request".into(),
+        ));
+    }
+    Err(StreamableHttpError::UnexpectedContentType(unknown))
 }
 
 /// A failing status without a JSON-RPC answer, in the words rmcp uses for it (which

@@ -90,12 +90,13 @@ pub async fn connect(
     let (tx, inbox) = mpsc::channel(INBOX);
     let reader = tokio::spawn(async move {
         while let Some(event) = events.next().await {
-            let event = match event {
-                Ok(event) => event,
-                Err(e) => {
-                    tracing::warn!(error = %e, "a legacy SSE server's stream broke; session ended");
-                    break;
-                }
+            // The error's text may carry the server's address, and with it a credential
+            // in its query: it is not logged.
+            let Ok(event) = event else {
+                tracing::warn!(
+                    "a legacy SSE server's stream broke or sent an event over 16 MiB; session ended"
+                );
+                break;
             };
             if event.event != "message" && !event.event.is_empty() {
                 continue;

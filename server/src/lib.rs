@@ -22,6 +22,7 @@ pub mod mcp;
 pub mod serve;
 pub mod sessions;
 pub mod settings;
+mod settle;
 pub mod state;
 pub mod teams;
 mod ui;

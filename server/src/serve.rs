@@ -119,7 +119,9 @@ pub async fn run(
             TowerToHyperService::new(service),
         ));
         connections.spawn(async move {
-            if let Err(e) = connection.await {
+            // Reading a request's body wakes the connection that feeds it, as do many steps
+            // of a call: those wakes are answered within the poll (see `settle`).
+            if let Err(e) = crate::settle::settled(connection).await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
             drop(slot);

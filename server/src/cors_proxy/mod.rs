@@ -31,7 +31,7 @@ use crate::error::{AppError, Result};
 use crate::state::AppState;
 use policy::Caller;
 
-pub use upstream::Upstream;
+pub use upstream::{checked_addrs, Upstream};
 
 /// Request headers of the MCP protocol, forwarded as they are.
 const FORWARDED: &[&str] = &[

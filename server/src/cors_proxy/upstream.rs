@@ -157,15 +157,24 @@ impl Resolve for CheckedResolver {
         let policy = current(&self.policy);
         let caller = self.caller;
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            for addr in &addrs {
-                policy.check_addr(&host, addr.ip(), caller)?;
-            }
+            let addrs = checked_addrs(&policy, name.as_str(), 0, caller).await?;
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
+}
+
+/// `host`'s addresses at `port`, refused if the policy refuses any one of them.
+pub async fn checked_addrs(
+    policy: &Policy,
+    host: &str,
+    port: u16,
+    caller: Caller,
+) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    for addr in &addrs {
+        policy.check_addr(host, addr.ip(), caller)?;
+    }
+    Ok(addrs)
 }
 
 /// Maps a failed upstream call to what the browser should see: a refusal stays a 403 with

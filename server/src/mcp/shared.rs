@@ -302,10 +302,7 @@ async fn test(
 /// Opens a session of its own with `spec` (not the pool's), lists every tool, and closes it.
 pub(crate) async fn try_server(state: &AppState, spec: &Spec) -> SharedMcpServerTest {
     let started = Instant::now();
-    let http = state
-        .cors_proxy
-        .client(crate::cors_proxy::policy::Caller::Trusted);
-    let session = match connect(spec, &http, &state.cors_proxy.policy()).await {
+    let session = match connect(spec, &state.cors_proxy).await {
         Ok(session) => session,
         Err(failure) => {
             return SharedMcpServerTest {

@@ -739,3 +739,161 @@ async fn a_call_an_upstream_session_refuses_is_reported_as_the_servers_failure()
     }
     app.stop().await;
 }
+
+/// Peer ports of the `tools/call` requests a server answered, in order.
+type Ports = Arc<std::sync::Mutex<Vec<u16>>>;
+
+/// An MCP server with an `echo` tool on `listener` until `stop` fires (its connections then
+/// closed), noting the peer port of each call in `ports`; when `closing`, every answer ends
+/// its connection (`Connection: close`).
+async fn serve_noting(
+    listener: tokio::net::TcpListener,
+    ports: Ports,
+    closing: bool,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use axum::extract::ConnectInfo;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let answer = move |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+                       axum::Json(message): axum::Json<Value>| {
+        let ports = ports.clone();
+        async move {
+            let Some(id) = message.get("id").cloned() else {
+                return StatusCode::ACCEPTED.into_response();
+            };
+            let result = match message["method"].as_str().unwrap_or_default() {
+                "initialize" => {
+                    json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "noting", "version": "1"}})
+                }
+                "tools/list" => {
+                    json!({"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
+                }
+                "tools/call" => {
+                    ports.lock().unwrap().push(peer.port());
+                    let text = message["params"]["arguments"]["text"].clone();
+                    json!({"content": [{"type": "text", "text": text}]})
+                }
+                _ => json!({}),
+            };
+            let mut response =
+                axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response();
+            let headers = response.headers_mut();
+            headers.insert("mcp-session-id", "noting-session".parse().unwrap());
+            if closing {
+                headers.insert("connection", "close".parse().unwrap());
+            }
+            response
+        }
+    };
+    let app = axum::Router::new().route("/mcp", axum::routing::post(answer));
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+        .unwrap();
+}
+
+/// `echo` called with `text` through `session`; what it answered.
+async fn echoed(
+    session: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    text: &str,
+) -> String {
+    let mut params = CallToolRequestParams::new("echo");
+    params.arguments = Some(serde_json::from_value(json!({"text": text})).unwrap());
+    let result = session
+        .call_tool(params)
+        .await
+        .expect("the call is answered");
+    result.content[0].as_text().unwrap().text.clone()
+}
+
+/// Server `name` at `url` registered for ana, and a session of hers through `/mcp/{name}`.
+async fn registered(
+    app: &TestApp,
+    ana: &str,
+    name: &str,
+    url: String,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let server =
+        json!({"name": name, "url": url, "lifecycle": "legacy", "grants": {"users": ["ana"]}});
+    app.add_mcp_server(MASTER, &server).await;
+    let path = format!("/mcp/{name}");
+    client(app.url(&path), ana)
+        .await
+        .expect("the session opens")
+}
+
+/// `count` calls of `echo`, one after the other, each answered with what it was given.
+async fn in_turn(
+    session: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    label: &str,
+    count: usize,
+) {
+    for n in 0..count {
+        let text = format!("{label} {n}");
+        assert_eq!(echoed(session, &text).await, text);
+    }
+}
+
+#[tokio::test]
+async fn calls_to_a_plain_http_server_share_connections_that_may_close_under_them() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = app.member_key("ana").await;
+    let ports = Ports::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(serve_noting(listener, ports.clone(), false, stop.clone()));
+    let session = registered(&app, &ana, "noting", format!("http://{address}/mcp")).await;
+
+    // Calls in turn go over one connection; calls side by side are each answered.
+    in_turn(&session, "turn", 5).await;
+    let first: Vec<u16> = ports.lock().unwrap().clone();
+    assert_eq!(first.len(), 5);
+    assert!(
+        first.iter().all(|p| *p == first[0]),
+        "one connection: {first:?}"
+    );
+    let texts: Vec<String> = (0..8).map(|n| format!("side by side {n}")).collect();
+    let answers =
+        futures_util::future::join_all(texts.iter().map(|text| echoed(&session, text))).await;
+    assert_eq!(answers, texts);
+
+    // The server restarts at the same address, closing the connections Hearth keeps: the
+    // next call is answered on a new one.
+    stop.cancel();
+    server.await.unwrap();
+    ports.lock().unwrap().clear();
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(serve_noting(listener, ports.clone(), false, stop.clone()));
+    assert_eq!(
+        echoed(&session, "after the restart").await,
+        "after the restart"
+    );
+    let after: Vec<u16> = ports.lock().unwrap().clone();
+    assert_eq!(after.len(), 1);
+    assert!(
+        !first.contains(&after[0]),
+        "a new connection: {first:?} {after:?}"
+    );
+    session.cancel().await.unwrap();
+
+    // A server that closes every connection after its answer: each call has a new one.
+    let closing = Ports::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(serve_noting(listener, closing.clone(), true, stop.clone()));
+    let session = registered(&app, &ana, "closing", url).await;
+    in_turn(&session, "closing", 3).await;
+    let seen: Vec<u16> = closing.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen[0] != seen[1] && seen[1] != seen[2] && seen[0] != seen[2],
+        "{seen:?}"
+    );
+    session.cancel().await.unwrap();
+    stop.cancel();
+    app.stop().await;
+}

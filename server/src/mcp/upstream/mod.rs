@@ -6,6 +6,7 @@
 //! Every failure is reduced to a [`Failure`]: a state the API reports and one sentence for
 //! admins, with every secret of the server's configuration blanked out of it.
 
+mod link;
 mod pool;
 mod posting;
 mod sse;
@@ -30,6 +31,7 @@ use rmcp::{ClientHandler, RoleClient};
 pub use pool::{Pool, Tools};
 
 use crate::cors_proxy::policy::{Caller, Policy, Refusal};
+use crate::cors_proxy::Upstream;
 pub use stdio::StderrTail;
 
 /// A shared server as Hearth connects to it: the stored configuration with its secrets open.
@@ -334,17 +336,13 @@ fn lifecycle_mode(lifecycle: Lifecycle) -> ClientLifecycleMode {
     }
 }
 
-/// Opens a session with `spec`'s server, under its deadline. `http` is the client HTTP
-/// upstreams are reached with (its resolver applies the address `policy`).
-pub async fn connect(
-    spec: &Spec,
-    http: &reqwest::Client,
-    policy: &Policy,
-) -> Result<Session, Failure> {
+/// Opens a session with `spec`'s server, under its deadline, reached through `upstream`
+/// (whose clients and connections apply its address policy).
+pub async fn connect(spec: &Spec, upstream: &Upstream) -> Result<Session, Failure> {
     let listener = Listener::default();
     let opening = async {
-        preflight(spec, policy).await?;
-        open(spec, http, listener.clone()).await
+        preflight(spec, &upstream.policy()).await?;
+        open(spec, upstream, listener.clone()).await
     };
     match tokio::time::timeout(spec.timeout, opening).await {
         Ok(result) => result,
@@ -379,7 +377,7 @@ async fn preflight(spec: &Spec, policy: &Policy) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result<Session, Failure> {
+async fn open(spec: &Spec, upstream: &Upstream, listener: Listener) -> Result<Session, Failure> {
     let handler = listener.clone();
     let mut observed = None;
     let (service, stderr) = match &spec.target {
@@ -387,7 +385,7 @@ async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(spec.headers.iter().cloned().collect())
                 .reinit_on_expired_session(true);
-            let client = posting::Observed::new(http.clone());
+            let client = posting::Observed::new(upstream);
             observed = Some(client.clone());
             let transport = StreamableHttpClientTransport::with_client(client, config);
             let service = handler
@@ -397,7 +395,7 @@ async fn open(spec: &Spec, http: &reqwest::Client, listener: Listener) -> Result
             (service, None)
         }
         Target::Sse { url } => {
-            let transport = sse::connect(http, url, &spec.headers)
+            let transport = sse::connect(&upstream.client(Caller::Trusted), url, &spec.headers)
                 .await
                 .map_err(|e| classify(spec, e.as_ref()))?;
             // The legacy transport predates the stateless revision.

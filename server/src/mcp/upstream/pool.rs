@@ -130,7 +130,7 @@ impl Posted<'_> {
             Ok(Answer::Expired) => None,
             Ok(Answer::Given(Ok(result))) => Some(call_answer(result, what)),
             Ok(Answer::Given(Err(error))) => Some(Ok(Err(error))),
-            Err(e) => Some(Err(super::classify(self.spec, &e))),
+            Err(e) => Some(Err(super::classify(self.spec, &*e))),
         }
     }
 }
@@ -447,9 +447,7 @@ impl Pool {
         if slot.session.is_some() {
             return Ok(());
         }
-        let http = self.inner.http.client(Caller::Trusted);
-        let policy = self.inner.http.policy();
-        match connect(&entry.spec, &http, &policy).await {
+        match connect(&entry.spec, &self.inner.http).await {
             Ok(session) => {
                 self.inner.opened.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(server = %entry.spec.name, "upstream MCP session opened");

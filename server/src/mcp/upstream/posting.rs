@@ -21,12 +21,17 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpResponseLimits,
 };
 
+use super::link::Links;
 use super::{Downstream, Listener};
+use crate::cors_proxy::policy::Caller;
+use crate::cors_proxy::Upstream;
 
 /// How rmcp's transport last posted to a session, made ready to post to it again: the
 /// address parsed and the headers built once per session rather than on every call.
 pub struct Posting {
     http: reqwest::Client,
+    /// Connections of the session's own, for a plain-HTTP server.
+    links: Option<Links>,
     uri: Arc<str>,
     url: reqwest::Url,
     session: Arc<str>,
@@ -41,6 +46,7 @@ pub struct Posting {
 impl Posting {
     fn new(
         http: reqwest::Client,
+        upstream: &Upstream,
         uri: Arc<str>,
         session: Arc<str>,
         auth: Option<String>,
@@ -66,6 +72,7 @@ impl Posting {
         headers.insert("mcp-session-id", HeaderValue::from_str(&session).ok()?);
         Some(Posting {
             http,
+            links: Links::new(&url, upstream.clone()),
             uri,
             url,
             session,
@@ -81,13 +88,15 @@ impl Posting {
 #[derive(Clone)]
 pub struct Observed {
     http: reqwest::Client,
+    upstream: Upstream,
     last: Arc<Mutex<Option<Arc<Posting>>>>,
 }
 
 impl Observed {
-    pub fn new(http: reqwest::Client) -> Observed {
+    pub fn new(upstream: &Upstream) -> Observed {
         Observed {
-            http,
+            http: upstream.client(Caller::Trusted),
+            upstream: upstream.clone(),
             last: Arc::default(),
         }
     }
@@ -142,6 +151,7 @@ impl StreamableHttpClient for Observed {
             if let (Some(session), false) = (&session_id, known) {
                 *last = Posting::new(
                     self.http.clone(),
+                    &self.upstream,
                     uri.clone(),
                     session.clone(),
                     auth_header.clone(),
@@ -204,20 +214,38 @@ pub enum Answer {
     Expired,
 }
 
+/// Why a posted call has no answer.
+pub type Unanswered = Box<dyn std::error::Error + Send + Sync>;
+
 /// Posts `message`, request `id`, into the session. Progress under `token` goes to
 /// `downstream`; a changed tool list is noted on `listener`.
 ///
 /// The request is the one rmcp's transport would send; the answer is read as rmcp reads it
 /// (a JSON message, or an event stream bounded per event), the JSON-RPC envelope first and
-/// the result then straight into its type.
+/// the result then straight into its type. A plain-HTTP server is posted to on a connection
+/// of the session's own (see `link`); a redirect, or a connection not to be had, leaves the
+/// call to reqwest, which follows the one and reports the other.
 pub async fn call(
     posting: &Posting,
     message: ClientJsonRpcMessage,
     id: &RequestId,
     progress: Option<(&ProgressToken, &Downstream)>,
     listener: &Listener,
-) -> Result<Answer, StreamableHttpError<reqwest::Error>> {
-    let body = serde_json::to_vec(&message).map_err(StreamableHttpError::Deserialize)?;
+) -> Result<Answer, Unanswered> {
+    let body: axum::body::Bytes = serde_json::to_vec(&message)?.into();
+    if let Some(links) = &posting.links {
+        let read = |response: reqwest::Response| async move {
+            if response.status().is_redirection() {
+                return None;
+            }
+            Some(answer(posting, response, id, progress, listener).await)
+        };
+        match links.post(&posting.headers, body.clone(), read).await {
+            Some(Ok(Some(answer))) => return Ok(answer?),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(None)) | None => {}
+        }
+    }
     let response = posting
         .http
         .post(posting.url.clone())
@@ -225,6 +253,17 @@ pub async fn call(
         .body(body)
         .send()
         .await?;
+    Ok(answer(posting, response, id, progress, listener).await?)
+}
+
+/// The server's answer to request `id`, read from its `response`.
+async fn answer(
+    posting: &Posting,
+    response: reqwest::Response,
+    id: &RequestId,
+    progress: Option<(&ProgressToken, &Downstream)>,
+    listener: &Listener,
+) -> Result<Answer, StreamableHttpError<reqwest::Error>> {
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(Answer::Expired);

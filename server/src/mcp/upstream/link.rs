@@ -39,42 +39,51 @@ struct Link {
     idle_since: Instant,
 }
 
+impl Link {
+    /// Whether the server closed it (or it failed): seen without waiting.
+    fn closed(&mut self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.conn.poll_without_shutdown(&mut cx).is_ready()
+    }
+}
+
 /// The connections of one `http://` session.
 pub struct Links {
     upstream: Upstream,
     host: url::Host<String>,
     port: u16,
-    /// The `Host` header, and the path (with its query) posted to.
-    authority: HeaderValue,
+    /// The path (with its query) posted to, and every header of a call, `Host` among them.
     path: Uri,
+    headers: HeaderMap,
     idle: Mutex<Vec<Link>>,
 }
 
 impl Links {
-    /// `None` unless `url` is plain HTTP.
-    pub fn new(url: &url::Url, upstream: Upstream) -> Option<Links> {
+    /// Calls to `url` with `headers`; `None` unless `url` is plain HTTP.
+    pub fn new(url: &url::Url, headers: &HeaderMap, upstream: Upstream) -> Option<Links> {
         use url::Position;
         if url.scheme() != "http" {
             return None;
         }
+        let mut headers = headers.clone();
+        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        headers.insert(header::HOST, HeaderValue::from_str(authority).ok()?);
         Some(Links {
             upstream,
             host: url.host()?.to_owned(),
             port: url.port_or_known_default()?,
-            authority: HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort])
-                .ok()?,
             path: Uri::try_from(&url[Position::BeforePath..Position::AfterQuery]).ok()?,
+            headers,
             idle: Mutex::default(),
         })
     }
 
-    /// POSTs `body` with `headers` on a connection of the session's, and hands the response
-    /// to `read`, driving the connection until `read` is done. `None` when no connection
-    /// could be had (the caller posts another way, which reports why); a connection that
-    /// had closed while idle is replaced, for a request it never took.
+    /// POSTs `body` on a connection of the session's, and hands the response to `read`,
+    /// driving the connection until `read` is done. `None` when no connection could be had
+    /// (the caller posts another way, which reports why); a connection that had closed while
+    /// idle is replaced, for a request it never took.
     pub async fn post<T, Read, Reading>(
         &self,
-        headers: &HeaderMap,
         body: Bytes,
         read: Read,
     ) -> Option<Result<T, hyper::Error>>
@@ -88,7 +97,7 @@ impl Links {
                 Some(link) => (link, true),
                 None => (self.open().await?, false),
             };
-            let request = self.request(headers, body.clone());
+            let request = self.request(body.clone());
             let exchange = async {
                 poll_fn(|cx| link.send.poll_ready(cx)).await?;
                 let response = link.send.send_request(request).await?;
@@ -111,14 +120,11 @@ impl Links {
         }
     }
 
-    fn request(&self, headers: &HeaderMap, body: Bytes) -> Request<Full<Bytes>> {
+    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.path.clone();
-        *request.headers_mut() = headers.clone();
-        request
-            .headers_mut()
-            .insert(header::HOST, self.authority.clone());
+        *request.headers_mut() = self.headers.clone();
         request
     }
 
@@ -127,16 +133,10 @@ impl Links {
         let policy = self.upstream.policy();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(mut link) = idle.pop() {
-            if !Arc::ptr_eq(&link.policy, &policy)
-                || link.send.is_closed()
-                || link.idle_since.elapsed() > IDLE_FOR
-            {
-                continue;
-            }
-            // A server that closed the connection since is seen here, without waiting.
-            let waker = std::task::Waker::noop();
-            let mut cx = std::task::Context::from_waker(waker);
-            if link.conn.poll_without_shutdown(&mut cx).is_pending() {
+            let usable = Arc::ptr_eq(&link.policy, &policy)
+                && !link.send.is_closed()
+                && link.idle_since.elapsed() <= IDLE_FOR;
+            if usable && !link.closed() {
                 return Some(link);
             }
         }
@@ -147,9 +147,7 @@ impl Links {
     /// event stream that goes on after the call's answer, say) closes it instead.
     fn put(&self, mut link: Link) {
         link.idle_since = Instant::now();
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        if link.conn.poll_without_shutdown(&mut cx).is_ready() || !link.send.is_ready() {
+        if link.closed() || !link.send.is_ready() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);

@@ -72,7 +72,7 @@ impl Posting {
         headers.insert("mcp-session-id", HeaderValue::from_str(&session).ok()?);
         Some(Posting {
             http,
-            links: Links::new(&url, upstream.clone()),
+            links: Links::new(&url, &headers, upstream.clone()),
             uri,
             url,
             session,
@@ -240,7 +240,7 @@ pub async fn call(
             }
             Some(answer(posting, response, id, progress, listener).await)
         };
-        match links.post(&posting.headers, body.clone(), read).await {
+        match links.post(body.clone(), read).await {
             Some(Ok(Some(answer))) => return Ok(answer?),
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(None)) | None => {}

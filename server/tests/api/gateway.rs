@@ -743,13 +743,22 @@ async fn a_call_an_upstream_session_refuses_is_reported_as_the_servers_failure()
 /// Peer ports of the `tools/call` requests a server answered, in order.
 type Ports = Arc<std::sync::Mutex<Vec<u16>>>;
 
+/// How a noting server answers a call.
+#[derive(Clone)]
+enum Calls {
+    Answered,
+    /// Answered, each answer ending its connection (`Connection: close`).
+    Closing,
+    /// Sent on with a 307 to this URL.
+    RedirectedTo(String),
+}
+
 /// An MCP server with an `echo` tool on `listener` until `stop` fires (its connections then
-/// closed), noting the peer port of each call in `ports`; when `closing`, every answer ends
-/// its connection (`Connection: close`).
+/// closed), noting the peer port of each call in `ports`, answering calls as `calls` says.
 async fn serve_noting(
     listener: tokio::net::TcpListener,
     ports: Ports,
-    closing: bool,
+    calls: Calls,
     stop: tokio_util::sync::CancellationToken,
 ) {
     use axum::extract::ConnectInfo;
@@ -757,7 +766,7 @@ async fn serve_noting(
     use axum::response::IntoResponse;
     let answer = move |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
                        axum::Json(message): axum::Json<Value>| {
-        let ports = ports.clone();
+        let (ports, calls) = (ports.clone(), calls.clone());
         async move {
             let Some(id) = message.get("id").cloned() else {
                 return StatusCode::ACCEPTED.into_response();
@@ -771,6 +780,10 @@ async fn serve_noting(
                 }
                 "tools/call" => {
                     ports.lock().unwrap().push(peer.port());
+                    if let Calls::RedirectedTo(to) = calls {
+                        let location = [("location", to)];
+                        return (StatusCode::TEMPORARY_REDIRECT, location).into_response();
+                    }
                     let text = message["params"]["arguments"]["text"].clone();
                     json!({"content": [{"type": "text", "text": text}]})
                 }
@@ -780,7 +793,7 @@ async fn serve_noting(
                 axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response();
             let headers = response.headers_mut();
             headers.insert("mcp-session-id", "noting-session".parse().unwrap());
-            if closing {
+            if let Calls::Closing = calls {
                 headers.insert("connection", "close".parse().unwrap());
             }
             response
@@ -844,7 +857,12 @@ async fn calls_to_a_plain_http_server_share_connections_that_may_close_under_the
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(serve_noting(listener, ports.clone(), false, stop.clone()));
+    let server = tokio::spawn(serve_noting(
+        listener,
+        ports.clone(),
+        Calls::Answered,
+        stop.clone(),
+    ));
     let session = registered(&app, &ana, "noting", format!("http://{address}/mcp")).await;
 
     // Calls in turn go over one connection; calls side by side are each answered.
@@ -867,7 +885,12 @@ async fn calls_to_a_plain_http_server_share_connections_that_may_close_under_the
     ports.lock().unwrap().clear();
     let listener = tokio::net::TcpListener::bind(address).await.unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(serve_noting(listener, ports.clone(), false, stop.clone()));
+    tokio::spawn(serve_noting(
+        listener,
+        ports.clone(),
+        Calls::Answered,
+        stop.clone(),
+    ));
     assert_eq!(
         echoed(&session, "after the restart").await,
         "after the restart"
@@ -884,7 +907,12 @@ async fn calls_to_a_plain_http_server_share_connections_that_may_close_under_the
     let closing = Ports::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(serve_noting(listener, closing.clone(), true, stop.clone()));
+    tokio::spawn(serve_noting(
+        listener,
+        closing.clone(),
+        Calls::Closing,
+        stop.clone(),
+    ));
     let session = registered(&app, &ana, "closing", url).await;
     in_turn(&session, "closing", 3).await;
     let seen: Vec<u16> = closing.lock().unwrap().clone();
@@ -892,6 +920,50 @@ async fn calls_to_a_plain_http_server_share_connections_that_may_close_under_the
     assert!(
         seen[0] != seen[1] && seen[1] != seen[2] && seen[0] != seen[2],
         "{seen:?}"
+    );
+    session.cancel().await.unwrap();
+    stop.cancel();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_redirected_to_another_origin_is_not_followed() {
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = app.member_key("ana").await;
+    // Where the redirect points: anything that reaches it is noted.
+    let reached = Ports::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(serve_noting(
+        listener,
+        reached.clone(),
+        Calls::Answered,
+        stop.clone(),
+    ));
+    let asked = Ports::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let calls = Calls::RedirectedTo(elsewhere);
+    tokio::spawn(serve_noting(listener, asked.clone(), calls, stop.clone()));
+    let session = registered(&app, &ana, "redirecting", url).await;
+
+    let mut params = CallToolRequestParams::new("echo");
+    params.arguments = Some(serde_json::from_value(json!({"text": "hi"})).unwrap());
+    let result = session
+        .call_tool(params)
+        .await
+        .expect("a result that says the server failed");
+    assert_eq!(result.is_error, Some(true));
+    let text = &result.content[0].as_text().unwrap().text;
+    assert!(
+        text.contains("the shared MCP server redirecting failed"),
+        "{text}"
+    );
+    assert!(!asked.lock().unwrap().is_empty(), "the call was asked");
+    assert!(
+        reached.lock().unwrap().is_empty(),
+        "nothing reached the other origin"
     );
     session.cancel().await.unwrap();
     stop.cancel();

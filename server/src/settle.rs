@@ -9,8 +9,8 @@
 //! it polls only marks another pass, made at once; a wake from anywhere else wakes the task
 //! as usual.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -24,17 +24,39 @@ const IDLE: u8 = 0;
 const POLLING: u8 = 1;
 const WOKEN: u8 = 2;
 
-/// `future`'s output, its own wakes while polled answered by polling it again at once.
-pub async fn settled<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
+/// `future`, its own wakes while polled answered by polling it again at once.
+pub fn settled<F: Future>(future: F) -> Settled<F> {
     let round = Arc::new(Round::default());
-    let waker = Waker::from(round.clone());
-    poll_fn(|cx| {
+    Settled {
+        future,
+        waker: Waker::from(round.clone()),
+        round,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled by [`settled`]. A type of its own rather than an `async fn`: the
+    /// future it holds is kept once, not copied into a second slot (an `async fn` keeps its
+    /// argument and its pinned move both), which matters for the large futures it drives.
+    pub struct Settled<F> {
+        #[pin]
+        future: F,
+        round: Arc<Round>,
+        waker: Waker,
+    }
+}
+
+impl<F: Future> Future for Settled<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let round = &**this.round;
         round.task.register(cx.waker());
-        let mut inner = Context::from_waker(&waker);
+        let mut inner = Context::from_waker(this.waker);
         for _ in 0..MAX_PASSES {
             round.state.store(POLLING, Ordering::Release);
-            if let Poll::Ready(out) = future.as_mut().poll(&mut inner) {
+            if let Poll::Ready(out) = this.future.as_mut().poll(&mut inner) {
                 round.state.store(IDLE, Ordering::Release);
                 return Poll::Ready(out);
             }
@@ -51,8 +73,7 @@ pub async fn settled<F: Future>(future: F) -> F::Output {
         round.state.store(IDLE, Ordering::Release);
         cx.waker().wake_by_ref();
         Poll::Pending
-    })
-    .await
+    }
 }
 
 /// The waker [`settled`] polls with.
@@ -82,6 +103,8 @@ impl Wake for Round {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::poll_fn;
+    use std::pin::pin;
     use std::sync::atomic::AtomicUsize;
 
     /// Counts the wakes of the task that polls it.

@@ -405,8 +405,8 @@ async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
         }
     }
     let ended = parts.method == axum::http::Method::DELETE;
-    let response = rmcp
-        .handle(Request::from_parts(parts, body))
+    // Boxed: rmcp's future is large, and requests answered directly never make it.
+    let response = Box::pin(rmcp.handle(Request::from_parts(parts, body)))
         .await
         .map(axum::body::Body::new);
     match &session {

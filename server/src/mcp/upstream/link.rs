@@ -9,7 +9,7 @@
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -95,18 +95,21 @@ impl Links {
         loop {
             let (mut link, reused) = match self.take() {
                 Some(link) => (link, true),
-                None => (self.open().await?, false),
+                // Boxed: connecting is rare, and its future large.
+                None => (Box::pin(self.open()).await?, false),
             };
             let request = self.request(body.clone());
-            let exchange = async {
-                poll_fn(|cx| link.send.poll_ready(cx)).await?;
-                let response = link.send.send_request(request).await?;
-                let read = read.take().expect("read once: a request is sent once");
-                Ok::<_, hyper::Error>(
-                    read(reqwest::Response::from(response.map(reqwest::Body::wrap))).await,
-                )
+            let (answer, open) = {
+                let exchange = pin!(async {
+                    poll_fn(|cx| link.send.poll_ready(cx)).await?;
+                    let response = link.send.send_request(request).await?;
+                    let read = read.take().expect("read once: a request is sent once");
+                    Ok::<_, hyper::Error>(
+                        read(reqwest::Response::from(response.map(reqwest::Body::wrap))).await,
+                    )
+                });
+                drive(&mut link.conn, exchange).await
             };
-            let (answer, open) = drive(&mut link.conn, exchange).await;
             match answer {
                 // Taken off the queue unsent: the connection had closed while idle.
                 Err(e) if reused && e.is_canceled() && read.is_some() => continue,
@@ -194,14 +197,14 @@ impl Links {
 /// Polls `work` and the connection it uses in turn, in this task, until `work` is done;
 /// whether the connection is still open then. Each half wakes the other as it goes (the
 /// connection wants a request, the request is queued, the answer arrives): those wakes are
-/// answered by another pass at once (see `settle`).
-async fn drive<W: Future>(
-    conn: &mut http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
-    work: W,
-) -> (W::Output, bool) {
-    let mut work = pin!(work);
+/// answered by another pass at once (see `settle`). `work` is pinned by the caller, so that
+/// this future holds no copy of it.
+fn drive<'a, W: Future>(
+    conn: &'a mut http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
+    mut work: Pin<&'a mut W>,
+) -> impl Future<Output = (W::Output, bool)> + 'a {
     let mut open = true;
-    crate::settle::settled(poll_fn(|cx| {
+    crate::settle::settled(poll_fn(move |cx| {
         if let Poll::Ready(out) = work.as_mut().poll(cx) {
             return Poll::Ready((out, open));
         }
@@ -210,5 +213,4 @@ async fn drive<W: Future>(
         }
         Poll::Pending
     }))
-    .await
 }

@@ -112,9 +112,13 @@ impl Posted<'_> {
             self.listener.route(token.clone(), downstream.clone());
         }
         let _unroute = Unroute(self.listener, token.as_ref());
-        let asked = super::posting::call(self.posting, message, &id, progress, self.listener);
+        // The call's future is made where it is awaited: bound to a name first, it would be
+        // kept twice in this one's state.
         let answer = tokio::select! {
-            answer = tokio::time::timeout(self.spec.timeout, asked) => answer,
+            answer = tokio::time::timeout(
+                self.spec.timeout,
+                super::posting::call(self.posting, message, &id, progress, self.listener),
+            ) => answer,
             () = cancelled.cancelled() => {
                 return Some(Err(Failure::new(
                     app::api::ServerState::Error,
@@ -131,6 +135,73 @@ impl Posted<'_> {
             Ok(Answer::Given(Ok(result))) => Some(call_answer(result, what)),
             Ok(Answer::Given(Err(error))) => Some(Ok(Err(error))),
             Err(e) => Some(Err(super::classify(self.spec, &*e))),
+        }
+    }
+}
+
+/// A call through rmcp's own session: for a server without a posting, or a session the
+/// server no longer knows.
+struct Through<'a> {
+    spec: &'a Spec,
+    entry: &'a Entry,
+    peer: &'a rmcp::Peer<rmcp::RoleClient>,
+    listener: &'a Listener,
+}
+
+impl Through<'_> {
+    async fn call(
+        &self,
+        params: CallToolRequestParams,
+        downstream: Option<Downstream>,
+        cancelled: CancellationToken,
+    ) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
+        let Through {
+            spec,
+            entry,
+            peer,
+            listener,
+        } = *self;
+        let what = format!("tools/call {}", params.name);
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = match peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await
+        {
+            Ok(handle) => handle,
+            Err(e) => return Err(super::classify(spec, &e)),
+        };
+        let mut pending = Pending {
+            peer: peer.clone(),
+            id: Some(handle.id.clone()),
+        };
+        let token = handle.progress_token.clone();
+        if let Some(downstream) = downstream {
+            listener.route(token.clone(), downstream);
+        }
+        let answer = tokio::select! {
+            answer = tokio::time::timeout(spec.timeout, handle.await_response()) => Some(answer),
+            () = cancelled.cancelled() => None,
+        };
+        listener.unroute(&token);
+        let answer = match answer {
+            Some(Ok(answer)) => answer,
+            Some(Err(_)) => return Err(Failure::timed_out(&what, spec.timeout)),
+            None => {
+                return Err(Failure::new(
+                    app::api::ServerState::Error,
+                    "the client cancelled the call",
+                ))
+            }
+        };
+        pending.id = None;
+        match answer {
+            Ok(result) => call_answer(result, &what),
+            Err(rmcp::ServiceError::McpError(error)) => Ok(Err(error)),
+            Err(e) => {
+                let failure = super::classify(spec, &e);
+                drop_if_closed(&mut *entry.slot.lock().await);
+                Err(failure)
+            }
         }
     }
 }
@@ -376,47 +447,15 @@ impl Pool {
                 return answered;
             }
         }
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let handle = match peer
-            .send_request_with_option(request, PeerRequestOptions::no_options())
-            .await
-        {
-            Ok(handle) => handle,
-            Err(e) => return Err(super::classify(spec, &e)),
+        // The way through rmcp (a server without a posting, or a session it no longer
+        // knows) is boxed, as opening is: most calls never take it.
+        let through = Through {
+            spec,
+            entry: &entry,
+            peer: &peer,
+            listener: &listener,
         };
-        let mut pending = Pending {
-            peer: peer.clone(),
-            id: Some(handle.id.clone()),
-        };
-        let token = handle.progress_token.clone();
-        if let Some(downstream) = downstream {
-            listener.route(token.clone(), downstream);
-        }
-        let answer = tokio::select! {
-            answer = tokio::time::timeout(spec.timeout, handle.await_response()) => Some(answer),
-            () = cancelled.cancelled() => None,
-        };
-        listener.unroute(&token);
-        let answer = match answer {
-            Some(Ok(answer)) => answer,
-            Some(Err(_)) => return Err(Failure::timed_out(&what, spec.timeout)),
-            None => {
-                return Err(Failure::new(
-                    app::api::ServerState::Error,
-                    "the client cancelled the call",
-                ))
-            }
-        };
-        pending.id = None;
-        match answer {
-            Ok(result) => call_answer(result, &what),
-            Err(rmcp::ServiceError::McpError(error)) => Ok(Err(error)),
-            Err(e) => {
-                let failure = super::classify(spec, &e);
-                drop_if_closed(&mut *entry.slot.lock().await);
-                Err(failure)
-            }
-        }
+        Box::pin(through.call(params, downstream, cancelled)).await
     }
 
     /// The last stderr lines of `name`'s child, when it is a `stdio` server Hearth started.
@@ -447,6 +486,12 @@ impl Pool {
         if slot.session.is_some() {
             return Ok(());
         }
+        // Opening is rare and its future large: boxed, so that it is no part of the state
+        // every call carries.
+        Box::pin(self.open(entry, slot)).await
+    }
+
+    async fn open(&self, entry: &Entry, slot: &mut Slot) -> Result<(), Failure> {
         match connect(&entry.spec, &self.inner.http).await {
             Ok(session) => {
                 self.inner.opened.fetch_add(1, Ordering::Relaxed);

@@ -246,14 +246,18 @@ pub async fn call(
             Some(Ok(None)) | None => {}
         }
     }
-    let response = posting
-        .http
-        .post(posting.url.clone())
-        .headers(posting.headers.clone())
-        .body(body)
-        .send()
-        .await?;
-    Ok(answer(posting, response, id, progress, listener).await?)
+    // Boxed: a call rarely comes here, and this way's future is large.
+    Box::pin(async {
+        let response = posting
+            .http
+            .post(posting.url.clone())
+            .headers(posting.headers.clone())
+            .body(body)
+            .send()
+            .await?;
+        Ok(answer(posting, response, id, progress, listener).await?)
+    })
+    .await
 }
 
 /// The server's answer to request `id`, read from its `response`.
@@ -302,7 +306,8 @@ async fn answer(
     }
     if events {
         let events = bounded_events(response.bytes_stream(), limits.max_sse_event_size);
-        return events_answer(posting, events, id, progress, listener).await;
+        // Boxed: most answers are JSON, and reading a stream takes a large future.
+        return Box::pin(events_answer(posting, events, id, progress, listener)).await;
     }
     if matches!(
         status,

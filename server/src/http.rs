@@ -6,6 +6,7 @@ use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use tower::Layer;
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -16,14 +17,48 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::{audit, auth, conversations, cors_proxy, keys, llm, mcp, sessions, teams, ui, users};
 
+/// Every route, behind its layers. Layers that do not look at the matched route wrap the
+/// routers whole rather than each route: `Router::layer` wraps every route in a boxed
+/// service of its own, and a request through layers so nested clones every box beneath each
+/// of them.
 pub fn router(state: AppState) -> Router {
+    // Each request's span, named by the route it matched (so it wraps each route: the match
+    // is known only there).
+    let traced = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            // Named by the matched route, not the raw path: low cardinality, no ids or queries.
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("fallback", axum::extract::MatchedPath::as_str);
+            tracing::info_span!("request", method = %request.method(), route)
+        })
+        .on_failure(
+            |failure: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
+                let latency_ms = latency.as_millis() as u64;
+                match failure {
+                    // A provider or upstream failing is expected; the handler has said why at WARN.
+                    ServerErrorsFailureClass::StatusCode(status)
+                        if matches!(status.as_u16(), 502..=504) =>
+                    {
+                        tracing::warn!(
+                            status = status.as_u16(),
+                            latency_ms,
+                            "answered with an upstream failure"
+                        )
+                    }
+                    failure => tracing::error!(%failure, latency_ms, "request failed"),
+                }
+            },
+        );
     // Routes that never look at a session stay outside its layer, which would otherwise read
     // the session from the database for every request that carries the cookie.
     let sessionless = Router::new()
         .route("/healthz", get(healthz))
         .route("/pkg/{*path}", get(ui::asset))
-        .route("/favicon.ico", get(ui::asset));
-    let router = Router::new()
+        .route("/favicon.ico", get(ui::asset))
+        .layer(traced.clone());
+    let sessioned = Router::new()
         .merge(auth::router())
         .merge(keys::router())
         .merge(cors_proxy::router())
@@ -36,59 +71,28 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .fallback(ui::fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(sessions::layer(&state.db))
-        .layer(axum::middleware::from_fn(sessions::secure_over_https))
-        .merge(sessionless);
-    with_security_headers(router)
-        .layer(axum::middleware::from_fn(one_host))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
-                    // Named by the matched route, not the raw path: low cardinality, no ids or queries.
-                    let route = request
-                        .extensions()
-                        .get::<axum::extract::MatchedPath>()
-                        .map(|m| m.as_str().to_owned())
-                        .unwrap_or_else(|| "fallback".into());
-                    tracing::info_span!("request", method = %request.method(), route)
-                })
-                .on_failure(
-                    |failure: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
-                        let latency_ms = latency.as_millis() as u64;
-                        match failure {
-                            // A provider or upstream failing is expected; the handler has said why at WARN.
-                            ServerErrorsFailureClass::StatusCode(status)
-                                if matches!(status.as_u16(), 502..=504) =>
-                            {
-                                tracing::warn!(
-                                    status = status.as_u16(),
-                                    latency_ms,
-                                    "answered with an upstream failure"
-                                )
-                            }
-                            failure => tracing::error!(%failure, latency_ms, "request failed"),
-                        }
-                    },
-                ),
-        )
-        .with_state(state)
-}
-
-/// Headers on every answer, unless the route set its own (pages set a CSP with their nonce;
-/// proxied answers a sandbox): nothing of Hearth's is framed by another site, sniffed into
-/// another type, or tells other origins where the user was.
-fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
+        .layer(traced)
+        .with_state(state.clone());
+    let sessioned = axum::middleware::from_fn(sessions::secure_over_https)
+        .layer(sessions::layer(&state.db).layer(sessioned));
+    let all = sessionless.fallback_service(sessioned).with_state(state);
     let default = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    router
+    // Headers on every answer, unless the route set its own (pages set a CSP with their
+    // nonce; proxied answers a sandbox): nothing of Hearth's is framed by another site,
+    // sniffed into another type, or tells other origins where the user was.
+    let all = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(one_host))
+        .layer(default(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(default(header::REFERRER_POLICY, "same-origin"))
+        .layer(default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(default(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'",
         ))
-        .layer(default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(default(header::REFERRER_POLICY, "same-origin"))
-        .layer(default(header::X_FRAME_OPTIONS, "DENY"))
+        .service(all);
+    Router::new().fallback_service(all)
 }
 
 /// A request with two `Host` headers is refused: the origin checks read one, a proxy in

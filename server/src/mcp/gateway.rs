@@ -608,16 +608,25 @@ impl Relay {
         principal: &Principal,
         scope: &Scope,
     ) -> Result<Vec<Arc<ServerRow>>, ErrorData> {
-        let (rows, teams) = registry::visible(&self.state, principal)
+        let internal = |e: crate::error::AppError| ErrorData::internal_error(e.to_string(), None);
+        let teams = registry::teams_for(&self.state, principal)
             .await
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            .map_err(internal)?;
+        let rows = self
+            .state
+            .mcp_registry
+            .rows(&self.state)
+            .await
+            .map_err(internal)?;
+        // The path's server first: the access check is the costlier test.
         let rows: Vec<Arc<ServerRow>> = rows
-            .into_iter()
-            .filter(|r| r.usable_by(principal, &teams))
+            .iter()
             .filter(|r| match scope {
                 Scope::One(name) => r.name == *name,
                 Scope::All => true,
             })
+            .filter(|r| r.usable_by(principal, &teams))
+            .cloned()
             .collect();
         if let (Scope::One(name), true) = (scope, rows.is_empty()) {
             return Err(ErrorData::invalid_request(

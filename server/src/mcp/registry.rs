@@ -90,6 +90,10 @@ pub(crate) struct ServerRow {
     /// How Hearth connects to it, before any caller's headers: made once per row read.
     #[sqlx(skip)]
     base_spec: OnceLock<Spec>,
+    /// `grants` read, once per row read: every request to the gateway checks them, for
+    /// every server.
+    #[sqlx(skip)]
+    read_grants: OnceLock<Grants>,
 }
 
 const SELECT: &str = "SELECT name, alias, description, transport, url, lifecycle, command, args, env_sealed, auth, \
@@ -114,7 +118,12 @@ fn enum_str<T: serde::Serialize>(value: &T) -> Result<String> {
 
 impl ServerRow {
     pub(crate) fn grants(&self) -> Grants {
-        serde_json::from_str(&self.grants).unwrap_or_default()
+        self.read_grants().clone()
+    }
+
+    fn read_grants(&self) -> &Grants {
+        self.read_grants
+            .get_or_init(|| serde_json::from_str(&self.grants).unwrap_or_default())
     }
 
     /// Whether `principal` may use this server (editing the registry never implies it).
@@ -124,7 +133,7 @@ impl ServerRow {
             Action::Run,
             Resource::SharedMcpServer {
                 name: &self.name,
-                grants: &self.grants(),
+                grants: self.read_grants(),
                 teams,
             },
         )

@@ -2,6 +2,8 @@
 //!
 //! - one `tools/call` through `/mcp/{server}` against the same upstream called directly, in
 //!   interleaved rounds, both with rmcp's client on a session kept open: the added p50/p99;
+//! - the same call through a bare relay (axum in front, reqwest behind, no checks, on a
+//!   runtime thread of its own): what any relay hop adds on this machine, beside Hearth's;
 //! - upstream requests per call through Hearth (counted by the upstream);
 //! - a warm `tools/list` on `/mcp` over 20 servers of 50 tools each (1,000 tools).
 //!
@@ -82,6 +84,48 @@ async fn upstream(
     Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
 }
 
+/// The bare relay's way to the upstream.
+struct Relayed {
+    http: reqwest::Client,
+    url: String,
+}
+
+/// A bare relay: each POST passed on as it came (its MCP headers with it), the answer
+/// passed back; nothing read, checked or logged.
+async fn relay(
+    State(to): State<Arc<Relayed>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    const PASSED: [&str; 4] = [
+        "content-type",
+        "accept",
+        "mcp-session-id",
+        "mcp-protocol-version",
+    ];
+    let mut request = to.http.post(&to.url).body(body);
+    for name in PASSED {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value);
+        }
+    }
+    let Ok(answer) = request.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let mut response = Response::builder().status(answer.status());
+    for name in ["content-type", "mcp-session-id"] {
+        if let Some(value) = answer.headers().get(name) {
+            response = response.header(name, value);
+        }
+    }
+    match answer.bytes().await {
+        Ok(body) => response
+            .body(axum::body::Body::from(body))
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()),
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
 async fn client(url: String, key: Option<&str>) -> RunningService<RoleClient, ()> {
     let mut config = StreamableHttpClientTransportConfig::with_uri(url);
     if let Some(key) = key {
@@ -135,6 +179,17 @@ async fn main() {
             .route("/mcp", axum::routing::post(upstream))
             .with_state(counted.clone()),
     ) + "/mcp";
+    let relay_url = support::serve_on_own_thread(
+        axum::Router::new()
+            .route("/mcp", axum::routing::post(relay))
+            .with_state(Arc::new(Relayed {
+                http: reqwest::Client::builder()
+                    .tcp_nodelay(true)
+                    .build()
+                    .unwrap(),
+                url: upstream_url.clone(),
+            })),
+    ) + "/mcp";
     let hearth = Hearth::start(&[]).await;
     let api = reqwest::Client::new();
     for n in 0..SERVERS {
@@ -155,13 +210,16 @@ async fn main() {
     println!("== the MCP gateway: one tools/call, direct and through /mcp/{{server}}");
     let direct = client(upstream_url.clone(), None).await;
     let through = client(format!("{}/mcp/s0", hearth.url), Some(KEY)).await;
-    // Warm both: sessions, connections, the pool's tool list.
+    let relayed = client(relay_url, None).await;
+    // Warm all three: sessions, connections, the pool's tool list.
     for n in 0..200 {
         echoed(call(&direct, n).await);
         echoed(call(&through, n).await);
+        echoed(call(&relayed, n).await);
     }
     let before = counted.calls.load(Ordering::Relaxed);
-    let (mut direct_times, mut hearth_times) = (Vec::new(), Vec::new());
+    let (mut direct_times, mut hearth_times, mut relay_times) =
+        (Vec::new(), Vec::new(), Vec::new());
     let (mut hearth_cpu, mut hearth_switches) = (Duration::ZERO, 0);
     for _ in 0..ROUNDS {
         direct_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&direct, n), echoed).await);
@@ -169,11 +227,13 @@ async fn main() {
         hearth_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&through, n), echoed).await);
         hearth_cpu += hearth.cpu().saturating_sub(cpu);
         hearth_switches += hearth.switches().saturating_sub(switches);
+        relay_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&relayed, n), echoed).await);
     }
     let upstream_calls = counted.calls.load(Ordering::Relaxed) - before;
     let calls = ROUNDS * CALLS_PER_ROUND;
     let (d50, d99) = figures(&mut direct_times);
     let (h50, h99) = figures(&mut hearth_times);
+    let (r50, r99) = figures(&mut relay_times);
     println!(
         "direct: p50 {d50:?} p99 {d99:?}; through Hearth: p50 {h50:?} p99 {h99:?} ({calls} calls each, {ROUNDS} interleaved rounds)"
     );
@@ -183,14 +243,19 @@ async fn main() {
         h99.saturating_sub(d99)
     );
     println!(
+        "a bare relay (axum and reqwest, no checks) adds: p50 {:?}, p99 {:?}: a relay hop's cost on this machine",
+        r50.saturating_sub(d50),
+        r99.saturating_sub(d99)
+    );
+    println!(
         "Hearth per call: {:.0} µs of CPU time (user and system, all its threads), {:.1} context switches",
         hearth_cpu.as_secs_f64() * 1e6 / calls as f64,
         hearth_switches as f64 / calls as f64
     );
     println!(
-        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls, direct and through Hearth)",
-        (upstream_calls as f64 - calls as f64) / calls as f64,
-        2 * calls
+        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls: direct, through Hearth, through the relay)",
+        (upstream_calls as f64 - 2.0 * calls as f64) / calls as f64,
+        3 * calls
     );
 
     println!("== warm tools/list on /mcp: {SERVERS} servers × {TOOLS} tools");
@@ -260,7 +325,7 @@ async fn main() {
     .await;
     let (p50, p99) = figures(&mut times);
     println!("the same with rmcp's client, its parsing included: p50 {p50:?}, p99 {p99:?}");
-    for session in [direct, through, all] {
+    for session in [direct, through, relayed, all] {
         let _ = session.cancel().await;
     }
 }

@@ -317,7 +317,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mock = support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(mock)));
+        let mock = support::serve_on_own_thread("provider", Router::new().route("/v1/chat/completions", post(mock)));
         let workers = std::env::var("BENCH_HEARTH_WORKERS").unwrap_or_else(|_| "one per CPU".into());
         println!("LLM gateway benchmark: mock OpenAI provider on loopback, direct vs through Hearth (workers: {workers}), interleaved A/B rounds");
         println!("== on SQLite");

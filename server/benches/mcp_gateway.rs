@@ -34,6 +34,8 @@ const TOOLS: usize = 50;
 const ROUNDS: usize = 20;
 const CALLS_PER_ROUND: usize = 100;
 const LISTS: usize = 300;
+/// The bare relay's threads' name.
+const RELAY: &str = "bare-relay";
 
 /// `tools/call` requests the upstream answered.
 #[derive(Default)]
@@ -175,11 +177,13 @@ fn figures(samples: &mut [Duration]) -> (Duration, Duration) {
 async fn main() {
     let counted = Arc::new(Counted::default());
     let upstream_url = support::serve_on_own_thread(
+        "upstream",
         axum::Router::new()
             .route("/mcp", axum::routing::post(upstream))
             .with_state(counted.clone()),
     ) + "/mcp";
     let relay_url = support::serve_on_own_thread(
+        RELAY,
         axum::Router::new()
             .route("/mcp", axum::routing::post(relay))
             .with_state(Arc::new(Relayed {
@@ -220,14 +224,16 @@ async fn main() {
     let before = counted.calls.load(Ordering::Relaxed);
     let (mut direct_times, mut hearth_times, mut relay_times) =
         (Vec::new(), Vec::new(), Vec::new());
-    let (mut hearth_cpu, mut hearth_switches) = (Duration::ZERO, 0);
+    let (mut hearth_cpu, mut hearth_switches, mut relay_cpu) = (Duration::ZERO, 0, Duration::ZERO);
     for _ in 0..ROUNDS {
         direct_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&direct, n), echoed).await);
         let (cpu, switches) = (hearth.cpu(), hearth.switches());
         hearth_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&through, n), echoed).await);
         hearth_cpu += hearth.cpu().saturating_sub(cpu);
         hearth_switches += hearth.switches().saturating_sub(switches);
+        let cpu = support::threads_cpu(RELAY);
         relay_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&relayed, n), echoed).await);
+        relay_cpu += support::threads_cpu(RELAY).saturating_sub(cpu);
     }
     let upstream_calls = counted.calls.load(Ordering::Relaxed) - before;
     let calls = ROUNDS * CALLS_PER_ROUND;
@@ -251,6 +257,10 @@ async fn main() {
         "Hearth per call: {:.0} µs of CPU time (user and system, all its threads), {:.1} context switches",
         hearth_cpu.as_secs_f64() * 1e6 / calls as f64,
         hearth_switches as f64 / calls as f64
+    );
+    println!(
+        "the bare relay per call: {:.0} µs of CPU time (its threads)",
+        relay_cpu.as_secs_f64() * 1e6 / calls as f64
     );
     println!(
         "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls: direct, through Hearth, through the relay)",

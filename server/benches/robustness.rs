@@ -342,8 +342,10 @@ async fn one_long_line(provider: &str) {
 #[tokio::main]
 async fn main() {
     support::raise_own_open_file_limit();
-    let provider =
-        support::serve_on_own_thread(Router::new().route("/v1/chat/completions", post(provider)));
+    let provider = support::serve_on_own_thread(
+        "provider",
+        Router::new().route("/v1/chat/completions", post(provider)),
+    );
     half_open_connections().await;
     shutdown_with_streams(&provider).await;
     one_long_line(&provider).await;

@@ -141,7 +141,12 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
 
 /// utime + stime of a process, from `/proc/<pid>/stat` (in clock ticks of 10 ms).
 pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    ticks_of(std::path::Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// utime + stime from a `stat` file of `/proc`.
+fn ticks_of(path: &std::path::Path) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -177,27 +182,47 @@ pub fn context_switches(pid: u32) -> u64 {
 
 /// Serves `router` on loopback from a runtime thread of its own (so that a fake provider never
 /// competes with the benchmark's client), with TCP_NODELAY; returns its base URL.
-pub fn serve_on_own_thread(router: axum::Router) -> String {
+pub fn serve_on_own_thread(name: &str, router: axum::Router) -> String {
     use axum::serve::ListenerExt;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener)
-                .unwrap()
-                .tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-            axum::serve(listener, router).await.unwrap();
+    let worker = name.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name(worker)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .unwrap()
+                    .tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
+                axum::serve(listener, router).await.unwrap();
+            });
         });
-    });
+    spawned.expect("a thread starts");
     format!("http://{addr}")
+}
+
+/// utime + stime of this process's threads named `name` (see [`serve_on_own_thread`]).
+pub fn threads_cpu(name: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .map(|task| ticks_of(&task.path().join("stat")))
+        .sum()
 }
 
 pub fn mib(kib: u64) -> String {

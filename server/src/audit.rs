@@ -168,15 +168,30 @@ async fn writer(
     }
 }
 
-/// Rows per `INSERT` statement: 14 parameters each, well under SQLite's limit of 32,766.
-const ROWS_PER_STATEMENT: usize = 256;
+/// Rows per `INSERT` statement, largest first: a batch is written as statements of these
+/// sizes only, so their few texts are each prepared once per connection and then reused
+/// (a statement of its own size for every batch would be parsed anew each time). At 14
+/// parameters a row, 256 rows stay well under SQLite's limit of 32,766.
+const STATEMENT_ROWS: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// How `n` rows are split into statements: the sizes of [`STATEMENT_ROWS`], largest first.
+fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let size = STATEMENT_ROWS.into_iter().find(|&size| size <= n)?;
+        n -= size;
+        Some(size)
+    })
+}
 
 /// Writes `events` in one transaction, many rows per statement: one statement per row would
 /// cap the trail at a few thousand events a second.
 async fn insert(db: &Db, events: &[(Record, i64)]) -> sqlx::Result<()> {
     with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        for rows in events.chunks(ROWS_PER_STATEMENT) {
+        let mut rest = events;
+        for size in statement_sizes(events.len()) {
+            let (rows, after) = rest.split_at(size);
+            rest = after;
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO audit_events (at, kind, principal, user_id, key_hash_prefix, llm, model, streaming, duration_ms, \
                  status, prompt_tokens, completion_tokens, target, client) ",
@@ -292,6 +307,21 @@ async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_split_into_statements_of_the_few_sizes() {
+        for n in [0, 1, 3, 4, 70, 255, 256, 257, BATCH] {
+            let sizes: Vec<usize> = statement_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: {sizes:?}");
+            assert!(
+                sizes.iter().all(|s| STATEMENT_ROWS.contains(s)),
+                "{n}: {sizes:?}"
+            );
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: {sizes:?}");
+        }
+        assert_eq!(statement_sizes(70).collect::<Vec<_>>(), [64, 4, 1, 1]);
+        assert_eq!(statement_sizes(BATCH).collect::<Vec<_>>(), [256, 256]);
+    }
 
     #[tokio::test]
     async fn a_burst_of_events_is_written_whole_in_batches() {

@@ -27,6 +27,8 @@ pub enum Change {
     CorsProxyAllow,
     /// The shared MCP server of that name was added, edited or deleted.
     McpServer(String),
+    /// An API key was revoked, or a team's members changed: who callers are is read again.
+    Callers,
 }
 
 impl Change {
@@ -35,6 +37,7 @@ impl Change {
             Change::Llm(name) => format!("llm:{name}"),
             Change::CorsProxyAllow => "cors_proxy.allow".to_owned(),
             Change::McpServer(name) => format!("mcp_server:{name}"),
+            Change::Callers => "callers".to_owned(),
         }
     }
 
@@ -43,6 +46,7 @@ impl Change {
             Some(("llm", name)) => Some(Change::Llm(name.to_owned())),
             Some(("mcp_server", name)) => Some(Change::McpServer(name.to_owned())),
             _ if payload == "cors_proxy.allow" => Some(Change::CorsProxyAllow),
+            _ if payload == "callers" => Some(Change::Callers),
             _ => None,
         }
     }
@@ -72,6 +76,7 @@ async fn apply(state: &AppState, change: Change) {
             state.mcp_pool.forget(&name).await;
             state.mcp_health.forget(&name);
         }
+        Change::Callers => state.known.forget(),
     }
 }
 
@@ -114,6 +119,7 @@ pub fn follow(state: AppState) {
                         tracing::warn!("lost the database connection that hears of changes; reconnecting");
                         state.llm_catalog.forget_all();
                         state.mcp_registry.forget();
+                        state.known.forget();
                         reload_allow_list(&state).await;
                     }
                     Err(sqlx::Error::PoolClosed) => return,
@@ -123,6 +129,7 @@ pub fn follow(state: AppState) {
                         tracing::warn!(error = %e, "cannot hear of changes from the other instances; retrying");
                         state.llm_catalog.forget_all();
                         state.mcp_registry.forget();
+                        state.known.forget();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },
@@ -159,6 +166,7 @@ mod tests {
             Change::Llm("gpt:4o".into()),
             Change::CorsProxyAllow,
             Change::McpServer("files".into()),
+            Change::Callers,
         ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }

@@ -71,7 +71,7 @@ const SELECT_KEYS: &str = "SELECT k.id, u.name AS user_name, k.name, k.prefix, k
                            k.expires_at, k.last_used_at, k.llms, k.mcp_servers FROM api_keys k JOIN users u ON u.id = k.user_id";
 
 /// A key that may be used now, with what its holder acts as.
-#[derive(Debug, FromRow)]
+#[derive(Clone, Debug, FromRow)]
 pub struct ActiveKey {
     pub key_id: i64,
     pub user_id: i64,
@@ -86,6 +86,27 @@ pub struct ActiveKey {
 }
 
 impl ActiveKey {
+    /// A key as the database would give it, unnarrowed and never used.
+    #[cfg(test)]
+    pub fn unnarrowed(
+        key_id: i64,
+        user_id: i64,
+        key_hash: &str,
+        expires_at: Option<i64>,
+    ) -> ActiveKey {
+        ActiveKey {
+            key_id,
+            user_id,
+            user_name: "ana".into(),
+            role: Role::Member,
+            key_hash: key_hash.into(),
+            expires_at,
+            llms: None,
+            mcp_servers: None,
+            last_used_at: None,
+        }
+    }
+
     /// The shared MCP servers this key may use, when it is narrowed to some.
     pub fn mcp_servers(&self) -> Option<Vec<String>> {
         // As for LLMs: an unreadable list narrows the key to nothing.
@@ -102,30 +123,44 @@ impl ActiveKey {
 const SELECT_ACTIVE: &str = "SELECT k.id AS key_id, k.user_id, u.name AS user_name, u.role, k.key_hash, k.expires_at, k.llms, k.mcp_servers, k.last_used_at \
                              FROM api_keys k JOIN users u ON u.id = k.user_id";
 
-/// Finds the unexpired key `key`, and notes its use (at most once a minute, off the request path).
+/// Finds the unexpired key `key` (kept from a recent request, or read), and notes its use (at
+/// most once a minute, off the request path).
 pub async fn find_active(state: &AppState, key: &str) -> sqlx::Result<Option<ActiveKey>> {
-    let sql = format!(
-        "{SELECT_ACTIVE} WHERE k.key_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)"
-    );
+    let hash = hash_api_key(key);
     let now = db::now();
-    let found: Option<ActiveKey> = with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(hash_api_key(key)).bind(now).fetch_optional(pool).await)?;
-    if let Some(key) = &found {
-        if key
-            .last_used_at
-            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
-        {
-            let db = state.db.clone();
-            let id = key.key_id;
-            tokio::spawn(async move {
-                let sql = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2";
-                if let Err(e) = with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))
-                {
-                    tracing::warn!(error = %e, "could not record an API key's last use");
-                }
-            });
+    let (found, note) = match state.known.key(&hash, now, LAST_USED_GRANULARITY) {
+        Some((found, note)) => (found, note),
+        None => {
+            let era = state.known.era();
+            let sql = format!(
+                "{SELECT_ACTIVE} WHERE k.key_hash = $1 AND (k.expires_at IS NULL OR k.expires_at > $2)"
+            );
+            let found: Option<ActiveKey> = with_pool!(&state.db, pool => sqlx::query_as(&sql).bind(&hash).bind(now).fetch_optional(pool).await)?;
+            let Some(found) = found else { return Ok(None) };
+            let note = found
+                .last_used_at
+                .is_none_or(|t| now - t >= LAST_USED_GRANULARITY);
+            let noted = if note {
+                now
+            } else {
+                found.last_used_at.unwrap_or(now)
+            };
+            state.known.keep_key(era, &found, noted);
+            (found, note)
         }
+    };
+    if note {
+        let db = state.db.clone();
+        let id = found.key_id;
+        tokio::spawn(async move {
+            let sql = "UPDATE api_keys SET last_used_at = $1 WHERE id = $2";
+            if let Err(e) = with_pool!(&db, pool => sqlx::query(sql).bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))
+            {
+                tracing::warn!(error = %e, "could not record an API key's last use");
+            }
+        });
     }
-    Ok(found)
+    Ok(Some(found))
 }
 
 pub async fn find_active_by_id(db: &Db, id: i64) -> sqlx::Result<Option<ActiveKey>> {
@@ -334,6 +369,7 @@ async fn revoke(
     authorize(&principal, Action::Write, Resource::ApiKey { owner })?;
     let sql = "DELETE FROM api_keys WHERE id = $1";
     with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await.map(|r| r.rows_affected()))?;
+    crate::auth::known::changed(&state).await;
     tracing::info!(key_id, by = %principal.name, "API key revoked");
     state.audit.record(Record::action(
         KEY_REVOKED,

@@ -71,6 +71,8 @@ pub struct Inner {
     pub gateway_metadata: crate::mcp::gateway::UpstreamMetadata,
     /// `/mcp`'s tool lists, kept while what they were made from stays the same.
     pub gateway_listings: crate::mcp::gateway::Listings,
+    /// API keys and users' teams read for recent requests.
+    pub known: crate::auth::known::Known,
 }
 
 impl AppState {
@@ -107,6 +109,7 @@ impl AppState {
             gateway_origins: crate::mcp::gateway::allowed_origins(config),
             gateway_metadata: Default::default(),
             gateway_listings: Default::default(),
+            known: Default::default(),
             audit: Audit::spawn(db.clone()),
             sign_in: crate::auth::throttle::SignInGuard::new(),
             llm_timeout: config.llm_timeout,

@@ -31,12 +31,19 @@ pub async fn of_user(db: &Db, user_id: i64) -> sqlx::Result<Vec<String>> {
     with_pool!(db, pool => sqlx::query_scalar(sql).bind(user_id).fetch_all(pool).await)
 }
 
-/// The teams of whoever `principal` is (none without a user).
+/// The teams of whoever `principal` is (none without a user), kept from a recent request or
+/// read.
 pub async fn of(state: &AppState, principal: &Principal) -> Result<Vec<String>> {
-    match principal.user_id {
-        Some(id) => Ok(of_user(&state.db, id).await?),
-        None => Ok(Vec::new()),
+    let Some(id) = principal.user_id else {
+        return Ok(Vec::new());
+    };
+    if let Some(teams) = state.known.teams(id) {
+        return Ok(teams);
     }
+    let era = state.known.era();
+    let teams = of_user(&state.db, id).await?;
+    state.known.keep_teams(era, id, &teams);
+    Ok(teams)
 }
 
 /// The teams with their members, by name: every team, or the one named `only`.
@@ -189,6 +196,7 @@ async fn create(
         }
         Err(e) => return Err(e.into()),
     }
+    crate::auth::known::changed(&state).await;
     tracing::info!(team = %input.name, members = ids.len(), "team created");
     state.audit.record(Record::action(
         CONFIG_CREATED,
@@ -223,6 +231,7 @@ async fn replace(
         set_members(&mut tx, id, &ids).await?;
         tx.commit().await
     }.await)?;
+    crate::auth::known::changed(&state).await;
     tracing::info!(team = %name, members = ids.len(), "team members replaced");
     state.audit.record(Record::action(
         CONFIG_UPDATED,
@@ -244,6 +253,7 @@ async fn remove(
     if deleted == 0 {
         return Err(not_found(&name));
     }
+    crate::auth::known::changed(&state).await;
     tracing::info!(team = %name, "team deleted");
     state.audit.record(Record::action(
         CONFIG_DELETED,

@@ -3,6 +3,7 @@
 //!
 //! Never logs or returns a password, a key or a session id.
 
+pub mod known;
 pub mod password;
 mod policy;
 mod principal;

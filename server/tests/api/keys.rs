@@ -257,34 +257,39 @@ async fn an_expired_key_no_longer_authenticates() {
         .unwrap();
     let created: CreatedApiKey = response.json().await.unwrap();
     assert!(created.info.expires_at.is_some());
-    assert_eq!(
-        app.client()
-            .get(app.url("/v1/me"))
-            .bearer_auth(&created.key)
-            .send()
-            .await
+    // Two seconds from now, as far as the key is concerned.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .status(),
-        200
-    );
-
-    // A day later, as far as the key is concerned.
-    server::with_pool!(&app.db, pool => sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = $1")
+            .as_secs() as i64
+    };
+    let expires_at = now() + 2;
+    server::with_pool!(&app.db, pool => sqlx::query("UPDATE api_keys SET expires_at = $1 WHERE id = $2")
+        .bind(expires_at)
         .bind(created.info.id)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))
     .unwrap();
-    error_body(
+    let me = || {
         app.client()
             .get(app.url("/v1/me"))
             .bearer_auth(&created.key)
             .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    };
+    assert_eq!(me().await.unwrap().status(), 200);
+    // Refused from the second it expires, although it was just used (and is remembered).
+    loop {
+        let status = me().await.unwrap().status();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(now() <= expires_at, "still accepted after it expired");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(now() >= expires_at, "refused before it expired");
     app.stop().await;
 }
 
@@ -476,5 +481,53 @@ async fn an_expiring_key_creates_only_keys_that_expire_no_later() {
         .await
         .unwrap();
     error_body(through_session, 403).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_in_use_has_its_use_noted_and_is_refused_at_once_when_revoked() {
+    let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
+    app.add_user("ana", Role::Member, "password ana").await;
+    let ana = app.browser();
+    app.sign_in(&ana, "ana", "password ana").await;
+    let created = app.create_key(&ana, None).await;
+    let me = || {
+        app.client()
+            .get(app.url("/v1/me"))
+            .bearer_auth(&created.key)
+            .send()
+    };
+    // Used again and again: each request after the first may be answered from what Hearth
+    // remembers of the key.
+    for _ in 0..3 {
+        assert_eq!(me().await.unwrap().status(), 200);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let listed: ApiKeyList = ana
+            .get(app.url("/v1/keys"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if listed.data[0].last_used_at.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key's use was never noted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let revoked = ana
+        .delete(app.url(&format!("/v1/keys/{}", created.info.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    error_body(me().await.unwrap(), 401).await;
     app.stop().await;
 }

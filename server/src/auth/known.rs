@@ -1,0 +1,236 @@
+//! Callers known from their recent requests: the API keys and the users' teams read for them,
+//! kept a few seconds so that a caller's next requests ask the database nothing.
+//!
+//! What is kept must never outlive the change that ends it. Every write that changes who a
+//! key is or what its user may reach (a key revoked, a team's members set, a team deleted)
+//! calls [`Known::forget`] once it is written, on this instance and, through `changes`, on
+//! every instance sharing a PostgreSQL database. [`FRESH`] bounds what a notice that never
+//! arrives (or an instance on the same SQLite file) leaves standing. A key's expiry is checked
+//! at every use. Only what was found is kept: an unknown key is looked up every time.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::changes::Change;
+use crate::keys::ActiveKey;
+use crate::state::AppState;
+
+/// How long an entry is used without being read again from the database.
+pub const FRESH: Duration = Duration::from_secs(5);
+/// Entries kept of each kind at most; past it they are all dropped and read again.
+const MOST: usize = 4_096;
+
+/// Read before the database is asked, given back with what it answered: an answer read
+/// before a [`Known::forget`] is not kept after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Era(u64);
+
+struct Kept<T> {
+    value: T,
+    era: u64,
+    at: Instant,
+}
+
+/// A key as kept: what the database said, and when its use was last noted.
+struct KeptKey {
+    key: ActiveKey,
+    noted: AtomicI64,
+}
+
+#[derive(Default)]
+pub struct Known {
+    era: AtomicU64,
+    /// By the key's hash.
+    keys: RwLock<HashMap<String, Kept<Arc<KeptKey>>>>,
+    /// By user id.
+    teams: RwLock<HashMap<i64, Kept<Arc<[String]>>>>,
+}
+
+impl Known {
+    /// To be read before the database is asked for what will be kept.
+    pub fn era(&self) -> Era {
+        Era(self.era.load(Ordering::SeqCst))
+    }
+
+    /// Drops everything kept, and whatever is being read at this moment: called after every
+    /// write that changes a key, a user's teams or a team.
+    pub fn forget(&self) {
+        self.era.fetch_add(1, Ordering::SeqCst);
+        write(&self.keys).clear();
+        write(&self.teams).clear();
+    }
+
+    /// The key of hash `hash` if it is kept, fresh and unexpired at `now` (Unix seconds), and
+    /// whether its use should be noted (it was last noted `granularity` seconds ago or more;
+    /// one caller is told so).
+    pub fn key(&self, hash: &str, now: i64, granularity: i64) -> Option<(ActiveKey, bool)> {
+        let keys = read(&self.keys);
+        let kept = self.fresh(keys.get(hash))?;
+        if kept.key.expires_at.is_some_and(|at| at <= now) {
+            return None;
+        }
+        let noted = kept.noted.load(Ordering::Relaxed);
+        let note = now - noted >= granularity
+            && kept
+                .noted
+                .compare_exchange(noted, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        Some((kept.key.clone(), note))
+    }
+
+    /// Keeps `key`, read in `era`, its use noted at `noted` (Unix seconds).
+    pub fn keep_key(&self, era: Era, key: &ActiveKey, noted: i64) {
+        let kept = Arc::new(KeptKey {
+            key: key.clone(),
+            noted: AtomicI64::new(noted),
+        });
+        self.keep(&self.keys, era, key.key_hash.clone(), kept);
+    }
+
+    /// The teams of user `user_id`, if kept and fresh.
+    pub fn teams(&self, user_id: i64) -> Option<Vec<String>> {
+        let teams = read(&self.teams);
+        self.fresh(teams.get(&user_id)).map(|t| t.to_vec())
+    }
+
+    /// Keeps `teams` as user `user_id`'s, read in `era`.
+    pub fn keep_teams(&self, era: Era, user_id: i64, teams: &[String]) {
+        self.keep(&self.teams, era, user_id, teams.into());
+    }
+
+    fn fresh<'a, T>(&self, kept: Option<&'a Kept<T>>) -> Option<&'a T> {
+        let kept = kept?;
+        (kept.era == self.era.load(Ordering::SeqCst) && kept.at.elapsed() < FRESH)
+            .then_some(&kept.value)
+    }
+
+    fn keep<K: std::hash::Hash + Eq, T>(
+        &self,
+        map: &RwLock<HashMap<K, Kept<T>>>,
+        Era(era): Era,
+        key: K,
+        value: T,
+    ) {
+        let mut map = write(map);
+        // Checked under the lock that `forget` takes to clear: an answer read before a
+        // forget is never kept after it.
+        if era != self.era.load(Ordering::SeqCst) {
+            return;
+        }
+        if map.len() >= MOST {
+            map.clear();
+        }
+        map.insert(
+            key,
+            Kept {
+                value,
+                era,
+                at: Instant::now(),
+            },
+        );
+    }
+}
+
+/// After a write that changes a key, a user's teams or a team: what is kept is dropped here
+/// and on the other instances.
+pub async fn changed(state: &AppState) {
+    state.known.forget();
+    crate::changes::announce(&state.db, Change::Callers).await;
+}
+
+/// A poisoned lock only means a panic elsewhere while it was held; what it guards is a cache
+/// whose entries are each checked on use.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(hash: &str, expires_at: Option<i64>) -> ActiveKey {
+        ActiveKey::unnarrowed(7, 3, hash, expires_at)
+    }
+
+    #[test]
+    fn a_kept_key_is_known_until_forgotten() {
+        let known = Known::default();
+        known.keep_key(known.era(), &key("h1", None), 1_000);
+        assert_eq!(known.key("h1", 1_010, 60).map(|(k, _)| k.key_id), Some(7));
+        assert!(known.key("h2", 1_010, 60).is_none());
+        known.forget();
+        assert!(known.key("h1", 1_010, 60).is_none());
+    }
+
+    #[test]
+    fn what_was_read_before_a_forget_is_not_kept_after_it() {
+        let known = Known::default();
+        let era = known.era();
+        known.forget();
+        known.keep_key(era, &key("h1", None), 1_000);
+        known.keep_teams(era, 3, &["ops".to_owned()]);
+        assert!(known.key("h1", 1_010, 60).is_none());
+        assert!(known.teams(3).is_none());
+    }
+
+    #[test]
+    fn an_expired_key_is_not_known() {
+        let known = Known::default();
+        known.keep_key(known.era(), &key("h1", Some(2_000)), 1_000);
+        assert!(known.key("h1", 1_999, 60).is_some());
+        assert!(known.key("h1", 2_000, 60).is_none());
+    }
+
+    #[test]
+    fn a_keys_use_is_noted_once_a_minute_by_one_caller() {
+        let known = Known::default();
+        known.keep_key(known.era(), &key("h1", None), 1_000);
+        let note = |now| known.key("h1", now, 60).unwrap().1;
+        assert!(!note(1_030));
+        assert!(note(1_060));
+        assert!(!note(1_060));
+        assert!(!note(1_119));
+        assert!(note(1_120));
+    }
+
+    #[test]
+    fn kept_teams_are_known_until_forgotten() {
+        let known = Known::default();
+        known.keep_teams(known.era(), 3, &["ops".to_owned(), "web".to_owned()]);
+        assert_eq!(
+            known.teams(3),
+            Some(vec!["ops".to_owned(), "web".to_owned()])
+        );
+        assert!(known.teams(4).is_none());
+        known.forget();
+        assert!(known.teams(3).is_none());
+    }
+
+    #[test]
+    fn an_entry_older_than_fresh_is_read_again() {
+        let known = Known::default();
+        known.keep_teams(known.era(), 3, &[]);
+        assert_eq!(known.teams(3), Some(vec![]));
+        let Some(past) = Instant::now().checked_sub(FRESH) else {
+            return;
+        };
+        write(&known.teams).get_mut(&3).unwrap().at = past;
+        assert!(known.teams(3).is_none());
+    }
+
+    #[test]
+    fn no_more_than_most_entries_are_kept() {
+        let known = Known::default();
+        for id in 0..(MOST as i64 + 10) {
+            known.keep_teams(known.era(), id, &[]);
+        }
+        assert!(read(&known.teams).len() <= MOST);
+        assert!(known.teams(MOST as i64 + 9).is_some());
+    }
+}

@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .layer(traced)
         .with_state(state.clone());
     let sessioned = axum::middleware::from_fn(sessions::secure_over_https)
-        .layer(sessions::layer(&state.db).layer(sessioned));
+        .layer(sessions::layer(&state.db, state.known.clone()).layer(sessioned));
     let all = sessionless.fallback_service(sessioned).with_state(state);
     let default = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))

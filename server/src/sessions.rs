@@ -1,5 +1,11 @@
 //! Browser sessions, stored in the database so every instance sharing it sees them.
 //! The cookie is HttpOnly and SameSite=Strict, and Secure when the request came over HTTPS.
+//!
+//! A session read is kept a few seconds with the callers `auth::known` keeps: a signed-in
+//! page's requests do not each read it again. Every write of a session (a sign-in, a
+//! sign-out) drops what is kept, here and on the other instances.
+
+use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -11,65 +17,100 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
+use crate::auth::known::Known;
 use crate::db::Db;
 
 pub const COOKIE_NAME: &str = "hearth_session";
 const IDLE_DAYS: i64 = 7;
 
-/// The sessions' table on the backend in use (made by the migrations, not by the store).
+/// The sessions' table on the backend in use (made by the migrations, not by the store),
+/// and the sessions lately read.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    table: Table,
+    db: Db,
+    known: Arc<Known>,
+}
+
+#[derive(Clone, Debug)]
+enum Table {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
 }
 
 impl Store {
-    pub fn new(db: &Db) -> Store {
-        match db {
-            Db::Sqlite(pool) => Store::Sqlite(SqliteStore::new(pool.clone())),
+    pub fn new(db: &Db, known: Arc<Known>) -> Store {
+        let table = match db {
+            Db::Sqlite(pool) => Table::Sqlite(SqliteStore::new(pool.clone())),
             // The store's own names: `tower_sessions.session`.
-            Db::Postgres(pool) => Store::Postgres(PostgresStore::new(pool.clone())),
+            Db::Postgres(pool) => Table::Postgres(PostgresStore::new(pool.clone())),
+        };
+        Store {
+            table,
+            db: db.clone(),
+            known,
         }
+    }
+
+    /// After a session was written: what was read before is not used again, here or on the
+    /// other instances.
+    async fn written(&self) {
+        self.known.forget();
+        crate::changes::announce(&self.db, crate::changes::Change::Callers).await;
     }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.create(record).await,
-            Store::Postgres(s) => s.create(record).await,
-        }
+        let created = match &self.table {
+            Table::Sqlite(s) => s.create(record).await,
+            Table::Postgres(s) => s.create(record).await,
+        };
+        self.written().await;
+        created
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.save(record).await,
-            Store::Postgres(s) => s.save(record).await,
-        }
+        let saved = match &self.table {
+            Table::Sqlite(s) => s.save(record).await,
+            Table::Postgres(s) => s.save(record).await,
+        };
+        self.written().await;
+        saved
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Store::Sqlite(s) => s.load(id).await,
-            Store::Postgres(s) => s.load(id).await,
+        if let Some(record) = self.known.session(id) {
+            return Ok(Some(record));
         }
+        let era = self.known.era();
+        let loaded = match &self.table {
+            Table::Sqlite(s) => s.load(id).await,
+            Table::Postgres(s) => s.load(id).await,
+        }?;
+        if let Some(record) = &loaded {
+            self.known.keep_session(era, record);
+        }
+        Ok(loaded)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.delete(id).await,
-            Store::Postgres(s) => s.delete(id).await,
-        }
+        let deleted = match &self.table {
+            Table::Sqlite(s) => s.delete(id).await,
+            Table::Postgres(s) => s.delete(id).await,
+        };
+        self.written().await;
+        deleted
     }
 }
 
 #[async_trait::async_trait]
 impl ExpiredDeletion for Store {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.delete_expired().await,
-            Store::Postgres(s) => s.delete_expired().await,
+        match &self.table {
+            Table::Sqlite(s) => s.delete_expired().await,
+            Table::Postgres(s) => s.delete_expired().await,
         }
     }
 }
@@ -89,8 +130,8 @@ pub fn store_error(e: tower_sessions::session::Error) -> crate::error::AppError 
 }
 
 /// The session layer over `db`, and a task that removes expired sessions every hour.
-pub fn layer(db: &Db) -> SessionManagerLayer<Store> {
-    let store = Store::new(db);
+pub fn layer(db: &Db, known: Arc<Known>) -> SessionManagerLayer<Store> {
+    let store = Store::new(db, known);
     let cleaner = store.clone();
     tokio::spawn(async move {
         if let Err(e) = cleaner

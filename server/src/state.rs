@@ -72,7 +72,7 @@ pub struct Inner {
     /// `/mcp`'s tool lists, kept while what they were made from stays the same.
     pub gateway_listings: crate::mcp::gateway::Listings,
     /// API keys and users' teams read for recent requests.
-    pub known: crate::auth::known::Known,
+    pub known: Arc<crate::auth::known::Known>,
 }
 
 impl AppState {

@@ -1,9 +1,10 @@
-//! Callers known from their recent requests: the API keys and the users' teams read for them,
-//! kept a few seconds so that a caller's next requests ask the database nothing.
+//! Callers known from their recent requests: the API keys, the users signed in with a password
+//! and the users' teams read for them, kept a few seconds so that a caller's next requests ask
+//! the database nothing.
 //!
 //! What is kept must never outlive the change that ends it. Every write that changes who a
-//! key is or what its user may reach (a key revoked, a team's members set, a team deleted)
-//! calls [`Known::forget`] once it is written, on this instance and, through `changes`, on
+//! key or a user is or what they may reach (a key revoked, a team's members set, a team
+//! deleted; a user changed or deleted, should that ever be possible) calls [`Known::forget`] once it is written, on this instance and, through `changes`, on
 //! every instance sharing a PostgreSQL database. [`FRESH`] bounds what a notice that never
 //! arrives (or an instance on the same SQLite file) leaves standing. A key's expiry is checked
 //! at every use. Only what was found is kept: an unknown key is looked up every time.
@@ -13,6 +14,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use tower_sessions::session::{Id, Record};
+
+use super::Principal;
 use crate::changes::Change;
 use crate::keys::ActiveKey;
 use crate::state::AppState;
@@ -46,6 +50,19 @@ pub struct Known {
     keys: RwLock<HashMap<String, Kept<Arc<KeptKey>>>>,
     /// By user id.
     teams: RwLock<HashMap<i64, Kept<Arc<[String]>>>>,
+    /// Users signed in with a password, as their sessions' requests act, by user id.
+    users: RwLock<HashMap<i64, Kept<Principal>>>,
+    /// Browser sessions' records, by session id.
+    sessions: RwLock<HashMap<Id, Kept<Record>>>,
+}
+
+/// Never what is kept: session ids and keys' hashes stay out of logs.
+impl std::fmt::Debug for Known {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Known")
+            .field("era", &self.era.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Known {
@@ -60,6 +77,8 @@ impl Known {
         self.era.fetch_add(1, Ordering::SeqCst);
         write(&self.keys).clear();
         write(&self.teams).clear();
+        write(&self.users).clear();
+        write(&self.sessions).clear();
     }
 
     /// The key of hash `hash` if it is kept, fresh and unexpired at `now` (Unix seconds), and
@@ -98,6 +117,28 @@ impl Known {
     /// Keeps `teams` as user `user_id`'s, read in `era`.
     pub fn keep_teams(&self, era: Era, user_id: i64, teams: &[String]) {
         self.keep(&self.teams, era, user_id, teams.into());
+    }
+
+    /// User `user_id` as a password sign-in acts, if kept and fresh.
+    pub fn user(&self, user_id: i64) -> Option<Principal> {
+        self.fresh(read(&self.users).get(&user_id)).cloned()
+    }
+
+    /// Keeps `principal` (a password sign-in's), read in `era`.
+    pub fn keep_user(&self, era: Era, user_id: i64, principal: &Principal) {
+        self.keep(&self.users, era, user_id, principal.clone());
+    }
+
+    /// Session `id`'s record, if kept, fresh and unexpired.
+    pub fn session(&self, id: &Id) -> Option<Record> {
+        let sessions = read(&self.sessions);
+        let record = self.fresh(sessions.get(id))?;
+        (record.expiry_date > time::OffsetDateTime::now_utc()).then(|| record.clone())
+    }
+
+    /// Keeps session `record`, read in `era`.
+    pub fn keep_session(&self, era: Era, record: &Record) {
+        self.keep(&self.sessions, era, record.id, record.clone());
     }
 
     fn fresh<'a, T>(&self, kept: Option<&'a Kept<T>>) -> Option<&'a T> {
@@ -210,6 +251,46 @@ mod tests {
         assert!(known.teams(4).is_none());
         known.forget();
         assert!(known.teams(3).is_none());
+    }
+
+    #[test]
+    fn a_kept_user_is_known_until_forgotten() {
+        let known = Known::default();
+        let user = crate::users::UserRow {
+            id: 3,
+            name: "ana".into(),
+            password_hash: None,
+            role: app::api::Role::Viewer,
+            created_at: 0,
+        };
+        let principal = Principal::from_user(&user, super::super::Channel::Cookie);
+        known.keep_user(known.era(), 3, &principal);
+        let kept = known.user(3).unwrap();
+        assert_eq!(
+            (kept.name.as_str(), kept.role),
+            ("ana", app::api::Role::Viewer)
+        );
+        assert!(known.user(4).is_none());
+        known.forget();
+        assert!(known.user(3).is_none());
+    }
+
+    #[test]
+    fn a_kept_session_is_known_until_it_expires_or_is_forgotten() {
+        let known = Known::default();
+        let now = time::OffsetDateTime::now_utc();
+        let record = |id, expiry_date| Record {
+            id: Id(id),
+            data: Default::default(),
+            expiry_date,
+        };
+        known.keep_session(known.era(), &record(1, now + time::Duration::days(1)));
+        known.keep_session(known.era(), &record(2, now - time::Duration::seconds(1)));
+        assert_eq!(known.session(&Id(1)).map(|r| r.id), Some(Id(1)));
+        assert!(known.session(&Id(2)).is_none(), "expired");
+        assert!(known.session(&Id(3)).is_none());
+        known.forget();
+        assert!(known.session(&Id(1)).is_none());
     }
 
     #[test]

@@ -194,9 +194,19 @@ async fn principal_for_session(
     auth: &SessionAuth,
 ) -> Result<Option<Principal>, AppError> {
     Ok(match auth {
-        SessionAuth::Password { user_id } => users::by_id(&state.db, *user_id)
-            .await?
-            .map(|u| Principal::from_user(&u, Channel::Cookie)),
+        SessionAuth::Password { user_id } => match state.known.user(*user_id) {
+            Some(principal) => Some(principal),
+            None => {
+                let era = state.known.era();
+                let found = users::by_id(&state.db, *user_id)
+                    .await?
+                    .map(|u| Principal::from_user(&u, Channel::Cookie));
+                if let Some(principal) = &found {
+                    state.known.keep_user(era, *user_id, principal);
+                }
+                found
+            }
+        },
         SessionAuth::ApiKey { key_id } => keys::find_active_by_id(&state.db, *key_id)
             .await?
             .map(|k| Principal::from_key(k, Channel::Cookie)),

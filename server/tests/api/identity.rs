@@ -210,6 +210,41 @@ async fn signing_out_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_session_cookie_replayed_after_sign_out_is_refused_at_once() {
+    let app = TestApp::spawn(&[]).await;
+    app.add_user("ana", Role::Member, "correct horse").await;
+    let login = app
+        .client()
+        .post(app.url("/auth/login"))
+        .json(&serde_json::json!({"username": "ana", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&login);
+    let me = || {
+        app.client()
+            .get(app.url("/v1/me"))
+            .header("cookie", &cookie)
+            .send()
+    };
+    // Used again and again: the session may be answered from what Hearth remembers of it.
+    for _ in 0..3 {
+        assert_eq!(me().await.unwrap().status(), 200);
+    }
+    let out = app
+        .client()
+        .post(app.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .header(ORIGIN, app.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    error_body(me().await.unwrap(), 401).await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bearer_and_x_api_key_headers_authenticate_without_a_session() {
     let app = TestApp::spawn(&["--api-key", "master-secret-0123456789"]).await;
     let client = app.client();

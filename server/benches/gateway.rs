@@ -419,7 +419,7 @@ async fn measure(backend: &str, hearth: &Hearth, mock: &str) {
 
 /// The added p50 with a master key, a user's key and a session cookie, on `hearth`.
 async fn auth_paths(backend: &str, hearth: &Hearth, mock: &str) {
-    let (key, cookie) = user_credentials(hearth).await;
+    let (key, cookie) = support::user_credentials(hearth).await;
     let mut added = Vec::new();
     for (name, auth) in [
         ("master key", Auth::Bearer(KEY.into())),
@@ -437,63 +437,4 @@ async fn auth_paths(backend: &str, hearth: &Hearth, mock: &str) {
         "  {backend:<8} the cookie path costs {:.1} µs per request more than a master key",
         added[2] - added[0]
     );
-}
-
-/// A member `bench` with a key of their own and a signed-in session on `hearth`.
-async fn user_credentials(hearth: &Hearth) -> (String, String) {
-    use std::io::Write;
-    let mut add = std::process::Command::new(support::binary())
-        .args([
-            "user",
-            "add",
-            "bench",
-            "--role",
-            "member",
-            "--log",
-            "warn",
-            "--data-dir",
-        ])
-        .arg(hearth.dir.path())
-        .args(
-            hearth
-                .database_url
-                .iter()
-                .flat_map(|u| ["--database-url", u.as_str()]),
-        )
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"bench-password-1\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success(), "hearth user add");
-    let client = reqwest::Client::new();
-    let created: Value = client
-        .post(format!("{}/v1/keys", hearth.url))
-        .bearer_auth(KEY)
-        .json(&json!({"name": "bench", "user": "bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let signed_in = client
-        .post(format!("{}/auth/login", hearth.url))
-        .json(&json!({"username": "bench", "password": "bench-password-1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 200);
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    (created["key"].as_str().unwrap().to_owned(), cookie)
 }

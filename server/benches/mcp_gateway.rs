@@ -1,7 +1,8 @@
 //! `make bench`: the MCP gateway, through the release binary.
 //!
 //! - one `tools/call` through `/mcp/{server}` against the same upstream called directly, in
-//!   interleaved rounds, both with rmcp's client on a session kept open: the added p50/p99;
+//!   interleaved rounds, both with rmcp's client on a session kept open: the added p50/p99,
+//!   with the master key and with a member's key;
 //! - the same call through a bare relay (axum in front, reqwest behind, no checks, on a
 //!   runtime thread of its own): what any relay hop adds on this machine, beside Hearth's;
 //! - upstream requests per call through Hearth (counted by the upstream);
@@ -214,16 +215,19 @@ async fn main() {
     println!("== the MCP gateway: one tools/call, direct and through /mcp/{{server}}");
     let direct = client(upstream_url.clone(), None).await;
     let through = client(format!("{}/mcp/s0", hearth.url), Some(KEY)).await;
+    let (member_key, _) = support::user_credentials(&hearth).await;
+    let member = client(format!("{}/mcp/s0", hearth.url), Some(&member_key)).await;
     let relayed = client(relay_url, None).await;
-    // Warm all three: sessions, connections, the pool's tool list.
+    // Warm all four: sessions, connections, the pool's tool list.
     for n in 0..200 {
         echoed(call(&direct, n).await);
         echoed(call(&through, n).await);
+        echoed(call(&member, n).await);
         echoed(call(&relayed, n).await);
     }
     let before = counted.calls.load(Ordering::Relaxed);
-    let (mut direct_times, mut hearth_times, mut relay_times) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut direct_times, mut hearth_times, mut member_times, mut relay_times) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut hearth_cpu, mut hearth_switches, mut relay_cpu) = (Duration::ZERO, 0, Duration::ZERO);
     for _ in 0..ROUNDS {
         direct_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&direct, n), echoed).await);
@@ -231,6 +235,7 @@ async fn main() {
         hearth_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&through, n), echoed).await);
         hearth_cpu += hearth.cpu().saturating_sub(cpu);
         hearth_switches += hearth.switches().saturating_sub(switches);
+        member_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&member, n), echoed).await);
         let cpu = support::threads_cpu(RELAY);
         relay_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&relayed, n), echoed).await);
         relay_cpu += support::threads_cpu(RELAY).saturating_sub(cpu);
@@ -239,6 +244,7 @@ async fn main() {
     let calls = ROUNDS * CALLS_PER_ROUND;
     let (d50, d99) = figures(&mut direct_times);
     let (h50, h99) = figures(&mut hearth_times);
+    let (m50, m99) = figures(&mut member_times);
     let (r50, r99) = figures(&mut relay_times);
     println!(
         "direct: p50 {d50:?} p99 {d99:?}; through Hearth: p50 {h50:?} p99 {h99:?} ({calls} calls each, {ROUNDS} interleaved rounds)"
@@ -247,6 +253,11 @@ async fn main() {
         "added: p50 {:?} (budget 150 µs), p99 {:?}",
         h50.saturating_sub(d50),
         h99.saturating_sub(d99)
+    );
+    println!(
+        "with a member's key (granted the server through all members): added p50 {:?}, p99 {:?}",
+        m50.saturating_sub(d50),
+        m99.saturating_sub(d99)
     );
     println!(
         "a bare relay (axum and reqwest, no checks) adds: p50 {:?}, p99 {:?}: a relay hop's cost on this machine",
@@ -263,9 +274,9 @@ async fn main() {
         relay_cpu.as_secs_f64() * 1e6 / calls as f64
     );
     println!(
-        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls: direct, through Hearth, through the relay)",
-        (upstream_calls as f64 - 2.0 * calls as f64) / calls as f64,
-        3 * calls
+        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls: direct, through Hearth with either key, through the relay)",
+        (upstream_calls as f64 - 2.0 * calls as f64) / (2 * calls) as f64,
+        4 * calls
     );
 
     println!("== warm tools/list on /mcp: {SERVERS} servers × {TOOLS} tools");
@@ -335,7 +346,7 @@ async fn main() {
     .await;
     let (p50, p99) = figures(&mut times);
     println!("the same with rmcp's client, its parsing included: p50 {p50:?}, p99 {p99:?}");
-    for session in [direct, through, relayed, all] {
+    for session in [direct, through, member, relayed, all] {
         let _ = session.cancel().await;
     }
 }

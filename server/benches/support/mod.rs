@@ -248,3 +248,62 @@ pub fn raise_own_open_file_limit() {
         }
     }
 }
+
+/// A member `bench` with a key of their own and a signed-in session on `hearth`.
+pub async fn user_credentials(hearth: &Hearth) -> (String, String) {
+    use std::io::Write;
+    let mut add = std::process::Command::new(binary())
+        .args([
+            "user",
+            "add",
+            "bench",
+            "--role",
+            "member",
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(hearth.dir.path())
+        .args(
+            hearth
+                .database_url
+                .iter()
+                .flat_map(|u| ["--database-url", u.as_str()]),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"bench-password-1\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "hearth user add");
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{}/v1/keys", hearth.url))
+        .bearer_auth(KEY)
+        .json(&serde_json::json!({"name": "bench", "user": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signed_in = client
+        .post(format!("{}/auth/login", hearth.url))
+        .json(&serde_json::json!({"username": "bench", "password": "bench-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (created["key"].as_str().unwrap().to_owned(), cookie)
+}

@@ -152,8 +152,9 @@ fn hash_prefix(hash: &str) -> String {
     hash.chars().take(12).collect()
 }
 
-/// What a browser session remembers about its sign-in. Re-checked on every request, so a
-/// deleted user, a revoked key or a removed master key ends the session.
+/// What a browser session remembers about its sign-in. Re-checked on every request (against
+/// what `known` keeps, which every such change drops), so a deleted user, a revoked key or a
+/// removed master key ends the session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SessionAuth {

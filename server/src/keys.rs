@@ -369,7 +369,7 @@ async fn revoke(
     authorize(&principal, Action::Write, Resource::ApiKey { owner })?;
     let sql = "DELETE FROM api_keys WHERE id = $1";
     with_pool!(&state.db, pool => sqlx::query(sql).bind(key_id).execute(pool).await.map(|r| r.rows_affected()))?;
-    crate::auth::known::changed(&state).await;
+    crate::auth::known::forget_everywhere(&state.known, &state.db).await;
     tracing::info!(key_id, by = %principal.name, "API key revoked");
     state.audit.record(Record::action(
         KEY_REVOKED,

@@ -55,8 +55,7 @@ impl Store {
     /// After a session was written: what was read before is not used again, here or on the
     /// other instances.
     async fn written(&self) {
-        self.known.forget();
-        crate::changes::announce(&self.db, crate::changes::Change::Callers).await;
+        crate::auth::known::forget_everywhere(&self.known, &self.db).await;
     }
 }
 

@@ -196,7 +196,7 @@ async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    crate::auth::known::changed(&state).await;
+    crate::auth::known::forget_everywhere(&state.known, &state.db).await;
     tracing::info!(team = %input.name, members = ids.len(), "team created");
     state.audit.record(Record::action(
         CONFIG_CREATED,
@@ -231,7 +231,7 @@ async fn replace(
         set_members(&mut tx, id, &ids).await?;
         tx.commit().await
     }.await)?;
-    crate::auth::known::changed(&state).await;
+    crate::auth::known::forget_everywhere(&state.known, &state.db).await;
     tracing::info!(team = %name, members = ids.len(), "team members replaced");
     state.audit.record(Record::action(
         CONFIG_UPDATED,
@@ -253,7 +253,7 @@ async fn remove(
     if deleted == 0 {
         return Err(not_found(&name));
     }
-    crate::auth::known::changed(&state).await;
+    crate::auth::known::forget_everywhere(&state.known, &state.db).await;
     tracing::info!(team = %name, "team deleted");
     state.audit.record(Record::action(
         CONFIG_DELETED,

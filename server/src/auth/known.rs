@@ -1,25 +1,27 @@
-//! Callers known from their recent requests: the API keys, the users signed in with a password
-//! and the users' teams read for them, kept a few seconds so that a caller's next requests ask
-//! the database nothing.
+//! Callers known from their recent requests: the API keys, browser sessions, users signed in
+//! with a password and users' teams read for them, kept a few seconds so that a caller's next
+//! requests ask the database nothing.
 //!
 //! What is kept must never outlive the change that ends it. Every write that changes who a
-//! key or a user is or what they may reach (a key revoked, a team's members set, a team
-//! deleted; a user changed or deleted, should that ever be possible) calls [`Known::forget`] once it is written, on this instance and, through `changes`, on
-//! every instance sharing a PostgreSQL database. [`FRESH`] bounds what a notice that never
-//! arrives (or an instance on the same SQLite file) leaves standing. A key's expiry is checked
-//! at every use. Only what was found is kept: an unknown key is looked up every time.
+//! caller is or what they may reach (a key revoked, a team's members set, a team deleted, a
+//! session written at sign-in or sign-out; a user changed or deleted, should that ever be
+//! possible) calls [`forget_everywhere`] once it is written: on this instance at once and,
+//! through `changes`, on every instance sharing a PostgreSQL database. [`FRESH`] bounds what a
+//! notice that never arrives (or an instance on the same SQLite file) leaves standing. A key's
+//! and a session's expiry are checked at every use. Only what was found is kept: an unknown key
+//! or cookie is looked up every time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use tower_sessions::session::{Id, Record};
 
 use super::Principal;
 use crate::changes::Change;
+use crate::db::Db;
 use crate::keys::ActiveKey;
-use crate::state::AppState;
 
 /// How long an entry is used without being read again from the database.
 pub const FRESH: Duration = Duration::from_secs(5);
@@ -47,9 +49,9 @@ struct KeptKey {
 pub struct Known {
     era: AtomicU64,
     /// By the key's hash.
-    keys: RwLock<HashMap<String, Kept<Arc<KeptKey>>>>,
+    keys: RwLock<HashMap<String, Kept<KeptKey>>>,
     /// By user id.
-    teams: RwLock<HashMap<i64, Kept<Arc<[String]>>>>,
+    teams: RwLock<HashMap<i64, Kept<Vec<String>>>>,
     /// Users signed in with a password, as their sessions' requests act, by user id.
     users: RwLock<HashMap<i64, Kept<Principal>>>,
     /// Browser sessions' records, by session id.
@@ -101,22 +103,22 @@ impl Known {
 
     /// Keeps `key`, read in `era`, its use noted at `noted` (Unix seconds).
     pub fn keep_key(&self, era: Era, key: &ActiveKey, noted: i64) {
-        let kept = Arc::new(KeptKey {
+        let kept = KeptKey {
             key: key.clone(),
             noted: AtomicI64::new(noted),
-        });
+        };
         self.keep(&self.keys, era, key.key_hash.clone(), kept);
     }
 
     /// The teams of user `user_id`, if kept and fresh.
     pub fn teams(&self, user_id: i64) -> Option<Vec<String>> {
         let teams = read(&self.teams);
-        self.fresh(teams.get(&user_id)).map(|t| t.to_vec())
+        self.fresh(teams.get(&user_id)).cloned()
     }
 
     /// Keeps `teams` as user `user_id`'s, read in `era`.
     pub fn keep_teams(&self, era: Era, user_id: i64, teams: &[String]) {
-        self.keep(&self.teams, era, user_id, teams.into());
+        self.keep(&self.teams, era, user_id, teams.to_vec());
     }
 
     /// User `user_id` as a password sign-in acts, if kept and fresh.
@@ -174,11 +176,11 @@ impl Known {
     }
 }
 
-/// After a write that changes a key, a user's teams or a team: what is kept is dropped here
-/// and on the other instances.
-pub async fn changed(state: &AppState) {
-    state.known.forget();
-    crate::changes::announce(&state.db, Change::Callers).await;
+/// After a write that changes a caller (see the module's header): what `known` keeps is
+/// dropped here at once, and on the other instances sharing `db` within moments.
+pub async fn forget_everywhere(known: &Known, db: &Db) {
+    known.forget();
+    crate::changes::announce(db, Change::Callers).await;
 }
 
 /// A poisoned lock only means a panic elsewhere while it was held; what it guards is a cache

@@ -4,6 +4,11 @@ use app::api::{ApiKeyList, CreatedApiKey, Me, Role};
 
 use crate::harness::{error_body, TestApp};
 
+/// The keys `request` (a `GET /v1/keys`) lists.
+async fn keys_listed(request: reqwest::RequestBuilder) -> ApiKeyList {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_key_is_shown_once_stored_only_as_a_hash_and_works_as_its_owner() {
     let app = TestApp::spawn(&[]).await;
@@ -64,14 +69,7 @@ async fn members_see_and_revoke_only_their_own_keys() {
     let anas = app.create_key(&ana, None).await;
     let bos = app.create_key(&bo, None).await;
 
-    let listed: ApiKeyList = ana
-        .get(app.url("/v1/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = keys_listed(ana.get(app.url("/v1/keys"))).await;
     assert_eq!(
         listed.data.iter().map(|k| k.id).collect::<Vec<_>>(),
         [anas.info.id]
@@ -96,14 +94,7 @@ async fn members_see_and_revoke_only_their_own_keys() {
     error_body(for_bo, 403).await;
 
     // A viewer sees every key but may revoke none but their own.
-    let all: ApiKeyList = vi
-        .get(app.url("/v1/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = keys_listed(vi.get(app.url("/v1/keys"))).await;
     assert_eq!(all.data.len(), 2);
     error_body(
         vi.delete(app.url(&format!("/v1/keys/{}", bos.info.id)))
@@ -230,15 +221,12 @@ async fn bad_key_requests_get_clear_errors_and_change_nothing() {
     )
     .await;
 
-    let listed: ApiKeyList = client
-        .get(app.url("/v1/keys"))
-        .bearer_auth("master-secret-0123456789")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = keys_listed(
+        client
+            .get(app.url("/v1/keys"))
+            .bearer_auth("master-secret-0123456789"),
+    )
+    .await;
     assert!(listed.data.is_empty(), "nothing was written: {listed:?}");
     app.stop().await;
 }
@@ -373,15 +361,7 @@ async fn a_key_narrowed_to_llms_runs_them_and_manages_nothing_whatever_its_role(
             "a narrowed key got {status}"
         );
     }
-    let keys: ApiKeyList = client
-        .get(app.url("/v1/keys"))
-        .bearer_auth(MASTER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = keys_listed(client.get(app.url("/v1/keys")).bearer_auth(MASTER)).await;
     assert_eq!(keys.data.len(), 1, "no key was created and none revoked");
     let settings: serde_json::Value = client
         .get(app.url("/v1/settings/cors-proxy"))
@@ -504,14 +484,7 @@ async fn a_key_in_use_has_its_use_noted_and_is_refused_at_once_when_revoked() {
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let listed: ApiKeyList = ana
-            .get(app.url("/v1/keys"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = keys_listed(ana.get(app.url("/v1/keys"))).await;
         if listed.data[0].last_used_at.is_some() {
             break;
         }

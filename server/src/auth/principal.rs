@@ -171,15 +171,16 @@ pub async fn principal_for_key(
     key: &str,
     channel: Channel,
 ) -> Result<Option<(Principal, SessionAuth)>, AppError> {
-    let fingerprint = state.secrets.fingerprint(key);
-    if state.master_keys.contains(&fingerprint) {
-        return Ok(Some((
-            Principal::master(channel, &fingerprint),
-            SessionAuth::MasterKey { fingerprint },
-        )));
-    }
+    // A master key never starts as Hearth's own keys do (the configuration refuses one that
+    // would), so only other keys are fingerprinted and looked for among them.
     if !key.starts_with(keys::PREFIX) {
-        return Ok(None);
+        let fingerprint = state.secrets.fingerprint(key);
+        return Ok(state.master_keys.contains(&fingerprint).then(|| {
+            (
+                Principal::master(channel, &fingerprint),
+                SessionAuth::MasterKey { fingerprint },
+            )
+        }));
     }
     let Some(active) = keys::find_active(state, key).await? else {
         return Ok(None);

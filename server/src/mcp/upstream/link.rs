@@ -88,7 +88,7 @@ impl Links {
         read: Read,
     ) -> Option<Result<T, hyper::Error>>
     where
-        Read: FnOnce(reqwest::Response) -> Reading,
+        Read: FnOnce(super::posting::Answered) -> Reading,
         Reading: Future<Output = T>,
     {
         let mut read = Some(read);
@@ -104,9 +104,7 @@ impl Links {
                     poll_fn(|cx| link.send.poll_ready(cx)).await?;
                     let response = link.send.send_request(request).await?;
                     let read = read.take().expect("read once: a request is sent once");
-                    Ok::<_, hyper::Error>(
-                        read(reqwest::Response::from(response.map(reqwest::Body::wrap))).await,
-                    )
+                    Ok::<_, hyper::Error>(read(response.map(reqwest::Body::wrap)).await)
                 });
                 drive(&mut link.conn, exchange).await
             };

@@ -114,7 +114,7 @@ impl Failure {
         }
     }
 
-    pub(crate) fn timed_out(what: &str, timeout: Duration) -> Failure {
+    pub(crate) fn timed_out(what: impl std::fmt::Display, timeout: Duration) -> Failure {
         Failure::new(
             ServerState::Unreachable,
             format!(

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
-    CancelledNotificationParam, ClientJsonRpcMessage, ClientRequest, ErrorData, JsonObject,
-    NumberOrString, ProgressToken, RequestId, RequestMetaObject, ServerResult, Tool,
+    CancelledNotificationParam, ClientRequest, ErrorData, JsonObject, NumberOrString,
+    ProgressToken, RequestId, RequestMetaObject, ServerResult, Tool,
 };
 use rmcp::service::PeerRequestOptions;
 use tokio::sync::Mutex as AsyncMutex;
@@ -47,7 +47,7 @@ struct Pending {
 /// A server's answer to `tools/call`, as the call's outcome.
 fn call_answer(
     result: ServerResult,
-    what: &str,
+    what: &dyn std::fmt::Display,
 ) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
     match result {
         ServerResult::CallToolResult(result) => Ok(Ok(CallToolResponse::Complete(result))),
@@ -59,6 +59,15 @@ fn call_answer(
             app::api::ServerState::Error,
             format!("the server answered {what} with something else"),
         )),
+    }
+}
+
+/// "tools/call <name>", for what a failing call says.
+struct CallOf<'a>(&'a str);
+
+impl std::fmt::Display for CallOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tools/call {}", self.0)
     }
 }
 
@@ -87,20 +96,31 @@ impl Posted<'_> {
     async fn call(
         &self,
         posted: &AtomicU64,
-        params: &CallToolRequestParams,
+        params: &mut CallToolRequestParams,
         downstream: Option<&Downstream>,
         cancelled: &CancellationToken,
-        what: &str,
     ) -> Option<Result<Result<CallToolResponse, ErrorData>, Failure>> {
         let n = posted.fetch_add(1, Ordering::Relaxed);
         // Ids of Hearth's own, which rmcp's (numbers) never are.
         let id = RequestId::String(format!("hearth-{n}").into());
         let token =
             downstream.map(|_| ProgressToken(NumberOrString::String(format!("hearth-{n}").into())));
-        let mut params = params.clone();
+        // The params carry the call's progress token while they are written, and no `_meta`
+        // after (rmcp, should the call go its way, stamps its own).
         params.meta = token.clone().map(RequestMetaObject::with_progress_token);
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let message = ClientJsonRpcMessage::request(request, id.clone());
+        let body = super::posting::request_body(&id, "tools/call", &*params);
+        params.meta = None;
+        // Written out only if the call fails.
+        let what = &CallOf(&params.name);
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => {
+                return Some(Err(Failure::new(
+                    app::api::ServerState::Error,
+                    format!("the call could not be written: {e}"),
+                )))
+            }
+        };
         let mut pending = Pending {
             peer: self.peer.clone(),
             id: Some(id.clone()),
@@ -117,7 +137,7 @@ impl Posted<'_> {
         let answer = tokio::select! {
             answer = tokio::time::timeout(
                 self.spec.timeout,
-                super::posting::call(self.posting, message, &id, progress, self.listener),
+                super::posting::call(self.posting, body, &id, progress, self.listener),
             ) => answer,
             () = cancelled.cancelled() => {
                 return Some(Err(Failure::new(
@@ -396,10 +416,7 @@ impl Pool {
                 drop_if_closed(&mut *entry.slot.lock().await);
                 Err(failure)
             }
-            Err(_) => Err(Failure::timed_out(
-                &format!("tools/call {name}"),
-                spec.timeout,
-            )),
+            Err(_) => Err(Failure::timed_out(CallOf(name), spec.timeout)),
         }
     }
 
@@ -425,7 +442,6 @@ impl Pool {
         // The client's own `_meta` (its protocol fields, its progress token) is not the
         // upstream session's; rmcp stamps that session's own.
         params.meta = None;
-        let what = format!("tools/call {}", params.name);
         if let Some(posting) = posting {
             let call = Posted {
                 spec,
@@ -436,10 +452,9 @@ impl Pool {
             let answered = call
                 .call(
                     &self.inner.posted,
-                    &params,
+                    &mut params,
                     downstream.as_ref(),
                     &cancelled,
-                    &what,
                 )
                 .await;
             // Else the server no longer knows the session: rmcp opens another.

@@ -227,14 +227,13 @@ pub type Unanswered = Box<dyn std::error::Error + Send + Sync>;
 /// call to reqwest, which follows the one and reports the other.
 pub async fn call(
     posting: &Posting,
-    message: ClientJsonRpcMessage,
+    body: axum::body::Bytes,
     id: &RequestId,
     progress: Option<(&ProgressToken, &Downstream)>,
     listener: &Listener,
 ) -> Result<Answer, Unanswered> {
-    let body: axum::body::Bytes = serde_json::to_vec(&message)?.into();
     if let Some(links) = &posting.links {
-        let read = |response: reqwest::Response| async move {
+        let read = |response: Answered| async move {
             if response.status().is_redirection() {
                 return None;
             }
@@ -255,15 +254,38 @@ pub async fn call(
             .body(body)
             .send()
             .await?;
-        Ok(answer(posting, response, id, progress, listener).await?)
+        Ok(answer(posting, response.into(), id, progress, listener).await?)
     })
     .await
+}
+
+/// A server's HTTP answer, as hyper gives it (a `reqwest::Response` made from it would parse
+/// a placeholder URL for every call).
+pub type Answered = axum::http::Response<reqwest::Body>;
+
+/// Request `id` for `method` with `params`, as the JSON-RPC message rmcp's client would
+/// send, written straight from the params (rmcp's own message type would have them moved
+/// into it, and writes its envelope through several layers of adapters).
+pub fn request_body(
+    id: &RequestId,
+    method: &str,
+    params: &impl serde::Serialize,
+) -> serde_json::Result<axum::body::Bytes> {
+    let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut body, id)?;
+    body.extend_from_slice(br#","method":"#);
+    serde_json::to_writer(&mut body, method)?;
+    body.extend_from_slice(br#","params":"#);
+    serde_json::to_writer(&mut body, params)?;
+    body.push(b'}');
+    Ok(body.into())
 }
 
 /// The server's answer to request `id`, read from its `response`.
 async fn answer(
     posting: &Posting,
-    response: reqwest::Response,
+    response: Answered,
     id: &RequestId,
     progress: Option<(&ProgressToken, &Downstream)>,
     listener: &Listener,
@@ -305,7 +327,8 @@ async fn answer(
         return Err(status_error(status));
     }
     if events {
-        let events = bounded_events(response.bytes_stream(), limits.max_sse_event_size);
+        let bytes = http_body_util::BodyDataStream::new(response.into_body());
+        let events = bounded_events(bytes, limits.max_sse_event_size);
         // Boxed: most answers are JSON, and reading a stream takes a large future.
         return Box::pin(events_answer(posting, events, id, progress, listener)).await;
     }
@@ -326,17 +349,29 @@ fn status_error(status: reqwest::StatusCode) -> StreamableHttpError<reqwest::Err
     StreamableHttpError::UnexpectedServerResponse(format!("HTTP {status}").into())
 }
 
-/// The whole body, refused beyond `limit` bytes.
+/// The whole body, refused beyond `limit` bytes (told by its length, or counted).
 async fn bounded_body(
-    response: reqwest::Response,
+    response: Answered,
     limit: usize,
 ) -> Result<Vec<u8>, StreamableHttpError<reqwest::Error>> {
-    crate::llm::read_whole(response, limit)
-        .await
-        .map_err(|e| match e {
-            Some(e) => StreamableHttpError::Client(e),
-            None => StreamableHttpError::ResponseBodyTooLarge { max_size: limit },
-        })
+    let too_large = StreamableHttpError::ResponseBodyTooLarge { max_size: limit };
+    let told = response
+        .headers()
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if told.is_some_and(|n| n > limit as u64) {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    let mut chunks = http_body_util::BodyDataStream::new(response.into_body());
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(StreamableHttpError::Client)?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The answer to request `id` in one JSON-RPC message, if it is that.
@@ -520,6 +555,33 @@ mod tests {
         assert!(!size.grows_past(b"data: 123456", 12));
         // Lines of one event add up; a lone line break does not end it.
         assert!(size.grows_past(b"\ndata: x\n", 12));
+    }
+
+    #[test]
+    fn a_call_is_written_as_rmcp_writes_it() {
+        use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, NumberOrString};
+        use rmcp::model::{RequestId, RequestMetaObject};
+        let id = RequestId::String("hearth-7".into());
+        let mut params = CallToolRequestParams::new("echo");
+        params.arguments = serde_json::json!({"text": "hé \"quoted\"", "n": [1, 2.5, null]})
+            .as_object()
+            .cloned();
+        params.request_state = Some("state".into());
+        for meta in [
+            None,
+            Some(RequestMetaObject::with_progress_token(ProgressToken(
+                NumberOrString::String("hearth-7".into()),
+            ))),
+        ] {
+            params.meta = meta;
+            let ours = request_body(&id, "tools/call", &params).unwrap();
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
+            let theirs = ClientJsonRpcMessage::request(request, id.clone());
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&ours).unwrap(),
+                serde_json::to_value(&theirs).unwrap()
+            );
+        }
     }
 
     #[test]

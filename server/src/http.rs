@@ -1,14 +1,15 @@
 //! The router: every capability's `router()` merged, the layers applied once.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::{header, HeaderName, HeaderValue, Request};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower::Layer;
 use tower_http::classify::ServerErrorsFailureClass;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use app::api::Health;
@@ -76,41 +77,87 @@ pub fn router(state: AppState) -> Router {
     let sessioned = axum::middleware::from_fn(sessions::secure_over_https)
         .layer(sessions::layer(&state.db, state.known.clone()).layer(sessioned));
     let all = sessionless.fallback_service(sessioned).with_state(state);
-    let default = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    // Headers on every answer, unless the route set its own (pages set a CSP with their
-    // nonce; proxied answers a sandbox): nothing of Hearth's is framed by another site,
-    // sniffed into another type, or tells other origins where the user was.
-    let all = tower::ServiceBuilder::new()
-        .layer(axum::middleware::from_fn(one_host))
-        .layer(default(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(default(header::REFERRER_POLICY, "same-origin"))
-        .layer(default(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(default(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ))
-        .service(all);
-    Router::new().fallback_service(all)
+    Router::new().fallback_service(Guarded { inner: all })
 }
 
-/// A request with two `Host` headers is refused: the origin checks read one, a proxy in
-/// front may have routed by the other.
-async fn one_host(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if request
-        .headers()
-        .get_all(header::HOST)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
-        return AppError::BadRequest("a request carries one Host header".into()).into_response();
+/// Headers on every answer, unless the route set its own (pages set a CSP with their nonce;
+/// proxied answers a sandbox): nothing of Hearth's is framed by another site, sniffed into
+/// another type, or tells other origins where the user was.
+const DEFAULT_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    ),
+];
+
+/// The outermost layer: a request with two `Host` headers is refused (the origin checks read
+/// one, a proxy in front may have routed by the other), and every answer gets the
+/// [`DEFAULT_HEADERS`] it lacks. One service of its own rather than a layer for each: every
+/// request passes here.
+#[derive(Clone)]
+struct Guarded<S> {
+    inner: S,
+}
+
+type Answered = std::result::Result<Response, Infallible>;
+
+impl<S> tower::Service<Request<Body>> for Guarded<S>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<
+        std::future::Ready<Answered>,
+        futures_util::future::Map<S::Future, fn(Answered) -> Answered>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    next.run(request).await
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        use futures_util::future::{Either, FutureExt};
+        if request
+            .headers()
+            .get_all(header::HOST)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            let refused =
+                AppError::BadRequest("a request carries one Host header".into()).into_response();
+            return Either::Left(std::future::ready(with_defaults(Ok(refused))));
+        }
+        Either::Right(
+            self.inner
+                .call(request)
+                .map(with_defaults as fn(Answered) -> Answered),
+        )
+    }
+}
+
+fn with_defaults(answer: Answered) -> Answered {
+    let Ok(mut response) = answer;
+    let headers = response.headers_mut();
+    for (name, value) in DEFAULT_HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Whether Hearth can serve: `200 {"status": "ok", "database": "ok"}`, or `503` with

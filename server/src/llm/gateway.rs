@@ -370,11 +370,20 @@ pub(crate) async fn read_whole(
     answer: reqwest::Response,
     limit: usize,
 ) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {
-    if answer.content_length().is_some_and(|n| n > limit as u64) {
+    read_at_most(answer.content_length(), answer.bytes_stream(), limit).await
+}
+
+/// A body's `chunks` whole, or `Err(None)` past `limit` bytes (told by `length`, or counted).
+pub(crate) async fn read_at_most(
+    length: Option<u64>,
+    chunks: impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>>,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, Option<reqwest::Error>> {
+    if length.is_some_and(|n| n > limit as u64) {
         return Err(None);
     }
     let mut body = Vec::new();
-    let mut chunks = answer.bytes_stream();
+    let mut chunks = std::pin::pin!(chunks);
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(Some)?;
         if body.len() + chunk.len() > limit {

@@ -13,7 +13,7 @@ mod sse;
 use axum::Router;
 
 pub use catalog::Catalog;
-pub(crate) use gateway::read_whole;
+pub(crate) use gateway::{read_at_most, read_whole};
 pub(crate) use resources::{fetch_all, register, unregister, SaveOptions};
 
 use crate::state::AppState;

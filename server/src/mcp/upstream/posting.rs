@@ -349,29 +349,20 @@ fn status_error(status: reqwest::StatusCode) -> StreamableHttpError<reqwest::Err
     StreamableHttpError::UnexpectedServerResponse(format!("HTTP {status}").into())
 }
 
-/// The whole body, refused beyond `limit` bytes (told by its length, or counted).
+/// The whole body, refused beyond `limit` bytes.
 async fn bounded_body(
     response: Answered,
     limit: usize,
 ) -> Result<Vec<u8>, StreamableHttpError<reqwest::Error>> {
-    let too_large = StreamableHttpError::ResponseBodyTooLarge { max_size: limit };
-    let told = response
-        .headers()
-        .get(reqwest::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if told.is_some_and(|n| n > limit as u64) {
-        return Err(too_large);
-    }
-    let mut body = Vec::new();
-    let mut chunks = http_body_util::BodyDataStream::new(response.into_body());
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(StreamableHttpError::Client)?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    use hyper::body::Body as _;
+    let body = response.into_body();
+    let length = body.size_hint().exact();
+    crate::llm::read_at_most(length, http_body_util::BodyDataStream::new(body), limit)
+        .await
+        .map_err(|e| match e {
+            Some(e) => StreamableHttpError::Client(e),
+            None => StreamableHttpError::ResponseBodyTooLarge { max_size: limit },
+        })
 }
 
 /// The answer to request `id` in one JSON-RPC message, if it is that.

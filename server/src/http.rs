@@ -18,11 +18,11 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::{audit, auth, conversations, cors_proxy, keys, llm, mcp, sessions, teams, ui, users};
 
-/// Every route, behind its layers. Layers that do not look at the matched route wrap the
-/// routers whole rather than each route: `Router::layer` wraps every route in a boxed
-/// service of its own, and a request through layers so nested clones every box beneath each
-/// of them.
-pub fn router(state: AppState) -> Router {
+/// Every route, behind its layers, as one service. Layers that do not look at the matched
+/// route wrap the routers whole rather than each route: `Router::layer` wraps every route in
+/// a boxed service of its own, and a request through layers so nested clones every box
+/// beneath each of them.
+pub fn router(state: AppState) -> Guarded {
     // Each request's span, named by the route it matched (so it wraps each route: the match
     // is known only there).
     let traced = TraceLayer::new_for_http()
@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
                 }
             },
         );
+    let gateway = mcp::gateway::router(&state);
     // Routes that never look at a session stay outside its layer, which would otherwise read
     // the session from the database for every request that carries the cookie.
     let sessionless = Router::new()
@@ -64,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(cors_proxy::router())
         .merge(mcp::router())
-        .merge(mcp::gateway::router(&state))
+        .merge(gateway.clone())
         .merge(llm::router())
         .merge(audit::router())
         .merge(teams::router())
@@ -72,12 +73,38 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .fallback(ui::fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(traced)
+        .layer(traced.clone())
         .with_state(state.clone());
     let sessioned = axum::middleware::from_fn(sessions::secure_over_https)
         .layer(sessions::layer(&state.db, state.known.clone()).layer(sessioned));
-    let all = sessionless.fallback_service(sessioned).with_state(state);
-    Router::new().fallback_service(Guarded { inner: all })
+    // A key in the request's headers is the caller, whatever cookie it also carries: the
+    // gateway's requests that carry one (every MCP client's but the chat page's) pass by the
+    // session and cookie layers, which they never use.
+    let keyed = gateway
+        .fallback(no_route)
+        .layer(traced)
+        .with_state(state.clone());
+    Guarded {
+        all: sessionless.fallback_service(sessioned).with_state(state),
+        keyed,
+    }
+}
+
+/// Whether a request is to `/mcp` or `/mcp/{server}` with `Authorization` or `X-Api-Key`
+/// (`auth::resolve` then decides by the key alone, and never reads the session, even when the
+/// key is refused).
+fn keyed_gateway_call(request: &Request<Body>) -> bool {
+    let gateway = match request.uri().path().strip_prefix("/mcp") {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('/')
+            .is_some_and(|server| !server.is_empty() && !server.contains('/')),
+        None => false,
+    };
+    gateway && {
+        let headers = request.headers();
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key")
+    }
 }
 
 /// Headers on every answer, unless the route set its own (pages set a CSP with their nonce;
@@ -104,32 +131,40 @@ const DEFAULT_HEADERS: [(HeaderName, HeaderValue); 4] = [
 /// [`DEFAULT_HEADERS`] it lacks. One service of its own rather than a layer for each: every
 /// request passes here.
 #[derive(Clone)]
-struct Guarded<S> {
-    inner: S,
+pub struct Guarded {
+    all: Router,
+    /// The gateway's routes alone, for requests that carry a key.
+    keyed: Router,
 }
 
 type Answered = std::result::Result<Response, Infallible>;
 
-impl<S> tower::Service<Request<Body>> for Guarded<S>
+impl<B> tower::Service<Request<B>> for Guarded
 where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
     type Future = futures_util::future::Either<
         std::future::Ready<Answered>,
-        futures_util::future::Map<S::Future, fn(Answered) -> Answered>,
+        futures_util::future::Map<
+            axum::routing::future::RouteFuture<Infallible>,
+            fn(Answered) -> Answered,
+        >,
     >;
 
     fn poll_ready(
         &mut self,
-        cx: &mut std::task::Context<'_>,
+        _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+        // A router is always ready.
+        std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         use futures_util::future::{Either, FutureExt};
+        let request = request.map(Body::new);
         if request
             .headers()
             .get_all(header::HOST)
@@ -141,11 +176,12 @@ where
                 AppError::BadRequest("a request carries one Host header".into()).into_response();
             return Either::Left(std::future::ready(with_defaults(Ok(refused))));
         }
-        Either::Right(
-            self.inner
-                .call(request)
-                .map(with_defaults as fn(Answered) -> Answered),
-        )
+        let routed = if keyed_gateway_call(&request) {
+            self.keyed.call(request)
+        } else {
+            self.all.call(request)
+        };
+        Either::Right(routed.map(with_defaults as fn(Answered) -> Answered))
     }
 }
 
@@ -190,6 +226,11 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
             database: word.into(),
         }),
     )
+}
+
+/// Never reached: requests are sent to the keyed gateway's routes only by their shape.
+async fn no_route() -> AppError {
+    AppError::NotFound("no such route".into())
 }
 
 async fn method_not_allowed() -> AppError {

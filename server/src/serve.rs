@@ -16,11 +16,11 @@
 //! read before any of the timers above apply.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_io_timeout::TimeoutStream;
-use tower::{Layer, Service};
+use tower::Layer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::state::AppState;
@@ -51,8 +51,7 @@ pub async fn run(
     let streams_end = state.streams_end.clone();
     let mcp_pool = state.mcp_pool.clone();
     // The peer's address is what failed sign-ins are counted by.
-    let mut make_service =
-        crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = crate::http::router(state);
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -108,10 +107,7 @@ pub async fn run(
         }
         let mut io = TimeoutStream::new(tcp);
         io.set_write_timeout(Some(limits.write_timeout));
-        let service = match make_service.call(remote).await {
-            Ok(service) => service,
-            Err(never) => match never {},
-        };
+        let service = axum::Extension(ConnectInfo(remote)).layer(router.clone());
         // A request body that stops arriving is given up on like headers that do.
         let service = RequestBodyTimeoutLayer::new(limits.header_timeout).layer(service);
         let connection = graceful.watch(http.serve_connection(

@@ -248,8 +248,11 @@ impl Sessions {
         self.opened.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn owner(&self, id: &str) -> Option<String> {
-        self.opened().get(id).map(|o| o.owner.clone())
+    /// Whether session `id` was opened by someone other than `owner` (see [`owner_of`]).
+    fn held_by_another(&self, id: &str, owner: &Principal) -> bool {
+        self.opened()
+            .get(id)
+            .is_some_and(|o| !is_owner(&o.owner, owner))
     }
 
     /// Records a session rmcp just opened. Sessions rmcp has closed since (ended by their
@@ -324,14 +327,23 @@ fn owner_of(principal: &Principal) -> String {
     )
 }
 
+/// Whether `owner` (as [`owner_of`] wrote it) is `principal`, read without writing it again.
+fn is_owner(owner: &str, principal: &Principal) -> bool {
+    let key = principal.key_hash_prefix.as_deref().unwrap_or("-");
+    owner
+        .strip_suffix(key)
+        .and_then(|rest| rest.strip_suffix('/'))
+        .is_some_and(|named| named == principal.owner_key())
+}
+
+/// rmcp's streamable HTTP service for `/mcp` and `/mcp/{server}`.
+type Rmcp = Arc<StreamableHttpService<Relay, LocalSessionManager>>;
+
 /// Authenticates the caller, probes a server that is given the caller's token before a
 /// session with it starts, and keeps sessions to the principal that opened them.
 ///
 /// A client that authenticates to Hearth with `X-Api-Key` may send an `Authorization` of its
 /// own: that one is meant for the servers (auth `forward`), and is never read as a Hearth key.
-/// rmcp's streamable HTTP service for `/mcp` and `/mcp/{server}`.
-type Rmcp = Arc<StreamableHttpService<Relay, LocalSessionManager>>;
-
 async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
     let (mut parts, body) = request.into_parts();
     if parts.headers.contains_key("x-api-key") {
@@ -348,7 +360,6 @@ async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
             Ok(principal) => principal,
             Err(e) => return e.into_response(),
         };
-    let owner = owner_of(&principal);
     let session = parts
         .headers
         .get(SESSION_HEADER)
@@ -356,7 +367,7 @@ async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
         .map(str::to_owned);
     if let Some(id) = &session {
         // Another principal's session is answered as one that does not exist.
-        if state.gateway_sessions.owner(id).is_some_and(|o| o != owner) {
+        if state.gateway_sessions.held_by_another(id, &principal) {
             return (StatusCode::NOT_FOUND, "Session not found").into_response();
         }
     }
@@ -418,6 +429,7 @@ async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
                 .get(SESSION_HEADER)
                 .and_then(|v: &HeaderValue| v.to_str().ok())
             {
+                let owner = owner_of(&principal);
                 state.gateway_sessions.open(id.to_owned(), owner).await;
             }
         }
@@ -1141,4 +1153,47 @@ pub fn allowed_hosts(config: &crate::config::Config) -> Vec<String> {
         hosts.push(ip.to_string());
     }
     hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::api::{AuthMethod, Role};
+
+    fn principal(user_id: Option<i64>, key: Option<&str>) -> Principal {
+        Principal {
+            name: "ana".into(),
+            role: Role::Member,
+            user_id,
+            auth: if user_id.is_some() {
+                AuthMethod::ApiKey
+            } else {
+                AuthMethod::MasterKey
+            },
+            key_id: None,
+            channel: crate::auth::Channel::Header,
+            llms: None,
+            mcp_servers: None,
+            key_expires_at: None,
+            key_hash_prefix: key.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_session_owner_is_the_principal_and_key_that_opened_it() {
+        let callers = [
+            principal(Some(1), Some("ab12")),
+            principal(Some(1), Some("cd34")),
+            principal(Some(1), None),
+            principal(Some(11), Some("ab12")),
+            principal(None, Some("ab12")),
+            principal(None, None),
+        ];
+        for (i, opener) in callers.iter().enumerate() {
+            let owner = owner_of(opener);
+            for (j, caller) in callers.iter().enumerate() {
+                assert_eq!(is_owner(&owner, caller), i == j, "{owner} asked by {j}");
+            }
+        }
+    }
 }

@@ -331,6 +331,36 @@ async fn a_session_is_its_openers_alone_and_a_foreign_host_is_refused() {
     }
     let response = post(&ana, &list, Some("no-such-session")).await.unwrap();
     assert_eq!(response.status(), 404);
+    // A key decides, whatever session cookie comes with it: bob's key beside ana's cookie is
+    // bob, a wrong key beside it is refused, and her cookie alone is not the key she opened
+    // the session with.
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+    let in_session = |key: Option<&str>| {
+        let mut request = browser
+            .post(app.url("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .json(&list);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(in_session(Some(&bob)).await.unwrap().status(), 404);
+    let wrong = format!("{ana}0");
+    assert_eq!(in_session(Some(&wrong)).await.unwrap().status(), 401);
+    assert_eq!(in_session(None).await.unwrap().status(), 404);
+    let response = in_session(Some(&ana)).await.unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "ana's key, with or without her cookie"
+    );
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "a request that came with a key is answered without a session cookie"
+    );
 
     let response = app
         .client()

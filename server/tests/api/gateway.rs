@@ -999,3 +999,50 @@ async fn a_call_redirected_to_another_origin_is_not_followed() {
     stop.cancel();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_server_given_the_callers_token_keeps_a_bounded_number_of_sessions() {
+    // As many callers as the pool keeps sessions for a server, and one more.
+    const CALLERS: usize = 257;
+    let app = TestApp::spawn(&["--api-key", MASTER]).await;
+    let ana = app.member_key("ana").await;
+    let (counting, seen) = mcp_peers::counting(None).await;
+    app.add_mcp_server(
+        MASTER,
+        &json!({"name": "fwd", "url": counting, "lifecycle": "legacy", "auth": "forward", "grants": {"users": ["ana"]}}),
+    )
+    .await;
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let open = |caller: usize| {
+        app.client()
+            .post(app.url("/mcp/fwd"))
+            .header("x-api-key", &ana)
+            .bearer_auth(format!("token-{caller}"))
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize)
+            .send()
+    };
+    for caller in 0..CALLERS {
+        let response = open(caller).await.unwrap();
+        assert_eq!(response.status(), 200, "caller {caller}");
+    }
+    assert_eq!(seen.handshakes.load(Ordering::SeqCst), CALLERS);
+    // The session used least lately (the first caller's) made room for the last.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.ended.load(Ordering::SeqCst) < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.ended.load(Ordering::SeqCst), 1);
+    // A caller whose session is kept reuses it; the first caller gets a new one, and nothing
+    // else is closed beyond the one that makes room for it.
+    assert_eq!(open(CALLERS - 1).await.unwrap().status(), 200);
+    assert_eq!(seen.handshakes.load(Ordering::SeqCst), CALLERS);
+    assert_eq!(open(0).await.unwrap().status(), 200);
+    assert_eq!(seen.handshakes.load(Ordering::SeqCst), CALLERS + 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.ended.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.ended.load(Ordering::SeqCst), 2);
+    app.stop().await;
+}

@@ -174,6 +174,8 @@ pub struct Seen {
     pub headers: Mutex<Vec<HeaderMap>>,
     /// The next request with a session gets a 404, as if the session had expired.
     pub expire_next: AtomicBool,
+    /// Sessions ended by their client (`DELETE`).
+    pub ended: AtomicUsize,
     sessions: AtomicUsize,
 }
 
@@ -216,7 +218,10 @@ pub async fn counting(guard: Option<Guard>) -> (String, Arc<Seen>) {
             "/mcp",
             post(counting_post)
                 .get(|| async { StatusCode::METHOD_NOT_ALLOWED })
-                .delete(|| async { StatusCode::OK }),
+                .delete(|State(server): State<Counting>| async move {
+                    server.seen.ended.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::OK
+                }),
         )
         .with_state(Counting {
             seen: seen.clone(),

@@ -36,6 +36,11 @@ const IDLE: Duration = Duration::from_secs(600);
 /// How often idle sessions are looked for, and a `stdio` child checked.
 const REAP_EVERY: Duration = Duration::from_secs(60);
 const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// Sessions a server given its callers' tokens keeps at most, one per caller: past it, the
+/// one used least lately (and not in use) is closed to make room, so that a caller sending
+/// ever new tokens cannot open upstream sessions without bound. A caller whose session went
+/// gets a new one when it comes back.
+const MAX_CALLERS_PER_SERVER: usize = 256;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// An upstream request still waited for: cancelled upstream if it is dropped unanswered.
@@ -321,6 +326,13 @@ impl Pool {
             slot: AsyncMutex::new(Slot::default()),
             last_used: Mutex::new(Instant::now()),
         });
+        if spec.scope.is_some() && !entries.contains_key(&key) {
+            if let Some(room) = least_lately_used(&entries, &spec.name) {
+                if let Some(old) = entries.remove(&room) {
+                    tokio::spawn(close(old));
+                }
+            }
+        }
         if let Some(old) = entries.insert(key, entry.clone()) {
             tokio::spawn(close(old));
         }
@@ -568,6 +580,30 @@ impl Pool {
             tokio::spawn(reap(pool));
         });
     }
+}
+
+/// The caller's entry of server `name` to close before another caller's is added, when the
+/// server has [`MAX_CALLERS_PER_SERVER`] already: the one used least lately among those no
+/// call holds. None while there is room (or every one is in use: calls in flight are bounded
+/// by the connections Hearth takes).
+fn least_lately_used(entries: &HashMap<Key, Arc<Entry>>, name: &str) -> Option<Key> {
+    let callers = || {
+        entries
+            .iter()
+            .filter(|((server, scope), _)| server == name && scope.is_some())
+    };
+    if callers().count() < MAX_CALLERS_PER_SERVER {
+        return None;
+    }
+    callers()
+        .filter(|(_, entry)| Arc::strong_count(entry) == 1)
+        .min_by_key(|(_, entry)| {
+            *entry
+                .last_used
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        })
+        .map(|(key, _)| key.clone())
 }
 
 /// A session that ended (a child that exited, a transport that closed) is dropped, so the

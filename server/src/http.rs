@@ -90,9 +90,7 @@ pub fn router(state: AppState) -> Guarded {
     }
 }
 
-/// Whether a request is to `/mcp` or `/mcp/{server}` with `Authorization` or `X-Api-Key`
-/// (`auth::resolve` then decides by the key alone, and never reads the session, even when the
-/// key is refused).
+/// Whether a request is to `/mcp` or `/mcp/{server}` with a key ([`auth::carries_key`]).
 fn keyed_gateway_call(request: &Request<Body>) -> bool {
     let gateway = match request.uri().path().strip_prefix("/mcp") {
         Some("") => true,
@@ -101,10 +99,7 @@ fn keyed_gateway_call(request: &Request<Body>) -> bool {
             .is_some_and(|server| !server.is_empty() && !server.contains('/')),
         None => false,
     };
-    gateway && {
-        let headers = request.headers();
-        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key")
-    }
+    gateway && auth::carries_key(request.headers())
 }
 
 /// Headers on every answer, unless the route set its own (pages set a CSP with their nonce;

@@ -219,6 +219,12 @@ async fn principal_for_session(
     })
 }
 
+/// Whether a request carries a key in its headers: [`resolve`] then decides by it alone (and
+/// refuses it if it is no key), never by the session.
+pub fn carries_key(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key")
+}
+
 /// The key a client sent in `Authorization: Bearer` or `X-Api-Key`, if any.
 fn header_credential(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {

@@ -41,7 +41,7 @@ use listing::Listing;
 pub use listing::Listings;
 
 use super::registry::{self, ServerRow};
-use super::upstream::{Downstream, ProgressTo, Spec};
+use super::upstream::{Called, Downstream, ProgressTo, Spec};
 use crate::audit::Record;
 use crate::auth::Principal;
 use crate::error::Echo;
@@ -928,7 +928,7 @@ impl Relay {
         request: CallToolRequestParams,
         downstream: Option<Downstream>,
         cancelled: CancellationToken,
-    ) -> Result<CallToolResponse, ErrorData> {
+    ) -> Result<Called, ErrorData> {
         let started = Instant::now();
         let Asker {
             principal,
@@ -972,15 +972,14 @@ impl Relay {
             .relay_call(&spec, upstream, downstream, cancelled)
             .await
         {
-            Ok(Ok(response)) => {
-                let outcome = match &response {
-                    CallToolResponse::Complete(result) if result.is_error == Some(true) => {
-                        "tool_error"
-                    }
-                    _ => "ok",
+            Ok(Ok(called)) => {
+                let outcome = if called.is_error() {
+                    "tool_error"
+                } else {
+                    "ok"
                 };
                 audit(&row.name, &tool, outcome, 200);
-                Ok(response.completed())
+                Ok(called)
             }
             Ok(Err(error)) => {
                 audit(&row.name, &tool, "tool_error", 200);
@@ -988,13 +987,13 @@ impl Relay {
             }
             Err(failure) => {
                 audit(&row.name, &tool, "upstream_error", 502);
-                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-                    rmcp::model::ContentBlock::text(format!(
+                Ok(Called::Read(CallToolResponse::Complete(
+                    CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
                         "the shared MCP server {} failed ({})",
                         row.name,
                         failure.state.as_str()
-                    )),
-                ])))
+                    ))]),
+                )))
             }
         }
     }
@@ -1119,7 +1118,10 @@ impl ServerHandler for Relay {
             token,
         });
         let asker = Asker::of(&ctx)?;
-        self.call(&asker, request, downstream, ctx.ct.clone()).await
+        let called = self
+            .call(&asker, request, downstream, ctx.ct.clone())
+            .await?;
+        called.read().map(Completed::completed)
     }
 }
 

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Asker, Relay};
 use crate::mcp::media_type_is;
-use crate::mcp::upstream::{Downstream, ProgressTo};
+use crate::mcp::upstream::{Called, Downstream, ProgressTo};
 use crate::state::AppState;
 
 /// A request the guard answers itself.
@@ -194,8 +194,8 @@ pub(super) async fn answer(state: AppState, asker: Asker, plain: Plain, session:
     let (id, params, progress) = match plain {
         Plain::List { id } => {
             return match relay.listing(&asker).await {
-                Ok(listing) => listed(&id, listing.legacy_json()),
-                Err(error) => json(&finished(id, Err(error))),
+                Ok(listing) => json(response(&id, listing.legacy_json())),
+                Err(error) => json(finished(id, Err(error))),
             }
         }
         Plain::Call {
@@ -211,20 +211,16 @@ pub(super) async fn answer(state: AppState, asker: Asker, plain: Plain, session:
     });
     let cancel = state.streams_end.child_token();
     let running = Running::new(&state, session, id.clone(), cancel.clone());
-    let mut call: Call = Box::pin(async move {
-        relay
-            .call(&asker, params, downstream, cancel)
-            .await
-            .map(ServerResult::from)
-    });
+    let mut call: Call =
+        Box::pin(async move { relay.call(&asker, params, downstream, cancel).await });
     // The answer alone is sent as JSON; progress before it makes the answer a stream.
     let first = tokio::select! {
         biased;
         Some(notice) = notices.recv() => notice,
-        answer = &mut call => return json(&finished(id, answer)),
+        answer = &mut call => return json(finished(id, answer)),
     };
     let first = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(event(
-        &progress_notice(first),
+        progress_notice(first),
     ))));
     let rest = futures_util::stream::unfold(
         Streaming::Waiting(notices, call, running, id),
@@ -235,10 +231,10 @@ pub(super) async fn answer(state: AppState, asker: Asker, plain: Plain, session:
             tokio::select! {
                 biased;
                 Some(notice) = notices.recv() => {
-                    let event = event(&progress_notice(notice));
+                    let event = event(progress_notice(notice));
                     Some((Ok(event), Streaming::Waiting(notices, call, running, id)))
                 }
-                answer = &mut call => Some((Ok(event(&finished(id, answer))), Streaming::Done)),
+                answer = &mut call => Some((Ok(event(finished(id, answer))), Streaming::Done)),
             }
         },
     );
@@ -258,8 +254,7 @@ const PROGRESS_BACKLOG: usize = 64;
 
 /// A call the guard runs, polled where its answer is awaited: by the request, then by the
 /// answer's stream once progress comes (dropped with it when the client goes away).
-type Call =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<ServerResult, ErrorData>> + Send>>;
+type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Called, ErrorData>> + Send>>;
 
 enum Streaming {
     Waiting(
@@ -294,60 +289,68 @@ impl Drop for Running {
     }
 }
 
-/// The answer as rmcp gives it to a client of a revision before 2026-07-28: results without
-/// `resultType`, and none that only 2026-07-28 knows.
-fn finished(id: RequestId, answer: Result<ServerResult, ErrorData>) -> ServerJsonRpcMessage {
-    match answer {
-        Ok(ServerResult::InputRequiredResult(_)) => ServerJsonRpcMessage::error(
-            ErrorData::invalid_request(
-                "InputRequiredResult requires negotiated protocol version 2026-07-28 or newer",
-                None,
+/// The answer as rmcp gives it to a client of a revision before 2026-07-28 (results without
+/// `resultType`, and none that only 2026-07-28 knows), written out: a plain result as the
+/// server wrote it.
+fn finished(id: RequestId, answer: Result<Called, ErrorData>) -> serde_json::Result<Vec<u8>> {
+    let message = match answer {
+        Ok(Called::Plain(plain)) => return response(&id, plain.json().as_bytes()),
+        Ok(Called::Read(read)) => match ServerResult::from(read) {
+            ServerResult::InputRequiredResult(_) => ServerJsonRpcMessage::error(
+                ErrorData::invalid_request(
+                    "InputRequiredResult requires negotiated protocol version 2026-07-28 or newer",
+                    None,
+                ),
+                Some(id),
             ),
-            Some(id),
-        ),
-        Ok(ServerResult::CreateTaskResult(_)) => ServerJsonRpcMessage::error(
-            ErrorData::invalid_request("the client did not declare tasks", None),
-            Some(id),
-        ),
-        Ok(mut result) => {
-            result.strip_result_type_for_legacy_peer();
-            result.strip_non_object_output_for_legacy_peer();
-            ServerJsonRpcMessage::response(result, id)
-        }
+            ServerResult::CreateTaskResult(_) => ServerJsonRpcMessage::error(
+                ErrorData::invalid_request("the client did not declare tasks", None),
+                Some(id),
+            ),
+            mut result => {
+                result.strip_result_type_for_legacy_peer();
+                result.strip_non_object_output_for_legacy_peer();
+                ServerJsonRpcMessage::response(result, id)
+            }
+        },
         Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
-    }
+    };
+    serde_json::to_vec(&message)
 }
 
-fn progress_notice(params: ProgressNotificationParam) -> ServerJsonRpcMessage {
-    ServerJsonRpcMessage::notification(ServerNotification::ProgressNotification(Notification::new(
-        params,
-    )))
+fn progress_notice(params: ProgressNotificationParam) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&ServerJsonRpcMessage::notification(
+        ServerNotification::ProgressNotification(Notification::new(params)),
+    ))
 }
 
-fn json(message: &ServerJsonRpcMessage) -> Response {
-    match serde_json::to_vec(message) {
+fn json(message: serde_json::Result<Vec<u8>>) -> Response {
+    match message {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => crate::error::AppError::internal(e).into_response(),
     }
 }
 
-/// The answer to `tools/list` request `id`, its result written already.
-fn listed(id: &RequestId, result: &Bytes) -> Response {
-    let Ok(id) = serde_json::to_vec(id) else {
-        return crate::error::AppError::internal("a request id that is not JSON").into_response();
-    };
-    let mut body = Vec::with_capacity(result.len() + id.len() + 32);
+/// The answer to request `id` whose result is written already.
+fn response(id: &RequestId, result: &[u8]) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(result.len() + 48);
     body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    body.extend_from_slice(&id);
+    serde_json::to_writer(&mut body, id)?;
     body.extend_from_slice(b",\"result\":");
     body.extend_from_slice(result);
     body.push(b'}');
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Ok(body)
 }
 
-fn event(message: &ServerJsonRpcMessage) -> Bytes {
-    let data = serde_json::to_string(message).unwrap_or_default();
-    Bytes::from(format!("event: message\ndata: {data}\n\n"))
+/// A message as an event of the answer's stream (a message that could not be written, as
+/// an empty one: the client's wait then ends with the stream).
+fn event(message: serde_json::Result<Vec<u8>>) -> Bytes {
+    let data = message.unwrap_or_default();
+    let mut event = Vec::with_capacity(data.len() + 24);
+    event.extend_from_slice(b"event: message\ndata: ");
+    event.extend_from_slice(&data);
+    event.extend_from_slice(b"\n\n");
+    event.into()
 }
 
 #[cfg(test)]

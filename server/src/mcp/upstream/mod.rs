@@ -28,7 +28,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient};
 
-pub use pool::{Pool, Tools};
+pub use pool::{Called, Pool, Tools};
 
 use crate::cors_proxy::policy::{Caller, Policy, Refusal};
 use crate::cors_proxy::Upstream;

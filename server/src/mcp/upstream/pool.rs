@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cors_proxy::policy::Caller;
 
-use super::posting::{Answer, Observed, Posting};
+use super::posting::{Answer, Observed, PlainResult, Posting};
 use super::{connect, Downstream, Failure, Listener, Session, Spec, StderrTail, Target};
 
 /// How long a tool list is trusted without the server saying it changed.
@@ -49,17 +49,45 @@ struct Pending {
     id: Option<rmcp::model::RequestId>,
 }
 
+/// What a server answered a `tools/call` with.
+pub enum Called {
+    /// A tool's plain result, as the server wrote it (most calls end so).
+    Plain(PlainResult),
+    /// Any other result, in rmcp's types.
+    Read(CallToolResponse),
+}
+
+impl Called {
+    /// Whether the server said the tool failed.
+    pub fn is_error(&self) -> bool {
+        match self {
+            Called::Plain(plain) => plain.is_error(),
+            Called::Read(CallToolResponse::Complete(result)) => result.is_error == Some(true),
+            Called::Read(_) => false,
+        }
+    }
+
+    /// The answer in rmcp's types, for rmcp to answer with.
+    pub fn read(self) -> Result<CallToolResponse, ErrorData> {
+        match self {
+            Called::Plain(plain) => plain.read().map(CallToolResponse::Complete).map_err(|e| {
+                ErrorData::internal_error(format!("the server's result is not a tool's: {e}"), None)
+            }),
+            Called::Read(response) => Ok(response),
+        }
+    }
+}
+
 /// A server's answer to `tools/call`, as the call's outcome.
 fn call_answer(
     result: ServerResult,
     what: &dyn std::fmt::Display,
-) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
+) -> Result<Result<Called, ErrorData>, Failure> {
+    let read = |response| Ok(Ok(Called::Read(response)));
     match result {
-        ServerResult::CallToolResult(result) => Ok(Ok(CallToolResponse::Complete(result))),
-        ServerResult::InputRequiredResult(result) => {
-            Ok(Ok(CallToolResponse::InputRequired(result)))
-        }
-        ServerResult::CreateTaskResult(result) => Ok(Ok(CallToolResponse::Task(result))),
+        ServerResult::CallToolResult(result) => read(CallToolResponse::Complete(result)),
+        ServerResult::InputRequiredResult(result) => read(CallToolResponse::InputRequired(result)),
+        ServerResult::CreateTaskResult(result) => read(CallToolResponse::Task(result)),
         _ => Err(Failure::new(
             app::api::ServerState::Error,
             format!("the server answered {what} with something else"),
@@ -104,7 +132,7 @@ impl Posted<'_> {
         params: &mut CallToolRequestParams,
         downstream: Option<&Downstream>,
         cancelled: &CancellationToken,
-    ) -> Option<Result<Result<CallToolResponse, ErrorData>, Failure>> {
+    ) -> Option<Result<Result<Called, ErrorData>, Failure>> {
         let n = posted.fetch_add(1, Ordering::Relaxed);
         // Ids of Hearth's own, which rmcp's (numbers) never are.
         let id = RequestId::String(format!("hearth-{n}").into());
@@ -157,6 +185,7 @@ impl Posted<'_> {
         pending.id = None;
         match answer {
             Ok(Answer::Expired) => None,
+            Ok(Answer::Plain(plain)) => Some(Ok(Ok(Called::Plain(plain)))),
             Ok(Answer::Given(Ok(result))) => Some(call_answer(result, what)),
             Ok(Answer::Given(Err(error))) => Some(Ok(Err(error))),
             Err(e) => Some(Err(super::classify(self.spec, &*e))),
@@ -179,7 +208,7 @@ impl Through<'_> {
         params: CallToolRequestParams,
         downstream: Option<Downstream>,
         cancelled: CancellationToken,
-    ) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
+    ) -> Result<Result<Called, ErrorData>, Failure> {
         let Through {
             spec,
             entry,
@@ -442,7 +471,7 @@ impl Pool {
         mut params: CallToolRequestParams,
         downstream: Option<Downstream>,
         cancelled: CancellationToken,
-    ) -> Result<Result<CallToolResponse, ErrorData>, Failure> {
+    ) -> Result<Result<Called, ErrorData>, Failure> {
         let entry = self.entry(spec);
         let (peer, listener, posting) = {
             let mut slot = entry.slot.lock().await;

@@ -208,7 +208,9 @@ impl StreamableHttpClient for Observed {
 
 /// How a posted call ended.
 pub enum Answer {
-    /// The server answered: a result, or its error.
+    /// The server answered with a plain result, kept as it wrote it.
+    Plain(PlainResult),
+    /// The server answered: another result, or its error.
     Given(Result<ServerResult, ErrorData>),
     /// The server no longer knows the session (HTTP 404): rmcp opens a new one.
     Expired,
@@ -374,6 +376,9 @@ fn read_answer(message: &[u8], id: &RequestId) -> Option<Answer> {
     }
     match (message.result, message.error) {
         (Some(result), None) => {
+            if let Some(plain) = PlainResult::of(result) {
+                return Some(Answer::Plain(plain));
+            }
             let result = serde_json::from_str::<CallToolResult>(result.get())
                 .map(ServerResult::CallToolResult)
                 // Anything else a call may answer (MRTR, tasks) is read by rmcp's types.
@@ -383,6 +388,71 @@ fn read_answer(message: &[u8], id: &RequestId) -> Option<Answer> {
         }
         (None, Some(error)) => Some(Answer::Given(Err(serde_json::from_str(error.get()).ok()?))),
         _ => None,
+    }
+}
+
+/// A call's result that is plainly a tool's: its `content` (a list) and at most an object of
+/// `structuredContent`, `isError` (true or false) and an object of `_meta` besides. It is
+/// passed on as the server wrote it, not read into rmcp's types and written out again; a
+/// client of an older revision may take it as it is. Any other result (a task, a request
+/// for input, a field a later revision adds, structured content that is not an object) is
+/// read into rmcp's types, which know what each revision's clients may be sent.
+pub struct PlainResult {
+    json: Box<serde_json::value::RawValue>,
+    is_error: bool,
+}
+
+impl PlainResult {
+    fn of(result: &serde_json::value::RawValue) -> Option<PlainResult> {
+        use serde_json::value::RawValue;
+        /// A field's value as it came, `null` included (which an `Option` would read as
+        /// absent).
+        fn present<'de, D: serde::Deserializer<'de>>(
+            field: D,
+        ) -> Result<Option<&'de RawValue>, D::Error> {
+            serde::Deserialize::deserialize(field).map(Some)
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields<'a> {
+            #[serde(borrow)]
+            content: &'a RawValue,
+            #[serde(rename = "structuredContent", default, deserialize_with = "present")]
+            structured: Option<&'a RawValue>,
+            #[serde(rename = "isError", default, deserialize_with = "present")]
+            is_error: Option<&'a RawValue>,
+            #[serde(rename = "_meta", default, deserialize_with = "present")]
+            meta: Option<&'a RawValue>,
+        }
+        let fields: Fields = serde_json::from_str(result.get()).ok()?;
+        let is = |value: &RawValue, opening| value.get().starts_with(opening);
+        let is_error = match fields.is_error.map(RawValue::get) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return None,
+        };
+        let plain = is(fields.content, '[')
+            && fields.structured.is_none_or(|s| is(s, '{'))
+            && fields.meta.is_none_or(|m| is(m, '{'));
+        plain.then(|| PlainResult {
+            json: result.to_owned(),
+            is_error,
+        })
+    }
+
+    /// The result as the server wrote it.
+    pub fn json(&self) -> &str {
+        self.json.get()
+    }
+
+    /// Whether the server said the tool failed.
+    pub fn is_error(&self) -> bool {
+        self.is_error
+    }
+
+    /// The result in rmcp's type, for rmcp to answer with.
+    pub fn read(&self) -> serde_json::Result<CallToolResult> {
+        serde_json::from_str(self.json.get())
     }
 }
 
@@ -473,6 +543,9 @@ async fn events_answer(
 ) -> Result<Answer, StreamableHttpError<reqwest::Error>> {
     while let Some(event) = events.next().await {
         let Some(data) = event?.data else { continue };
+        if let Some(answer) = read_answer(data.as_bytes(), id) {
+            return Ok(answer);
+        }
         let Ok(message) = serde_json::from_str::<ServerJsonRpcMessage>(&data) else {
             continue;
         };
@@ -576,15 +649,72 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_result_is_kept_as_written_and_any_other_is_read() {
+        let id = RequestId::String("hearth-1".into());
+        let answer = |result: &str| {
+            let message = format!(r#"{{"jsonrpc":"2.0","id":"hearth-1","result":{result}}}"#);
+            read_answer(message.as_bytes(), &id)
+        };
+        for (result, is_error) in [
+            (r#"{"content":[]}"#, false),
+            (
+                r#"{ "content" : [ {"type":"text","text":"é\n\u00e9"} ] }"#,
+                false,
+            ),
+            (r#"{"content":[],"isError":true,"_meta":{"a":1}}"#, true),
+            (
+                r#"{"content":[],"isError":false,"structuredContent":{"n":[1,2]}}"#,
+                false,
+            ),
+        ] {
+            let Some(Answer::Plain(plain)) = answer(result) else {
+                panic!("plain: {result}");
+            };
+            assert_eq!(plain.json(), result.trim());
+            assert_eq!(plain.is_error(), is_error, "{result}");
+            let read = plain.read().expect("rmcp reads it too");
+            assert_eq!(read.is_error.unwrap_or_default(), is_error);
+        }
+        for result in [
+            // What an older client must not be sent as it is, or what rmcp fills in.
+            r#"{"content":[],"structuredContent":[1,2]}"#,
+            r#"{"content":[],"structuredContent":null}"#,
+            r#"{"content":[],"resultType":"complete"}"#,
+            r#"{"structuredContent":{"n":1}}"#,
+            r#"{"content":null}"#,
+            r#"{"content":[],"isError":null}"#,
+            r#"{"content":[],"_meta":null}"#,
+            // A field a later revision adds; a field given twice.
+            r#"{"content":[],"later":1}"#,
+            r#"{"content":[],"content":[]}"#,
+        ] {
+            assert!(
+                !matches!(answer(result), Some(Answer::Plain(_))),
+                "not plain: {result}"
+            );
+        }
+        // A result Hearth reads in rmcp's types: the typed answer, as before.
+        let Some(Answer::Given(Ok(ServerResult::CallToolResult(result)))) =
+            answer(r#"{"content":[],"structuredContent":[1,2]}"#)
+        else {
+            panic!("read into rmcp's types");
+        };
+        assert_eq!(result.structured_content, Some(serde_json::json!([1, 2])));
+    }
+
+    #[test]
     fn only_the_answer_to_the_request_is_read() {
         let id = RequestId::String("hearth-1".into());
         let read = |body: &str| read_answer(body.as_bytes(), &id);
-        let Some(Answer::Given(Ok(ServerResult::CallToolResult(result)))) = read(
+        let Some(Answer::Plain(result)) = read(
             r#"{"jsonrpc":"2.0","id":"hearth-1","result":{"content":[{"type":"text","text":"hi"}]}}"#,
         ) else {
             panic!("a call's result");
         };
-        assert_eq!(result.content[0].as_text().unwrap().text, "hi");
+        assert_eq!(
+            result.json(),
+            r#"{"content":[{"type":"text","text":"hi"}]}"#
+        );
         let Some(Answer::Given(Err(error))) = read(
             r#"{"jsonrpc":"2.0","id":"hearth-1","error":{"code":-32602,"message":"no such tool"}}"#,
         ) else {

@@ -11,5 +11,5 @@ mod routes;
 pub mod throttle;
 
 pub use policy::{allowed, authorize, Action, Resource};
-pub use principal::{carries_key, check_origin, Channel, MaybePrincipal, Principal};
+pub use principal::{carries_key, check_origin, Channel, MaybePrincipal, Owner, Principal};
 pub use routes::{landing, next_page, router};

@@ -77,11 +77,20 @@ impl Principal {
 
     /// Who owns what this principal keeps for itself (personal MCP servers): its user, or the
     /// master keys together, or the local admin.
-    pub fn owner_key(&self) -> String {
+    pub fn owner(&self) -> Owner {
         match (self.user_id, self.auth) {
-            (Some(id), _) => format!("user:{id}"),
-            (None, AuthMethod::Local) => "local".into(),
-            (None, _) => "master".into(),
+            (Some(id), _) => Owner::User(id),
+            (None, AuthMethod::Local) => Owner::Local,
+            (None, _) => Owner::Master,
+        }
+    }
+
+    /// [`Principal::owner`] as it is stored beside what it owns.
+    pub fn owner_key(&self) -> String {
+        match self.owner() {
+            Owner::User(id) => format!("user:{id}"),
+            Owner::Local => "local".into(),
+            Owner::Master => "master".into(),
         }
     }
 
@@ -145,6 +154,16 @@ impl Principal {
             channel,
         }
     }
+}
+
+/// Who owns what a principal keeps for itself (see [`Principal::owner`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    User(i64),
+    /// The master keys, together.
+    Master,
+    /// The local admin, while no user exists.
+    Local,
 }
 
 /// Enough of a key's hash to tell keys apart in the audit trail, too little to matter.

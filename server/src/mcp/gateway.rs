@@ -224,7 +224,7 @@ pub struct Sessions {
 }
 
 struct Opened {
-    owner: String,
+    owner: SessionOwner,
     /// When rmcp last had a request of the session, which keeps it alive there.
     seen: Instant,
 }
@@ -248,16 +248,14 @@ impl Sessions {
         self.opened.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether session `id` was opened by someone other than `owner` (see [`owner_of`]).
-    fn held_by_another(&self, id: &str, owner: &Principal) -> bool {
-        self.opened()
-            .get(id)
-            .is_some_and(|o| !is_owner(&o.owner, owner))
+    /// Whether session `id` was opened by someone other than `caller`.
+    fn held_by_another(&self, id: &str, caller: &Principal) -> bool {
+        self.opened().get(id).is_some_and(|o| !o.owner.is(caller))
     }
 
     /// Records a session rmcp just opened. Sessions rmcp has closed since (ended by their
     /// clients or idle) are forgotten now and then.
-    async fn open(&self, id: String, owner: String) {
+    async fn open(&self, id: String, owner: SessionOwner) {
         let held = {
             let mut opened = self.opened();
             opened.insert(
@@ -318,22 +316,25 @@ impl Sessions {
     }
 }
 
-/// The caller as a session owner: the principal and the key it came with.
-fn owner_of(principal: &Principal) -> String {
-    format!(
-        "{}/{}",
-        principal.owner_key(),
-        principal.key_hash_prefix.as_deref().unwrap_or("-")
-    )
+/// Who opened a session: the principal's owner and the key it came with (a session opened
+/// with one key is not another key's, though both be the same user's).
+#[derive(Debug)]
+struct SessionOwner {
+    owner: crate::auth::Owner,
+    key: Option<String>,
 }
 
-/// Whether `owner` (as [`owner_of`] wrote it) is `principal`, read without writing it again.
-fn is_owner(owner: &str, principal: &Principal) -> bool {
-    let key = principal.key_hash_prefix.as_deref().unwrap_or("-");
-    owner
-        .strip_suffix(key)
-        .and_then(|rest| rest.strip_suffix('/'))
-        .is_some_and(|named| named == principal.owner_key())
+impl SessionOwner {
+    fn of(principal: &Principal) -> SessionOwner {
+        SessionOwner {
+            owner: principal.owner(),
+            key: principal.key_hash_prefix.clone(),
+        }
+    }
+
+    fn is(&self, principal: &Principal) -> bool {
+        self.owner == principal.owner() && self.key == principal.key_hash_prefix
+    }
 }
 
 /// rmcp's streamable HTTP service for `/mcp` and `/mcp/{server}`.
@@ -429,7 +430,7 @@ async fn guard(state: AppState, request: Request, rmcp: &Rmcp) -> Response {
                 .get(SESSION_HEADER)
                 .and_then(|v: &HeaderValue| v.to_str().ok())
             {
-                let owner = owner_of(&principal);
+                let owner = SessionOwner::of(&principal);
                 state.gateway_sessions.open(id.to_owned(), owner).await;
             }
         }
@@ -1192,9 +1193,9 @@ mod tests {
             principal(None, None),
         ];
         for (i, opener) in callers.iter().enumerate() {
-            let owner = owner_of(opener);
+            let owner = SessionOwner::of(opener);
             for (j, caller) in callers.iter().enumerate() {
-                assert_eq!(is_owner(&owner, caller), i == j, "{owner} asked by {j}");
+                assert_eq!(owner.is(caller), i == j, "{owner:?} asked by {j}");
             }
         }
     }

@@ -343,13 +343,19 @@ fn response(id: &RequestId, result: &[u8]) -> serde_json::Result<Vec<u8>> {
 }
 
 /// A message as an event of the answer's stream (a message that could not be written, as
-/// an empty one: the client's wait then ends with the stream).
+/// an empty one: the client's wait then ends with the stream). A result passed on as the
+/// server wrote it may hold line breaks between its tokens: each line is a `data` line of its
+/// own, which the client joins again.
 fn event(message: serde_json::Result<Vec<u8>>) -> Bytes {
     let data = message.unwrap_or_default();
     let mut event = Vec::with_capacity(data.len() + 24);
-    event.extend_from_slice(b"event: message\ndata: ");
-    event.extend_from_slice(&data);
-    event.extend_from_slice(b"\n\n");
+    event.extend_from_slice(b"event: message\n");
+    for line in data.split(|b| matches!(b, b'\n' | b'\r')) {
+        event.extend_from_slice(b"data: ");
+        event.extend_from_slice(line);
+        event.push(b'\n');
+    }
+    event.push(b'\n');
     event.into()
 }
 
@@ -425,6 +431,29 @@ mod tests {
         ] {
             assert!(read(body).is_none(), "{body}");
         }
+    }
+
+    #[test]
+    fn a_message_with_line_breaks_is_one_event_of_several_data_lines() {
+        let written = "{\n  \"content\": [\r\n {\"type\":\"text\",\"text\":\"a\\nb\"}\r]\n}";
+        let written_out = event(Ok(written.as_bytes().to_vec()));
+        let text = std::str::from_utf8(&written_out).unwrap();
+        let (lines, end) = text.split_at(text.len() - 1);
+        assert_eq!(end, "\n", "an event ends with a blank line");
+        let mut lines = lines.lines();
+        assert_eq!(lines.next(), Some("event: message"));
+        // As a client reads it: every line a data line, joined with line breaks.
+        let data: Vec<&str> = lines
+            .map(|line| line.strip_prefix("data: ").expect("a data line"))
+            .collect();
+        let read: serde_json::Value = serde_json::from_str(&data.join("\n")).unwrap();
+        assert_eq!(
+            read,
+            serde_json::from_str::<serde_json::Value>(written).unwrap()
+        );
+        assert_eq!(read["content"][0]["text"], "a\nb");
+        let one = event(Ok(br#"{"a":1}"#.to_vec()));
+        assert_eq!(&one[..], b"event: message\ndata: {\"a\":1}\n\n");
     }
 
     #[test]

@@ -583,26 +583,11 @@ async fn events_answer(
                     )
                     .await;
             }
-            other => {
-                if let Some(answer) = answer_in(other, id) {
-                    return Ok(answer);
-                }
-            }
+            // Answers to other requests; the answer to this one was read above.
+            _ => {}
         }
     }
     Err(StreamableHttpError::UnexpectedEndOfStream)
-}
-
-fn answer_in(message: ServerJsonRpcMessage, id: &RequestId) -> Option<Answer> {
-    match message {
-        ServerJsonRpcMessage::Response(response) if response.id == *id => {
-            Some(Answer::Given(Ok(response.result)))
-        }
-        ServerJsonRpcMessage::Error(error) if error.id.as_ref() == Some(id) => {
-            Some(Answer::Given(Err(error.error)))
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! - one `tools/call` through `/mcp/{server}` against the same upstream called directly, in
 //!   interleaved rounds, both with rmcp's client on a session kept open: the added p50/p99,
 //!   with the master key and with a member's key;
-//! - the same call through a bare relay (axum in front, reqwest behind, no checks, on a
-//!   runtime thread of its own): what any relay hop adds on this machine, beside Hearth's;
+//! - the same call through a bare relay (axum in front, reqwest behind, no checks), once on a
+//!   runtime thread of the bench's own process and once as a process of its own, as Hearth
+//!   is (every hop then switches between processes): what any relay hop adds on this
+//!   machine, beside Hearth's;
 //! - upstream requests per call through Hearth (counted by the upstream);
 //! - a warm `tools/list` on `/mcp` over 20 servers of 50 tools each (1,000 tools).
 //!
@@ -37,6 +39,9 @@ const CALLS_PER_ROUND: usize = 100;
 const LISTS: usize = 300;
 /// The bare relay's threads' name.
 const RELAY: &str = "bare-relay";
+/// Set to the upstream's URL, the bench runs as nothing but a bare relay to it, in a process
+/// of its own, and prints its URL.
+const RELAY_PROCESS: &str = "MCP_BENCH_RELAY_TO";
 
 /// `tools/call` requests the upstream answered.
 #[derive(Default)]
@@ -174,8 +179,53 @@ fn figures(samples: &mut [Duration]) -> (Duration, Duration) {
     (percentile(samples, 0.5), percentile(samples, 0.99))
 }
 
+fn relay_router(upstream_url: String) -> axum::Router {
+    axum::Router::new()
+        .route("/mcp", axum::routing::post(relay))
+        .with_state(Arc::new(Relayed {
+            http: reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .unwrap(),
+            url: upstream_url,
+        }))
+}
+
+/// Starts this bench again as a bare relay to `upstream_url` in a process of its own (the
+/// runtime Hearth has: one worker per CPU); its URL and the process, which ends when the
+/// bench does (its standard input closes).
+fn relay_process(upstream_url: &str) -> (String, std::process::Child) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(RELAY_PROCESS, upstream_url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the relay process starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line.trim().to_owned() + "/mcp", child)
+}
+
 #[tokio::main]
 async fn main() {
+    if let Ok(upstream_url) = std::env::var(RELAY_PROCESS) {
+        std::thread::spawn(|| {
+            let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0]);
+            std::process::exit(0);
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("http://{}", listener.local_addr().unwrap());
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, relay_router(upstream_url))
+            .await
+            .unwrap();
+        return;
+    }
     let counted = Arc::new(Counted::default());
     let upstream_url = support::serve_on_own_thread(
         "upstream",
@@ -183,18 +233,9 @@ async fn main() {
             .route("/mcp", axum::routing::post(upstream))
             .with_state(counted.clone()),
     ) + "/mcp";
-    let relay_url = support::serve_on_own_thread(
-        RELAY,
-        axum::Router::new()
-            .route("/mcp", axum::routing::post(relay))
-            .with_state(Arc::new(Relayed {
-                http: reqwest::Client::builder()
-                    .tcp_nodelay(true)
-                    .build()
-                    .unwrap(),
-                url: upstream_url.clone(),
-            })),
-    ) + "/mcp";
+    let relay_url =
+        support::serve_on_own_thread(RELAY, relay_router(upstream_url.clone())) + "/mcp";
+    let (own_relay_url, mut own_relay) = relay_process(&upstream_url);
     let hearth = Hearth::start(&[]).await;
     let api = reqwest::Client::new();
     for n in 0..SERVERS {
@@ -218,17 +259,22 @@ async fn main() {
     let (member_key, _) = support::user_credentials(&hearth).await;
     let member = client(format!("{}/mcp/s0", hearth.url), Some(&member_key)).await;
     let relayed = client(relay_url, None).await;
-    // Warm all four: sessions, connections, the pool's tool list.
+    let own_relayed = client(own_relay_url, None).await;
+    // Warm all five: sessions, connections, the pool's tool list.
     for n in 0..200 {
         echoed(call(&direct, n).await);
         echoed(call(&through, n).await);
         echoed(call(&member, n).await);
         echoed(call(&relayed, n).await);
+        echoed(call(&own_relayed, n).await);
     }
     let before = counted.calls.load(Ordering::Relaxed);
-    let (mut direct_times, mut hearth_times, mut member_times, mut relay_times) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut hearth_cpu, mut hearth_switches, mut relay_cpu) = (Duration::ZERO, 0, Duration::ZERO);
+    let (mut direct_times, mut hearth_times, mut member_times) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut relay_times, mut own_relay_times) = (Vec::new(), Vec::new());
+    let (mut hearth_cpu, mut hearth_switches) = (Duration::ZERO, 0);
+    let (mut relay_cpu, mut own_relay_cpu, mut own_relay_switches) =
+        (Duration::ZERO, Duration::ZERO, 0);
     for _ in 0..ROUNDS {
         direct_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&direct, n), echoed).await);
         let (cpu, switches) = (hearth.cpu(), hearth.switches());
@@ -239,6 +285,13 @@ async fn main() {
         let cpu = support::threads_cpu(RELAY);
         relay_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&relayed, n), echoed).await);
         relay_cpu += support::threads_cpu(RELAY).saturating_sub(cpu);
+        let (cpu, switches) = (
+            support::cpu_time(own_relay.id()),
+            support::context_switches(own_relay.id()),
+        );
+        own_relay_times.extend(timed(0..CALLS_PER_ROUND, |n| call(&own_relayed, n), echoed).await);
+        own_relay_cpu += support::cpu_time(own_relay.id()).saturating_sub(cpu);
+        own_relay_switches += support::context_switches(own_relay.id()).saturating_sub(switches);
     }
     let upstream_calls = counted.calls.load(Ordering::Relaxed) - before;
     let calls = ROUNDS * CALLS_PER_ROUND;
@@ -246,6 +299,7 @@ async fn main() {
     let (h50, h99) = figures(&mut hearth_times);
     let (m50, m99) = figures(&mut member_times);
     let (r50, r99) = figures(&mut relay_times);
+    let (o50, o99) = figures(&mut own_relay_times);
     println!(
         "direct: p50 {d50:?} p99 {d99:?}; through Hearth: p50 {h50:?} p99 {h99:?} ({calls} calls each, {ROUNDS} interleaved rounds)"
     );
@@ -265,6 +319,11 @@ async fn main() {
         r99.saturating_sub(d99)
     );
     println!(
+        "the bare relay as a process of its own, as Hearth is, adds: p50 {:?}, p99 {:?}",
+        o50.saturating_sub(d50),
+        o99.saturating_sub(d99)
+    );
+    println!(
         "Hearth per call: {:.0} µs of CPU time (user and system, all its threads), {:.1} context switches",
         hearth_cpu.as_secs_f64() * 1e6 / calls as f64,
         hearth_switches as f64 / calls as f64
@@ -274,9 +333,14 @@ async fn main() {
         relay_cpu.as_secs_f64() * 1e6 / calls as f64
     );
     println!(
-        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls: direct, through Hearth with either key, through the relay)",
-        (upstream_calls as f64 - 2.0 * calls as f64) / (2 * calls) as f64,
-        4 * calls
+        "the bare relay as a process of its own per call: {:.0} µs of CPU time (all its threads), {:.1} context switches",
+        own_relay_cpu.as_secs_f64() * 1e6 / calls as f64,
+        own_relay_switches as f64 / calls as f64
+    );
+    println!(
+        "upstream requests per call through Hearth: {:.2} ({upstream_calls} tools/call for {} calls: direct, through Hearth with either key, through either relay)",
+        (upstream_calls as f64 - 3.0 * calls as f64) / (2 * calls) as f64,
+        5 * calls
     );
 
     println!("== warm tools/list on /mcp: {SERVERS} servers × {TOOLS} tools");
@@ -346,7 +410,9 @@ async fn main() {
     .await;
     let (p50, p99) = figures(&mut times);
     println!("the same with rmcp's client, its parsing included: p50 {p50:?}, p99 {p99:?}");
-    for session in [direct, through, member, relayed, all] {
+    for session in [direct, through, member, relayed, own_relayed, all] {
         let _ = session.cancel().await;
     }
+    let _ = own_relay.kill();
+    let _ = own_relay.wait();
 }

@@ -78,6 +78,14 @@ pub fn assign(tools: &[(String, String)]) -> Vec<OfferedTool> {
         .collect()
 }
 
+/// Whether `name` can be one that [`assign`] gives a tool of `server`: every such name starts
+/// with `<server>__` (the server as [`assign`] writes it), or with as much of that as a name
+/// shortened to fit keeps.
+pub fn may_be_of(name: &str, server: &str) -> bool {
+    let prefix = format!("{}__", sanitize(server));
+    name.starts_with(&prefix[..prefix.len().min(MAX - SUFFIX)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +136,30 @@ mod tests {
             (b[1].clone(), b[0].clone()),
             "order does not change a tool's name"
         );
+    }
+
+    #[test]
+    fn a_name_is_known_by_its_server_even_shortened() {
+        let long = "s".repeat(60);
+        let pairs: Vec<(String, String)> = [
+            ("everything", "echo"),
+            ("every", "thing"),
+            ("My Server", "get.weather"),
+            (long.as_str(), "tool"),
+            ("short", &"t".repeat(80)),
+        ]
+        .iter()
+        .map(|(s, t)| (s.to_string(), t.to_string()))
+        .collect();
+        for named in assign(&pairs) {
+            for (server, _) in &pairs {
+                assert_eq!(
+                    may_be_of(&named.name, server),
+                    *server == named.server,
+                    "{} of {server}?",
+                    named.name
+                );
+            }
+        }
     }
 }

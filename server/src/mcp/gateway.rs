@@ -3,7 +3,7 @@
 //!
 //! - `/mcp/{server}`: one server, its tools under their own names.
 //! - `/mcp`: every server the caller may use, each tool as `<server>__<tool>` (the chat page's
-//!   naming rules).
+//!   naming rules), and their prompts and resources merged the same way (see [`merged`]).
 //!
 //! In front of rmcp, [`guard`] authenticates the caller (a Hearth key as `Authorization:
 //! Bearer` or `X-Api-Key`, or the session cookie) and hands the principal to the handler in
@@ -36,21 +36,53 @@ use tokio_util::sync::CancellationToken;
 
 mod direct;
 mod listing;
+mod merged;
 
 use listing::Listing;
 pub use listing::Listings;
 
 use super::registry::{self, ServerRow};
-use super::upstream::{Called, Downstream, ProgressTo, Spec};
+use super::upstream::{Called, Downstream, Failure, ProgressTo, Spec};
 use crate::audit::Record;
 use crate::auth::Principal;
 use crate::error::Echo;
 use crate::state::AppState;
 
 const SESSION_HEADER: &str = "mcp-session-id";
-/// The `_meta` entry of a `tools/list` on `/mcp` that tells how each server's listing went:
-/// `{"<server>": {"outcome": "ok"}}`, or `{"outcome": "error", "message": "…"}`.
+/// The `_meta` entry of a list on `/mcp` (tools, prompts, resources) that tells how each
+/// server's listing went: `{"<server>": {"outcome": "ok"}}`, or `{"outcome": "error",
+/// "message": "…"}`.
 const SERVERS_META: &str = "hearth/servers";
+
+/// The `_meta` of a list on `/mcp`: the servers in `listed` went well, those in `failed` did
+/// not, and why.
+fn servers_meta<'a>(
+    listed: impl Iterator<Item = &'a str>,
+    failed: &[(Arc<ServerRow>, ErrorData)],
+) -> rmcp::model::MetaObject {
+    let mut outcomes = serde_json::Map::new();
+    for name in listed {
+        outcomes.insert(name.to_owned(), serde_json::json!({"outcome": "ok"}));
+    }
+    for (row, error) in failed {
+        let outcome = serde_json::json!({"outcome": "error", "message": error.message});
+        outcomes.insert(row.name.clone(), outcome);
+    }
+    let mut meta = serde_json::Map::new();
+    meta.insert(SERVERS_META.to_owned(), outcomes.into());
+    rmcp::model::MetaObject(meta)
+}
+
+/// A server that could not be reached (or given its credential), in words for the caller.
+fn unanswered(name: &str, failure: &Failure) -> ErrorData {
+    ErrorData::internal_error(
+        format!(
+            "the shared MCP server {name} did not answer ({})",
+            failure.state.as_str()
+        ),
+        None,
+    )
+}
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let relay_state = state.clone();
@@ -659,16 +691,12 @@ impl Relay {
     /// Every tool of the server `spec` reaches, as the pool holds them (listed once, then
     /// kept until they change).
     async fn listed(&self, row: &ServerRow, spec: &Spec) -> Result<Arc<Vec<Tool>>, ErrorData> {
-        let found = self.state.mcp_pool.tools(spec, false).await.map_err(|f| {
-            ErrorData::internal_error(
-                format!(
-                    "the shared MCP server {} did not answer ({})",
-                    row.name,
-                    f.state.as_str()
-                ),
-                None,
-            )
-        })?;
+        let found = self
+            .state
+            .mcp_pool
+            .tools(spec, false)
+            .await
+            .map_err(|f| unanswered(&row.name, &f))?;
         Ok(found.tools)
     }
 }
@@ -732,12 +760,12 @@ impl Completed for CallToolResponse {
 
 /// How a request passed on to one server ended, as an MCP error for the caller: the
 /// server's own error as it sent it, or what went wrong in words (no host, no credential).
-fn relayed<T: Completed>(
+fn outcome<T>(
     name: &str,
     answer: Result<Result<T, rmcp::ServiceError>, tokio::time::error::Elapsed>,
 ) -> Result<T, ErrorData> {
     match answer {
-        Ok(Ok(result)) => Ok(result.completed()),
+        Ok(Ok(result)) => Ok(result),
         Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),
         Ok(Err(_)) => Err(ErrorData::internal_error(
             format!("the shared MCP server {name} failed"),
@@ -751,55 +779,67 @@ fn relayed<T: Completed>(
 }
 
 impl Relay {
-    /// The one server of `/mcp/{server}` that the caller may use now, and its live session:
-    /// prompts and resources are relayed from one server only (not yet merged on `/mcp`).
-    async fn one(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<Option<(String, std::time::Duration, rmcp::Peer<rmcp::RoleClient>)>, ErrorData>
-    {
-        let principal = principal_of(ctx)?;
-        let scope = scope_of(ctx);
-        if let Scope::All = scope {
-            return Ok(None);
-        }
-        let rows = self.usable(&principal, &scope).await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| ErrorData::invalid_request("no such server", None))?;
-        let spec = row
-            .spec_for(&self.state, &forwarded(ctx))
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-        let peer = self.state.mcp_pool.peer(&spec).await.map_err(|f| {
-            ErrorData::internal_error(
-                format!(
-                    "the shared MCP server {} did not answer ({})",
-                    row.name,
-                    f.state.as_str()
-                ),
-                None,
-            )
-        })?;
-        Ok(Some((row.name.clone(), spec.timeout, peer)))
+    /// The one server of `/mcp/{server}` that `asker` may use now.
+    async fn one(&self, asker: &Asker) -> Result<Arc<ServerRow>, ErrorData> {
+        let rows = self.usable(&asker.principal, &asker.scope).await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| ErrorData::invalid_request("no such server", None))
     }
-}
 
-impl Relay {
-    /// Passes one request on to the server of `/mcp/{server}`, under that server's timeout;
-    /// `None` on `/mcp`, which relays tools only.
-    async fn pass_on<T, Asked>(
+    /// Asks `row`'s server, for `caller`, under that server's deadline: its answer, or why
+    /// there is none.
+    async fn ask<T, Asking>(
         &self,
-        ctx: &RequestContext<RoleServer>,
-        ask: impl FnOnce(rmcp::Peer<rmcp::RoleClient>) -> Asked,
-    ) -> Result<Option<T>, ErrorData>
+        row: &ServerRow,
+        caller: &Caller,
+        ask: impl FnOnce(rmcp::Peer<rmcp::RoleClient>) -> Asking,
+    ) -> Result<T, ErrorData>
+    where
+        Asking: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let spec = self.spec_for(row, caller)?;
+        let answer = tokio::time::timeout(spec.timeout, async {
+            let peer = self
+                .state
+                .mcp_pool
+                .peer(&spec)
+                .await
+                .map_err(|f| unanswered(&row.name, &f))?;
+            outcome(&row.name, Ok(ask(peer).await))
+        })
+        .await;
+        answer.unwrap_or_else(|elapsed| outcome(&row.name, Err(elapsed)))
+    }
+
+    /// Passes one request on to `row`'s server for `asker` ([`Relay::ask`]), its result
+    /// marked complete.
+    async fn pass_on<T, Asking>(
+        &self,
+        row: &ServerRow,
+        asker: &Asker,
+        ask: impl FnOnce(rmcp::Peer<rmcp::RoleClient>) -> Asking,
+    ) -> Result<T, ErrorData>
     where
         T: Completed,
-        Asked: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
+        Asking: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
     {
-        let Some((name, timeout, peer)) = self.one(ctx).await? else {
-            return Ok(None);
-        };
-        relayed(&name, tokio::time::timeout(timeout, ask(peer)).await).map(Some)
+        let answer = self.ask(row, &asker.caller, ask).await;
+        answer.map(Completed::completed)
+    }
+
+    /// Passes one request on to the server of `/mcp/{server}` (see [`Relay::pass_on`]).
+    async fn pass_on_to_one<T, Asking>(
+        &self,
+        asker: &Asker,
+        ask: impl FnOnce(rmcp::Peer<rmcp::RoleClient>) -> Asking,
+    ) -> Result<T, ErrorData>
+    where
+        T: Completed,
+        Asking: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let row = self.one(asker).await?;
+        self.pass_on(&row, asker, ask).await
     }
 }
 
@@ -808,8 +848,9 @@ fn only_on_one(what: &str) -> ErrorData {
     ErrorData::invalid_params(format!("{what} are served at /mcp/{{server}}"), None)
 }
 
-/// What a server offers that Hearth relays: tools, prompts, resources and completions
-/// (without subscriptions or list-change notices, which a shared session cannot route).
+/// What a server offers that Hearth relays at `/mcp/{server}`: tools, prompts, resources and
+/// completions (without subscriptions or list-change notices, which a shared session cannot
+/// route).
 fn relayed_capabilities(upstream: &ServerCapabilities) -> ServerCapabilities {
     let mut relayed = ServerCapabilities::default();
     relayed.tools = upstream.tools.as_ref().map(|_| Default::default());
@@ -822,19 +863,28 @@ fn relayed_capabilities(upstream: &ServerCapabilities) -> ServerCapabilities {
 impl Relay {
     /// The capabilities this path advertises: on `/mcp/{server}`, what that server offers
     /// and Hearth relays (asked of the server, at most 5 s; all of it when the server does
-    /// not answer, and its calls then say why); on `/mcp`, tools.
+    /// not answer, and its calls then say why); on `/mcp`, tools, prompts and resources,
+    /// merged (not completions).
     async fn capabilities(&self, ctx: &RequestContext<RoleServer>) -> ServerCapabilities {
-        let tools_only = ServerCapabilities::builder().enable_tools().build();
-        let Scope::One(_) = scope_of(ctx) else {
-            return tools_only;
+        let Ok(asker) = Asker::of(ctx) else {
+            return self.get_info().capabilities;
         };
-        let asked = tokio::time::timeout(std::time::Duration::from_secs(5), self.one(ctx)).await;
-        match asked {
-            Ok(Ok(Some((_, _, peer)))) => match peer.peer_info() {
-                Some(info) => relayed_capabilities(&info.capabilities),
-                None => self.get_info().capabilities,
-            },
-            _ => self.get_info().capabilities,
+        if let Scope::All = asker.scope {
+            return ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build();
+        }
+        let peer = async {
+            let row = self.one(&asker).await.ok()?;
+            let spec = self.spec_for(&row, &asker.caller).ok()?;
+            self.state.mcp_pool.peer(&spec).await.ok()
+        };
+        let asked = tokio::time::timeout(std::time::Duration::from_secs(5), peer).await;
+        match asked.ok().flatten().and_then(|peer| peer.peer_info()) {
+            Some(info) => relayed_capabilities(&info.capabilities),
+            None => self.get_info().capabilities,
         }
     }
 }
@@ -902,17 +952,10 @@ impl Relay {
         let mut result = ListToolsResult::with_all_items(tools);
         if every {
             // A server that fails is left out, and said so; the others are listed.
-            let mut outcomes = serde_json::Map::new();
-            for (row, _) in &from {
-                outcomes.insert(row.name.clone(), serde_json::json!({"outcome": "ok"}));
-            }
-            for (row, error) in &failed {
-                let outcome = serde_json::json!({"outcome": "error", "message": error.message});
-                outcomes.insert(row.name.clone(), outcome);
-            }
-            let mut meta = serde_json::Map::new();
-            meta.insert(SERVERS_META.to_owned(), outcomes.into());
-            result.meta = Some(rmcp::model::MetaObject(meta));
+            result.meta = Some(servers_meta(
+                from.iter().map(|(row, _)| row.name.as_str()),
+                &failed,
+            ));
         }
         let made = Arc::new(Listing::new(from, every, result, names));
         if failed.is_empty() {
@@ -1039,9 +1082,12 @@ impl ServerHandler for Relay {
         request: CompleteRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        self.pass_on(&ctx, |peer| async move { peer.complete(request).await })
-            .await?
-            .ok_or_else(|| only_on_one("completions"))
+        let asker = Asker::of(&ctx)?;
+        if let Scope::All = asker.scope {
+            return Err(only_on_one("completions"));
+        }
+        self.pass_on_to_one(&asker, |peer| async move { peer.complete(request).await })
+            .await
     }
 
     async fn list_prompts(
@@ -1049,8 +1095,15 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let listed = self.pass_on(&ctx, |peer| async move { peer.list_prompts(request).await });
-        Ok(listed.await?.unwrap_or_default())
+        let asker = Asker::of(&ctx)?;
+        if let Scope::All = asker.scope {
+            return self.merged_prompts(&asker).await;
+        }
+        self.pass_on_to_one(
+            &asker,
+            |peer| async move { peer.list_prompts(request).await },
+        )
+        .await
     }
 
     async fn get_prompt(
@@ -1058,12 +1111,15 @@ impl ServerHandler for Relay {
         request: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        self.pass_on(
-            &ctx,
+        let asker = Asker::of(&ctx)?;
+        if let Scope::All = asker.scope {
+            return self.merged_prompt(&asker, request).await;
+        }
+        self.pass_on_to_one(
+            &asker,
             |peer| async move { peer.get_prompt_once(request).await },
         )
-        .await?
-        .ok_or_else(|| only_on_one("prompts"))
+        .await
     }
 
     async fn list_resources(
@@ -1071,11 +1127,15 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let listed = self.pass_on(
-            &ctx,
+        let asker = Asker::of(&ctx)?;
+        if let Scope::All = asker.scope {
+            return self.merged_resources(&asker).await;
+        }
+        self.pass_on_to_one(
+            &asker,
             |peer| async move { peer.list_resources(request).await },
-        );
-        Ok(listed.await?.unwrap_or_default())
+        )
+        .await
     }
 
     async fn list_resource_templates(
@@ -1083,10 +1143,14 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let listed = self.pass_on(&ctx, |peer| async move {
+        let asker = Asker::of(&ctx)?;
+        if let Scope::All = asker.scope {
+            return self.merged_templates(&asker).await;
+        }
+        self.pass_on_to_one(&asker, |peer| async move {
             peer.list_resource_templates(request).await
-        });
-        Ok(listed.await?.unwrap_or_default())
+        })
+        .await
     }
 
     async fn read_resource(
@@ -1094,11 +1158,14 @@ impl ServerHandler for Relay {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        self.pass_on(&ctx, |peer| async move {
+        let asker = Asker::of(&ctx)?;
+        if let Scope::All = asker.scope {
+            return self.merged_read(&asker, request).await;
+        }
+        self.pass_on_to_one(&asker, |peer| async move {
             peer.read_resource_once(request).await
         })
-        .await?
-        .ok_or_else(|| only_on_one("resources"))
+        .await
     }
 
     async fn list_tools(

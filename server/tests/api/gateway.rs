@@ -146,12 +146,99 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         .unwrap();
     assert!(!read.contents.is_empty());
 
+    // Every server's prompts and resources at /mcp: prompts named as tools are, resources
+    // under URIs that name their server; a server that is down is left out and said so.
+    let prompts = all.list_prompts(None).await.unwrap();
+    let outcomes = &prompts.meta.as_ref().expect("outcomes in _meta").0["hearth/servers"];
+    assert_eq!(outcomes["down"]["outcome"], "error", "{outcomes}");
+    let names: Vec<&str> = prompts.prompts.iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"everything__simple-prompt"), "{names:?}");
+    let prompt = all
+        .get_prompt(rmcp::model::GetPromptRequestParams::new(
+            "everything__simple-prompt",
+        ))
+        .await
+        .unwrap();
+    assert!(!prompt.messages.is_empty());
+    for unknown in [
+        "everything__no-such-prompt",
+        "simple-prompt",
+        "counting__simple-prompt",
+    ] {
+        assert!(
+            all.get_prompt(rmcp::model::GetPromptRequestParams::new(unknown))
+                .await
+                .is_err(),
+            "{unknown}"
+        );
+    }
+    let merged = all.list_all_resources().await.unwrap();
+    let same = merged
+        .iter()
+        .find(|r| r.uri == format!("hearth://everything/{}", first.uri))
+        .unwrap_or_else(|| panic!("{} merged, in {merged:?}", first.uri));
+    assert!(same.name.starts_with("everything__"), "{same:?}");
+    assert_eq!(
+        same.title.as_deref(),
+        Some(first.title.as_deref().unwrap_or(&first.name))
+    );
+    let read = all
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            same.uri.clone(),
+        ))
+        .await
+        .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { uri, .. } = &read.contents[0] else {
+        panic!("{read:?}")
+    };
+    assert_eq!(*uri, same.uri, "the contents name the merged URI");
+    let templates = all.list_all_resource_templates().await.unwrap();
+    assert!(
+        !templates.is_empty()
+            && templates
+                .iter()
+                .all(|t| t.uri_template.starts_with("hearth://everything/")),
+        "{templates:?}"
+    );
+    for unknown in [
+        first.uri.clone(),
+        format!("hearth://nowhere/{}", first.uri),
+        "hearth://everything/".to_owned(),
+    ] {
+        assert!(
+            all.read_resource(rmcp::model::ReadResourceRequestParams::new(unknown.clone()))
+                .await
+                .is_err(),
+            "{unknown}"
+        );
+    }
+    let capabilities = &all.peer_info().unwrap().capabilities;
+    assert!(capabilities.prompts.is_some() && capabilities.resources.is_some());
+    assert!(
+        capabilities.completions.is_none(),
+        "completions are per server"
+    );
+
     // bob has no grant: nothing listed, nothing callable, and /mcp/counting refuses him.
     let bobs = client(app.url("/mcp"), &bob).await.expect("bob connects");
     assert!(bobs.list_all_tools().await.unwrap().is_empty());
     let mut call = CallToolRequestParams::new("counting__echo");
     call.arguments = Some(serde_json::Map::new());
     assert!(bobs.call_tool(call).await.is_err());
+    assert!(bobs.list_all_prompts().await.unwrap().is_empty());
+    assert!(bobs.list_all_resources().await.unwrap().is_empty());
+    assert!(bobs
+        .get_prompt(rmcp::model::GetPromptRequestParams::new(
+            "everything__simple-prompt"
+        ))
+        .await
+        .is_err());
+    assert!(bobs
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            same.uri.clone()
+        ))
+        .await
+        .is_err());
     let bobs_one = client(app.url("/mcp/counting"), &bob)
         .await
         .expect("bob connects");

@@ -81,15 +81,16 @@ async fn the_mcp_inspector_lists_and_calls_tools_with_a_hearth_key() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_python_sdk_lists_calls_prompts_and_reads_through_hearth() {
-    let (app, key) = crate::conformance_fixture::shared_by_hearth().await;
+/// The Python SDK's client through `url` (`/mcp/fixture`, or `/mcp` with `server`): what it
+/// got, as `gateway_client.py` prints it.
+async fn python_client(url: String, key: &str, server: Option<&str>) -> Value {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/gateway_client.py");
     let run = tokio::process::Command::new(mcp_peers::python())
         .arg(script)
-        .arg(app.url("/mcp/fixture"))
-        .arg(&key)
+        .arg(url)
+        .arg(key)
+        .args(server)
         .kill_on_drop(true)
         .output()
         .await
@@ -100,24 +101,41 @@ async fn the_python_sdk_lists_calls_prompts_and_reads_through_hearth() {
         "the Python client failed: {stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let got: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert!(
-        got["tools"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("test_simple_text")),
-        "{got}"
-    );
-    assert_eq!(got["called"], "This is a simple text response for testing.");
-    assert_eq!(
-        got["progress"],
-        json!([0.0, 50.0, 100.0]),
-        "progress relayed"
-    );
-    assert_eq!(got["prompt"], "Prompt with arguments: arg1='a', arg2='b'");
-    assert_eq!(
-        got["resource"],
-        "This is the content of the static text resource."
-    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn the_python_sdk_lists_calls_prompts_and_reads_through_hearth() {
+    let (app, key) = crate::conformance_fixture::shared_by_hearth().await;
+    for (url, server, named) in [
+        (app.url("/mcp/fixture"), None, ""),
+        (app.url("/mcp"), Some("fixture"), "fixture__"),
+    ] {
+        let got = python_client(url, &key, server).await;
+        let has = |list: &str, name: &str| {
+            got[list]
+                .as_array()
+                .unwrap()
+                .contains(&json!(format!("{named}{name}")))
+        };
+        assert!(has("tools", "test_simple_text"), "{got}");
+        assert!(has("prompts", "test_prompt_with_arguments"), "{got}");
+        assert_eq!(got["called"], "This is a simple text response for testing.");
+        assert_eq!(
+            got["progress"],
+            json!([0.0, 50.0, 100.0]),
+            "progress relayed"
+        );
+        assert_eq!(got["prompt"], "Prompt with arguments: arg1='a', arg2='b'");
+        let uri = match server {
+            None => "test://static-text".to_owned(),
+            Some(server) => format!("hearth://{server}/test://static-text"),
+        };
+        assert_eq!(got["resource_uri"], uri);
+        assert_eq!(
+            got["resource"],
+            "This is the content of the static text resource."
+        );
+    }
     app.stop().await;
 }

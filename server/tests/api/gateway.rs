@@ -219,6 +219,49 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
         "completions are per server"
     );
 
+    // A key of ana's narrowed to one server sees that server alone at /mcp, and reaches the
+    // other by no name, URI or path.
+    let browser = app.browser();
+    app.sign_in(&browser, "ana", "correct horse").await;
+    let response = browser
+        .post(app.url("/v1/keys"))
+        .json(&json!({"name": "counting only", "mcp_servers": ["counting"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let narrowed: Value = response.json().await.unwrap();
+    let narrowed = narrowed["key"].as_str().unwrap();
+    let counting_only = client(app.url("/mcp"), narrowed)
+        .await
+        .expect("the narrowed key connects");
+    let tools = counting_only.list_all_tools().await.unwrap();
+    assert!(
+        !tools.is_empty() && tools.iter().all(|t| t.name.starts_with("counting__")),
+        "{tools:?}"
+    );
+    let mut call = CallToolRequestParams::new("everything__echo");
+    call.arguments = Some(serde_json::from_value(json!({"message": "x"})).unwrap());
+    assert!(counting_only.call_tool(call).await.is_err());
+    assert!(counting_only.list_all_prompts().await.unwrap().is_empty());
+    assert!(counting_only.list_all_resources().await.unwrap().is_empty());
+    assert!(counting_only
+        .get_prompt(rmcp::model::GetPromptRequestParams::new(
+            "everything__simple-prompt"
+        ))
+        .await
+        .is_err());
+    assert!(counting_only
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            same.uri.clone()
+        ))
+        .await
+        .is_err());
+    let elsewhere = client(app.url("/mcp/everything"), narrowed)
+        .await
+        .expect("the session opens");
+    assert!(elsewhere.list_all_tools().await.is_err());
+
     // bob has no grant: nothing listed, nothing callable, and /mcp/counting refuses him.
     let bobs = client(app.url("/mcp"), &bob).await.expect("bob connects");
     assert!(bobs.list_all_tools().await.unwrap().is_empty());
@@ -284,7 +327,7 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
     assert!(!serde_json::to_string(&events)
         .unwrap()
         .contains("via hearth"));
-    for session in [one, all, relayed, bobs, bobs_one] {
+    for session in [one, all, relayed, counting_only, elsewhere, bobs, bobs_one] {
         let _ = session.cancel().await;
     }
     app.stop().await;

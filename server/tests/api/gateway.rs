@@ -172,6 +172,16 @@ async fn a_client_lists_and_calls_a_shared_servers_tools_through_hearth() {
             "{unknown}"
         );
     }
+    // A prompt of a server that is down is said to be that server's failure.
+    match all
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("down__any"))
+        .await
+    {
+        Err(rmcp::ServiceError::McpError(error)) => {
+            assert!(error.message.contains("server down"), "{error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
     let merged = all.list_all_resources().await.unwrap();
     let same = merged
         .iter()

@@ -127,18 +127,25 @@ impl Relay {
                 peer.list_all_prompts().await
             })
             .await;
-        let listed = asked
-            .into_iter()
-            .filter_map(|(row, asked)| Some((row, asked.ok()?)))
-            .collect();
+        let mut listed = Vec::new();
+        let mut failure = None;
+        for (row, asked) in asked {
+            match asked {
+                Ok(prompts) => listed.push((row, prompts)),
+                Err(error) => failure = Some(error),
+            }
+        }
         let found = merge_all::<Prompt>(listed)
             .into_iter()
             .find(|(_, _, prompt)| prompt.name == request.name);
         let Some((row, own, _)) = found else {
-            return Err(ErrorData::invalid_params(
-                format!("no prompt named {} that you may use", Echo(&request.name)),
-                None,
-            ));
+            // Not found where it could be: a server that could not say is the reason given.
+            return Err(failure.unwrap_or_else(|| {
+                ErrorData::invalid_params(
+                    format!("no prompt named {} that you may use", Echo(&request.name)),
+                    None,
+                )
+            }));
         };
         request.name = own;
         self.pass_on(&row, asker, |peer| async move {

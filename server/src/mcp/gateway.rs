@@ -787,8 +787,8 @@ impl Relay {
             .ok_or_else(|| ErrorData::invalid_request("no such server", None))
     }
 
-    /// Asks `row`'s server, for `caller`, under that server's deadline: its answer, or why
-    /// there is none.
+    /// Asks `row`'s server, for `caller`, under that server's deadline (opening its session
+    /// has a deadline of its own, as for a call): its answer, or why there is none.
     async fn ask<T, Asking>(
         &self,
         row: &ServerRow,
@@ -799,17 +799,16 @@ impl Relay {
         Asking: std::future::Future<Output = Result<T, rmcp::ServiceError>>,
     {
         let spec = self.spec_for(row, caller)?;
-        let answer = tokio::time::timeout(spec.timeout, async {
-            let peer = self
-                .state
-                .mcp_pool
-                .peer(&spec)
-                .await
-                .map_err(|f| unanswered(&row.name, &f))?;
-            outcome(&row.name, Ok(ask(peer).await))
-        })
-        .await;
-        answer.unwrap_or_else(|elapsed| outcome(&row.name, Err(elapsed)))
+        let peer = self
+            .state
+            .mcp_pool
+            .peer(&spec)
+            .await
+            .map_err(|f| unanswered(&row.name, &f))?;
+        outcome(
+            &row.name,
+            tokio::time::timeout(spec.timeout, ask(peer)).await,
+        )
     }
 
     /// Passes one request on to `row`'s server for `asker` ([`Relay::ask`]), its result

@@ -29,8 +29,12 @@ use crate::mcp::registry::ServerRow;
 /// Where a merged resource URI starts: `hearth://<server>/`.
 const SCHEME: &str = "hearth://";
 
-/// What one server answered, or why it did not.
-type Asked<T> = (Arc<ServerRow>, Result<Vec<T>, ErrorData>);
+/// What the servers asked answered, each with its server, and the servers that did not
+/// answer, with why.
+type Gathered<T> = (
+    Vec<(Arc<ServerRow>, Vec<T>)>,
+    Vec<(Arc<ServerRow>, ErrorData)>,
+);
 
 fn merged_uri(server: &str, uri: &str) -> String {
     format!("{SCHEME}{server}/{uri}")
@@ -51,12 +55,12 @@ impl Relay {
         rows: Vec<Arc<ServerRow>>,
         offers: fn(&ServerCapabilities) -> bool,
         ask: impl Fn(rmcp::Peer<rmcp::RoleClient>) -> Asking,
-    ) -> Vec<Asked<T>>
+    ) -> Gathered<T>
     where
         Asking: std::future::Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
     {
         let ask = &ask;
-        futures_util::future::join_all(rows.into_iter().map(|row| async move {
+        let asked = futures_util::future::join_all(rows.into_iter().map(|row| async move {
             let asked = self
                 .ask(&row, &asker.caller, |peer| async move {
                     match peer.peer_info() {
@@ -67,31 +71,34 @@ impl Relay {
                 .await;
             (row, asked)
         }))
-        .await
-    }
-
-    /// Every server the caller may use on `/mcp`, asked for its `T`s; the list's `_meta`
-    /// says how each went.
-    async fn gather_all<T, Asking>(
-        &self,
-        asker: &Asker,
-        offers: fn(&ServerCapabilities) -> bool,
-        ask: impl Fn(rmcp::Peer<rmcp::RoleClient>) -> Asking,
-    ) -> Result<(Vec<(Arc<ServerRow>, Vec<T>)>, rmcp::model::MetaObject), ErrorData>
-    where
-        Asking: std::future::Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
-    {
-        let rows = self.usable(&asker.principal, &Scope::All).await?;
+        .await;
         let mut listed = Vec::new();
         let mut failed = Vec::new();
-        for (row, asked) in self.gather(asker, rows, offers, ask).await {
+        for (row, asked) in asked {
             match asked {
                 Ok(items) => listed.push((row, items)),
                 Err(error) => failed.push((row, error)),
             }
         }
+        (listed, failed)
+    }
+
+    /// Every server the caller may use on `/mcp`, asked for its `T`s: all of them as `/mcp`
+    /// lists them, and the list's `_meta`, which says how each server went.
+    async fn merged_list<T: Merged, Asking>(
+        &self,
+        asker: &Asker,
+        offers: fn(&ServerCapabilities) -> bool,
+        ask: impl Fn(rmcp::Peer<rmcp::RoleClient>) -> Asking,
+    ) -> Result<(Vec<T>, rmcp::model::MetaObject), ErrorData>
+    where
+        Asking: std::future::Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
+    {
+        let rows = self.usable(&asker.principal, &Scope::All).await?;
+        let (listed, failed) = self.gather(asker, rows, offers, ask).await;
         let meta = servers_meta(listed.iter().map(|(row, _)| row.name.as_str()), &failed);
-        Ok((listed, meta))
+        let items = merge_all(listed).into_iter().map(|(_, _, item)| item);
+        Ok((items.collect(), meta))
     }
 
     /// `prompts/list` on `/mcp`.
@@ -99,13 +106,12 @@ impl Relay {
         &self,
         asker: &Asker,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let (listed, meta) = self
-            .gather_all(asker, offers_prompts, |peer| async move {
+        let (prompts, meta) = self
+            .merged_list(asker, offers_prompts, |peer| async move {
                 peer.list_all_prompts().await
             })
             .await?;
-        let prompts = merge_all(listed).into_iter().map(|(_, _, p)| p);
-        let mut result = ListPromptsResult::with_all_items(prompts.collect());
+        let mut result = ListPromptsResult::with_all_items(prompts);
         result.meta = Some(meta);
         Ok(result)
     }
@@ -122,25 +128,17 @@ impl Relay {
             .into_iter()
             .filter(|row| app::chat::tool_names::may_be_of(&request.name, &row.name))
             .collect();
-        let asked = self
+        let (listed, mut failed) = self
             .gather(asker, rows, offers_prompts, |peer| async move {
                 peer.list_all_prompts().await
             })
             .await;
-        let mut listed = Vec::new();
-        let mut failure = None;
-        for (row, asked) in asked {
-            match asked {
-                Ok(prompts) => listed.push((row, prompts)),
-                Err(error) => failure = Some(error),
-            }
-        }
         let found = merge_all::<Prompt>(listed)
             .into_iter()
             .find(|(_, _, prompt)| prompt.name == request.name);
         let Some((row, own, _)) = found else {
             // Not found where it could be: a server that could not say is the reason given.
-            return Err(failure.unwrap_or_else(|| {
+            return Err(failed.pop().map(|(_, error)| error).unwrap_or_else(|| {
                 ErrorData::invalid_params(
                     format!("no prompt named {} that you may use", Echo(&request.name)),
                     None,
@@ -159,13 +157,12 @@ impl Relay {
         &self,
         asker: &Asker,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let (listed, meta) = self
-            .gather_all(asker, offers_resources, |peer| async move {
+        let (resources, meta) = self
+            .merged_list(asker, offers_resources, |peer| async move {
                 peer.list_all_resources().await
             })
             .await?;
-        let resources = merge_all(listed).into_iter().map(|(_, _, r)| r);
-        let mut result = ListResourcesResult::with_all_items(resources.collect());
+        let mut result = ListResourcesResult::with_all_items(resources);
         result.meta = Some(meta);
         Ok(result)
     }
@@ -175,13 +172,12 @@ impl Relay {
         &self,
         asker: &Asker,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let (listed, meta) = self
-            .gather_all(asker, offers_resources, |peer| async move {
+        let (templates, meta) = self
+            .merged_list(asker, offers_resources, |peer| async move {
                 peer.list_all_resource_templates().await
             })
             .await?;
-        let templates = merge_all(listed).into_iter().map(|(_, _, t)| t);
-        let mut result = ListResourceTemplatesResult::with_all_items(templates.collect());
+        let mut result = ListResourceTemplatesResult::with_all_items(templates);
         result.meta = Some(meta);
         Ok(result)
     }
